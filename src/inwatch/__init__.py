@@ -1,0 +1,33 @@
+"""inwatch: lossless Linux inotify for Python.
+
+Low level: :class:`Inotify` (one fd, add/rm watch, read), :class:`Mask`,
+:func:`parse_events` / :class:`RawEvent`, :func:`limits`. See the README for
+the layers above.
+"""
+
+from __future__ import annotations
+
+from .errors import EventParseError, InotifyLimitError, InstanceLimitError, WatchLimitError
+from .events import RawEvent, parse_events
+from .flags import *  # noqa: F403  (the IN_* constants, Mask, InitFlags)
+from .flags import __all__ as _flags_all
+from .inotify import Inotify
+from .limits import Limits, ProcessUsage, inotify_usage, limits
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EventParseError",
+    "Inotify",
+    "InotifyLimitError",
+    "InstanceLimitError",
+    "Limits",
+    "ProcessUsage",
+    "RawEvent",
+    "WatchLimitError",
+    "__version__",
+    "inotify_usage",
+    "limits",
+    "parse_events",
+    *_flags_all,
+]

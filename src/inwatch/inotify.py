@@ -1,0 +1,136 @@
+"""`Inotify`: one inotify instance, owned.
+
+It holds the fd and nothing else: no wd table, no paths, no thread. Every
+higher layer (recursive trees, the pyinotify-style API, the CLI) sits on this.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from types import TracebackType
+
+from . import _sys
+from .events import RawEvent, parse_events
+from .flags import InitFlags
+
+__all__ = ["Inotify", "PathArg"]
+
+PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+# The kernel refuses a read smaller than one event with the longest name
+# (EINVAL), and returns at most what fits. 64 KiB takes ~2,000 typical events;
+# read() sizes its buffer from FIONREAD so one call drains the whole queue.
+_MIN_READ = 65536
+
+
+class Inotify:
+    """An inotify instance.
+
+    ``Inotify()`` opens it close-on-exec and blocking; ``nonblocking=True`` sets
+    O_NONBLOCK on the fd (``read()`` still honours its timeout: it polls first).
+    Use it as a context manager, or call :meth:`close`. Its :meth:`fileno` can be
+    registered with ``select``/``poll``/``selectors``/asyncio: it is readable when
+    events are queued.
+    """
+
+    __slots__ = ("_fd", "_poll")
+
+    def __init__(self, *, nonblocking: bool = False, cloexec: bool = True) -> None:
+        flags = 0
+        if nonblocking:
+            flags |= InitFlags.NONBLOCK
+        if cloexec:
+            flags |= InitFlags.CLOEXEC
+        self._fd = -1
+        self._fd = _sys.init1(int(flags))
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+
+    # --- the fd ---------------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The inotify fd. Raises ``ValueError`` once closed."""
+        if self._fd < 0:
+            raise ValueError("I/O operation on a closed Inotify")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def close(self) -> None:
+        """Close the fd; the kernel drops every watch. Idempotent."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __enter__(self) -> Inotify:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            import warnings
+
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=2)
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<Inotify fd={self._fd}>" if self._fd >= 0 else "<Inotify closed>"
+
+    # --- watches --------------------------------------------------------------
+
+    def add_watch(self, path: PathArg, mask: int) -> int:
+        """Watch *path* for the events in *mask*; return its watch descriptor.
+
+        Adding a path already watched by this instance returns the same wd and
+        replaces its mask (or ORs into it with ``Mask.MASK_ADD``). Raises
+        ``FileNotFoundError``, ``PermissionError``, ``NotADirectoryError``
+        (``ONLYDIR``), ``FileExistsError`` (``MASK_CREATE``) or
+        :class:`~inwatch.WatchLimitError`, each naming the path.
+        """
+        return _sys.add_watch(self.fileno(), os.fsencode(path), int(mask), os.fspath(path))
+
+    def rm_watch(self, wd: int) -> None:
+        """Remove watch *wd*; the kernel queues an ``IGNORED`` event for it.
+
+        Raises ``OSError(EINVAL)`` if *wd* is not a current watch.
+        """
+        _sys.rm_watch(self.fileno(), wd)
+
+    # --- events ---------------------------------------------------------------
+
+    def pending_bytes(self) -> int:
+        """Bytes of events queued in the kernel now (``ioctl(FIONREAD)``)."""
+        return _sys.fionread(self.fileno())
+
+    def read_bytes(self, timeout: float | None = None) -> bytes:
+        """Wait up to *timeout* seconds (``None``: forever) and return every byte
+        the kernel has queued, whole events only; ``b""`` on timeout."""
+        fd = self.fileno()
+        if not self._poll_ready(timeout):
+            return b""
+        size = _sys.fionread(fd)
+        try:
+            return os.read(fd, size if size > _MIN_READ else _MIN_READ)
+        except BlockingIOError:  # another reader took them first
+            return b""
+
+    def read(self, timeout: float | None = None) -> list[RawEvent]:
+        """Wait up to *timeout* seconds (``None``: forever) for events and return
+        all that are queued, in the kernel's order; ``[]`` on timeout."""
+        data = self.read_bytes(timeout)
+        return parse_events(data) if data else []
+
+    def _poll_ready(self, timeout: float | None) -> bool:
+        # poll() counts whole milliseconds: round up so a short timeout still waits.
+        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
+        return bool(self._poll.poll(ms))
