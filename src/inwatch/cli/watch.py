@@ -1,0 +1,105 @@
+"""``inwatch watch``: print events as they happen.
+
+Lifetime: until SIGINT/SIGTERM (status 0, output flushed), ``--timeout`` seconds
+without an event shown (status 2, as inotifywait), the first event with
+``--once`` (status 0), or until no watch remains (status 0).
+
+The output of each read is flushed before the next wait, so no event sits in a
+buffer while the command waits for the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+from ._common import read_fromfile, stop_on_signals, text_out
+from .args import CliError
+from .format import EventLike, csv_line, format_event, human_line, json_line
+from .session import EventFilter, Roots, event_mask, open_watches
+
+__all__ = ["watch"]
+
+_SLICE = 0.25  # longest wait between two looks at the stop flag
+EXIT_TIMEOUT = 2
+
+
+def _paths(ns: argparse.Namespace) -> tuple[list[str], list[str]]:
+    paths = list(ns.paths)
+    excluded: list[str] = []
+    if ns.fromfile:
+        more, excluded = read_fromfile(ns.fromfile)
+        paths.extend(more)
+    if not paths:
+        raise CliError("no PATH to watch (give one or more, or --fromfile)")
+    return paths, excluded
+
+
+def _formatter(ns: argparse.Namespace, roots: Roots) -> Callable[[EventLike, float], str]:
+    if ns.json:
+        return lambda ev, t: json_line(ev, t) + "\n"
+    if ns.csv:
+        timefmt = ns.timefmt
+        return lambda ev, t: csv_line(ev, t, timefmt, roots.files) + "\n"
+    if ns.format is not None:
+        fmt, timefmt = ns.format, ns.timefmt
+        end = "" if ns.no_newline else "\n"
+        return lambda ev, t: format_event(fmt, ev, t, timefmt, roots.files) + end
+    return lambda ev, t: human_line(ev, t) + "\n"
+
+
+def watch(ns: argparse.Namespace) -> int:
+    paths, excluded = _paths(ns)
+    if ns.classic:
+        if ns.recursive or ns.event or ns.exclude or excluded:
+            raise CliError("--classic watches each PATH with all events: no -r, -e, --exclude")
+        from .classic import classic
+
+        return classic(ns, paths)
+    if ns.timeout is not None and ns.timeout <= 0:
+        raise CliError("--timeout must be a positive number of seconds")
+    watch_mask, shown = event_mask(ns.event)
+    roots = Roots(paths)
+    keep = EventFilter(shown, roots, ns.exclude, excluded, ns.exclude_regex, ns.include_regex)
+    write_one = _formatter(ns, roots)
+    out = text_out()
+
+    from ..watcher import Watcher
+
+    with stop_on_signals() as stop, Watcher() as w:
+        open_watches(
+            w,
+            paths,
+            watch_mask,
+            ns.recursive,
+            follow_root=not ns.no_dereference,
+            exclude=keep.path_excluded if (ns.exclude or excluded) else None,
+            quiet=ns.quiet,
+        )
+        deadline = None if ns.timeout is None else time.monotonic() + ns.timeout
+        while not stop:
+            if not w.watches:
+                return 0
+            wait = _SLICE
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return EXIT_TIMEOUT
+            events = w.read(timeout=wait)
+            if not events:
+                continue
+            t = time.time()
+            shown_any = False
+            for ev in events:
+                if keep(ev):
+                    out.write(write_one(ev, t))
+                    shown_any = True
+                    if ns.once:
+                        out.flush()
+                        return 0
+            out.flush()
+            if shown_any and deadline is not None:
+                deadline = time.monotonic() + ns.timeout
+        out.flush()
+    return 0
