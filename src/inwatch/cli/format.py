@@ -261,8 +261,9 @@ def csv_line(
     if timefmt is not None:
         row.insert(0, datetime.fromtimestamp(t).strftime(timefmt))
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(row)
-    return buf.getvalue()
+    # The line terminator's characters are what makes the writer quote CR and LF.
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
+    return buf.getvalue()[:-2]
 
 
 # --- the article's inotify_test ---------------------------------------------------

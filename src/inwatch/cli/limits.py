@@ -113,11 +113,11 @@ def limits_command(ns: argparse.Namespace) -> int:
 
     out = [
         "inotify limits (per user):",
-        f"  fs.inotify.max_user_watches     {val(lim.max_user_watches):>12}",
-        f"  fs.inotify.max_user_instances   {val(lim.max_user_instances):>12}",
-        f"  fs.inotify.max_queued_events    {val(lim.max_queued_events):>12}   (per instance)",
-        f"  user.max_inotify_watches        {val(lim.userns_max_watches):>12}   (user namespace)",
-        f"  user.max_inotify_instances      {val(lim.userns_max_instances):>12}   (user namespace)",
+        f"  fs.inotify.max_user_watches     {val(lim.max_user_watches):>14}",
+        f"  fs.inotify.max_user_instances   {val(lim.max_user_instances):>14}",
+        f"  fs.inotify.max_queued_events    {val(lim.max_queued_events):>14}   (per instance)",
+        f"  user.max_inotify_watches        {val(lim.userns_max_watches):>14}   (user namespace)",
+        f"  user.max_inotify_instances      {val(lim.userns_max_instances):>14}   (user namespace)",
         "",
         f"in use by uid {os.geteuid()}: {lim.watches_in_use:,} watches of "
         f"{val(lim.watch_limit)} ({lim.watch_knob}), {lim.instances_in_use:,} instances of "
