@@ -71,12 +71,12 @@ def test_unknown_event_name(bad: str) -> None:
 
 def test_human_line() -> None:
     ev = Ev(mask=int(Mask.CREATE | Mask.ISDIR), name="new")
-    assert human_line(ev, T) == "03:04:05.123 CREATE,ISDIR   /w/new"
+    assert human_line(ev, T) == "03:04:05.123 CREATE,ISDIR        /w/new"
 
 
 def test_human_line_move_synthetic_overflow_and_escapes() -> None:
     ev = Ev(mask=int(Mask.MOVED_TO), cookie=5, name="b", src_pathname="/w/a")
-    assert human_line(ev, T).endswith("MOVED_TO       /w/b  (from /w/a)")
+    assert human_line(ev, T).endswith("MOVED_TO            /w/b  (from /w/a)")
     assert human_line(Ev(synthetic=True), T).endswith("/w/f  (found by scan)")
     over = Ev(wd=-1, mask=int(Mask.Q_OVERFLOW), name="", path="")
     assert "Q_OVERFLOW" in human_line(over, T) and "lost" in human_line(over, T)

@@ -60,6 +60,8 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        #: called from the signal handler (e.g. ``Watcher.stop``) to end a wait
+        self.callback: Callable[[], object] | None = None
 
     def __bool__(self) -> bool:
         return self.signum is not None
@@ -73,6 +75,8 @@ def stop_on_signals() -> Iterator[StopFlag]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         flag.signum = signum
+        if flag.callback is not None:
+            flag.callback()
 
     saved: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
     for sig in (int(signal.SIGINT), int(signal.SIGTERM)):

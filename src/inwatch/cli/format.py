@@ -120,8 +120,8 @@ def human_line(ev: EventLike, t: float) -> str:
     stamp = datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
     names = ",".join(mask_names(ev.mask))
     if _is_overflow(ev):
-        return f"{stamp} {names:<14} events were lost (kernel queue overflow)"
-    line = f"{stamp} {names:<14} {printable(_s(ev.pathname))}"
+        return f"{stamp} {names:<19} events were lost (kernel queue overflow)"
+    line = f"{stamp} {names:<19} {printable(_s(ev.pathname))}"
     if ev.src_pathname is not None:
         line += f"  (from {printable(_s(ev.src_pathname))})"
     if ev.synthetic:

@@ -11,6 +11,7 @@ shown either.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -19,7 +20,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ..flags import IN_IGNORED, Mask
-from ._common import Progress
+from ._common import Progress, error_line
 from .args import CliError
 from .events import ALWAYS_SHOWN, UnknownEventError, parse_events_option
 from .format import EventLike
@@ -50,8 +51,8 @@ class Roots:
     """The watched roots as given, to compute relative paths and ``%w``."""
 
     def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = [p.rstrip("/") or "/" for p in paths]
-        self.files = frozenset(p for p in paths if not os.path.isdir(p))
+        self.paths = [os.path.normpath(p) for p in paths]
+        self.files = frozenset(p for p in self.paths if not os.path.isdir(p))
 
     def relative(self, pathname: str) -> str | None:
         for root in self.paths:
@@ -122,17 +123,30 @@ def _s(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
+def warn_error(exc: OSError) -> None:
+    """A directory met while watching that cannot be watched: one line on stderr,
+    and the watch goes on. The watch limit is not a warning: it ends the command."""
+    if exc.errno == errno.ENOSPC:
+        raise exc
+    sys.stderr.write(f"inwatch: warning: {error_line(exc)}\n")
+    sys.stderr.flush()
+
+
 def open_watches(
     watcher: Any,
     paths: Sequence[str],
     mask: int,
     recursive: bool,
-    follow_root: bool,
+    dereference: bool,
     exclude: Callable[[str], bool] | None,
     quiet: bool,
 ) -> None:
-    """Add every PATH to *watcher*, with ``Setting up watches.`` / progress /
-    ``Watches established.`` on stderr (unless *quiet*). Errors propagate."""
+    """Add every PATH to *watcher*, with ``Setting up watches.``, progress, and
+    ``Watches established.`` on stderr (unless *quiet*). Errors propagate.
+
+    A PATH that is a symbolic link is watched as its target unless
+    *dereference* is false (``-P``); links met inside a tree are never followed.
+    """
     if not quiet:
         sys.stderr.write("Setting up watches.\n")
         sys.stderr.flush()
@@ -140,25 +154,18 @@ def open_watches(
     try:
         for path in paths:
             if not os.path.lexists(path):
-                raise FileNotFoundError(2, "no such file or directory to watch", path)
-            target = path
-            if follow_root and os.path.islink(path):
-                # -P not given: watch what the link points to, as inotifywait does,
-                # but keep showing the path as it was typed.
-                target = path
+                raise FileNotFoundError(errno.ENOENT, "no such file or directory to watch", path)
+            target = os.path.realpath(path) if dereference and os.path.islink(path) else path
             watcher.add(
                 target,
                 mask=mask,
                 recursive=recursive,
                 exclude=exclude,
-                follow_symlinks=False if not follow_root else _root_only(path),
+                follow_symlinks=False,
+                onerror=warn_error,
             )
     finally:
         progress.close()
     if not quiet:
         sys.stderr.write("Watches established.\n")
         sys.stderr.flush()
-
-
-def _root_only(path: str) -> bool:
-    return False

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from ._common import read_fromfile, stop_on_signals, text_out
 from .args import CliError
 from .format import EventLike, csv_line, format_event, human_line, json_line
-from .session import EventFilter, Roots, event_mask, open_watches
+from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 
 __all__ = ["watch"]
 
-_SLICE = 0.25  # longest wait between two looks at the stop flag
 EXIT_TIMEOUT = 2
 
 
@@ -67,13 +66,14 @@ def watch(ns: argparse.Namespace) -> int:
 
     from ..watcher import Watcher
 
-    with stop_on_signals() as stop, Watcher() as w:
+    with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
+        stop.callback = w.stop
         open_watches(
             w,
             paths,
             watch_mask,
             ns.recursive,
-            follow_root=not ns.no_dereference,
+            dereference=not ns.no_dereference,
             exclude=keep.path_excluded if (ns.exclude or excluded) else None,
             quiet=ns.quiet,
         )
@@ -81,9 +81,9 @@ def watch(ns: argparse.Namespace) -> int:
         while not stop:
             if not w.watches:
                 return 0
-            wait = _SLICE
+            wait = None
             if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
+                wait = deadline - time.monotonic()
                 if wait <= 0:
                     return EXIT_TIMEOUT
             events = w.read(timeout=wait)
