@@ -68,7 +68,7 @@ def watch(ns: argparse.Namespace) -> int:
 
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
         stop.callback = w.stop
-        open_watches(
+        early = open_watches(
             w,
             paths,
             watch_mask,
@@ -86,7 +86,7 @@ def watch(ns: argparse.Namespace) -> int:
                 wait = deadline - time.monotonic()
                 if wait <= 0:
                     return EXIT_TIMEOUT
-            events = w.read(timeout=wait)
+            events, early = (early, []) if early else (w.read(timeout=wait), [])
             if not events:
                 continue
             t = time.time()
