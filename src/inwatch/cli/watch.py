@@ -22,6 +22,8 @@ from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 __all__ = ["watch"]
 
 EXIT_TIMEOUT = 2
+_SLICE = 0.2  # longest wait between two looks at the signal flag
+_DRAIN_READS = 64  # reads of what is queued after SIGINT/SIGTERM, at most
 
 
 def _paths(ns: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -67,7 +69,6 @@ def watch(ns: argparse.Namespace) -> int:
     from ..watcher import Watcher
 
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
-        stop.callback = w.stop
         early = open_watches(
             w,
             paths,
@@ -78,16 +79,23 @@ def watch(ns: argparse.Namespace) -> int:
             quiet=ns.quiet,
         )
         deadline = None if ns.timeout is None else time.monotonic() + ns.timeout
-        while not stop:
+        draining = 0
+        while draining < _DRAIN_READS:
             if not w.watches:
                 return 0
-            wait = None
-            if deadline is not None:
-                wait = deadline - time.monotonic()
+            wait = _SLICE
+            if stop:
+                # Show what the kernel queued before the signal, then stop.
+                wait = 0.0
+                draining += 1
+            elif deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     return EXIT_TIMEOUT
             events, early = (early, []) if early else (w.read(timeout=wait), [])
             if not events:
+                if stop:
+                    break
                 continue
             t = time.time()
             shown_any = False
