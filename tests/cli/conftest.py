@@ -93,6 +93,18 @@ class CliProc:
             self.out_seen.append(line)
         return line
 
+    def try_line(self, timeout: float) -> bytes | None:
+        """The next stdout line if one comes within *timeout*, else ``None``."""
+        try:
+            line = self._get(self._out, time.monotonic() + timeout)
+        except TimeoutError:
+            return None
+        if line is None:
+            self._out_eof = True
+        else:
+            self.out_seen.append(line)
+        return line
+
     def lines(self, n: int, timeout: float = WAIT) -> list[bytes]:
         got = []
         for _ in range(n):

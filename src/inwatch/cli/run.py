@@ -107,13 +107,14 @@ class Runner:
 
     @property
     def running(self) -> bool:
-        if self.proc is None:
-            return False
-        if self.proc.poll() is None:
-            return True
-        self.say(f"exit status {self.proc.returncode}")
-        self.proc = None
-        return False
+        """The command has not exited yet (an exit is announced by :meth:`reap`)."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def reap(self) -> None:
+        """Say how the command that exited ended, and forget it."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.say(f"exit status {self.proc.returncode}")
+            self.proc = None
 
     def start(self, env: dict[str, str]) -> None:
         changed = env["INWATCH_CHANGED"].count("\n") + 1 if env["INWATCH_CHANGED"] else 0
@@ -152,11 +153,26 @@ def _killpg(pgid: int, sig: int) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is left in group *pgid*.
+
+    ``killpg(pgid, 0)`` is not enough: an exited child re-parented to a PID 1
+    that does not reap stays a zombie member of the group.
+    """
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def run_command(ns: argparse.Namespace, command: list[str]) -> int:
@@ -208,15 +224,20 @@ def _loop(
             if not restart:
                 while runner.running and not stop:
                     time.sleep(_POLL)
+                runner.reap()
             return
         now = time.monotonic()
-        if not restart and runner.running:
-            # Everything that happens while the command runs is its own doing.
+        if not restart and runner.proc is not None:
+            # Everything that happens while the command runs is taken for its own
+            # doing: read and dropped, and once it has exited, what the kernel
+            # queued until then is drained and dropped too.
             w.read(timeout=_POLL)
             if not runner.running:
                 while w.read(timeout=0):
                     pass
+                runner.reap()
             continue
+        runner.reap()
         if batch and now >= batch.due(debounce, cap):
             runner.stop()
             runner.start(batch.env())
