@@ -63,6 +63,7 @@ from .flags import (
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
 )
+from .watcher import Watcher
 
 __all__ = [
     "ALL_EVENTS",
@@ -646,6 +647,76 @@ class ExcludeFilter:
 # Watches
 # --------------------------------------------------------------------------- #
 
+_INTERNAL_DIR_BITS = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF
+_INTERNAL_DIR_BITS |= IN_MOVE_SELF
+_UNASKED = IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED
+
+
+class _Core:
+    """The Watcher, as the pyinotify layer needs it.
+
+    pyinotify's API acts on single watch descriptors where the Watcher acts on
+    trees (``rm_watch`` of one wd, ``update_watch`` of one wd's mask, a path ->
+    wd lookup). This class is the one place that reaches below the Watcher's
+    public methods for that, through its table and its lock, so the Watcher's
+    bookkeeping stays the only bookkeeping.
+    """
+
+    __slots__ = ("table", "watcher")
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+        self.table = watcher._table
+
+    def wd_of(self, path: str) -> int | None:
+        return self.table.wds.get(path)
+
+    def subtree(self, wd: int) -> list[int]:
+        return self.table.subtree(wd) if wd in self.table.paths else []
+
+    def remove_one(self, wd: int) -> None:
+        """Remove one kernel watch (not its subdirectories'), as rm_watch does."""
+        w = self.watcher
+        with w._lock:
+            if wd not in self.table.paths:
+                raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
+            w._ino.rm_watch(wd)
+            w._forget(wd)
+
+    def set_mask(self, wd: int, mask: int) -> None:
+        """Give *wd* the kernel mask *mask* (plus what the Watcher needs), and
+        make sure its tree's filter lets those events through."""
+        w = self.watcher
+        with w._lock:
+            path = self.table.paths.get(wd)
+            if path is None:
+                raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
+            root = w._special.get(wd)
+            kmask = mask & ~IN_ONLYDIR
+            if os.path.isdir(path):
+                kmask |= _INTERNAL_DIR_BITS
+            if root is None or not root.follow:
+                kmask |= IN_DONT_FOLLOW
+            w._ino.add_watch(path, kmask)
+            if root is not None:
+                root.mask |= mask
+                root.deliver |= mask & ALL_EVENTS
+
+    def set_auto_add(self, wd: int) -> None:
+        root = self.watcher._special.get(wd)
+        if root is not None:
+            root.auto_add = True
+
+
+def _identity(path: PathT) -> tuple[bool, tuple[int, int] | None]:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return False, None
+    import stat
+
+    return stat.S_ISDIR(st.st_mode), (st.st_dev, st.st_ino)
+
 
 class Watch:
     """One watched file or directory: ``wd, path, mask, proc_fun, auto_add,
@@ -655,7 +726,17 @@ class Watch:
     paths of renamed directories. Assigning ``path`` pins it to the value given.
     """
 
-    __slots__ = ("_path", "_table", "auto_add", "dir", "exclude_filter", "mask", "proc_fun", "wd")
+    __slots__ = (
+        "_ident",
+        "_path",
+        "_table",
+        "auto_add",
+        "dir",
+        "exclude_filter",
+        "mask",
+        "proc_fun",
+        "wd",
+    )
 
     _fields = ("wd", "path", "mask", "proc_fun", "auto_add", "exclude_filter", "dir")
 
@@ -668,7 +749,7 @@ class Watch:
         auto_add: bool,
         exclude_filter: Any,
         *,
-        table: Mapping[int, Any] | None = None,
+        table: Mapping[int, str] | None = None,
         is_dir: bool | None = None,
     ) -> None:
         self.wd = wd
@@ -678,7 +759,11 @@ class Watch:
         self.proc_fun = proc_fun
         self.auto_add = auto_add
         self.exclude_filter = exclude_filter
-        self.dir = os.path.isdir(path) if is_dir is None else is_dir
+        self._ident: tuple[int, int] | None = None
+        if is_dir is None:
+            self.dir, self._ident = _identity(path)
+        else:
+            self.dir = is_dir
 
     @property
     def path(self) -> PathT:
@@ -686,7 +771,7 @@ class Watch:
         if table is not None:
             live = table.get(self.wd)
             if live is not None:
-                self._path = live
+                self._path = os.fsencode(live) if isinstance(self._path, bytes) else live
         return self._path
 
     @path.setter
@@ -707,8 +792,26 @@ def _as_list(param: Any) -> list[Any]:
     return [param]
 
 
-def _norm(path: PathT) -> PathT:
-    return os.path.normpath(os.fspath(path))
+def _key(path: PathT) -> str:
+    """The Watcher's spelling of a path: str, normalised."""
+    return os.path.normpath(os.fsdecode(os.fspath(path)))
+
+
+def _dir_excluder(
+    exclude_filter: Callable[[Any], bool], record: list[Any]
+) -> Callable[[str], bool]:
+    """pyinotify's exclude_filter says which *directories* not to watch; files in
+    watched directories are always reported. The Watcher's exclusion also drops
+    entries, so only directories are passed on (the user's filter runs first:
+    the stat is paid only for paths it matches)."""
+
+    def excluded(path: str) -> bool:
+        if exclude_filter(path) and os.path.isdir(path):
+            record.append(path)
+            return True
+        return False
+
+    return excluded
 
 
 class WatchManager:
@@ -721,13 +824,12 @@ class WatchManager:
     """
 
     def __init__(self, exclude_filter: Callable[[Any], bool] = lambda path: False) -> None:
-        from .watcher import Watcher
-
         self._ignore_events = False
         self._exclude_filter = exclude_filter
         self._wmd: dict[int, Watch] = {}
         self._watcher = Watcher()
-        self._table: Mapping[int, Any] = self._watcher.watches
+        self._core = _Core(self._watcher)
+        self._table: Mapping[int, str] = self._watcher._table.paths
         self._fd: int | None = self._watcher.fileno()
 
     # --- the fd ---------------------------------------------------------------
@@ -751,8 +853,9 @@ class WatchManager:
 
     @property
     def watches(self) -> dict[int, Watch]:
-        """``{wd: Watch}``, the manager's own table (including the directories
-        added by ``auto_add``)."""
+        """``{wd: Watch}``, the manager's own table, including the directories
+        the Watcher added by itself (``auto_add``) and without those it dropped
+        (moved out of the watched tree)."""
         self._sync()
         return self._wmd
 
@@ -769,9 +872,16 @@ class WatchManager:
             _log().error("Cannot delete unknown watch descriptor %s", wd)
 
     def get_wd(self, path: Any) -> int | None:
-        """The wd watching *path* (after renames: its current path), or None. O(1)."""
-        wd = self._watcher._wd_of(_norm(path))
+        """The wd watching *path* (its current path, after renames), or None. O(1)."""
+        try:
+            key = _key(path)
+        except TypeError:
+            return None
+        wd = self._core.wd_of(key)
         if wd is None:
+            for watch in self._wmd.values():  # a path pinned by hand ("-unknown-path")
+                if watch._table is None and _key(watch._path) == key:
+                    return watch.wd
             return None
         return wd if self.get_watch(wd) is not None else None
 
@@ -781,12 +891,12 @@ class WatchManager:
         return None if watch is None else watch.path
 
     def _adopt(self, wd: int) -> Watch | None:
-        """Make the Watch of a directory the Watcher added itself (auto_add): it
-        inherits from its parent's Watch, as pyinotify's auto-added watches do."""
+        """The Watch of a directory the Watcher added by itself (auto_add): it
+        inherits its parent's attributes, as pyinotify's auto-added watches do."""
         path = self._table.get(wd)
         if path is None:
             return None
-        parent_wd = self._watcher._wd_of(os.path.dirname(path))
+        parent_wd = self._core.wd_of(os.path.dirname(path))
         if parent_wd is None or parent_wd == wd:
             return None
         parent = self._wmd.get(parent_wd)
@@ -794,9 +904,10 @@ class WatchManager:
             parent = self._adopt(parent_wd)
             if parent is None:
                 return None
+        shown: PathT = os.fsencode(path) if isinstance(parent._path, bytes) else path
         watch = self._wmd[wd] = Watch(
             wd,
-            path,
+            shown,
             parent.mask,
             parent.proc_fun,
             parent.auto_add,
@@ -809,7 +920,9 @@ class WatchManager:
     def _sync(self) -> None:
         table = self._table
         wmd = self._wmd
-        if len(table) != len(wmd) or any(wd not in wmd for wd in table):
+        for wd in [wd for wd, w in wmd.items() if wd not in table and w._table is not None]:
+            del wmd[wd]  # dropped by the Watcher (moved out of its tree)
+        if len(table) != len(wmd):
             for wd in list(table):
                 if wd not in wmd:
                     self._adopt(wd)
@@ -867,40 +980,50 @@ class WatchManager:
         if exclude_filter(apath):
             ret[apath] = -2
             return
-        excluded: list[Any] = []
-
-        def exclude(p: Any) -> bool:
-            if exclude_filter(p):
-                excluded.append(p)
-                return True
-            return False
-
-        recursive = rec and not os.path.islink(apath) and os.path.isdir(apath)
+        excluded: list[str] = []
+        failed: list[OSError] = []
+        is_link = os.path.islink(apath)
+        recursive = rec and not is_link and os.path.isdir(apath)
         try:
             wd = self._watcher.add(
-                apath, mask=mask, recursive=recursive, exclude=exclude, auto_add=auto_add
+                apath,
+                mask,
+                recursive=recursive,
+                exclude=_dir_excluder(exclude_filter, excluded),
+                follow_symlinks=is_link,
+                auto_add=auto_add,
+                onerror=failed.append,
             )
         except OSError as err:
             ret[apath] = -1
-            msg = f"add_watch: cannot watch {_shown(apath)} WD=-1, {_str_errno(err.errno)}"
-            if not quiet:
-                raise WatchManagerError(msg, ret) from err
-            _log().error(msg)
+            self._fail(f"add_watch: cannot watch {_shown(apath)} WD=-1", err, quiet, ret)
             return
+        as_bytes = isinstance(apath, bytes)
         table = self._table
-        root = table.get(wd, _norm(apath))
         ret[apath] = wd
-        self._wmd[wd] = Watch(wd, root, mask, proc_fun, auto_add, exclude_filter, table=table)
+        self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         if recursive:
-            for sub_wd, sub in self._watcher._subtree(wd):
-                if sub_wd == wd:
-                    continue
+            for sub_wd in self._core.subtree(wd)[1:]:
+                sub: PathT = table[sub_wd]
+                if as_bytes:
+                    sub = os.fsencode(sub)
                 ret[sub] = sub_wd
                 self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
             for p in excluded:
-                ret.setdefault(p, -2)
+                ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
+            for failure in failed:
+                where = failure.filename if failure.filename is not None else apath
+                ret[os.fsencode(where) if as_bytes else where] = -1
+                self._fail(f"add_watch: cannot watch {_shown(where)} WD=-1", failure, quiet, ret)
+
+    @staticmethod
+    def _fail(what: str, err: OSError, quiet: bool, ret: dict[Any, Any]) -> None:
+        msg = f"{what}, {_str_errno(err.errno)}"
+        if not quiet:
+            raise WatchManagerError(msg, ret) from err
+        _log().error(msg)
 
     # --- changing and removing ------------------------------------------------
 
@@ -928,29 +1051,25 @@ class WatchManager:
                     raise WatchManagerError(msg, ret)
                 _log().error(msg)
                 continue
+            new_mask = None
             if mask:
-                new_mask = mask | IN_CREATE if (auto_add or watch.auto_add) else mask
+                new_mask = mask
+            if auto_add and not (new_mask or watch.mask) & IN_CREATE:
+                new_mask = (new_mask or watch.mask) | IN_CREATE
+            if new_mask is not None:
                 try:
-                    self._watcher._set_mask(awd, new_mask)
+                    self._core.set_mask(awd, new_mask)
                 except OSError as err:
                     ret[awd] = False
-                    msg = (
-                        f"update_watch: cannot update {_shown(watch.path)} WD=-1, "
-                        f"{_str_errno(err.errno)}"
-                    )
-                    if not quiet:
-                        raise WatchManagerError(msg, ret) from err
-                    _log().error(msg)
+                    what = f"update_watch: cannot update {_shown(watch.path)} WD=-1"
+                    self._fail(what, err, quiet, ret)
                     continue
                 watch.mask = new_mask
             if proc_fun:
                 watch.proc_fun = proc_fun
             if auto_add:
-                watch.auto_add = auto_add
-                if not watch.mask & IN_CREATE:
-                    watch.mask |= IN_CREATE
-                    self._watcher._set_mask(awd, watch.mask)
-                self._watcher._set_auto_add(awd, True)
+                watch.auto_add = True
+                self._core.set_auto_add(awd)
             ret[awd] = True
         return ret
 
@@ -958,9 +1077,8 @@ class WatchManager:
         out: list[Any] = []
         seen: set[Any] = set()
         for wd in lwd:
-            if not isinstance(wd, int) or self.get_watch(wd) is None:
-                continue
-            for sub_wd, _ in self._watcher._subtree(wd):
+            subs = self._core.subtree(wd) if isinstance(wd, int) else []
+            for sub_wd in subs or [wd]:
                 if sub_wd not in seen:
                     seen.add(sub_wd)
                     out.append(sub_wd)
@@ -979,13 +1097,10 @@ class WatchManager:
             try:
                 if not isinstance(awd, int) or awd < 0:
                     raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
-                self._watcher._remove_one(awd)
+                self._core.remove_one(awd)
             except OSError as err:
                 ret[awd] = False
-                msg = f"rm_watch: cannot remove WD={awd}, {_str_errno(err.errno)}"
-                if not quiet:
-                    raise WatchManagerError(msg, ret) from err
-                _log().error(msg)
+                self._fail(f"rm_watch: cannot remove WD={awd}", err, quiet, ret)
                 continue
             self._wmd.pop(awd, None)
             ret[awd] = True
@@ -1088,17 +1203,12 @@ class Notifier:
     def check_events(self, timeout: int | None = None) -> bool:
         """Wait up to *timeout* ms (default: the constructor's; None: forever)
         for events; true if there are some to read."""
-        if self._watcher_pending():
-            return True
         if timeout is None:
             timeout = self._timeout
         ret = self._pollobj.poll(timeout)
         if not ret or ret[0][0] == self._pipe[0]:
             return False
         return bool(ret[0][1] & select.POLLIN)
-
-    def _watcher_pending(self) -> bool:
-        return bool(getattr(self._watcher, "_pending", None))
 
     def read_events(self) -> None:
         """Take every queued event from the kernel (unless fewer than
@@ -1154,7 +1264,9 @@ class Notifier:
                     if not mask & IN_IGNORED:
                         _log().warning("Unable to retrieve Watch object associated to %r", ev)
                     continue
-            path = ev.path
+            if not mask & (watch.mask | _UNASKED):
+                continue  # update_watch narrowed this watch's mask
+            path = ev.path if watch._table is not None else watch._path
             if path is None:  # a raw event appended by hand
                 path = watch.path
             d = {
@@ -1187,23 +1299,25 @@ class Notifier:
             self._eventset.clear()
 
     def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
-        """A watched item moved. Where the Watcher knows the destination (a
-        rename inside a watched tree) the path is already right. Where nobody
-        can know it (a watched root moved away), keep pyinotify's convention:
-        ``-unknown-path`` appended to the Watch's path, which programs strip."""
-        wd = watch.wd
-        if self._watcher._knows_move(wd):
-            return
+        """A watched item moved. Inside a watched tree the Watcher followed it and
+        the path is already right. A watched root moved elsewhere cannot be
+        followed (the kernel does not say where): then, as pyinotify does,
+        ``-unknown-path`` is appended to the Watch's path, so programs that
+        test for (or strip) that suffix keep working."""
+        ident = watch._ident
+        if ident is None or watch._table is None:
+            return  # a subdirectory (followed by the Watcher), or already pinned
         path = watch.path
+        if _identity(path)[1] == ident:
+            return
         suffix: Any = _UNKNOWN_SUFFIX if isinstance(path, str) else _UNKNOWN_SUFFIX.encode()
-        if not path.endswith(suffix):
-            _log().error(
-                "The pathname '%s' of this watch %s has probably changed and couldn't be "
-                "updated, so it cannot be trusted anymore.",
-                path,
-                watch,
-            )
-            watch.path = path = path + suffix
+        _log().error(
+            "The pathname '%s' of this watch %s has probably changed and couldn't be "
+            "updated, so it cannot be trusted anymore.",
+            path,
+            watch,
+        )
+        watch.path = path = path + suffix
         d["path"] = path
 
     # --- looping --------------------------------------------------------------
