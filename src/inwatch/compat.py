@@ -244,8 +244,9 @@ _MASKNAMES: dict[int, str] = {}
 # mask without ISDIR -> (process_<NAME>, process_<FAMILY>) method names.
 _DISPATCH: dict[int, tuple[str, str]] = {}
 for _v, _n in EventsCodes.ALL_VALUES.items():
-    _MASKNAMES[_v] = _n
-    _MASKNAMES[_v | IN_ISDIR] = _n + "|IN_ISDIR" if _v != IN_ISDIR else _n
+    if _v != IN_ISDIR:  # pyinotify: maskname(IN_ISDIR) is a KeyError (0)
+        _MASKNAMES[_v] = _n
+        _MASKNAMES[_v | IN_ISDIR] = _n + "|IN_ISDIR"
     _DISPATCH[_v] = ("process_" + _n, "process_IN_" + _n.split("_")[1])
 
 COMPATIBILITY_MODE = False
