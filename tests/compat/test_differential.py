@@ -222,3 +222,100 @@ def test_same_as_pyinotify(name: str, tmp_path: Path) -> None:
         got["watches"] = expected["watches"]
     assert got["watches"] == expected["watches"]
     assert got["wds"] == expected["wds"]
+
+
+def _errors(mod: Any, root: Path) -> list[Any]:
+    """Return values and WatchManagerError texts of failing calls."""
+    wm = mod.WatchManager()
+    out: list[Any] = []
+    try:
+        (root / "file").touch()
+        out.append(wm.add_watch(str(root / "missing"), mod.ALL_EVENTS))
+        out.append(wm.add_watch(str(root / "file" / "x"), mod.ALL_EVENTS))
+        out.append(wm.add_watch(str(root), mod.ALL_EVENTS, exclude_filter=lambda p: True))
+        out.append(wm.add_watch(42, mod.ALL_EVENTS))
+        for call in (
+            lambda: wm.add_watch([str(root), str(root / "missing")], mod.IN_CREATE, quiet=False),
+            lambda: wm.rm_watch(99, quiet=False),
+            lambda: wm.update_watch(99, mod.IN_CREATE, quiet=False),
+            lambda: wm.add_watch(str(root / "file" / "x"), mod.IN_CREATE, quiet=False),
+        ):
+            with pytest.raises(mod.WatchManagerError) as info:
+                call()
+            out.append((str(info.value), info.value.wmd, info.value.args))
+        out.append(wm.rm_watch(99))
+        out.append(wm.update_watch(99))
+        out.append(wm.rm_watch([1, 99]))
+        out.append(wm.add_watch(str(root), mod.IN_CREATE, do_glob=True))
+        out.append(wm.add_watch(str(root / "fi*"), mod.IN_CREATE, do_glob=True))
+        out.append(wm.watch_transient_file(str(root / "pid"), mod.IN_CREATE, mod.ProcessEvent))
+        out.append(wm.watch_transient_file("relative-name", mod.IN_CREATE, mod.ProcessEvent))
+    finally:
+        wm.close()
+    return _norm(out, str(root), {})
+
+
+def test_return_values_and_error_texts(tmp_path: Path) -> None:
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _errors(pyinotify, tmp_path / "oracle")
+    got = _errors(inwatch_pyinotify, tmp_path / "ours")
+    assert got == expected
+    assert got[4][0].endswith("Errno=No such file or directory (ENOENT)")
+    assert got[5][0] == "rm_watch: cannot remove WD=99, Errno=Invalid argument (EINVAL)"
+    assert got[7][0].endswith("(ENOTDIR)")
+
+
+def _transient(mod: Any, root: Path) -> list[str]:
+    seen: list[str] = []
+
+    class Pid(mod.ProcessEvent):  # type: ignore[misc, name-defined]
+        def process_default(self, event: Any) -> None:
+            seen.append(f"{event.maskname} {event.name}")
+
+    wm = mod.WatchManager()
+    notifier = mod.Notifier(wm, Recorder())
+    try:
+        wm.watch_transient_file(str(root / "app.pid"), mod.IN_CREATE | mod.IN_DELETE, Pid)
+        for name in ("other", "app.pid"):
+            (root / name).touch()
+            drain(notifier)
+            os.unlink(root / name)
+            drain(notifier)
+    finally:
+        notifier.stop()
+    return seen
+
+
+def test_watch_transient_file(tmp_path: Path) -> None:
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _transient(pyinotify, tmp_path / "oracle")
+    assert expected == ["IN_CREATE app.pid", "IN_DELETE app.pid"]
+    assert _transient(inwatch_pyinotify, tmp_path / "ours") == expected
+
+
+def _coalesced(mod: Any, root: Path) -> list[str]:
+    wm = mod.WatchManager()
+    rec = Recorder()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        (root / "a").touch()
+        (root / "b").touch()
+        wm.add_watch(str(root), mod.IN_ATTRIB)
+        notifier.coalesce_events()
+        for _ in range(3):
+            os.utime(root / "a")
+            os.utime(root / "b")
+        drain(notifier)
+    finally:
+        notifier.stop()
+    return [str(e).replace(str(root), "ROOT") for e in rec.events]
+
+
+def test_coalesce_events(tmp_path: Path) -> None:
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _coalesced(pyinotify, tmp_path / "oracle")
+    assert len(expected) == 2
+    assert _coalesced(inwatch_pyinotify, tmp_path / "ours") == expected
