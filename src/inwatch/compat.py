@@ -38,7 +38,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from .flags import (
     IN_ACCESS,
@@ -784,6 +784,11 @@ class Watch:
         return _fields_repr("Watch", [(f, getattr(self, f)) for f in self._fields])
 
 
+def _never(path: Any) -> bool:
+    """The default exclude_filter: exclude nothing (and cost the Watcher nothing)."""
+    return False
+
+
 def _as_list(param: Any) -> list[Any]:
     """pyinotify's "one or a list": also any non-string iterable (dict views, sets)."""
     if isinstance(param, (str, bytes, int, os.PathLike)):
@@ -824,7 +829,7 @@ class WatchManager:
     collection.
     """
 
-    def __init__(self, exclude_filter: Callable[[Any], bool] = lambda path: False) -> None:
+    def __init__(self, exclude_filter: Callable[[Any], bool] = _never) -> None:
         self._ignore_events = False
         self._exclude_filter = exclude_filter
         self._wmd: dict[int, Watch] = {}
@@ -990,7 +995,9 @@ class WatchManager:
                 apath,
                 mask,
                 recursive=recursive,
-                exclude=_dir_excluder(exclude_filter, excluded),
+                exclude=None
+                if exclude_filter is _never
+                else _dir_excluder(exclude_filter, excluded),
                 follow_symlinks=is_link,
                 auto_add=auto_add,
                 onerror=failed.append,
@@ -1128,7 +1135,7 @@ class WatchManager:
             rec=False,
             auto_add=False,
             do_glob=False,
-            exclude_filter=lambda path: False,
+            exclude_filter=_never,
         )
 
     def get_ignore_events(self) -> bool:
@@ -1146,8 +1153,28 @@ class WatchManager:
 # Notifiers
 # --------------------------------------------------------------------------- #
 
+
+def _dispatch_target(proc: Any, mask: int) -> Callable[[Any], Any]:
+    """What calling *proc* with an event of *mask* ends up calling: for a plain
+    ProcessEvent (no pevent), its process_* method, found once per batch instead
+    of once per event; anything else is called as it is."""
+    if type(proc).__call__ is not ProcessEvent.__call__ or proc.pevent is not None:
+        return cast("Callable[[Any], Any]", proc)
+    names = _DISPATCH.get(mask & ~IN_ISDIR)
+    if names is None:
+        return cast("Callable[[Any], Any]", proc)  # raises ProcessEventError
+    meth = getattr(proc, names[0], None)
+    if meth is None:
+        meth = getattr(proc, names[1], None)
+        if meth is None:
+            meth = proc.process_default
+    return cast("Callable[[Any], Any]", meth)
+
+
 _MOVED = IN_MOVED_FROM | IN_MOVED_TO
 _SELF = IN_DELETE_SELF | IN_MOVE_SELF
+# Events whose attributes need more than the plain case (see _special_event).
+_SPECIAL = _MOVED | _SELF | _UNASKED
 _UNKNOWN_SUFFIX = "-unknown-path"
 
 
@@ -1189,6 +1216,10 @@ class Notifier:
 
     def append_event(self, event: Any) -> None:
         """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
+        if getattr(event, "path", None) is None:
+            watch = self._watch_manager.get_watch(event.wd)
+            if watch is not None:
+                event.path = watch.path
         self._eventq.append(event)
 
     def proc_fun(self) -> Any:
@@ -1249,6 +1280,11 @@ class Notifier:
         default = self._default_proc_fun
         masknames = _MASKNAMES
         compat_mode = COMPATIBILITY_MODE
+        new_event = _new_object
+        event_cls = Event
+        special = _SPECIAL
+        # mask -> (handler, the method it dispatches that mask to), for this batch
+        targets: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
         while queue:
             ev = popleft()
             if wm._ignore_events:
@@ -1265,39 +1301,60 @@ class Notifier:
                     if not mask & IN_IGNORED:
                         _log().warning("Unable to retrieve Watch object associated to %r", ev)
                     continue
-            if not mask & (watch.mask | _UNASKED):
-                continue  # update_watch narrowed this watch's mask
-            path = ev.path if watch._table is not None else watch._path
-            if path is None:  # a raw event appended by hand
-                path = watch.path
-            d = {
-                "wd": wd,
-                "mask": mask,
-                "maskname": masknames.get(mask) or EventsCodes.maskname(mask),
-                "path": path,
-                "name": ev.name,
-                "dir": watch.dir if mask & _SELF else bool(mask & IN_ISDIR),
-            }
-            if mask & _MOVED:
-                d["cookie"] = ev.cookie
-                src = ev.src_pathname
-                if src is not None:
-                    d["src_pathname"] = src
-            elif mask & IN_MOVE_SELF:
-                self._moved_self(watch, d)
+            if mask & special or not mask & watch.mask or watch._table is None:
+                d = self._special_event(ev, watch)
+                if d is None:
+                    continue
+            else:
+                d = {
+                    "wd": wd,
+                    "mask": mask,
+                    "maskname": masknames[mask],
+                    "path": ev.path,
+                    "name": ev.name,
+                    "dir": mask & IN_ISDIR != 0,
+                }
             if compat_mode:
                 d["event_name"] = d["maskname"]
                 d["is_dir"] = d["dir"]
-            event = _make_event(d)
-            proc = watch.proc_fun
-            if proc:
-                proc(event)
-            else:
-                default(event)
+            event = new_event(event_cls)
+            event.__dict__ = d
+            proc = watch.proc_fun or default
+            found = targets.get(mask)
+            if found is None or found[0] is not proc:
+                found = targets[mask] = (proc, _dispatch_target(proc, mask))
+            found[1](event)
             if mask & IN_IGNORED:
                 wmd.pop(wd, None)
         if self._coalesce:
             self._eventset.clear()
+
+    def _special_event(self, ev: Any, watch: Watch) -> dict[str, Any] | None:
+        """The attributes of an event that is not a plain one: moves (cookie,
+        src_pathname), events about the watched item itself (its ``dir``),
+        masks narrowed by update_watch, paths pinned by hand, raw events."""
+        mask = ev.mask
+        if not mask & (watch.mask | _UNASKED):
+            return None  # update_watch narrowed this watch's mask
+        path = ev.path if watch._table is not None else watch._path
+        if path is None:  # a raw event appended by hand
+            path = watch.path
+        d = {
+            "wd": ev.wd,
+            "mask": mask,
+            "maskname": _MASKNAMES.get(mask) or EventsCodes.maskname(mask),
+            "path": path,
+            "name": ev.name,
+            "dir": watch.dir if mask & _SELF else bool(mask & IN_ISDIR),
+        }
+        if mask & _MOVED:
+            d["cookie"] = ev.cookie
+            src = ev.src_pathname
+            if src is not None:
+                d["src_pathname"] = src
+        elif mask & IN_MOVE_SELF:
+            self._moved_self(watch, d)
+        return d
 
     def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
         """A watched item moved. Inside a watched tree the Watcher followed it and
