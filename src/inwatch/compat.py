@@ -40,6 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, cast
 
+from .events import Event as _NativeEvent
 from .flags import (
     IN_ACCESS,
     IN_ATTRIB,
@@ -366,24 +367,17 @@ def _fields_repr(cls_name: str, items: Iterable[tuple[str, object]]) -> str:
 class _Event:
     """An object whose attributes come from a dict; pyinotify's text form."""
 
+    __slots__ = ("__dict__",)
+
     def __init__(self, dict_: Mapping[str, Any]) -> None:
         for key, value in dict_.items():
             setattr(self, key, value)
 
-    def _repr_items(self) -> list[tuple[str, object]]:
-        out: list[tuple[str, object]] = []
-        for attr, value in sorted(self.__dict__.items()):
-            if attr.startswith("_"):
-                continue
-            if attr == "mask":
-                value = hex(value)
-            elif isinstance(value, str) and not value:
-                value = "''"
-            out.append((attr, value))
-        return out
+    def _items(self) -> list[tuple[str, Any]]:
+        return list(self.__dict__.items())
 
     def __repr__(self) -> str:
-        return _fields_repr(type(self).__name__, self._repr_items())
+        return _fields_repr(type(self).__name__, _repr_items(self._items()))
 
     def __str__(self) -> str:
         return repr(self)
@@ -402,7 +396,12 @@ class _RawEvent(_Event):
         self.src_pathname: Any = None
 
 
-class Event(_Event):
+# The Watcher event's own slots, under the properties that hide them when unset.
+_NATIVE_GET_COOKIE = _NativeEvent.__dict__["cookie"].__get__
+_NATIVE_GET_SRC = _NativeEvent.__dict__["src_pathname"].__get__
+
+
+class Event(_NativeEvent):  # type: ignore[type-arg]
     """One event, as pyinotify programs see it.
 
     Attributes: ``wd``, ``mask``, ``maskname`` (``"IN_CREATE|IN_ISDIR"``),
@@ -415,37 +414,169 @@ class Event(_Event):
     ``str(event)`` is pyinotify's text form, attributes sorted by name::
 
         <Event dir=False mask=0x100 maskname=IN_CREATE name=f path=/w pathname=/w/f wd=1 >
+
+    ``Event(dict)`` builds one from a dict of attributes, as in pyinotify. The
+    events a Notifier delivers are the Watcher's own :class:`inwatch.Event`
+    objects presented under this class (no copy is made, which is what keeps
+    the layer cheap), so they also carry ``synthetic``; unlike pyinotify's
+    they take no new attributes (``event.foo = 1`` raises AttributeError).
     """
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        _Event.__init__(self, raw)
-        self.maskname = EventsCodes.maskname(self.mask)
-        if COMPATIBILITY_MODE:
-            self.event_name = self.maskname
-        try:
-            self.pathname = _pathname(self.path, self.name)
-        except AttributeError as err:  # events without a path (overflow) are valid
-            _log().debug(err)
+    __slots__ = ()
 
-    def __getattr__(self, attr: str) -> Any:
-        # ``pathname`` is computed when first read: most handlers never look.
-        if attr == "pathname":
-            d = self.__dict__
-            if "path" in d:
+    def __new__(cls, raw: Mapping[str, Any]) -> Event:
+        return _new_object(_DictEvent)
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:  # pragma: no cover - see _DictEvent
+        raise TypeError
+
+    # Identity semantics, as pyinotify's events (the Watcher's compare by value).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    @property
+    def maskname(self) -> str:
+        mask = self.mask
+        return _MASKNAMES.get(mask) or EventsCodes.maskname(mask)
+
+    @property
+    def dir(self) -> bool:
+        return self.mask & IN_ISDIR != 0
+
+    @property
+    def pathname(self) -> Any:
+        return _pathname(self.path, self.name)
+
+    @property
+    def cookie(self) -> int:  # type: ignore[override]
+        if self.mask & _MOVED:
+            return _NATIVE_GET_COOKIE(self)  # type: ignore[no-any-return]
+        raise AttributeError("cookie")
+
+    @property
+    def src_pathname(self) -> Any:  # type: ignore[override]
+        src = _NATIVE_GET_SRC(self)
+        if src is None:
+            raise AttributeError("src_pathname")
+        return src
+
+    @property
+    def event_name(self) -> str:
+        if COMPATIBILITY_MODE:
+            return self.maskname
+        raise AttributeError("event_name")
+
+    @property
+    def is_dir(self) -> bool:
+        if COMPATIBILITY_MODE:
+            return self.dir
+        raise AttributeError("is_dir")
+
+    def _items(self) -> list[tuple[str, Any]]:
+        items: list[tuple[str, Any]] = []
+        for attr in _EVENT_ATTRS:
+            try:
+                items.append((attr, getattr(self, attr)))
+            except AttributeError:
+                pass
+        return items
+
+    def __repr__(self) -> str:
+        return _fields_repr(type(self).__name__, _repr_items(self._items()))
+
+    __str__ = __repr__
+
+
+# Everything an event may show, in its text form's (sorted) order.
+_EVENT_ATTRS = (
+    "cookie",
+    "dir",
+    "event_name",
+    "is_dir",
+    "mask",
+    "maskname",
+    "name",
+    "path",
+    "pathname",
+    "src_pathname",
+    "wd",
+)
+
+
+def _repr_items(items: Iterable[tuple[str, Any]]) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for attr, value in sorted(items):
+        if attr.startswith("_"):
+            continue
+        if attr == "mask":
+            value = hex(value)
+        elif isinstance(value, str) and not value:
+            value = "''"
+        out.append((attr, value))
+    return out
+
+
+class _Plain:
+    """A plain attribute of a _DictEvent, stored in its ``__dict__`` (shadowing
+    the Watcher event's slot or Event's property of the same name)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            if self.name == "pathname" and "path" in obj.__dict__:
+                d = obj.__dict__
                 value = d["pathname"] = _pathname(d["path"], d.get("name"))
                 return value
-        raise AttributeError(attr)
+            raise AttributeError(self.name) from None
 
-    def _repr_items(self) -> list[tuple[str, object]]:
-        if "path" in self.__dict__ and "pathname" not in self.__dict__:
-            self.__dict__["pathname"] = _pathname(self.path, self.__dict__.get("name"))
-        return _Event._repr_items(self)
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj: Any) -> None:
+        try:
+            del obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+
+class _DictEvent(Event):
+    """An Event whose attributes are whatever its dict says (``Event(dict)``,
+    the overflow event, and events whose attributes need the watch)."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        d = self.__dict__
+        d.update(raw)
+        d["maskname"] = EventsCodes.maskname(d["mask"])
+        if COMPATIBILITY_MODE:
+            d["event_name"] = d["maskname"]
+        if "path" in d:
+            d["pathname"] = _pathname(d["path"], d.get("name"))
+        else:
+            _log().debug("'Event' object has no attribute 'path'")
+
+    def _items(self) -> list[tuple[str, Any]]:
+        getattr(self, "pathname", None)  # computed and stored when there is a path
+        return list(self.__dict__.items())
+
+
+for _name in (*_EVENT_ATTRS, "synthetic"):
+    setattr(_DictEvent, _name, _Plain(_name))
+_DictEvent.__name__ = _DictEvent.__qualname__ = "Event"
 
 
 def _pathname(path: PathT, name: PathT) -> PathT:
     if name:
         path = os.path.join(path, name)
-    # abspath normalises; a path that is already absolute and normal needs none.
+    if path[:1] == (b"/" if isinstance(path, bytes) else "/") and "/." not in str(path):
+        return path  # absolute, and the Watcher's paths are normal
     return os.path.abspath(path)
 
 
@@ -453,9 +584,9 @@ _new_object = object.__new__
 
 
 def _make_event(d: dict[str, Any]) -> Event:
-    """An Event from a ready dict (``maskname`` included), without __init__."""
-    ev: Event = _new_object(Event)
-    ev.__dict__ = d
+    """An Event from a ready dict (``maskname`` included)."""
+    ev: Event = _new_object(_DictEvent)
+    ev.__dict__.update(d)
     return ev
 
 
@@ -869,7 +1000,10 @@ class WatchManager:
         """The :class:`Watch` for *wd*, or None."""
         watch = self._wmd.get(wd)
         if watch is None:
-            watch = self._adopt(wd)
+            return self._adopt(wd)
+        if watch._table is not None and wd not in watch._table:
+            del self._wmd[wd]  # dropped by the Watcher (moved out of its tree)
+            return None
         return watch
 
     def del_watch(self, wd: int) -> None:
@@ -1216,11 +1350,13 @@ class Notifier:
 
     def append_event(self, event: Any) -> None:
         """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
-        if getattr(event, "path", None) is None:
+        path = getattr(event, "path", None)
+        if path is None:
             watch = self._watch_manager.get_watch(event.wd)
-            if watch is not None:
-                event.path = watch.path
-        self._eventq.append(event)
+            path = "" if watch is None else watch.path
+        src = getattr(event, "src_pathname", None)
+        cookie = getattr(event, "cookie", 0)
+        self._eventq.append(_NativeEvent(event.wd, event.mask, cookie, event.name, path, src))
 
     def proc_fun(self) -> Any:
         return self._default_proc_fun
@@ -1279,8 +1415,6 @@ class Notifier:
         popleft = queue.popleft
         default = self._default_proc_fun
         masknames = _MASKNAMES
-        compat_mode = COMPATIBILITY_MODE
-        new_event = _new_object
         event_cls = Event
         special = _SPECIAL
         # mask -> (handler, the method it dispatches that mask to), for this batch
@@ -1305,20 +1439,10 @@ class Notifier:
                 d = self._special_event(ev, watch)
                 if d is None:
                     continue
+                event: Any = _make_event(d)
             else:
-                d = {
-                    "wd": wd,
-                    "mask": mask,
-                    "maskname": masknames[mask],
-                    "path": ev.path,
-                    "name": ev.name,
-                    "dir": mask & IN_ISDIR != 0,
-                }
-            if compat_mode:
-                d["event_name"] = d["maskname"]
-                d["is_dir"] = d["dir"]
-            event = new_event(event_cls)
-            event.__dict__ = d
+                ev.__class__ = event_cls  # the Watcher's event, presented as ours
+                event = ev
             proc = watch.proc_fun or default
             found = targets.get(mask)
             if found is None or found[0] is not proc:
@@ -1332,13 +1456,11 @@ class Notifier:
     def _special_event(self, ev: Any, watch: Watch) -> dict[str, Any] | None:
         """The attributes of an event that is not a plain one: moves (cookie,
         src_pathname), events about the watched item itself (its ``dir``),
-        masks narrowed by update_watch, paths pinned by hand, raw events."""
+        masks narrowed by update_watch, paths pinned by hand."""
         mask = ev.mask
         if not mask & (watch.mask | _UNASKED):
             return None  # update_watch narrowed this watch's mask
         path = ev.path if watch._table is not None else watch._path
-        if path is None:  # a raw event appended by hand
-            path = watch.path
         d = {
             "wd": ev.wd,
             "mask": mask,
@@ -1354,6 +1476,9 @@ class Notifier:
                 d["src_pathname"] = src
         elif mask & IN_MOVE_SELF:
             self._moved_self(watch, d)
+        if COMPATIBILITY_MODE:
+            d["event_name"] = d["maskname"]
+            d["is_dir"] = d["dir"]
         return d
 
     def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
