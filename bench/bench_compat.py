@@ -34,8 +34,8 @@ def make_backlog(root: str, kind: str, count: int) -> None:
         for _ in range(count // 2):
             os.utime(a)
             os.utime(b)
-    else:  # create, write, close, delete: four events per file
-        for i in range(count // 4):
+    else:  # create, open, write, close, delete: five events per file
+        for i in range(count // 5):
             p = os.path.join(root, f"f{i}")
             fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
             os.write(fd, b"x")
