@@ -325,7 +325,7 @@ class Watcher:
                 root_wd = self._ino.add_watch(top, kernel_mask)
                 if root_wd not in before:
                     added.append(root_wd)
-                self._register(root_wd, top, root)
+                self._register(root_wd, top, root, None)
                 self._roots[root_wd] = root
                 if is_dir:
                     visited: set[tuple[int, int]] | None = None
@@ -333,13 +333,13 @@ class Watcher:
                         st = os.stat(top)
                         visited = {(st.st_dev, st.st_ino)}
 
-                    def watch(p: str) -> int:
+                    def watch(p: str, parent: int | None) -> int:
                         if p == top:
                             return root_wd
                         wd = self._ino.add_watch(p, kernel_mask | _ONLYDIR)
                         if wd not in before:
                             added.append(wd)
-                        self._register(wd, p, root)
+                        self._register(wd, p, root, parent)
                         return wd
 
                     def on_entry(
@@ -378,14 +378,14 @@ class Watcher:
                     raise KeyError(f"not a watch of this Watcher: {wd}")
             else:
                 p = os.path.normpath(os.fsdecode(os.fspath(path_or_wd)))
-                found = self._table.wds.get(p)
+                found = self._table.wd_of(p)
                 if found is None:
                     raise KeyError(f"not watched: {p!r}")
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
 
-    def _register(self, wd: int, path: str, root: _Root) -> None:
-        self._table.add(wd, path)
+    def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
+        self._table.add(wd, path, parent)
         if not root.is_default:
             self._special[wd] = root
 
@@ -589,12 +589,12 @@ class Watcher:
                 return
             if mask & _ISDIR:
                 if moved_wd is not None and moved_wd in self._table.paths:
-                    self._table.move(moved_wd, full)
+                    self._table.move(moved_wd, full, wd)
                     self._emit(wd, mask, cookie, name, path, emit, src)
                     return
                 self._emit(wd, mask, cookie, name, path, emit, src)
-                if root.auto_add and full not in self._table.wds:
-                    self._watch_new_dir(full, root, emit)
+                if root.auto_add and self._table.wd_of(full) is None:
+                    self._watch_new_dir(full, wd, root, emit)
                 return
             files = self._files.get(wd)
             if files is None:
@@ -607,7 +607,7 @@ class Watcher:
         self._unfresh(wd, name)
         if mask & _ISDIR:
             full = join(path, name)
-            child = self._table.wds.get(full)
+            child = self._table.wd_of(full)
             if mask & _MOVED_FROM:
                 if self._arrives_later(events, event, cookie):
                     self._moves.depart(cookie, (full, child))
@@ -653,16 +653,18 @@ class Watcher:
             if names is not None:
                 names.discard(name)
 
-    def _watch_new_dir(self, top: str, root: _Root, emit: Callable[[Event[Any]], None]) -> None:
+    def _watch_new_dir(
+        self, top: str, parent: int, root: _Root, emit: Callable[[Event[Any]], None]
+    ) -> None:
         """Watch a directory that just appeared, then report what is already in it."""
         kernel_mask = root.mask | _INTERNAL | _ONLYDIR
         if not root.follow:
             kernel_mask |= _DONT_FOLLOW
         fresh = self._fresh
 
-        def watch(p: str) -> int:
+        def watch(p: str, parent: int | None) -> int:
             wd = self._ino.add_watch(p, kernel_mask)
-            self._register(wd, p, root)
+            self._register(wd, p, root, parent)
             return wd
 
         def on_entry(
@@ -686,6 +688,7 @@ class Watcher:
             tree.scan_tree(
                 top,
                 root.rel(top),
+                parent,
                 watch=watch,
                 excluded=root.excluded,
                 follow_symlinks=root.follow,
@@ -753,11 +756,11 @@ class Watcher:
                 if child is not None:
                     visit.append(child)
                     continue
-                if full in table.wds:
+                if table.wd_of(full) is not None:
                     continue
                 self._fresh.setdefault(wd, set()).add(name)
                 self._emit(wd, _CREATE | _ISDIR, 0, name, path, emit, synthetic=True)
-                self._watch_new_dir(full, root, emit)
+                self._watch_new_dir(full, wd, root, emit)
                 continue
             if is_dir:
                 continue
