@@ -55,7 +55,8 @@ def touch(path: str) -> None:
 
 
 def test_seed_article_session(ino: Inotify, session: Path) -> None:
-    # Listing 9: mkdir -p dir1/dir2; touch dir1/dir2/file1; ./inotify_test dir1/ dir1/dir2/ dir1/dir2/file1
+    # Listing 9: mkdir -p dir1/dir2; touch dir1/dir2/file1;
+    #            ./inotify_test dir1/ dir1/dir2/ dir1/dir2/file1
     os.makedirs("dir1/dir2")
     touch("dir1/dir2/file1")
     wd1 = ino.add_watch("dir1/", Mask.ALL_EVENTS)
