@@ -60,39 +60,41 @@ def parse_records(buf: bytes | bytearray | memoryview) -> list[tuple[int, int, i
 
 
 def _parse(buf: bytes | bytearray | memoryview, record: type) -> list[Any]:
-    # ``tuple.__new__(tuple, t)`` hands back ``t`` itself, so with ``record=tuple``
-    # the same loop builds no second object per event.
+    # The loop does per record only what a plain loop must (unpack the header,
+    # slice the name, strip its NUL padding) plus building the record. A slice
+    # past the end is clamped, and can only happen to the last record (offset
+    # then passes end and the loop stops), so truncation is checked once after.
+    # The kernel pads names with NULs and names never contain NUL, so rstrip is
+    # exact; an empty name slices to b"". ``tuple.__new__(tuple, t)`` hands back
+    # ``t`` itself, so with ``record=tuple`` no second object is built per event.
     events: list[Any] = []
     append = events.append
     unpack = _HEADER.unpack_from
     new = tuple.__new__
-    end = len(buf)
-    offset = 0
     if type(buf) is not bytes:
         buf = bytes(buf)
+    end = len(buf)
+    offset = 0
+    length = 0
     try:
         while offset < end:
             wd, mask, cookie, length = unpack(buf, offset)
             offset += 16
-            if length:
-                stop = offset + length
-                if stop > end:
-                    raise EventParseError(
-                        f"truncated inotify event: name of {length} bytes at offset "
-                        f"{offset} runs past the end of a {end}-byte buffer",
-                        offset - 16,
-                    )
-                # The kernel pads the name with NULs; names never contain NUL.
-                append(new(record, (wd, mask, cookie, buf[offset:stop].rstrip(b"\0"))))
-                offset = stop
-            else:
-                append(new(record, (wd, mask, cookie, b"")))
+            append(new(record, (wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0"))))
+            offset += length
     except struct.error:
         raise EventParseError(
             f"truncated inotify event: {end - offset} bytes left at offset {offset}, "
             f"a header needs {HEADER_SIZE}",
             offset,
         ) from None
+    if offset > end:
+        start = offset - length - 16
+        raise EventParseError(
+            f"truncated inotify event: name of {length} bytes at offset {start + 16} "
+            f"runs past the end of a {end}-byte buffer",
+            start,
+        )
     return events
 
 
