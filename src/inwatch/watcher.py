@@ -59,6 +59,8 @@ __all__ = ["Watcher"]
 
 _ACCESS = 0x1
 _MODIFY = 0x2
+_CLOSE_NOWRITE = 0x10
+_OPEN = 0x20
 _MOVED_FROM = 0x40
 _MOVED_TO = 0x80
 _CREATE = 0x100
@@ -73,6 +75,9 @@ _DONT_FOLLOW = 0x02000000
 _ISDIR = 0x40000000
 _ALL_EVENTS = 0xFFF
 
+# What listing a directory makes the kernel report about it.
+_ECHO = _OPEN | _ACCESS | _CLOSE_NOWRITE
+_MASK_ADD = 0x20000000
 # Bits a directory watch needs for bookkeeping whatever the user asked for.
 _INTERNAL = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _DELETE_SELF | _MOVE_SELF
 # Events that touch the table, the file baseline or the move pairer.
@@ -318,49 +323,39 @@ class Watcher:
             onerror(exc)
 
         with self._lock:
-            before = set(self._table.paths)
             added: list[int] = []
             root_wd = -1
             try:
-                root_wd = self._ino.add_watch(top, kernel_mask)
-                if root_wd not in before:
-                    added.append(root_wd)
-                self._register(root_wd, top, root, None)
+                if not is_dir:
+                    root_wd = self._ino.add_watch(top, kernel_mask)
+                    if root_wd not in self._table.paths:
+                        added.append(root_wd)
+                    self._register(root_wd, top, root, None)
+                    self._roots[root_wd] = root
+                    return root_wd
+                visited: set[tuple[int, int]] | None = None
+                if follow_symlinks:
+                    st = os.stat(top)
+                    visited = {(st.st_dev, st.st_ino)}
+
+                def on_entry(
+                    wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
+                ) -> None:
+                    if not is_dir:
+                        self._files.setdefault(wd, set()).add(name)
+
+                root_wd = self._walk(
+                    top,
+                    None,
+                    root,
+                    kernel_mask,
+                    on_entry,
+                    keep_going,
+                    visited,
+                    added,
+                    recursive=recursive,
+                )
                 self._roots[root_wd] = root
-                if is_dir:
-                    visited: set[tuple[int, int]] | None = None
-                    if follow_symlinks:
-                        st = os.stat(top)
-                        visited = {(st.st_dev, st.st_ino)}
-
-                    def watch(p: str, parent: int | None) -> int:
-                        if p == top:
-                            return root_wd
-                        wd = self._ino.add_watch(p, kernel_mask | _ONLYDIR)
-                        if wd not in before:
-                            added.append(wd)
-                        self._register(wd, p, root, parent)
-                        return wd
-
-                    def on_entry(
-                        wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
-                    ) -> None:
-                        if not is_dir:
-                            self._files.setdefault(wd, set()).add(name)
-
-                    if recursive:
-                        tree.scan_tree(
-                            top,
-                            "",
-                            watch=watch,
-                            excluded=excluded,
-                            follow_symlinks=follow_symlinks,
-                            on_entry=on_entry,
-                            onerror=keep_going,
-                            visited=visited,
-                        )
-                    else:
-                        self._remember_files(root_wd, top, excluded, root)
             except OSError as exc:
                 self._rollback(added)
                 if exc.errno == errno.ENOSPC:
@@ -383,6 +378,84 @@ class Watcher:
                     raise KeyError(f"not watched: {p!r}")
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
+
+    def _walk(
+        self,
+        top: str,
+        parent: int | None,
+        root: _Root,
+        kernel_mask: int,
+        on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None],
+        onerror: Callable[[OSError], None],
+        visited: set[tuple[int, int]] | None,
+        added: list[int],
+        *,
+        recursive: bool = True,
+    ) -> int:
+        """Watch the directory *top* (and, if *recursive*, the tree below it) for
+        *root*; return *top*'s wd. New wds are appended to *added*.
+
+        Listing a directory opens and reads it, which a watch asking for OPEN,
+        ACCESS or CLOSE_NOWRITE would report: thousands of events about our own
+        walk, enough to overflow the queue on a large tree. So the walk watches
+        without those bits, then widens each watch to the full mask.
+        """
+        # MASK_ADD: watching a path again widens its watch, never narrows it.
+        quiet = (kernel_mask & ~_ECHO) | _MASK_ADD
+        table = self._table
+        table_paths = table.paths
+        top_wd = -1
+
+        def watch(p: str, parent_wd: int | None) -> int:
+            nonlocal top_wd
+            wd = self._ino.add_watch(p, quiet)
+            if wd not in table_paths:
+                added.append(wd)
+            self._register(wd, p, root, parent_wd)
+            if top_wd < 0:
+                top_wd = wd
+            return wd
+
+        try:
+            if recursive:
+                tree.scan_tree(
+                    top,
+                    root.rel(top),
+                    parent,
+                    watch=watch,
+                    excluded=root.excluded,
+                    follow_symlinks=root.follow,
+                    on_entry=on_entry,
+                    onerror=onerror,
+                    visited=visited,
+                )
+            else:
+                top_wd = watch(top, parent)
+                self._remember_files(top_wd, top, root.excluded, root)
+        finally:
+            if top_wd >= 0 and kernel_mask & _ECHO:
+                self._widen(top_wd, kernel_mask | _MASK_ADD)
+        return top_wd
+
+    def _widen(self, top_wd: int, mask: int) -> None:
+        """Add *mask* to the watch *top_wd* and every watch below it."""
+        paths = self._table.paths
+        children = self._table.children
+        stack = [top_wd]
+        while stack:
+            wd = stack.pop()
+            path = paths.get(wd)
+            if path is None:
+                continue
+            try:
+                again = self._ino.add_watch(path, mask)
+            except OSError:
+                continue  # gone or renamed: its own events tell what happened
+            if again != wd and again not in paths:
+                self._ino.rm_watch(again)  # the path now names another inode
+            kids = children.get(wd)
+            if kids:
+                stack.extend(kids)
 
     def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
         self._table.add(wd, path, parent)
@@ -662,11 +735,6 @@ class Watcher:
             kernel_mask |= _DONT_FOLLOW
         fresh = self._fresh
 
-        def watch(p: str, parent: int | None) -> int:
-            wd = self._ino.add_watch(p, kernel_mask)
-            self._register(wd, p, root, parent)
-            return wd
-
         def on_entry(
             wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
         ) -> None:
@@ -685,16 +753,7 @@ class Watcher:
             self._emit(wd, mask, 0, name, parent, emit, synthetic=True)
 
         try:
-            tree.scan_tree(
-                top,
-                root.rel(top),
-                parent,
-                watch=watch,
-                excluded=root.excluded,
-                follow_symlinks=root.follow,
-                on_entry=on_entry,
-                onerror=self._runtime_error,
-            )
+            self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None, [])
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 self._runtime_error(exc)
