@@ -170,6 +170,10 @@ class Watcher:
         self._files: dict[int, set[str]] = {}
         self._fresh: dict[int, set[str]] = {}
         self._fresh_prev: dict[int, set[str]] = {}
+        # (parent wd, name) of directories we just listed: their parent's watch
+        # reports our OPEN/ACCESS/CLOSE_NOWRITE of them for one more read.
+        self._echo: set[tuple[int, bytes]] = set()
+        self._echo_prev: set[tuple[int, bytes]] = set()
         self._moves: MovePairer[tuple[str, int | None]] = MovePairer(time.monotonic)
         self._stopped = False
         self._last_read = time.time()
@@ -434,11 +438,14 @@ class Watcher:
                 self._remember_files(top_wd, top, root.excluded, root)
         finally:
             if top_wd >= 0 and kernel_mask & _ECHO:
-                self._widen(top_wd, kernel_mask | _MASK_ADD)
+                self._widen(top_wd, kernel_mask)
         return top_wd
 
-    def _widen(self, top_wd: int, mask: int) -> None:
-        """Add *mask* to the watch *top_wd* and every watch below it."""
+    def _widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
+        """Add *mask* to the watch *top_wd* and every watch below it (with
+        *replace*, set it instead)."""
+        if not replace:
+            mask |= _MASK_ADD
         paths = self._table.paths
         children = self._table.children
         stack = [top_wd]
@@ -458,7 +465,13 @@ class Watcher:
                 stack.extend(kids)
 
     def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
-        self._table.add(wd, path, parent)
+        old = self._table.paths.get(wd)
+        if old is not None and old != path and parent is not None and not root.follow:
+            # A directory has one path (no hard links), so the kernel handing back
+            # a known wd for a new path means it moved while we were blind.
+            self._table.move(wd, path, parent)
+        else:
+            self._table.add(wd, path, parent)
         if not root.is_default:
             self._special[wd] = root
 
@@ -523,10 +536,12 @@ class Watcher:
         # call frame of __init__ is a third of the cost of delivering an event.
         alloc = object.__new__
         event_type = Event
-        slow, not_plain_file, create = _SLOW, _NOT_PLAIN_FILE, _CREATE
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         # Names synthesised two reads ago have had their kernel duplicates read.
         fresh_prev = self._fresh_prev = self._fresh
         fresh = self._fresh = {}
+        echo_prev = self._echo_prev = self._echo
+        echo = self._echo = set()
         events = parse_records(data)
         with self._lock:
             for event in events:
@@ -560,6 +575,10 @@ class Watcher:
                     ev.synthetic = False
                     emit(ev)
                     continue
+                if (echo or echo_prev) and mask & isdir and name:
+                    key = (wd, name)
+                    if key in echo or key in echo_prev:
+                        continue  # our own listing of a new directory
                 if special:
                     root = special.get(wd)
                     if root is not None:
@@ -754,6 +773,8 @@ class Watcher:
 
         try:
             self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None, [])
+            if kernel_mask & _ECHO:
+                self._echo.add((parent, os.fsencode(os.path.basename(top))))
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 self._runtime_error(exc)
@@ -776,13 +797,30 @@ class Watcher:
         for root_wd, root in list(self._roots.items()):
             if root_wd not in self._table.paths:
                 continue
-            stack = [root_wd]
-            while stack:
-                wd = stack.pop()
-                path = self._table.paths.get(wd)
-                if path is None:
-                    continue
-                stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            full_mask = self._kernel_mask(root)
+            if full_mask & _ECHO:
+                # Listing every directory again must not flood the queue with our
+                # own reads (and overflow it again): quiet the tree meanwhile.
+                self._widen(root_wd, full_mask & ~_ECHO, replace=True)
+            try:
+                stack = [root_wd]
+                while stack:
+                    wd = stack.pop()
+                    path = self._table.paths.get(wd)
+                    if path is None:
+                        continue
+                    stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            finally:
+                if full_mask & _ECHO and root_wd in self._table.paths:
+                    self._widen(root_wd, full_mask)
+
+    @staticmethod
+    def _kernel_mask(root: _Root) -> int:
+        """The mask every directory watch of *root* has once set up."""
+        mask = (root.mask & ~_ONLYDIR) | _INTERNAL
+        if not root.follow:
+            mask |= _DONT_FOLLOW
+        return mask
 
     def _rescan_dir(
         self, wd: int, path: str, root: _Root, since: float, emit: Callable[[Event[Any]], None]
@@ -840,7 +878,9 @@ class Watcher:
             self._files[wd] = seen_files
         for full, child in known_dirs.items():  # watched dirs that are gone
             name = os.path.basename(full)
-            self._drop_subtree(child, remove_from_kernel=True)
+            if self._table.paths.get(child) == full:
+                self._drop_subtree(child, remove_from_kernel=True)
+            # else: found again under another name above (moved while blind)
             self._emit(wd, _DELETE | _ISDIR, 0, name, path, emit, synthetic=True)
         return visit
 
