@@ -89,12 +89,9 @@ def fionread(fd: int) -> int:
 # --- errors -------------------------------------------------------------------
 
 
-def _display(path: str | bytes) -> str:
-    return os.fsdecode(path)
-
-
 def _add_watch_error(err: int, path: str | bytes, mask: int) -> OSError:
-    shown = _display(path)
+    # filename is the path as the caller gave it (bytes stay bytes), as os.stat does.
+    shown = path
     if err == errno.ENOSPC:
         from .limits import watch_limit_error  # only on the error path
 
