@@ -801,7 +801,7 @@ class _Core:
         self.table = watcher._table
 
     def wd_of(self, path: str) -> int | None:
-        return self.table.wds.get(path)
+        return self.table.wd_of(path)
 
     def subtree(self, wd: int) -> list[int]:
         return self.table.subtree(wd) if wd in self.table.paths else []
@@ -810,10 +810,16 @@ class _Core:
         """Remove one kernel watch (not its subdirectories'), as rm_watch does."""
         w = self.watcher
         with w._lock:
-            if wd not in self.table.paths:
+            table = self.table
+            if wd not in table.paths:
                 raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
+            kids = list(table.children.get(wd, ()))
             w._ino.rm_watch(wd)
             w._forget(wd)
+            for kid in kids:  # still watched: now roots of their own
+                path = table.paths.get(kid)
+                if path is not None:
+                    table.add(kid, path, None)
 
     def set_mask(self, wd: int, mask: int) -> None:
         """Give *wd* the kernel mask *mask* (plus what the Watcher needs), and
