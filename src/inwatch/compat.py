@@ -1379,6 +1379,8 @@ class Notifier:
         for events; true if there are some to read."""
         if timeout is None:
             timeout = self._timeout
+        if self._watch_manager._fd is None:
+            return False  # closed under us: nothing will ever come
         ret = self._pollobj.poll(timeout)
         if not ret or ret[0][0] == self._pipe[0]:
             return False
@@ -1527,7 +1529,7 @@ class Notifier:
         if daemonize:
             self._daemonize(**args)
         try:
-            while self._fd is not None:
+            while self._fd is not None and self._watch_manager._fd is not None:
                 self.process_events()
                 if callback is not None and callback(self) is True:
                     break

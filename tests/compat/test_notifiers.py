@@ -235,3 +235,19 @@ def test_daemonize(tmp_path: Path) -> None:
             ours.Notifier(wm).loop(daemonize=True, pid_file=str(pid_file))
     finally:
         wm.close()
+
+
+def test_loop_ends_when_the_manager_is_closed(tmp_path: Path) -> None:
+    """pyinotify spins for ever on a closed fd; the loop ends instead."""
+    wm = ours.WatchManager()
+    notifier = ours.Notifier(wm, Recorder(), timeout=10)
+    calls: list[int] = []
+
+    def callback(n: Any) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            wm.close()
+
+    notifier.loop(callback=callback)
+    assert len(calls) == 3 and notifier._fd is None
+    assert not notifier.check_events(10)
