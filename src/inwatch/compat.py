@@ -396,6 +396,7 @@ class _RawEvent(_Event):
         self.src_pathname: Any = None
 
 
+_NATIVE_SLOTS = frozenset(("wd", "mask", "name", "path", "synthetic"))
 # The Watcher event's own slots, under the properties that hide them when unset.
 _NATIVE_GET_COOKIE = _NativeEvent.__dict__["cookie"].__get__
 _NATIVE_GET_SRC = _NativeEvent.__dict__["src_pathname"].__get__
@@ -429,6 +430,15 @@ class Event(_NativeEvent):  # type: ignore[type-arg]
 
     def __init__(self, raw: Mapping[str, Any]) -> None:  # pragma: no cover - see _DictEvent
         raise TypeError
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _NATIVE_SLOTS:
+            object.__setattr__(self, name, value)
+            return
+        raise AttributeError(
+            f"cannot set {name!r} on an Event delivered by inwatch.pyinotify: these are "
+            "the Watcher's own event objects and take no new attributes"
+        )
 
     # Identity semantics, as pyinotify's events (the Watcher's compare by value).
     __eq__ = object.__eq__
@@ -550,6 +560,9 @@ class _Plain:
 class _DictEvent(Event):
     """An Event whose attributes are whatever its dict says (``Event(dict)``,
     the overflow event, and events whose attributes need the watch)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         d = self.__dict__

@@ -382,3 +382,37 @@ def test_ignore_events_flag(tmp_path: Path, s: Setup) -> None:
     s.wm.ignore_events = False
     (tmp_path / "g").touch()
     assert s.drain() == [f"IN_CREATE {tmp_path}/g"]
+
+
+def test_delivered_events_take_no_new_attributes(tmp_path: Path, s: Setup) -> None:
+    s.wm.add_watch(str(tmp_path), ours.IN_CREATE)
+    (tmp_path / "f").touch()
+    drain(s.notifier)
+    (ev,) = s.rec.events
+    assert isinstance(ev, ours.Event) and ev.synthetic is False
+    with pytest.raises(AttributeError, match="take no new attributes"):
+        ev.seen = True
+    assert not hasattr(ev, "cookie") and not hasattr(ev, "src_pathname")
+    assert ev == ev and ev != ours.Event({"mask": 0x100}) and {ev: 1}[ev] == 1
+    built = ours.Event({"mask": 0x100, "path": "/w", "name": "n", "extra": 1})
+    built.seen = True  # Event(dict) objects are plain, as in pyinotify
+    assert (built.extra, built.seen, built.pathname) == (1, True, "/w/n")
+
+
+def test_moved_in_directory_is_watched_and_its_contents_reported(tmp_path: Path, s: Setup) -> None:
+    """pyinotify watches a directory moved in (auto_add) but says nothing of what
+    it holds; inwatch reports its contents as IN_CREATE, as both already do for
+    a directory created with contents (``mkdir -p``)."""
+    root = tmp_path / "w"
+    root.mkdir()
+    (tmp_path / "out" / "x").mkdir(parents=True)
+    (tmp_path / "out" / "x" / "f").touch()
+    s.wm.add_watch(str(root), ours.IN_CREATE | ours.IN_MOVED_TO, rec=True, auto_add=True)
+    os.rename(tmp_path / "out", root / "in")
+    assert s.drain() == [
+        f"IN_MOVED_TO|IN_ISDIR {root}/in",
+        f"IN_CREATE|IN_ISDIR {root}/in/x",
+        f"IN_CREATE {root}/in/x/f",
+    ]
+    (root / "in" / "x" / "g").touch()
+    assert s.drain() == [f"IN_CREATE {root}/in/x/g"]

@@ -192,6 +192,14 @@ SCENARIOS: dict[str, tuple[Step, Callable[[Any, Any, Path], Any], list[Step]]] =
         ),
         [lambda r: touch(r / "a" / "g"), lambda r: touch(r / "a" / "b" / "h")],
     ),
+    "re-add-narrower": (
+        lambda r: None,
+        lambda wm, m, r: (
+            wm.add_watch(str(r), m.IN_CREATE | m.IN_DELETE),
+            wm.add_watch(str(r), m.IN_DELETE),
+        ),
+        [lambda r: touch(r / "f"), lambda r: os.unlink(r / "f")],
+    ),
     "update-watch": (
         lambda r: None,
         lambda wm, m, r: (
