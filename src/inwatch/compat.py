@@ -983,10 +983,17 @@ class WatchManager:
         self._ignore_events = False
         self._exclude_filter = exclude_filter
         self._wmd: dict[int, Watch] = {}
-        self._watcher = Watcher()
+        self._watcher = Watcher(onerror=self._runtime_error)
         self._core = _Core(self._watcher)
         self._table: Mapping[int, str] = self._watcher._table.paths
         self._fd: int | None = self._watcher.fileno()
+
+    @staticmethod
+    def _runtime_error(err: OSError) -> None:
+        """A directory the Watcher could not watch as it appeared (auto_add):
+        logged as pyinotify logs a failed add_watch."""
+        where = _shown(err.filename) if err.filename is not None else "?"
+        _log().error(f"add_watch: cannot watch {where} WD=-1, {_str_errno(err.errno)}")
 
     # --- the fd ---------------------------------------------------------------
 

@@ -416,3 +416,69 @@ def test_moved_in_directory_is_watched_and_its_contents_reported(tmp_path: Path,
     ]
     (root / "in" / "x" / "g").touch()
     assert s.drain() == [f"IN_CREATE {root}/in/x/g"]
+
+
+def test_excluded_new_directory_is_not_watched(tmp_path: Path, s: Setup) -> None:
+    """auto_add skips a new directory the filter excludes. (pyinotify still
+    reports that directory's IN_CREATE; inwatch drops it with the rest of it.)"""
+    excl = ours.ExcludeFilter([f"^{tmp_path}/tmp"])
+    s.wm.add_watch(str(tmp_path), ours.IN_CREATE, rec=True, auto_add=True, exclude_filter=excl)
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "x").touch()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "y").touch()
+    assert s.drain() == [f"IN_CREATE|IN_ISDIR {tmp_path}/kept", f"IN_CREATE {tmp_path}/kept/y"]
+    assert sorted(w.path for w in s.wm.watches.values()) == [str(tmp_path), str(tmp_path / "kept")]
+
+
+LIMITED = """
+import logging, os, sys
+logging.basicConfig(level=logging.ERROR, format="%(message)s", stream=sys.stdout)
+import inwatch.pyinotify as p
+with open("/proc/sys/user/max_inotify_watches", "w") as f:
+    f.write("2\\n")
+d = sys.argv[1]
+wm = p.WatchManager()
+wm.add_watch(d, p.IN_CREATE, auto_add=True)
+n = p.Notifier(wm, lambda e: print("event", e.name))
+for name in ("a", "b"):
+    os.mkdir(os.path.join(d, name))
+    while n.check_events(200):
+        n.read_events()
+        n.process_events()
+print(sorted(os.path.basename(w.path) for w in wm.watches.values()))
+try:
+    wm.add_watch(os.path.join(d, "b"), p.IN_CREATE, quiet=False)
+except p.WatchManagerError as e:
+    print(e, e.wmd)
+n.stop()
+"""
+
+
+def test_watch_limit_at_run_time_and_at_add(tmp_path: Path) -> None:
+    """In a user namespace whose watch limit is 2: the second new directory
+    cannot be watched (logged as pyinotify logs it, its event still delivered),
+    and add_watch(quiet=False) raises a WatchManagerError ending in (ENOSPC)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    out = subprocess.run(
+        ["unshare", "-U", "-r", sys.executable, "-c", LIMITED, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if out.returncode != 0 and "unshare" in out.stderr:
+        pytest.skip(f"no user namespace: {out.stderr.strip()}")
+    d = str(tmp_path)
+    assert out.stdout.splitlines() == [
+        "event a",
+        f"add_watch: cannot watch {d}/b WD=-1, Errno=No space left on device (ENOSPC)",
+        "event b",
+        str(sorted([os.path.basename(d), "a"])),
+        f"add_watch: cannot watch {d}/b WD=-1, Errno=No space left on device (ENOSPC) "
+        f"{{'{d}/b': -1}}",
+    ], out.stderr
