@@ -326,3 +326,35 @@ def test_coalesce_events(tmp_path: Path) -> None:
     expected = _coalesced(pyinotify, tmp_path / "oracle")
     assert len(expected) == 2
     assert _coalesced(inwatch_pyinotify, tmp_path / "ours") == expected
+
+
+def _unmount_events(mod: Any, mnt: Path) -> list[str]:
+    import subprocess
+
+    (mnt / "d").mkdir()
+    wm = mod.WatchManager()
+    rec = Recorder()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        wm.add_watch(str(mnt), mod.IN_CREATE, rec=True)
+        (mnt / "d" / "f").touch()
+        drain(notifier)
+        subprocess.run(["umount", str(mnt)], check=True, timeout=30)
+        drain(notifier)
+        left = sorted(wm.watches)
+    finally:
+        notifier.stop()
+    return [str(e).replace(str(mnt), "MNT") for e in rec.events] + [f"watches left: {left}"]
+
+
+def test_unmount(tmpfs: Path) -> None:
+    """The filesystem goes away: IN_UNMOUNT then IN_IGNORED for each watch, and
+    the watches are gone. The oracle runs second on a fresh mount."""
+    import subprocess
+
+    got = _unmount_events(inwatch_pyinotify, tmpfs)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "inwatch-test", str(tmpfs)],
+                   check=True, timeout=30)  # fmt: skip
+    expected = _unmount_events(pyinotify, tmpfs)
+    assert got == expected
+    assert "maskname=IN_UNMOUNT" in got[1] and got[-1] == "watches left: []"
