@@ -48,7 +48,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from . import tree
-from .events import Event, RawEvent, parse_events
+from .events import Event, parse_records
 from .flags import Mask
 from .inotify import Inotify, PathArg
 from .limits import watch_limit_error
@@ -77,6 +77,8 @@ _ALL_EVENTS = 0xFFF
 _INTERNAL = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _DELETE_SELF | _MOVE_SELF
 # Events that touch the table, the file baseline or the move pairer.
 _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW
+# A plain file's CREATE or DELETE: any other bit sends it down the slow path.
+_NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 # Events delivered whatever the user's mask.
 _UNASKED = _UNMOUNT | _Q_OVERFLOW | _IGNORED
 
@@ -87,12 +89,9 @@ _MOVE_WAIT = 0.005
 # when deciding what changed while blind.
 _MTIME_SLACK = 0.05
 
+Record = tuple[int, int, int, bytes]  # (wd, mask, cookie, name) from parse_records
 Callback = Callable[[Event[Any]], object]
 BatchCallback = Callable[[list[Event[Any]]], object]
-
-
-def _decode(name: bytes) -> str:
-    return name.decode("utf-8", "surrogateescape")
 
 
 class _Root:
@@ -326,7 +325,7 @@ class Watcher:
                 root_wd = self._ino.add_watch(top, kernel_mask)
                 if root_wd not in before:
                     added.append(root_wd)
-                self._register(root_wd, top, root)
+                self._register(root_wd, top, root, None)
                 self._roots[root_wd] = root
                 if is_dir:
                     visited: set[tuple[int, int]] | None = None
@@ -334,13 +333,13 @@ class Watcher:
                         st = os.stat(top)
                         visited = {(st.st_dev, st.st_ino)}
 
-                    def watch(p: str) -> int:
+                    def watch(p: str, parent: int | None) -> int:
                         if p == top:
                             return root_wd
                         wd = self._ino.add_watch(p, kernel_mask | _ONLYDIR)
                         if wd not in before:
                             added.append(wd)
-                        self._register(wd, p, root)
+                        self._register(wd, p, root, parent)
                         return wd
 
                     def on_entry(
@@ -379,14 +378,14 @@ class Watcher:
                     raise KeyError(f"not a watch of this Watcher: {wd}")
             else:
                 p = os.path.normpath(os.fsdecode(os.fspath(path_or_wd)))
-                found = self._table.wds.get(p)
+                found = self._table.wd_of(p)
                 if found is None:
                     raise KeyError(f"not watched: {p!r}")
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
 
-    def _register(self, wd: int, path: str, root: _Root) -> None:
-        self._table.add(wd, path)
+    def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
+        self._table.add(wd, path, parent)
         if not root.is_default:
             self._special[wd] = root
 
@@ -436,34 +435,81 @@ class Watcher:
     # --- the dispatcher ---------------------------------------------------------
 
     def _process(self, data: bytes) -> list[Event[Any]]:
-        """Turn one read's bytes into events, keeping the table in step."""
+        """Turn one read's bytes into events, keeping the table in step.
+
+        The loop is the hot path: an event that needs no bookkeeping costs a
+        dict lookup, a decode and one `Event`; a file created or deleted in a
+        plain tree adds a set update. Everything else goes to `_slow`.
+        """
         out: list[Event[Any]] = []
         emit = out.append
         paths = self._table.paths
         special = self._special
-        new = Event
+        files = self._files
+        # Events are built by assigning slots rather than calling Event(): the
+        # call frame of __init__ is a third of the cost of delivering an event.
+        alloc = object.__new__
+        event_type = Event
+        slow, not_plain_file, create = _SLOW, _NOT_PLAIN_FILE, _CREATE
         # Names synthesised two reads ago have had their kernel duplicates read.
-        self._fresh_prev = self._fresh
-        self._fresh = {}
-        events = parse_events(data)
+        fresh_prev = self._fresh_prev = self._fresh
+        fresh = self._fresh = {}
+        events = parse_records(data)
         with self._lock:
-            for index, (wd, mask, cookie, name) in enumerate(events):
-                if mask & _SLOW:
-                    self._slow(events, index, emit)
-                    continue
+            for event in events:
+                wd, mask, cookie, name = event
                 path = paths.get(wd)
                 if path is None:
+                    if mask & _Q_OVERFLOW:
+                        self._overflow(emit)
                     continue  # a watch we already dropped
+                if mask & slow:
+                    if special or fresh or fresh_prev or mask & not_plain_file:
+                        self._slow(events, event, path, emit)
+                        continue
+                    # A file created or deleted in a plain tree: keep the baseline.
+                    sname = name.decode("utf-8", "surrogateescape")
+                    names = files.get(wd)
+                    if mask & create:
+                        if names is None:
+                            files[wd] = {sname}
+                        else:
+                            names.add(sname)
+                    elif names is not None:
+                        names.discard(sname)
+                    ev = alloc(event_type)
+                    ev.wd = wd
+                    ev.mask = mask
+                    ev.cookie = cookie
+                    ev.name = sname
+                    ev.path = path
+                    ev.src_pathname = None
+                    ev.synthetic = False
+                    emit(ev)
+                    continue
                 if special:
                     root = special.get(wd)
                     if root is not None:
-                        self._deliver(root, wd, mask, cookie, _decode(name), path, emit)
+                        sname = name.decode("utf-8", "surrogateescape")
+                        self._deliver(root, wd, mask, cookie, sname, path, emit)
                         continue
-                emit(new(wd, mask, cookie, _decode(name) if name else "", path))
+                ev = alloc(event_type)
+                ev.wd = wd
+                ev.mask = mask
+                ev.cookie = cookie
+                ev.name = name.decode("utf-8", "surrogateescape")
+                ev.path = path
+                ev.src_pathname = None
+                ev.synthetic = False
+                emit(ev)
             if self._moves:
                 self._moves.expired()  # files moved out: nothing to undo
         self._last_read = time.time()
         return out
+
+    def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
+        emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+        self._recover(emit)
 
     def _deliver(
         self,
@@ -509,16 +555,15 @@ class Watcher:
         else:
             self._deliver(root, wd, mask, cookie, name, path, emit, src, synthetic)
 
-    def _slow(self, events: list[RawEvent], index: int, emit: Callable[[Event[Any]], None]) -> None:
-        wd, mask, cookie, raw_name = events[index]
-        if mask & _Q_OVERFLOW:
-            emit(Event(-1, mask, 0, "", ""))
-            self._recover(emit)
-            return
-        path = self._table.paths.get(wd)
-        if path is None:
-            return
-        name = _decode(raw_name)
+    def _slow(
+        self,
+        events: list[Record],
+        event: Record,
+        path: str,
+        emit: Callable[[Event[Any]], None],
+    ) -> None:
+        wd, mask, cookie, raw_name = event
+        name = raw_name.decode("utf-8", "surrogateescape")
         if mask & _IGNORED:
             root = self._special.get(wd)
             self._forget(wd)
@@ -544,12 +589,12 @@ class Watcher:
                 return
             if mask & _ISDIR:
                 if moved_wd is not None and moved_wd in self._table.paths:
-                    self._table.move(moved_wd, full)
+                    self._table.move(moved_wd, full, wd)
                     self._emit(wd, mask, cookie, name, path, emit, src)
                     return
                 self._emit(wd, mask, cookie, name, path, emit, src)
-                if root.auto_add and full not in self._table.wds:
-                    self._watch_new_dir(full, root, emit)
+                if root.auto_add and self._table.wd_of(full) is None:
+                    self._watch_new_dir(full, wd, root, emit)
                 return
             files = self._files.get(wd)
             if files is None:
@@ -562,9 +607,9 @@ class Watcher:
         self._unfresh(wd, name)
         if mask & _ISDIR:
             full = join(path, name)
-            child = self._table.wds.get(full)
+            child = self._table.wd_of(full)
             if mask & _MOVED_FROM:
-                if self._arrives_later(events, index, cookie):
+                if self._arrives_later(events, event, cookie):
                     self._moves.depart(cookie, (full, child))
                 elif child is not None:
                     self._drop_subtree(child, remove_from_kernel=True)  # moved out
@@ -577,10 +622,11 @@ class Watcher:
                 self._moves.depart(cookie, (join(path, name), None))
         self._emit(wd, mask, cookie, name, path, emit)
 
-    def _arrives_later(self, events: list[RawEvent], index: int, cookie: int) -> bool:
+    def _arrives_later(self, events: list[Record], event: Record, cookie: int) -> bool:
         """Is the MOVED_TO with *cookie* in this read, or about to be queued?"""
+        index = events.index(event)  # the only MOVED_FROM with this cookie
         for later in events[index + 1 :]:
-            if later.cookie == cookie and later.mask & _MOVED_TO:
+            if later[2] == cookie and later[1] & _MOVED_TO:
                 return True
         if index + 1 < len(events):
             return False
@@ -589,9 +635,9 @@ class Watcher:
         more = self._ino.read_bytes(_MOVE_WAIT)
         if not more:
             return False
-        extra = parse_events(more)
+        extra = parse_records(more)
         events.extend(extra)
-        return any(e.cookie == cookie and e.mask & _MOVED_TO for e in extra)
+        return any(e[2] == cookie and e[1] & _MOVED_TO for e in extra)
 
     def _seen_fresh(self, wd: int, name: str) -> bool:
         for fresh in (self._fresh, self._fresh_prev):
@@ -607,16 +653,18 @@ class Watcher:
             if names is not None:
                 names.discard(name)
 
-    def _watch_new_dir(self, top: str, root: _Root, emit: Callable[[Event[Any]], None]) -> None:
+    def _watch_new_dir(
+        self, top: str, parent: int, root: _Root, emit: Callable[[Event[Any]], None]
+    ) -> None:
         """Watch a directory that just appeared, then report what is already in it."""
         kernel_mask = root.mask | _INTERNAL | _ONLYDIR
         if not root.follow:
             kernel_mask |= _DONT_FOLLOW
         fresh = self._fresh
 
-        def watch(p: str) -> int:
+        def watch(p: str, parent: int | None) -> int:
             wd = self._ino.add_watch(p, kernel_mask)
-            self._register(wd, p, root)
+            self._register(wd, p, root, parent)
             return wd
 
         def on_entry(
@@ -640,6 +688,7 @@ class Watcher:
             tree.scan_tree(
                 top,
                 root.rel(top),
+                parent,
                 watch=watch,
                 excluded=root.excluded,
                 follow_symlinks=root.follow,
@@ -707,11 +756,11 @@ class Watcher:
                 if child is not None:
                     visit.append(child)
                     continue
-                if full in table.wds:
+                if table.wd_of(full) is not None:
                     continue
                 self._fresh.setdefault(wd, set()).add(name)
                 self._emit(wd, _CREATE | _ISDIR, 0, name, path, emit, synthetic=True)
-                self._watch_new_dir(full, root, emit)
+                self._watch_new_dir(full, wd, root, emit)
                 continue
             if is_dir:
                 continue
