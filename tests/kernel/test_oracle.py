@@ -85,5 +85,13 @@ def test_inotifywait_sees_the_same_events(ino: Inotify, tmp_path: Path) -> None:
         for e in drain(ino)
         if e.wd == wd and not e.mask & Mask.IGNORED  # inotifywait does not print IGNORED
     ]
+    # The kernel merges an event into the previous one if they are identical and
+    # the previous is still unread: how many merge depends on when each reader
+    # reads (inotifywait reads at once, this test at the end), so compare with
+    # consecutive duplicates collapsed.
     assert len(ours) > 20
-    assert ours == theirs
+    assert _collapse(ours) == _collapse(theirs)
+
+
+def _collapse(events: list[tuple[list[str], str]]) -> list[tuple[list[str], str]]:
+    return [ev for i, ev in enumerate(events) if i == 0 or ev != events[i - 1]]
