@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from kutil import drain
 
 from inwatch import Inotify, Mask, mask_names
+
+from .kutil import drain
 
 pytestmark = pytest.mark.skipif(
     shutil.which("inotifywait") is None, reason="inotifywait (inotify-tools) not installed"
