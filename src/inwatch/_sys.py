@@ -122,8 +122,9 @@ def _init_error(err: int) -> OSError:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         try:
             open_fds = len(os.listdir("/proc/self/fd"))
-        except OSError:
-            open_fds = 0
+        except OSError as e:
+            # Listing needs an fd too: EMFILE here means the process table is full.
+            open_fds = soft if e.errno == errno.EMFILE else 0
         if open_fds < soft - 1:
             from .limits import instance_limit_error
 
