@@ -214,3 +214,32 @@ def test_limit_errors_are_oserrors_with_the_documented_errnos() -> None:
         "k",
         "f",
     )
+
+
+def test_process_fd_limit_is_a_plain_emfile_not_an_instance_limit() -> None:
+    code = """
+        import json, os, resource
+        from inwatch import Inotify, InstanceLimitError
+        used = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (used + 2, resource.getrlimit(
+            resource.RLIMIT_NOFILE)[1]))
+        fds = []
+        try:
+            while True:
+                fds.append(os.open("/", os.O_RDONLY))
+        except OSError:
+            pass
+        try:
+            Inotify().close()
+            out = {"error": None}
+        except OSError as e:
+            out = {"error": type(e).__name__, "errno": e.errno, "message": str(e),
+                   "instance": isinstance(e, InstanceLimitError)}
+        for fd in fds:
+            os.close(fd)
+        print(json.dumps(out))
+    """
+    out = _run_child(code)
+    assert out["error"] == "OSError" and out["errno"] == errno.EMFILE
+    assert not out["instance"]
+    assert "ulimit -n" in out["message"]
