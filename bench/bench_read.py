@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", default="/dev/shm", help="where to create the files")
     args = ap.parse_args(argv)
     if args.quick:
-        args.events, args.rounds = 2_000, 3
+        args.events, args.rounds = 5_000, 5
     max_queued = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
     if args.events >= max_queued:
         ap.error(f"--events must stay below max_queued_events = {max_queued}")
