@@ -37,6 +37,7 @@ from pathlib import Path
 
 from inwatch import Inotify, Mask, RawEvent, parse_events
 from inwatch._sys import fionread
+from inwatch.events import parse_records
 
 _HEADER = struct.Struct("=iIII")
 
@@ -172,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     pa: list[float] = []
     pb: list[float] = []
     pc: list[float] = []
+    pd: list[float] = []
     for _ in range(args.rounds):
         pa.append(time_parser(parse_events, buf, repeat) / args.events)
         pb.append(time_parser(plain_parse, buf, repeat) / args.events)  # type: ignore[arg-type]
         pc.append(time_parser(plain_parse_rawevents, buf, repeat) / args.events)  # type: ignore[arg-type]
+        pd.append(time_parser(parse_records, buf, repeat) / args.events)  # type: ignore[arg-type]
 
     def row(label: str, a: list[float], b: list[float]) -> float:
         # Each round times a and b back to back: the median of the per-round
@@ -199,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = row("drain: `Inotify.read()` vs FIONREAD + os.read + unpack loop", a_times, b_times)
     row("parse one captured buffer: `parse_events` vs the loop", pa, pb)
     row("parse: `parse_events` vs the loop calling `RawEvent(...)`", pa, pc)
+    row("parse: `parse_records` (plain tuples) vs the loop", pd, pb)
     print(f"\ntarget: drain a/b <= 1.30 -> {'met' if ratio <= 1.3 else 'NOT met'} ({ratio:.2f})")
     return 0
 
