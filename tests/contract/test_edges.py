@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
+from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)

@@ -7,9 +7,9 @@ import shutil
 import threading
 from collections import Counter
 
-from conftest import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
+from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)
