@@ -39,8 +39,9 @@ Two choices of this layer: delivered events are the Watcher's own
 class (no copy: that is what keeps the layer's cost per event within 1.5x of
 the native one); they take no new attributes, where pyinotify's did.
 ``exclude_filter`` excludes directories only, as in pyinotify, but a directory
-it excludes is not reported when created either (pyinotify reports the
-IN_CREATE of a directory it then does not watch).
+it excludes takes its subtree with it (pyinotify's ``rec=True`` walk went on
+watching below it) and is not reported when created either (pyinotify reports
+the IN_CREATE of a directory it then does not watch).
 """
 
 from __future__ import annotations
@@ -367,8 +368,15 @@ class ColoredOutputFormat(RawOutputFormat):
 output_format: RawOutputFormat = RawOutputFormat()
 
 
+def _output_format() -> RawOutputFormat:
+    """``output_format``, or the one a program assigned to inwatch.pyinotify."""
+    mod = sys.modules.get("inwatch.pyinotify")
+    found = getattr(mod, "__dict__", {}).get("output_format") if mod is not None else None
+    return found if isinstance(found, RawOutputFormat) else output_format
+
+
 def _fields_repr(cls_name: str, items: Iterable[tuple[str, object]]) -> str:
-    fmt = output_format
+    fmt = _output_format()
     if not fmt.format:
         return "<" + cls_name + "".join(f" {k}={v}" for k, v in items) + " >"
     body = "".join(
@@ -759,7 +767,7 @@ class Stats(ProcessEvent):
         stats = self._stats_copy()
         if not stats:
             return ""
-        fmt = output_format
+        fmt = _output_format()
         unity = scale / max(stats.values())
         width = len(fmt.field_value("@" * scale)) + 1
         lines = []

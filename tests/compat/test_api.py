@@ -346,3 +346,13 @@ def test_replaced_log_is_used(caplog: pytest.LogCaptureFixture) -> None:
         assert "Cannot delete unknown watch descriptor 12345" in caplog.text
     finally:
         ours.log = old
+
+
+def test_output_format_assigned_by_a_program() -> None:
+    ev = ours.Event({"wd": 1, "mask": 0x100, "path": "/w", "name": "f", "dir": False})
+    ours.output_format = ours.ColoredOutputFormat()
+    try:
+        assert str(ev).startswith("\033[0m<\033[0m\033[31m\033[1mEvent")
+    finally:
+        del ours.output_format
+    assert str(ev).startswith("<Event dir=False")
