@@ -6,7 +6,7 @@ through ``inwatch.pyinotify`` (``Notifier.read_events`` + ``process_events`` to 
 ``ProcessEvent`` subclass's ``process_IN_*`` method). Runs are interleaved and
 the medians of the CPU time spent compared; the target is compat <= 1.5x native.
 
-    python bench/bench_compat.py [--rounds 15] [--events 12000] [--dir /dev/shm]
+    python bench/bench_compat.py [--rounds 15] [--events 12000] [--dir /dev/shm] [--read-attrs]
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ def make_backlog(root: str, kind: str, count: int) -> None:
             os.unlink(p)
 
 
+READ_ATTRS = False  # --read-attrs: handlers also read maskname and pathname
+
+
 def native(root: str, kind: str, count: int) -> float:
     seen = [0]
 
     def handle(ev: Any) -> None:
         seen[0] += 1
+        if READ_ATTRS:
+            ev.maskname, ev.pathname  # noqa: B018
 
     with Watcher() as w:
         w.add(root, recursive=True)
@@ -65,9 +70,13 @@ def compat(root: str, kind: str, count: int) -> float:
     class Handler(pyi.ProcessEvent):
         def process_default(self, event: Any) -> None:
             seen[0] += 1
+            if READ_ATTRS:
+                event.maskname, event.pathname  # noqa: B018
 
         def process_IN_ATTRIB(self, event: Any) -> None:
             seen[0] += 1
+            if READ_ATTRS:
+                event.maskname, event.pathname  # noqa: B018
 
     wm = pyi.WatchManager()
     notifier = pyi.Notifier(wm, Handler())
@@ -89,7 +98,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--events", type=int, default=12_000)
     ap.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    ap.add_argument("--read-attrs", action="store_true", help="handlers read maskname, pathname")
     args = ap.parse_args()
+    global READ_ATTRS
+    READ_ATTRS = args.read_attrs
     with open("/proc/sys/fs/inotify/max_queued_events") as f:
         if int(f.read()) <= args.events:
             raise SystemExit("max_queued_events is too small for this backlog")
