@@ -150,7 +150,7 @@ def _suggest(limit: int, in_use: int, needed: int) -> int:
     return 1 << (want - 1).bit_length()
 
 
-def watch_limit_error(path: str | None, needed: int = 1) -> WatchLimitError:
+def watch_limit_error(path: str | bytes | None, needed: int = 1) -> WatchLimitError:
     """The ENOSPC error for *path*, naming the binding knob and the fix."""
     lim = limits()
     limit = lim.watch_limit

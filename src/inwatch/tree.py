@@ -47,8 +47,9 @@ def make_excluder(exclude: ExcludeSpec) -> Excluder | None:
 def scan_tree(
     top: str,
     top_rel: str,
+    top_parent: int | None = None,
     *,
-    watch: Callable[[str], int],
+    watch: Callable[[str, int | None], int],
     excluded: Excluder | None,
     follow_symlinks: bool,
     on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None] | None,
@@ -57,7 +58,9 @@ def scan_tree(
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
 
-    *top_rel* is *top*'s path relative to the watched root (``""`` for the root).
+    *top_rel* is *top*'s path relative to the watched root (``""`` for the root)
+    and *top_parent* the wd of its parent (``None`` for a root); ``watch(path,
+    parent_wd)`` adds one watch and returns its wd.
     For every entry of every watched directory, after that directory's watch is
     in place, ``on_entry(parent_wd, parent_path, name, is_dir, entry)`` is called,
     parents before their contents. Errors on subdirectories (no permission...)
@@ -65,11 +68,11 @@ def scan_tree(
     With *follow_symlinks*, directories reached twice (a symlink loop) are
     skipped by device and inode.
     """
-    stack: list[tuple[str, str]] = [(top, top_rel)]
+    stack: list[tuple[str, str, int | None]] = [(top, top_rel, top_parent)]
     while stack:
-        path, rel = stack.pop()
+        path, rel, parent = stack.pop()
         try:
-            wd = watch(path)
+            wd = watch(path, parent)
             entries = list(os.scandir(path))
         except OSError as exc:
             if path is top or exc.errno == errno.ENOSPC:
@@ -77,7 +80,7 @@ def scan_tree(
             if exc.errno not in _GONE:
                 onerror(exc)
             continue
-        subdirs: list[tuple[str, str]] = []
+        subdirs: list[tuple[str, str, int | None]] = []
         for entry in entries:
             name = entry.name
             full = entry.path
@@ -100,7 +103,7 @@ def scan_tree(
             if on_entry is not None:
                 on_entry(wd, path, name, is_dir, entry)
             if is_dir:
-                subdirs.append((full, sub_rel))
+                subdirs.append((full, sub_rel, wd))
         # Reverse so that the walk visits entries in listing order (it is a stack).
         stack.extend(reversed(subdirs))
 

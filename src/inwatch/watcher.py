@@ -48,7 +48,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from . import tree
-from .events import Event, RawEvent, parse_events
+from .events import Event, parse_records
 from .flags import Mask
 from .inotify import Inotify, PathArg
 from .limits import watch_limit_error
@@ -59,6 +59,8 @@ __all__ = ["Watcher"]
 
 _ACCESS = 0x1
 _MODIFY = 0x2
+_CLOSE_NOWRITE = 0x10
+_OPEN = 0x20
 _MOVED_FROM = 0x40
 _MOVED_TO = 0x80
 _CREATE = 0x100
@@ -73,10 +75,15 @@ _DONT_FOLLOW = 0x02000000
 _ISDIR = 0x40000000
 _ALL_EVENTS = 0xFFF
 
+# What listing a directory makes the kernel report about it.
+_ECHO = _OPEN | _ACCESS | _CLOSE_NOWRITE
+_MASK_ADD = 0x20000000
 # Bits a directory watch needs for bookkeeping whatever the user asked for.
 _INTERNAL = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _DELETE_SELF | _MOVE_SELF
 # Events that touch the table, the file baseline or the move pairer.
 _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW
+# A plain file's CREATE or DELETE: any other bit sends it down the slow path.
+_NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 # Events delivered whatever the user's mask.
 _UNASKED = _UNMOUNT | _Q_OVERFLOW | _IGNORED
 
@@ -87,12 +94,9 @@ _MOVE_WAIT = 0.005
 # when deciding what changed while blind.
 _MTIME_SLACK = 0.05
 
+Record = tuple[int, int, int, bytes]  # (wd, mask, cookie, name) from parse_records
 Callback = Callable[[Event[Any]], object]
 BatchCallback = Callable[[list[Event[Any]]], object]
-
-
-def _decode(name: bytes) -> str:
-    return name.decode("utf-8", "surrogateescape")
 
 
 class _Root:
@@ -166,6 +170,10 @@ class Watcher:
         self._files: dict[int, set[str]] = {}
         self._fresh: dict[int, set[str]] = {}
         self._fresh_prev: dict[int, set[str]] = {}
+        # (parent wd, name) of directories we just listed: their parent's watch
+        # reports our OPEN/ACCESS/CLOSE_NOWRITE of them for one more read.
+        self._echo: set[tuple[int, bytes]] = set()
+        self._echo_prev: set[tuple[int, bytes]] = set()
         self._moves: MovePairer[tuple[str, int | None]] = MovePairer(time.monotonic)
         self._stopped = False
         self._last_read = time.time()
@@ -319,49 +327,39 @@ class Watcher:
             onerror(exc)
 
         with self._lock:
-            before = set(self._table.paths)
             added: list[int] = []
             root_wd = -1
             try:
-                root_wd = self._ino.add_watch(top, kernel_mask)
-                if root_wd not in before:
-                    added.append(root_wd)
-                self._register(root_wd, top, root)
+                if not is_dir:
+                    root_wd = self._ino.add_watch(top, kernel_mask)
+                    if root_wd not in self._table.paths:
+                        added.append(root_wd)
+                    self._register(root_wd, top, root, None)
+                    self._roots[root_wd] = root
+                    return root_wd
+                visited: set[tuple[int, int]] | None = None
+                if follow_symlinks:
+                    st = os.stat(top)
+                    visited = {(st.st_dev, st.st_ino)}
+
+                def on_entry(
+                    wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
+                ) -> None:
+                    if not is_dir:
+                        self._files.setdefault(wd, set()).add(name)
+
+                root_wd = self._walk(
+                    top,
+                    None,
+                    root,
+                    kernel_mask,
+                    on_entry,
+                    keep_going,
+                    visited,
+                    added,
+                    recursive=recursive,
+                )
                 self._roots[root_wd] = root
-                if is_dir:
-                    visited: set[tuple[int, int]] | None = None
-                    if follow_symlinks:
-                        st = os.stat(top)
-                        visited = {(st.st_dev, st.st_ino)}
-
-                    def watch(p: str) -> int:
-                        if p == top:
-                            return root_wd
-                        wd = self._ino.add_watch(p, kernel_mask | _ONLYDIR)
-                        if wd not in before:
-                            added.append(wd)
-                        self._register(wd, p, root)
-                        return wd
-
-                    def on_entry(
-                        wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
-                    ) -> None:
-                        if not is_dir:
-                            self._files.setdefault(wd, set()).add(name)
-
-                    if recursive:
-                        tree.scan_tree(
-                            top,
-                            "",
-                            watch=watch,
-                            excluded=excluded,
-                            follow_symlinks=follow_symlinks,
-                            on_entry=on_entry,
-                            onerror=keep_going,
-                            visited=visited,
-                        )
-                    else:
-                        self._remember_files(root_wd, top, excluded, root)
             except OSError as exc:
                 self._rollback(added)
                 if exc.errno == errno.ENOSPC:
@@ -379,14 +377,101 @@ class Watcher:
                     raise KeyError(f"not a watch of this Watcher: {wd}")
             else:
                 p = os.path.normpath(os.fsdecode(os.fspath(path_or_wd)))
-                found = self._table.wds.get(p)
+                found = self._table.wd_of(p)
                 if found is None:
                     raise KeyError(f"not watched: {p!r}")
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
 
-    def _register(self, wd: int, path: str, root: _Root) -> None:
-        self._table.add(wd, path)
+    def _walk(
+        self,
+        top: str,
+        parent: int | None,
+        root: _Root,
+        kernel_mask: int,
+        on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None],
+        onerror: Callable[[OSError], None],
+        visited: set[tuple[int, int]] | None,
+        added: list[int],
+        *,
+        recursive: bool = True,
+    ) -> int:
+        """Watch the directory *top* (and, if *recursive*, the tree below it) for
+        *root*; return *top*'s wd. New wds are appended to *added*.
+
+        Listing a directory opens and reads it, which a watch asking for OPEN,
+        ACCESS or CLOSE_NOWRITE would report: thousands of events about our own
+        walk, enough to overflow the queue on a large tree. So the walk watches
+        without those bits, then widens each watch to the full mask.
+        """
+        # MASK_ADD: watching a path again widens its watch, never narrows it.
+        quiet = (kernel_mask & ~_ECHO) | _MASK_ADD
+        table = self._table
+        table_paths = table.paths
+        top_wd = -1
+
+        def watch(p: str, parent_wd: int | None) -> int:
+            nonlocal top_wd
+            wd = self._ino.add_watch(p, quiet)
+            if wd not in table_paths:
+                added.append(wd)
+            self._register(wd, p, root, parent_wd)
+            if top_wd < 0:
+                top_wd = wd
+            return wd
+
+        try:
+            if recursive:
+                tree.scan_tree(
+                    top,
+                    root.rel(top),
+                    parent,
+                    watch=watch,
+                    excluded=root.excluded,
+                    follow_symlinks=root.follow,
+                    on_entry=on_entry,
+                    onerror=onerror,
+                    visited=visited,
+                )
+            else:
+                top_wd = watch(top, parent)
+                self._remember_files(top_wd, top, root.excluded, root)
+        finally:
+            if top_wd >= 0 and kernel_mask & _ECHO:
+                self._widen(top_wd, kernel_mask)
+        return top_wd
+
+    def _widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
+        """Add *mask* to the watch *top_wd* and every watch below it (with
+        *replace*, set it instead)."""
+        if not replace:
+            mask |= _MASK_ADD
+        paths = self._table.paths
+        children = self._table.children
+        stack = [top_wd]
+        while stack:
+            wd = stack.pop()
+            path = paths.get(wd)
+            if path is None:
+                continue
+            try:
+                again = self._ino.add_watch(path, mask)
+            except OSError:
+                continue  # gone or renamed: its own events tell what happened
+            if again != wd and again not in paths:
+                self._ino.rm_watch(again)  # the path now names another inode
+            kids = children.get(wd)
+            if kids:
+                stack.extend(kids)
+
+    def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
+        old = self._table.paths.get(wd)
+        if old is not None and old != path and parent is not None and not root.follow:
+            # A directory has one path (no hard links), so the kernel handing back
+            # a known wd for a new path means it moved while we were blind.
+            self._table.move(wd, path, parent)
+        else:
+            self._table.add(wd, path, parent)
         if not root.is_default:
             self._special[wd] = root
 
@@ -436,34 +521,87 @@ class Watcher:
     # --- the dispatcher ---------------------------------------------------------
 
     def _process(self, data: bytes) -> list[Event[Any]]:
-        """Turn one read's bytes into events, keeping the table in step."""
+        """Turn one read's bytes into events, keeping the table in step.
+
+        The loop is the hot path: an event that needs no bookkeeping costs a
+        dict lookup, a decode and one `Event`; a file created or deleted in a
+        plain tree adds a set update. Everything else goes to `_slow`.
+        """
         out: list[Event[Any]] = []
         emit = out.append
         paths = self._table.paths
         special = self._special
-        new = Event
+        files = self._files
+        # Events are built by assigning slots rather than calling Event(): the
+        # call frame of __init__ is a third of the cost of delivering an event.
+        alloc = object.__new__
+        event_type = Event
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         # Names synthesised two reads ago have had their kernel duplicates read.
-        self._fresh_prev = self._fresh
-        self._fresh = {}
-        events = parse_events(data)
+        fresh_prev = self._fresh_prev = self._fresh
+        fresh = self._fresh = {}
+        echo_prev = self._echo_prev = self._echo
+        echo = self._echo = set()
+        events = parse_records(data)
         with self._lock:
-            for index, (wd, mask, cookie, name) in enumerate(events):
-                if mask & _SLOW:
-                    self._slow(events, index, emit)
-                    continue
+            for event in events:
+                wd, mask, cookie, name = event
                 path = paths.get(wd)
                 if path is None:
+                    if mask & _Q_OVERFLOW:
+                        self._overflow(emit)
                     continue  # a watch we already dropped
+                if mask & slow:
+                    if special or fresh or fresh_prev or mask & not_plain_file:
+                        self._slow(events, event, path, emit)
+                        continue
+                    # A file created or deleted in a plain tree: keep the baseline.
+                    sname = name.decode("utf-8", "surrogateescape")
+                    names = files.get(wd)
+                    if mask & create:
+                        if names is None:
+                            files[wd] = {sname}
+                        else:
+                            names.add(sname)
+                    elif names is not None:
+                        names.discard(sname)
+                    ev = alloc(event_type)
+                    ev.wd = wd
+                    ev.mask = mask
+                    ev.cookie = cookie
+                    ev.name = sname
+                    ev.path = path
+                    ev.src_pathname = None
+                    ev.synthetic = False
+                    emit(ev)
+                    continue
+                if (echo or echo_prev) and mask & isdir and name:
+                    key = (wd, name)
+                    if key in echo or key in echo_prev:
+                        continue  # our own listing of a new directory
                 if special:
                     root = special.get(wd)
                     if root is not None:
-                        self._deliver(root, wd, mask, cookie, _decode(name), path, emit)
+                        sname = name.decode("utf-8", "surrogateescape")
+                        self._deliver(root, wd, mask, cookie, sname, path, emit)
                         continue
-                emit(new(wd, mask, cookie, _decode(name) if name else "", path))
+                ev = alloc(event_type)
+                ev.wd = wd
+                ev.mask = mask
+                ev.cookie = cookie
+                ev.name = name.decode("utf-8", "surrogateescape")
+                ev.path = path
+                ev.src_pathname = None
+                ev.synthetic = False
+                emit(ev)
             if self._moves:
                 self._moves.expired()  # files moved out: nothing to undo
         self._last_read = time.time()
         return out
+
+    def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
+        emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+        self._recover(emit)
 
     def _deliver(
         self,
@@ -509,16 +647,15 @@ class Watcher:
         else:
             self._deliver(root, wd, mask, cookie, name, path, emit, src, synthetic)
 
-    def _slow(self, events: list[RawEvent], index: int, emit: Callable[[Event[Any]], None]) -> None:
-        wd, mask, cookie, raw_name = events[index]
-        if mask & _Q_OVERFLOW:
-            emit(Event(-1, mask, 0, "", ""))
-            self._recover(emit)
-            return
-        path = self._table.paths.get(wd)
-        if path is None:
-            return
-        name = _decode(raw_name)
+    def _slow(
+        self,
+        events: list[Record],
+        event: Record,
+        path: str,
+        emit: Callable[[Event[Any]], None],
+    ) -> None:
+        wd, mask, cookie, raw_name = event
+        name = raw_name.decode("utf-8", "surrogateescape")
         if mask & _IGNORED:
             root = self._special.get(wd)
             self._forget(wd)
@@ -544,12 +681,12 @@ class Watcher:
                 return
             if mask & _ISDIR:
                 if moved_wd is not None and moved_wd in self._table.paths:
-                    self._table.move(moved_wd, full)
+                    self._table.move(moved_wd, full, wd)
                     self._emit(wd, mask, cookie, name, path, emit, src)
                     return
                 self._emit(wd, mask, cookie, name, path, emit, src)
-                if root.auto_add and full not in self._table.wds:
-                    self._watch_new_dir(full, root, emit)
+                if root.auto_add and self._table.wd_of(full) is None:
+                    self._watch_new_dir(full, wd, root, emit)
                 return
             files = self._files.get(wd)
             if files is None:
@@ -562,9 +699,9 @@ class Watcher:
         self._unfresh(wd, name)
         if mask & _ISDIR:
             full = join(path, name)
-            child = self._table.wds.get(full)
+            child = self._table.wd_of(full)
             if mask & _MOVED_FROM:
-                if self._arrives_later(events, index, cookie):
+                if self._arrives_later(events, event, cookie):
                     self._moves.depart(cookie, (full, child))
                 elif child is not None:
                     self._drop_subtree(child, remove_from_kernel=True)  # moved out
@@ -577,10 +714,11 @@ class Watcher:
                 self._moves.depart(cookie, (join(path, name), None))
         self._emit(wd, mask, cookie, name, path, emit)
 
-    def _arrives_later(self, events: list[RawEvent], index: int, cookie: int) -> bool:
+    def _arrives_later(self, events: list[Record], event: Record, cookie: int) -> bool:
         """Is the MOVED_TO with *cookie* in this read, or about to be queued?"""
+        index = events.index(event)  # the only MOVED_FROM with this cookie
         for later in events[index + 1 :]:
-            if later.cookie == cookie and later.mask & _MOVED_TO:
+            if later[2] == cookie and later[1] & _MOVED_TO:
                 return True
         if index + 1 < len(events):
             return False
@@ -589,9 +727,9 @@ class Watcher:
         more = self._ino.read_bytes(_MOVE_WAIT)
         if not more:
             return False
-        extra = parse_events(more)
+        extra = parse_records(more)
         events.extend(extra)
-        return any(e.cookie == cookie and e.mask & _MOVED_TO for e in extra)
+        return any(e[2] == cookie and e[1] & _MOVED_TO for e in extra)
 
     def _seen_fresh(self, wd: int, name: str) -> bool:
         for fresh in (self._fresh, self._fresh_prev):
@@ -607,17 +745,14 @@ class Watcher:
             if names is not None:
                 names.discard(name)
 
-    def _watch_new_dir(self, top: str, root: _Root, emit: Callable[[Event[Any]], None]) -> None:
+    def _watch_new_dir(
+        self, top: str, parent: int, root: _Root, emit: Callable[[Event[Any]], None]
+    ) -> None:
         """Watch a directory that just appeared, then report what is already in it."""
         kernel_mask = root.mask | _INTERNAL | _ONLYDIR
         if not root.follow:
             kernel_mask |= _DONT_FOLLOW
         fresh = self._fresh
-
-        def watch(p: str) -> int:
-            wd = self._ino.add_watch(p, kernel_mask)
-            self._register(wd, p, root)
-            return wd
 
         def on_entry(
             wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
@@ -637,15 +772,9 @@ class Watcher:
             self._emit(wd, mask, 0, name, parent, emit, synthetic=True)
 
         try:
-            tree.scan_tree(
-                top,
-                root.rel(top),
-                watch=watch,
-                excluded=root.excluded,
-                follow_symlinks=root.follow,
-                on_entry=on_entry,
-                onerror=self._runtime_error,
-            )
+            self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None, [])
+            if kernel_mask & _ECHO:
+                self._echo.add((parent, os.fsencode(os.path.basename(top))))
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 self._runtime_error(exc)
@@ -668,13 +797,30 @@ class Watcher:
         for root_wd, root in list(self._roots.items()):
             if root_wd not in self._table.paths:
                 continue
-            stack = [root_wd]
-            while stack:
-                wd = stack.pop()
-                path = self._table.paths.get(wd)
-                if path is None:
-                    continue
-                stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            full_mask = self._kernel_mask(root)
+            if full_mask & _ECHO:
+                # Listing every directory again must not flood the queue with our
+                # own reads (and overflow it again): quiet the tree meanwhile.
+                self._widen(root_wd, full_mask & ~_ECHO, replace=True)
+            try:
+                stack = [root_wd]
+                while stack:
+                    wd = stack.pop()
+                    path = self._table.paths.get(wd)
+                    if path is None:
+                        continue
+                    stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            finally:
+                if full_mask & _ECHO and root_wd in self._table.paths:
+                    self._widen(root_wd, full_mask)
+
+    @staticmethod
+    def _kernel_mask(root: _Root) -> int:
+        """The mask every directory watch of *root* has once set up."""
+        mask = (root.mask & ~_ONLYDIR) | _INTERNAL
+        if not root.follow:
+            mask |= _DONT_FOLLOW
+        return mask
 
     def _rescan_dir(
         self, wd: int, path: str, root: _Root, since: float, emit: Callable[[Event[Any]], None]
@@ -707,11 +853,11 @@ class Watcher:
                 if child is not None:
                     visit.append(child)
                     continue
-                if full in table.wds:
+                if table.wd_of(full) is not None:
                     continue
                 self._fresh.setdefault(wd, set()).add(name)
                 self._emit(wd, _CREATE | _ISDIR, 0, name, path, emit, synthetic=True)
-                self._watch_new_dir(full, root, emit)
+                self._watch_new_dir(full, wd, root, emit)
                 continue
             if is_dir:
                 continue
@@ -732,7 +878,9 @@ class Watcher:
             self._files[wd] = seen_files
         for full, child in known_dirs.items():  # watched dirs that are gone
             name = os.path.basename(full)
-            self._drop_subtree(child, remove_from_kernel=True)
+            if self._table.paths.get(child) == full:
+                self._drop_subtree(child, remove_from_kernel=True)
+            # else: found again under another name above (moved while blind)
             self._emit(wd, _DELETE | _ISDIR, 0, name, path, emit, synthetic=True)
         return visit
 

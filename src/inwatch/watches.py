@@ -1,17 +1,18 @@
 """The wd <-> path table of a recursive watcher (pure: no syscalls).
 
-Three maps, kept lean because a tree can hold hundreds of thousands of watches:
+A tree can hold hundreds of thousands of watches, so the table is lean:
 
-- ``paths``: wd -> path, read on every event (the hot path);
-- ``wds``: path -> wd, for O(1) lookups by path (moves, ``remove``, compat's
-  ``get_wd``);
+- ``paths``: wd -> path, for every watch; read on every event (the hot path);
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
-  proportional to the subtree, not to the whole table.
+  proportional to the subtree, not to the whole table;
+- ``wds``: path -> wd, only for roots and for directories that have watched
+  children. A leaf is found through its parent's children, so most watches
+  cost one entry in ``paths`` and a slot in a list, and ``wd_of`` stays
+  O(siblings) at worst.
 
-A watch's parent is found through ``wds`` by its dirname, so no parent map is
-needed. Paths are ``str`` (surrogateescape for non-UTF-8); the watcher converts
-at the edges for callers who passed bytes.
+Paths are ``str`` (surrogateescape for non-UTF-8); the watcher converts at the
+edges for callers who passed bytes.
 """
 
 from __future__ import annotations
@@ -35,54 +36,85 @@ def parent_of(path: str) -> str:
 
 
 class WatchTable:
-    __slots__ = ("children", "paths", "wds")
+    __slots__ = ("children", "paths", "roots", "wds")
 
     def __init__(self) -> None:
         self.paths: dict[int, str] = {}
-        self.wds: dict[str, int] = {}
         self.children: dict[int, list[int]] = {}
+        self.wds: dict[str, int] = {}
+        self.roots: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def add(self, wd: int, path: str) -> None:
-        """Record *wd* at *path* and link it under its parent if that is watched.
+    def wd_of(self, path: str) -> int | None:
+        """The wd watching *path*, or ``None``."""
+        wd = self.wds.get(path)
+        if wd is not None:
+            return wd
+        parent = self.wds.get(parent_of(path))
+        if parent is None:
+            return None
+        paths = self.paths
+        for child in self.children.get(parent, ()):
+            if paths[child] == path:
+                return child
+        return None
+
+    def add(self, wd: int, path: str, parent: int | None) -> None:
+        """Record *wd* at *path*, under *parent* (``None`` for a root).
 
         The kernel returns the existing wd when an inode is watched twice; a wd
-        known under another path (a hard link, or the same dir reached twice) keeps
+        known under another path (a hard link, the same dir reached twice) keeps
         its first path.
         """
-        old = self.paths.get(wd)
-        if old is not None:
-            if old == path:
-                return
-            self.discard(wd)
+        if wd in self.paths:
+            if parent is None:
+                self.roots.add(wd)
+                self.wds[self.paths[wd]] = wd
+            return
+        stale = self.wd_of(path)
+        if stale is not None:
+            self.discard(stale)  # its IGNORED is still on its way
         self.paths[wd] = path
-        stale = self.wds.get(path)
-        if stale is not None and stale != wd:
-            self.discard(stale)
-        self.wds[path] = wd
+        if parent is None:
+            self.roots.add(wd)
+            self.wds[path] = wd
+            parent = self.wd_of(parent_of(path))  # a root inside another tree
+        if parent is not None and parent != wd and parent in self.paths:
+            self._link(parent, wd)
+
+    def _link(self, parent: int, wd: int) -> None:
+        kids = self.children.get(parent)
+        if kids is None:
+            self.children[parent] = [wd]
+            self.wds[self.paths[parent]] = parent
+        else:
+            kids.append(wd)
+
+    def _unlink(self, path: str, wd: int) -> None:
         parent = self.wds.get(parent_of(path))
-        if parent is not None and parent != wd:
-            self.children.setdefault(parent, []).append(wd)
+        if parent is None:
+            return
+        kids = self.children.get(parent)
+        if kids is None or wd not in kids:
+            return
+        kids.remove(wd)
+        if not kids:
+            del self.children[parent]
+            if parent not in self.roots:
+                self.wds.pop(self.paths[parent], None)
 
     def discard(self, wd: int) -> str | None:
         """Forget *wd* (not its children: the kernel sends them their own IGNORED)."""
-        path = self.paths.pop(wd, None)
+        path = self.paths.get(wd)
         if path is None:
             return None
+        self._unlink(path, wd)
+        del self.paths[wd]
         if self.wds.get(path) == wd:
             del self.wds[path]
-        parent = self.wds.get(parent_of(path))
-        if parent is not None:
-            siblings = self.children.get(parent)
-            if siblings is not None:
-                try:
-                    siblings.remove(wd)
-                except ValueError:
-                    pass
-                if not siblings:
-                    del self.children[parent]
+        self.roots.discard(wd)
         # Orphaned children stay until their own IGNORED; unlink them from us.
         self.children.pop(wd, None)
         return path
@@ -99,18 +131,16 @@ class WatchTable:
             i += 1
         return out
 
-    def move(self, wd: int, new_path: str) -> None:
-        """*wd*'s directory was renamed to *new_path*: rewrite it and its subtree."""
+    def move(self, wd: int, new_path: str, new_parent: int | None) -> None:
+        """*wd*'s directory was renamed to *new_path* (now in *new_parent*):
+        rewrite it and its subtree."""
         old_path = self.paths.get(wd)
         if old_path is None or old_path == new_path:
             return
-        old_parent = self.wds.get(parent_of(old_path))
-        if old_parent is not None:
-            siblings = self.children.get(old_parent)
-            if siblings is not None and wd in siblings:
-                siblings.remove(wd)
-                if not siblings:
-                    del self.children[old_parent]
+        self._unlink(old_path, wd)
+        displaced = self.wd_of(new_path)
+        if displaced is not None and displaced != wd:
+            self.discard(displaced)  # a stale entry whose IGNORED has not arrived yet
         cut = len(old_path)
         paths = self.paths
         wds = self.wds
@@ -120,11 +150,6 @@ class WatchTable:
             paths[sub] = q
             if wds.get(p) == sub:
                 del wds[p]
-            displaced = wds.get(q)
-            if displaced is not None and displaced != sub:
-                # A stale entry whose IGNORED has not arrived yet: the path is ours now.
-                paths.pop(displaced, None)
-            wds[q] = sub
-        new_parent = wds.get(parent_of(new_path))
-        if new_parent is not None and new_parent != wd:
-            self.children.setdefault(new_parent, []).append(wd)
+                wds[q] = sub
+        if new_parent is not None and new_parent in paths and new_parent != wd:
+            self._link(new_parent, wd)

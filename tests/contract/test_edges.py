@@ -1,0 +1,249 @@
+"""Unmounts, non-UTF-8 names, symlinks, excludes, the mask filter and stopping:
+the contract, run against every driver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from contract_harness import describe, pathnames, touch
+
+from conftest import HarnessFactory as MakeHarness
+from inwatch import Mask
+
+CREATE = int(Mask.CREATE)
+IGNORED = int(Mask.IGNORED)
+UNMOUNT = int(Mask.UNMOUNT)
+MOVED_TO = int(Mask.MOVED_TO)
+j = os.path.join
+
+
+def _umount(path: str) -> None:
+    subprocess.run(["umount", path], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A tmpfs mounted on a directory of tmp_path (unmounted at teardown if the
+    test did not)."""
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "inwatch-test", mnt],
+        capture_output=True,
+        timeout=30,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        if os.path.ismount(mnt):
+            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=30)
+
+
+def test_unmount_reports_unmount_then_ignored(harness: MakeHarness, tmpfs: str) -> None:
+    os.mkdir(j(tmpfs, "sub"))
+    h = harness()
+    root_wd = h.w.add(tmpfs, recursive=True)
+    sub_wd = next(wd for wd, p in h.w.watches.items() if p == j(tmpfs, "sub"))
+    h.settle(tmpfs)
+    _umount(tmpfs)
+    events = h.collect_until(
+        lambda evs: {root_wd, sub_wd} <= {e.wd for e in evs if e.mask & IGNORED}
+    )
+    for wd in (root_wd, sub_wd):
+        own = [e.mask & ~int(Mask.ISDIR) for e in events if e.wd == wd]
+        assert own == [UNMOUNT, IGNORED], describe(events)
+    assert not h.w.watches
+    assert h.wait_ended(), "iteration did not end when the last watch went away"
+
+
+BAD = [b"caf\xe9", b"\xff\xfe", b"\x80x"]
+
+
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes-root", "str-root"])
+def test_non_utf8_names(harness: MakeHarness, scratch: str, as_bytes: bool) -> None:
+    """bytes root -> bytes name/path/pathname/src_pathname; str root -> str with
+    surrogateescape that os.fsencode turns back into the original bytes."""
+    broot = os.fsencode(scratch) + b"/r\xe9"
+    os.makedirs(broot + b"/pre\xff")
+    root: str | bytes = broot if as_bytes else os.fsdecode(broot)
+    kind = bytes if as_bytes else str
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)
+    touch(broot + b"/" + BAD[0])
+    os.mkdir(broot + b"/d" + BAD[1])
+    touch(broot + b"/d" + BAD[1] + b"/" + BAD[2])
+    touch(broot + b"/pre\xff/" + BAD[1])
+    os.rename(broot + b"/" + BAD[0], broot + b"/moved" + BAD[1])
+    want = {
+        broot + b"/" + BAD[0],
+        broot + b"/d" + BAD[1],
+        broot + b"/d" + BAD[1] + b"/" + BAD[2],
+        broot + b"/pre\xff/" + BAD[1],
+    }
+    events = h.collect_until(
+        lambda evs: want <= {os.fsencode(e.pathname) for e in evs if e.mask & CREATE}
+    )
+    events = h.sync(root)
+    for e in events:
+        assert type(e.name) is kind and type(e.path) is kind and type(e.pathname) is kind, e
+        if e.name:
+            assert os.fsencode(e.pathname) == os.fsencode(e.path) + b"/" + os.fsencode(e.name)
+        else:
+            assert e.pathname == e.path
+    created = [os.fsencode(e.pathname) for e in events if e.mask & CREATE]
+    assert sorted(created) == sorted(want), describe(events)
+    (moved,) = [e for e in events if e.mask & MOVED_TO]
+    assert os.fsencode(moved.pathname) == broot + b"/moved" + BAD[1]
+    assert type(moved.src_pathname) is kind
+    assert os.fsencode(moved.src_pathname) == broot + b"/" + BAD[0]
+    watched = {os.fsencode(p) for p in h.w.watches.values()}
+    assert watched == {broot, broot + b"/pre\xff", broot + b"/d" + BAD[1]}
+
+
+def _loop_tree(scratch: str) -> tuple[str, str]:
+    root, outside = j(scratch, "root"), j(scratch, "outside")
+    os.makedirs(j(root, "a", "b"))
+    os.makedirs(j(outside, "sub"))
+    os.symlink("../..", j(root, "a", "b", "up"))  # -> root
+    os.symlink(".", j(root, "a", "self"))  # -> a
+    os.symlink("loop2", j(root, "loop1"))  # a dangling loop (ELOOP)
+    os.symlink("loop1", j(root, "loop2"))
+    os.symlink("../outside", j(root, "ext"))  # a directory outside the tree
+    return root, outside
+
+
+def test_symlink_loops_followed(harness: MakeHarness, scratch: str) -> None:
+    root, outside = _loop_tree(scratch)
+    h = harness()
+    h.w.add(root, recursive=True, follow_symlinks=True)
+    watched = list(h.w.watches.values())
+    inodes = [(os.stat(p).st_dev, os.stat(p).st_ino) for p in watched]
+    assert len(set(inodes)) == len(inodes), f"a directory watched twice: {watched}"
+    real = [root, j(root, "a"), j(root, "a", "b"), outside, j(outside, "sub")]
+    assert set(inodes) == {(os.stat(p).st_dev, os.stat(p).st_ino) for p in real}
+    h.settle(root)
+    touch(j(outside, "sub", "x"))  # reported through the followed link
+    events = h.sync(root)
+    assert pathnames(events, CREATE) == [j(root, "ext", "sub", "x")], describe(events)
+
+
+def test_symlinks_not_followed(harness: MakeHarness, scratch: str) -> None:
+    root, outside = _loop_tree(scratch)
+    h = harness()
+    h.w.add(root, recursive=True)
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "a"), j(root, "a", "b")])
+    h.settle(root)
+    touch(j(outside, "sub", "x"))
+    os.symlink(outside, j(root, "a", "ext2"))  # a new link: reported, not followed
+    events = h.sync(root)
+    assert pathnames(events, CREATE) == [j(root, "a", "ext2")], describe(events)
+    assert not events[0].is_dir
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "a"), j(root, "a", "b")])
+
+
+def test_excludes_cost_no_watch_and_produce_no_event(harness: MakeHarness, scratch: str) -> None:
+    root, root2 = j(scratch, "root"), j(scratch, "root2")
+    for d in ("keep", "skip/inner", "a/build/x", "a/src"):
+        os.makedirs(j(root, d))
+    for d in ("cbdir/inner", "ok"):
+        os.makedirs(j(root2, d))
+    h = harness()
+    h.w.add(root, recursive=True, exclude=["*.tmp", "skip", "a/build"])
+    h.w.add(root2, recursive=True, exclude=lambda p: os.path.basename(p).startswith("cb"))
+    expected = {root, j(root, "keep"), j(root, "a"), j(root, "a", "src"), root2, j(root2, "ok")}
+    assert set(h.w.watches.values()) == expected
+    h.settle(root)
+    h.settle(root2)
+    # Excluded: by name glob, by relative-path glob, by the callable.
+    touch(j(root, "keep", "junk.tmp"))
+    touch(j(root, "skip", "f"))
+    touch(j(root, "skip", "inner", "f"))
+    touch(j(root, "a", "build", "f"))
+    os.mkdir(j(root, "keep", "skip"))  # a new directory matching a name glob
+    touch(j(root, "keep", "skip", "f"))
+    os.mkdir(j(root2, "cbnew"))
+    touch(j(root2, "cbnew", "f"))
+    touch(j(root2, "ok", "cbfile"))
+    # Not excluded.
+    touch(j(root, "keep", "new.txt"))
+    os.mkdir(j(root, "a", "build2"))
+    touch(j(root, "a", "build2", "f"))
+    touch(j(root2, "ok", "plain"))
+    h.sync(root)
+    events = h.sync(root2)
+    reported = set(pathnames(events))
+    assert reported == {
+        j(root, "keep", "new.txt"),
+        j(root, "a", "build2"),
+        j(root, "a", "build2", "f"),
+        j(root2, "ok", "plain"),
+    }, describe(events)
+    assert set(h.w.watches.values()) == expected | {j(root, "a", "build2")}
+
+
+def test_mask_filter_still_watches_new_directories(harness: MakeHarness, scratch: str) -> None:
+    h = harness()
+    h.w.add(scratch, mask=Mask.CLOSE_WRITE, recursive=True)
+    h.start()
+    os.mkdir(j(scratch, "new"))
+    h.sync(scratch)  # the sentinel's CLOSE_WRITE comes after the mkdir's CREATE
+    assert j(scratch, "new") in h.w.watches.values()
+    with open(j(scratch, "new", "f"), "w") as f:
+        f.write("x")
+    os.rename(j(scratch, "new", "f"), j(scratch, "new", "g"))
+    os.mkdir(j(scratch, "new", "deeper"))
+    events = h.sync(j(scratch, "new"))
+    assert [e.mask for e in events] == [int(Mask.CLOSE_WRITE)], describe(events)
+    assert events[0].pathname == j(scratch, "new", "f")
+    assert j(scratch, "new", "deeper") in h.w.watches.values()
+
+
+def test_stop_ends_delivery_and_leaves_no_thread(harness: MakeHarness, scratch: str) -> None:
+    h = harness()
+    h.w.add(scratch, recursive=True)
+    h.sync(scratch)
+    if h.kind == "blocking":
+        timer = threading.Timer(0.05, h.w.stop)
+        timer.start()
+        try:
+            assert h.w.read() == []  # blocked until stop() from another thread
+        finally:
+            timer.join()
+        assert list(h.w) == []
+    else:
+        h.w.stop()
+        if h.kind == "threaded":
+            h.w.join(10)
+        assert h.wait_ended(), "the driver did not stop"
+    leftover = [t.name for t in threading.enumerate() if t.name.startswith(("inwatch", "contract"))]
+    assert not leftover
+    h.w.close()
+    assert h.w.closed
+
+
+def test_selectors_through_fileno(scratch: str) -> None:
+    import selectors
+
+    from inwatch import Watcher
+
+    with Watcher() as w, selectors.DefaultSelector() as sel:
+        w.add(scratch, recursive=True)
+        sel.register(w, selectors.EVENT_READ)
+        while sel.select(0):  # add()'s own directory reads are reported too
+            w.read(0)
+        os.mkdir(j(scratch, "d"))
+        touch(j(scratch, "d", "f"))
+        got: list[str] = []
+        while j(scratch, "d", "f") not in got:
+            ready = sel.select(5)
+            assert ready and ready[0][0].fileobj is w
+            got += pathnames(w.read(0), CREATE)
+        assert got.count(j(scratch, "d", "f")) == 1
+        sel.unregister(w)

@@ -1,0 +1,273 @@
+"""Recursive watching, moves and overflow: the contract, run against every driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections import Counter
+
+from contract_harness import describe, pathnames, touch
+
+from conftest import HarnessFactory as MakeHarness
+from inwatch import Mask
+
+CREATE = int(Mask.CREATE)
+DELETE = int(Mask.DELETE)
+MODIFY = int(Mask.MODIFY)
+MOVED_FROM = int(Mask.MOVED_FROM)
+MOVED_TO = int(Mask.MOVED_TO)
+ISDIR = int(Mask.ISDIR)
+Q_OVERFLOW = int(Mask.Q_OVERFLOW)
+
+j = os.path.join
+
+
+def _once(events: list, mask: int) -> Counter[str]:
+    return Counter(pathnames(events, mask))
+
+
+def test_mkdir_p_storm_reports_every_entry_exactly_once(harness: MakeHarness, scratch: str) -> None:
+    """``mkdir -p a/b/c/d/e`` with a file made in every level right after its
+    mkdir, 50 times with fresh names, while the driver reads concurrently: one
+    CREATE per directory and per file, kernel-made or synthetic."""
+    h = harness()
+    h.w.add(scratch, recursive=True)
+    h.start()
+    dirs: list[str] = []
+    files: list[str] = []
+    for i in range(50):
+        d = scratch
+        for level in "abcde":
+            d = j(d, f"{level}{i}")
+            dirs.append(d)
+            files.append(j(d, "f"))
+
+    def storm() -> None:
+        for d, f in zip(dirs, files, strict=True):
+            os.mkdir(d)
+            touch(f)
+
+    maker = threading.Thread(target=storm, name="storm")
+    maker.start()
+    want = set(dirs) | set(files)
+    try:
+        h.collect_until(lambda evs: want <= set(pathnames(evs, CREATE)), timeout=30)
+    finally:
+        maker.join()
+    events = h.sync(scratch)
+    creates = [e for e in events if e.mask & CREATE]
+    counts = _once(creates, CREATE)
+    dups = {p: n for p, n in counts.items() if n != 1}
+    assert not dups, f"reported more than once: {dups}\n{describe(creates)}"
+    assert set(counts) == want
+    for e in creates:
+        assert e.is_dir == (os.fsdecode(e.pathname) in set(dirs)), e
+    assert set(dirs) <= set(h.w.watches.values())
+
+
+def test_create_rename_then_write_inside_is_reported_under_new_path(
+    harness: MakeHarness, scratch: str
+) -> None:
+    h = harness()
+    h.w.add(scratch, recursive=True)
+    h.start()
+    rounds = 20
+    for i in range(rounds):
+        old, new = j(scratch, f"x{i}"), j(scratch, f"y{i}")
+        os.mkdir(old)
+        os.rename(old, new)
+        with open(j(new, "f"), "w") as f:
+            f.write("data")
+    events = h.sync(scratch)
+    for i in range(rounds):
+        old, new = j(scratch, f"x{i}"), j(scratch, f"y{i}")
+        assert not [e for e in events if os.fsdecode(e.pathname).startswith(old + "/")], describe(
+            events
+        )
+        assert _once(events, CREATE)[j(new, "f")] == 1, describe(events)
+        moved = [e for e in events if e.mask & MOVED_TO and e.pathname == new]
+        assert len(moved) == 1 and moved[0].is_dir, describe(events)
+        assert moved[0].src_pathname == old
+        assert new in h.w.watches.values() and old not in h.w.watches.values()
+    # The directory is watched under its new name: a later write is a kernel event.
+    with open(j(scratch, "y0", "f"), "a") as f:
+        f.write("more")
+    events = h.sync(j(scratch, "y0"))
+    modified = [e for e in events if e.mask & MODIFY and e.pathname == j(scratch, "y0", "f")]
+    assert modified and not modified[-1].synthetic
+
+
+def test_rename_watched_directory_then_create_inside(harness: MakeHarness, scratch: str) -> None:
+    root = j(scratch, "root")
+    os.makedirs(j(root, "d1", "d2", "d3"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)  # the directory reads of add()'s own scan, queued under the old paths
+    n1 = j(root, "n1")
+    os.rename(j(root, "d1"), n1)
+    touch(j(n1, "f"))
+    touch(j(n1, "d2", "f"))
+    touch(j(n1, "d2", "d3", "f"))
+    os.mkdir(j(n1, "d2", "d3", "new"))
+    touch(j(n1, "d2", "d3", "new", "g"))
+    events = h.sync(root)
+    old_prefix = j(root, "d1") + "/"
+    stale = [e for e in events if os.fsdecode(e.pathname).startswith(old_prefix)]
+    assert not stale, describe(stale)
+    moved_from = [e for e in events if e.mask & MOVED_FROM]
+    moved_to = [e for e in events if e.mask & MOVED_TO]
+    assert [e.pathname for e in moved_from] == [j(root, "d1")]
+    assert [e.pathname for e in moved_to] == [n1]
+    assert moved_to[0].is_dir and moved_to[0].src_pathname == j(root, "d1")
+    assert moved_to[0].cookie == moved_from[0].cookie != 0
+    created = _once(events, CREATE)
+    for p in ("f", "d2/f", "d2/d3/f", "d2/d3/new", "d2/d3/new/g"):
+        assert created[j(n1, p)] == 1, (p, describe(events))
+    assert sorted(h.w.watches.values()) == sorted(
+        [root, n1, j(n1, "d2"), j(n1, "d2", "d3"), j(n1, "d2", "d3", "new")]
+    )
+    # And the rewritten watches keep reporting under the new paths.
+    touch(j(n1, "d2", "d3", "later"))
+    events = h.sync(j(n1, "d2", "d3"))
+    assert _once(events, CREATE)[j(n1, "d2", "d3", "later")] == 1
+
+
+def test_directory_moved_out_is_forgotten(harness: MakeHarness, scratch: str) -> None:
+    root, outside = j(scratch, "root"), j(scratch, "outside")
+    os.makedirs(j(root, "sub", "deeper"))
+    os.mkdir(outside)
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)  # add()'s own scan opens and reads the directories
+    gone = j(outside, "sub")
+    os.rename(j(root, "sub"), gone)
+    touch(j(gone, "f"))
+    touch(j(gone, "deeper", "f"))
+    os.mkdir(j(gone, "deeper", "nd"))
+    events = h.sync(root)
+    assert [(e.pathname, e.mask) for e in events] == [(j(root, "sub"), MOVED_FROM | ISDIR)], (
+        describe(events)
+    )
+    assert list(h.w.watches.values()) == [root]
+    touch(j(gone, "deeper", "nd", "later"))
+    os.unlink(j(gone, "deeper", "nd", "later"))
+    os.rmdir(j(gone, "deeper", "nd"))
+    events = h.sync(root)
+    assert len(events) == 1, describe(events)
+
+
+def test_directory_moved_in_is_watched_and_its_contents_reported(
+    harness: MakeHarness, scratch: str
+) -> None:
+    root, outside = j(scratch, "root"), j(scratch, "outside")
+    os.mkdir(root)
+    os.makedirs(j(outside, "m", "s", "t"))
+    touch(j(outside, "m", "f1"))
+    touch(j(outside, "m", "s", "f2"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.start()
+    m = j(root, "m")
+    os.rename(j(outside, "m"), m)
+    contents = [j(m, "f1"), j(m, "s"), j(m, "s", "f2"), j(m, "s", "t")]
+    h.collect_until(lambda evs: set(contents) <= set(pathnames(evs, CREATE)))
+    events = h.sync(root)
+    arrivals = [i for i, e in enumerate(events) if e.mask & MOVED_TO and e.pathname == m]
+    assert len(arrivals) == 1, describe(events)
+    arrival = events[arrivals[0]]
+    assert arrival.is_dir and arrival.src_pathname is None and not arrival.synthetic
+    created = _once(events, CREATE)
+    for p in contents:
+        assert created[p] == 1, (p, describe(events))
+        (index,) = [i for i, e in enumerate(events) if e.mask & CREATE and e.pathname == p]
+        assert index > arrivals[0] and events[index].synthetic
+        assert events[index].is_dir == os.path.isdir(p)
+    assert {m, j(m, "s"), j(m, "s", "t")} <= set(h.w.watches.values())
+    touch(j(m, "s", "t", "new"))
+    events = h.sync(j(m, "s", "t"))
+    later = [e for e in events if e.mask & CREATE and e.pathname == j(m, "s", "t", "new")]
+    assert len(later) == 1 and not later[0].synthetic
+
+
+def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
+    harness: MakeHarness, scratch: str
+) -> None:
+    """Not reading while making twice ``max_queued_events`` changes: Q_OVERFLOW
+    (wd -1) is delivered, then every file created while blind is reported as
+    CREATE exactly once, and every file deleted while blind as DELETE."""
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        max_queued = int(f.read())
+    root = j(scratch, "root")
+    bulk = j(root, "bulk")
+    os.makedirs(bulk)
+    old = [j(root, f"old{i}") for i in range(100)]
+    for p in old:
+        touch(p)
+    new = [j(bulk, f"n{i}") for i in range(2 * max_queued)]
+    blind_dir = j(root, "appeared")
+    blind_dir_files = [j(blind_dir, f"g{i}") for i in range(10)]
+
+    def changes() -> None:
+        for p in new:
+            touch(p)
+        for p in old:
+            os.unlink(p)
+        os.mkdir(blind_dir)
+        for p in blind_dir_files:
+            touch(p)
+
+    # threaded: a small user-space bound makes the reader stop while the
+    # callback is held, so the kernel queue overflows.
+    h = harness(max_queue=64) if harness.driver == "threaded" else harness()
+    h.w.add(root, recursive=True)
+    h.start()
+    h.blind(changes, poke_dir=root)
+    want_created = set(new) | set(blind_dir_files) | {blind_dir}
+    want_deleted = set(old)
+
+    def done(evs: list) -> bool:
+        return want_created <= set(pathnames(evs, CREATE)) and want_deleted <= set(
+            pathnames(evs, DELETE)
+        )
+
+    h.collect_until(done, timeout=60)
+    events = h.sync(root)
+    overflows = [i for i, e in enumerate(events) if e.mask & Q_OVERFLOW]
+    assert overflows, "no Q_OVERFLOW delivered"
+    first = overflows[0]
+    assert events[first].wd == -1
+    created = _once(events, CREATE)
+    dups = {p: n for p, n in created.items() if n != 1}
+    assert not dups, f"{len(dups)} entries reported more than once, e.g. {list(dups)[:5]}"
+    assert set(created) >= want_created
+    deleted = _once(events, DELETE)
+    assert {p: deleted[p] for p in want_deleted} == dict.fromkeys(want_deleted, 1)
+    for i, e in enumerate(events):
+        if e.synthetic:
+            assert i > first, f"synthetic event before the overflow: {e!r}"
+        if e.mask & DELETE and os.fsdecode(e.pathname) in want_deleted:
+            assert i > first and e.synthetic, e
+    assert sum(1 for e in events if e.synthetic and e.mask & CREATE) > 0
+    assert blind_dir in h.w.watches.values()
+    touch(j(blind_dir, "after"))
+    events = h.sync(blind_dir)
+    assert _once(events, CREATE)[j(blind_dir, "after")] == 1
+
+
+def test_watched_root_deleted_ends_iteration(harness: MakeHarness, scratch: str) -> None:
+    root = j(scratch, "root")
+    os.makedirs(j(root, "sub"))
+    touch(j(root, "sub", "f"))
+    h = harness()
+    root_wd = h.w.add(root, recursive=True)
+    h.start()
+    shutil.rmtree(root)
+    events = h.collect_until(
+        lambda evs: any(e.wd == root_wd and e.mask & Mask.IGNORED for e in evs)
+    )
+    own = [e.mask for e in events if e.wd == root_wd and not e.name]
+    assert Mask.DELETE_SELF in own, describe(events)
+    assert own.index(Mask.DELETE_SELF) < own.index(Mask.IGNORED) == len(own) - 1
+    assert h.wait_ended(), "iteration did not end when the last watch went away"
+    assert not h.w.watches
