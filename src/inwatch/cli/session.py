@@ -124,12 +124,18 @@ def _s(value: str | bytes) -> str:
 
 
 def warn_error(exc: OSError) -> None:
-    """A directory met while watching that cannot be watched: one line on stderr,
-    and the watch goes on. The watch limit is not a warning: it ends the command."""
-    if exc.errno == errno.ENOSPC:
-        raise exc
+    """A directory that appeared while watching and cannot be watched (no
+    permission, the watch limit): one line on stderr, and the watch goes on."""
     sys.stderr.write(f"inwatch: warning: {error_line(exc)}\n")
     sys.stderr.flush()
+
+
+def setup_error(exc: OSError) -> None:
+    """A subdirectory met while setting up: a warning, except the watch limit,
+    which ends the command (with how many watches the tree needs)."""
+    if exc.errno == errno.ENOSPC:
+        raise exc
+    warn_error(exc)
 
 
 def open_watches(
@@ -167,7 +173,7 @@ def open_watches(
                 recursive=recursive,
                 exclude=exclude,
                 follow_symlinks=False,
-                onerror=warn_error,
+                onerror=setup_error,
             )
     finally:
         progress.close()
