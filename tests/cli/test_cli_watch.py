@@ -8,7 +8,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -293,3 +295,44 @@ def test_watch_limit(tmp_path: Path) -> None:
     line = one_line_error(r)
     assert "'tree'" in line and "max_inotify_watches" in line and "sysctl -w" in line
     assert "6 more needed" in line
+
+
+@pytest.fixture
+def shm_dir() -> Iterator[Path]:
+    """A directory others may enter (tmp_path is private to root)."""
+    d = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="inwatch-cli-"))
+    d.chmod(0o755)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or os.geteuid() != 0, reason="root+setpriv")
+def test_unreadable_subdirectory_is_a_warning(shm_dir: Path) -> None:
+    (shm_dir / "tree" / "open").mkdir(parents=True)
+    (shm_dir / "tree" / "secret").mkdir(mode=0o700)
+    r = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "inwatch",
+            "watch",
+            "-r",
+            "-t",
+            "0.2",
+            "tree",
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+        cwd=shm_dir,
+    )
+    assert r.returncode == 2, r
+    err = r.stderr.decode().splitlines()
+    assert err[0] == "Setting up watches." and err[-1] == "Watches established."
+    assert len(err) == 3 and err[1].startswith("inwatch: warning: cannot watch 'tree/secret'")

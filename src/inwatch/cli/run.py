@@ -190,7 +190,7 @@ def run_command(ns: argparse.Namespace, command: list[str]) -> int:
 
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
         stop.callback = w.stop
-        early = open_watches(
+        open_watches(
             w,
             ns.paths,
             watch_mask,
@@ -202,7 +202,7 @@ def run_command(ns: argparse.Namespace, command: list[str]) -> int:
         try:
             if ns.initial:
                 runner.start({"INWATCH_CHANGED": "", "INWATCH_EVENT": "INITIAL"})
-            _loop(w, runner, keep, early, ns.restart, debounce, cap, stop)
+            _loop(w, runner, keep, ns.restart, debounce, cap, stop)
         finally:
             runner.stop()
     return 0
@@ -212,7 +212,6 @@ def _loop(
     w: Any,
     runner: Runner,
     keep: EventFilter,
-    early: list[Any],
     restart: bool,
     debounce: float,
     cap: float,
@@ -248,7 +247,7 @@ def _loop(
             wait = max(0.0, batch.due(debounce, cap) - now)
         if restart and runner.running:
             wait = _POLL if wait is None else min(wait, _POLL)
-        events, early = (early, []) if early else (w.read(timeout=wait), [])
+        events = w.read(timeout=wait)
         now = time.monotonic()
         if restart and runner.proc is not None and now - runner.started < debounce:
             continue  # start-up writes of the command just (re)started

@@ -146,17 +146,12 @@ def open_watches(
     dereference: bool,
     exclude: Callable[[str], bool] | None,
     quiet: bool,
-) -> list[Any]:
+) -> None:
     """Add every PATH to *watcher*, with ``Setting up watches.``, progress, and
     ``Watches established.`` on stderr (unless *quiet*). Errors propagate.
 
     A PATH that is a symbolic link is watched as its target unless
     *dereference* is false (``-P``); links met inside a tree are never followed.
-
-    Listing the directories to watch them makes the kernel report OPEN, ACCESS
-    and CLOSE_NOWRITE on each: those are our own doing, so they are drained and
-    dropped here. The other events that came during the set-up are returned,
-    to be shown first.
     """
     if not quiet:
         sys.stderr.write("Setting up watches.\n")
@@ -177,17 +172,6 @@ def open_watches(
             )
     finally:
         progress.close()
-    early: list[Any] = []
-    while True:
-        batch = watcher.read(timeout=0)
-        if not batch:
-            break
-        early.extend(ev for ev in batch if not (ev.mask & _ISDIR and ev.mask & _OUR_SCAN))
     if not quiet:
         sys.stderr.write("Watches established.\n")
         sys.stderr.flush()
-    return early
-
-
-_ISDIR = int(Mask.ISDIR)
-_OUR_SCAN = int(Mask.OPEN | Mask.ACCESS | Mask.CLOSE_NOWRITE)

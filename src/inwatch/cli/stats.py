@@ -140,7 +140,7 @@ def stats(ns: argparse.Namespace) -> int:
     from ..watcher import Watcher
 
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
-        early = open_watches(
+        open_watches(
             w,
             ns.paths,
             watch_mask,
@@ -162,7 +162,7 @@ def stats(ns: argparse.Namespace) -> int:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     break
-            events, early = (early, []) if early else (w.read(timeout=wait), [])
+            events = w.read(timeout=wait)
             if stop and not events:
                 break
             for ev in events:

@@ -69,7 +69,7 @@ def watch(ns: argparse.Namespace) -> int:
     from ..watcher import Watcher
 
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
-        early = open_watches(
+        open_watches(
             w,
             paths,
             watch_mask,
@@ -92,7 +92,7 @@ def watch(ns: argparse.Namespace) -> int:
                 wait = min(wait, deadline - time.monotonic())
                 if wait <= 0:
                     return EXIT_TIMEOUT
-            events, early = (early, []) if early else (w.read(timeout=wait), [])
+            events = w.read(timeout=wait)
             if not events:
                 if stop:
                     break
