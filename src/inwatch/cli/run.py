@@ -180,7 +180,7 @@ def run_command(ns: argparse.Namespace, command: list[str]) -> int:
         raise CliError("--debounce must be 0 or more milliseconds")
     watch_mask, shown = event_mask(ns.event, default=DEFAULT_MASK)
     shown &= ~int(Mask.IGNORED)
-    roots = Roots(ns.paths)
+    roots = Roots(ns.paths, dereference=not ns.no_dereference)
     keep = EventFilter(shown, roots, ns.exclude)
     debounce = ns.debounce / 1000.0
     cap = max(2.0, 10 * debounce)
@@ -192,10 +192,9 @@ def run_command(ns: argparse.Namespace, command: list[str]) -> int:
         stop.callback = w.stop
         open_watches(
             w,
-            ns.paths,
+            roots.paths,
             watch_mask,
             ns.recursive,
-            dereference=not ns.no_dereference,
             exclude=keep.path_excluded if ns.exclude else None,
             quiet=ns.quiet,
         )

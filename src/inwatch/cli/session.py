@@ -48,11 +48,18 @@ def event_mask(values: list[str] | None, default: int = int(Mask.ALL_EVENTS)) ->
 
 
 class Roots:
-    """The watched roots as given, to compute relative paths and ``%w``."""
+    """The watched roots, as the Watcher names them: relative paths and ``%w``.
 
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = [os.path.normpath(p) for p in paths]
-        self.files = frozenset(p for p in self.paths if not os.path.isdir(p))
+    A PATH that is a symbolic link is watched as its target (its real path)
+    unless *dereference* is false (``-P``: the link itself is watched).
+    """
+
+    def __init__(self, paths: Sequence[str], dereference: bool = True) -> None:
+        self.paths = [
+            os.path.realpath(p) if dereference and os.path.islink(p) else os.path.normpath(p)
+            for p in paths
+        ]
+        self.files = frozenset(p for p in self.paths if os.path.islink(p) or not os.path.isdir(p))
 
     def relative(self, pathname: str) -> str | None:
         for root in self.paths:
@@ -143,15 +150,13 @@ def open_watches(
     paths: Sequence[str],
     mask: int,
     recursive: bool,
-    dereference: bool,
     exclude: Callable[[str], bool] | None,
     quiet: bool,
 ) -> None:
     """Add every PATH to *watcher*, with ``Setting up watches.``, progress, and
     ``Watches established.`` on stderr (unless *quiet*). Errors propagate.
 
-    A PATH that is a symbolic link is watched as its target unless
-    *dereference* is false (``-P``); links met inside a tree are never followed.
+    *paths* are :attr:`Roots.paths`; links met inside a tree are never followed.
     """
     if not quiet:
         sys.stderr.write("Setting up watches.\n")
@@ -161,9 +166,8 @@ def open_watches(
         for path in paths:
             if not os.path.lexists(path):
                 raise FileNotFoundError(errno.ENOENT, "no such file or directory to watch", path)
-            target = os.path.realpath(path) if dereference and os.path.islink(path) else path
             watcher.add(
-                target,
+                path,
                 mask=mask,
                 recursive=recursive,
                 exclude=exclude,

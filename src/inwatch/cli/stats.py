@@ -131,7 +131,7 @@ def stats(ns: argparse.Namespace) -> int:
     # file in a row would count once; with every event asked for, each OPEN is
     # followed by its ACCESS/CLOSE and stays separate.
     watch_mask = int(Mask.ALL_EVENTS)
-    roots = Roots(ns.paths)
+    roots = Roots(ns.paths, dereference=not ns.no_dereference)
     root_set = set(roots.paths)
     keep = EventFilter(shown, roots, ns.exclude)
     counts = Counts()
@@ -142,10 +142,9 @@ def stats(ns: argparse.Namespace) -> int:
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
         open_watches(
             w,
-            ns.paths,
+            roots.paths,
             watch_mask,
             ns.recursive,
-            dereference=not ns.no_dereference,
             exclude=keep.path_excluded if ns.exclude else None,
             quiet=ns.quiet,
         )

@@ -61,7 +61,7 @@ def watch(ns: argparse.Namespace) -> int:
     if ns.timeout is not None and ns.timeout <= 0:
         raise CliError("--timeout must be a positive number of seconds")
     watch_mask, shown = event_mask(ns.event)
-    roots = Roots(paths)
+    roots = Roots(paths, dereference=not ns.no_dereference)
     keep = EventFilter(shown, roots, ns.exclude, excluded, ns.exclude_regex, ns.include_regex)
     write_one = _formatter(ns, roots)
     out = text_out()
@@ -71,10 +71,9 @@ def watch(ns: argparse.Namespace) -> int:
     with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
         open_watches(
             w,
-            paths,
+            roots.paths,
             watch_mask,
             ns.recursive,
-            dereference=not ns.no_dereference,
             exclude=keep.path_excluded if (ns.exclude or excluded) else None,
             quiet=ns.quiet,
         )
