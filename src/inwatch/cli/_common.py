@@ -93,11 +93,13 @@ def stop_on_signals() -> Iterator[StopFlag]:
 
 
 def text_out() -> TextIO:
-    """stdout, writing undecodable name bytes back as the bytes they were."""
+    """stdout as UTF-8 with surrogateescape: names were decoded that way, so each
+    is written back as exactly the bytes the kernel gave, whatever the locale
+    (and JSON output is UTF-8, as RFC 8259 requires)."""
     out = sys.stdout
     reconfigure = getattr(out, "reconfigure", None)
     if reconfigure is not None:
-        reconfigure(errors="surrogateescape")
+        reconfigure(encoding="utf-8", errors="surrogateescape")
     return out
 
 

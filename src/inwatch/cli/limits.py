@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..limits import Limits, inotify_usage, limits, raise_command
+from ._common import text_out
 from .args import CliError
 from .format import dumps
 
@@ -105,7 +106,7 @@ def limits_command(ns: argparse.Namespace) -> int:
             "fits": fits,
             "fix": fixes,
         }
-        sys.stdout.write(dumps(obj) + "\n")
+        text_out().write(dumps(obj) + "\n")
         return 0
 
     def val(v: int | None) -> str:
