@@ -59,6 +59,8 @@ examples:
                                                      restart a server on every change
   inwatch run -r --debounce 500 --no-initial docs -- sh -c 'echo "$INWATCH_CHANGED"'
 
+Without -e, a change is modify, attrib, close_write, moved_from, moved_to,
+create, delete, delete_self or move_self (reading a file is not a change).
 The command gets INWATCH_CHANGED (the changed paths, one per line) and
 INWATCH_EVENT (the event names seen, comma separated; INITIAL for the first run).
 Events that happen while the command runs are ignored (without --restart), so the
@@ -83,7 +85,8 @@ def _add_tree_options(p: argparse.ArgumentParser) -> None:
         action="append",
         metavar="EV[,EV...]",
         help="events to watch (kernel names without IN_, any case; close, move, "
-        "all_events are aliases); repeatable",
+        "all_events are aliases; q_overflow and unmount are always shown, ignored "
+        "when named or without -e); repeatable",
     )
     p.add_argument(
         "--exclude",
@@ -122,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=WATCH_EXAMPLES,
         formatter_class=_FORMATTER,
     )
-    w.add_argument("paths", nargs="*", metavar="PATH")
+    w.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to watch")
     _add_tree_options(w)
     w.add_argument("--exclude-regex", metavar="RE", help="skip events whose full path matches RE")
     w.add_argument(
@@ -162,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=STATS_EXAMPLES,
         formatter_class=_FORMATTER,
     )
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to watch")
     _add_tree_options(s)
     s.add_argument("-t", "--timeout", type=float, metavar="SECONDS", help="count for SECONDS")
     order = s.add_mutually_exclusive_group()
@@ -184,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=RUN_EXAMPLES,
         formatter_class=_FORMATTER,
     )
-    r.add_argument("paths", nargs="+", metavar="PATH")
+    r.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to watch")
     _add_tree_options(r)
     r.add_argument(
         "--debounce",
@@ -222,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=LIMITS_EXAMPLES,
         formatter_class=_FORMATTER,
     )
-    lim.add_argument("paths", nargs="*", metavar="PATH")
+    lim.add_argument("paths", nargs="*", metavar="PATH", help="trees to check")
     lim.add_argument("--top", type=int, default=5, metavar="N", help="processes shown (5)")
     lim.add_argument("--json", action="store_true", help="print as JSON")
     return parser
