@@ -37,13 +37,14 @@ class CliProc:
         cwd: Path,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        argv: list[str] | None = None,
     ) -> None:
         self.args = args
         full_env = dict(os.environ)
         full_env.pop("PYTHONWARNINGS", None)
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "inwatch", *args],
+            argv or [sys.executable, "-m", "inwatch", *args],
             cwd=cwd,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -178,8 +179,10 @@ def inwatch(tmp_path: Path) -> Iterator[object]:
         cwd: Path = tmp_path,
         env: dict[str, str] | None = None,
         stdin: bytes | None = None,
+        argv: list[str] | None = None,
     ) -> CliProc:
-        p = CliProc(list(args), cwd, env, stdin)
+        """Start ``inwatch ARGS`` (or any *argv*, e.g. an oracle tool)."""
+        p = CliProc(list(args), cwd, env, stdin, argv)
         procs.append(p)
         return p
 

@@ -163,8 +163,8 @@ def test_format_file_root_has_no_slash_and_overflow_is_empty() -> None:
 
 
 def test_csv_rfc4180_quoting() -> None:
-    ev = Ev(mask=int(Mask.CLOSE_WRITE), name='a "b",c')
-    assert csv_line(ev, T) == '/w/,CLOSE_WRITE,"a ""b"",c"'
+    ev = Ev(mask=int(Mask.MODIFY), name='a "b",c')
+    assert csv_line(ev, T) == '/w/,MODIFY,"a ""b"",c"'
     ev2 = Ev(mask=int(Mask.CREATE | Mask.ISDIR), name="d")
     assert csv_line(ev2, T) == '/w/,"CREATE,ISDIR",d'
     assert csv_line(ev2, T, "%H:%M") == '03:04,/w/,"CREATE,ISDIR",d'
@@ -220,3 +220,19 @@ def test_classic_overflow_unknown_and_flags() -> None:
     ]
     # a cookie above 2**31 prints as C's %d of an int
     assert p.event(RawEvent(1, int(Mask.MOVED_FROM), 0xFFFFFFFF, b"x"))[0].endswith("Cookie=-1")
+
+
+def test_inotifywait_names_add_close() -> None:
+    from inwatch.cli.format import inotifywait_names
+
+    assert inotifywait_names(int(Mask.CLOSE_WRITE)) == ("CLOSE_WRITE", "CLOSE")
+    assert inotifywait_names(int(Mask.CLOSE_NOWRITE | Mask.ISDIR)) == (
+        "CLOSE_NOWRITE",
+        "CLOSE",
+        "ISDIR",
+    )
+    assert inotifywait_names(int(Mask.CREATE | Mask.ISDIR)) == ("CREATE", "ISDIR")
+    ev = Ev(mask=int(Mask.CLOSE_WRITE))
+    assert format_event("%e", ev, T) == "CLOSE_WRITE,CLOSE"
+    assert csv_line(ev, T) == '/w/,"CLOSE_WRITE,CLOSE",f'
+    assert json_object(ev, T)["events"] == ["CLOSE_WRITE"]  # JSON: the kernel's bits only

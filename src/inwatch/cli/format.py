@@ -182,6 +182,19 @@ def json_line(ev: EventLike, t: float) -> str:
 # --- inotifywait --format --------------------------------------------------------
 
 
+def inotifywait_names(mask: int) -> tuple[str, ...]:
+    """The event names as inotifywait prints them: the kernel's, with ``CLOSE``
+    after ``CLOSE_WRITE``/``CLOSE_NOWRITE`` (its alias), before ``ISDIR``."""
+    names = mask_names(mask)
+    if mask & _CLOSE_BITS:
+        i = next(k for k, n in enumerate(names) if n.startswith("CLOSE_")) + 1
+        names = (*names[:i], "CLOSE", *names[i:])
+    return names
+
+
+_CLOSE_BITS = IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
+
+
 def _watched(ev: EventLike, file_roots: frozenset[str]) -> str:
     """inotifywait's ``%w``: the watched path, with a slash when it is a directory."""
     if _is_overflow(ev):
@@ -202,10 +215,11 @@ def format_event(
     """Expand inotifywait's conversions in *fmt*.
 
     ``%w`` the watched path (directories end with ``/``), ``%f`` the entry name,
-    ``%e`` the event names separated by commas, ``%Xe`` separated by the character
-    ``X``, ``%T`` the time through *timefmt* (``strftime``; ``%f`` gives
-    microseconds), ``%c`` the cookie, ``%0`` a NUL, ``%n`` a newline, ``%%`` a
-    percent sign. Anything else is copied as it is. *file_roots* are watched paths
+    ``%e`` the event names separated by commas (as inotifywait names them: a
+    close also says ``CLOSE``), ``%Xe`` separated by the character ``X``, ``%T``
+    the time through *timefmt* (``strftime``; ``%f`` gives microseconds), ``%c``
+    the cookie, ``%0`` a NUL, ``%n`` a newline, ``%%`` a percent sign. Anything
+    else is copied as it is. *file_roots* are watched paths
     that are files (no slash added).
     """
     out: list[str] = []
@@ -223,7 +237,7 @@ def format_event(
         elif k == "f":
             out.append("" if _is_overflow(ev) else _s(ev.name))
         elif k == "e":
-            out.append(",".join(mask_names(ev.mask)))
+            out.append(",".join(inotifywait_names(ev.mask)))
         elif k == "T":
             out.append(datetime.fromtimestamp(t).strftime(timefmt or DEFAULT_TIMEFMT))
         elif k == "c":
@@ -235,7 +249,7 @@ def format_event(
         elif k == "%":
             out.append("%")
         elif i + 2 < n and fmt[i + 2] == "e":
-            out.append(k.join(mask_names(ev.mask)))
+            out.append(k.join(inotifywait_names(ev.mask)))
             i += 3
             continue
         else:
@@ -256,7 +270,7 @@ def csv_line(
     """inotifywait's ``--csv`` row: ``watched-path,EVENTS,name`` (with a leading
     time column when *timefmt* is given), quoted as RFC 4180 says (fields holding
     a comma, a quote or a line break are quoted, quotes doubled). No line end."""
-    row = [_watched(ev, file_roots), ",".join(mask_names(ev.mask))]
+    row = [_watched(ev, file_roots), ",".join(inotifywait_names(ev.mask))]
     row.append("" if _is_overflow(ev) else _s(ev.name))
     if timefmt is not None:
         row.insert(0, datetime.fromtimestamp(t).strftime(timefmt))
