@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
+from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)
@@ -247,3 +247,21 @@ def test_selectors_through_fileno(scratch: str) -> None:
             got += pathnames(w.read(0), CREATE)
         assert got.count(j(scratch, "d", "f")) == 1
         sel.unregister(w)
+
+
+def test_symlink_loop_moved_in_at_run_time(harness: MakeHarness, scratch: str) -> None:
+    """With follow_symlinks, a directory holding a loop (self -> .) that appears
+    after add() is reported entry by entry, once, not followed round the loop."""
+    root, outside = j(scratch, "root"), j(scratch, "outside")
+    os.mkdir(root)
+    os.makedirs(j(outside, "x"))
+    os.symlink(".", j(outside, "x", "self"))
+    touch(j(outside, "x", "f"))
+    h = harness()
+    h.w.add(root, recursive=True, follow_symlinks=True)
+    h.settle(root)
+    os.rename(j(outside, "x"), j(root, "x"))
+    events = h.sync(root)
+    created = pathnames(events, CREATE)
+    assert sorted(created) == sorted([j(root, "x", "self"), j(root, "x", "f")]), describe(events)
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "x")])

@@ -7,9 +7,9 @@ import shutil
 import threading
 from collections import Counter
 
-from conftest import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
+from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)
@@ -207,6 +207,15 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
     new = [j(bulk, f"n{i}") for i in range(2 * max_queued)]
     blind_dir = j(root, "appeared")
     blind_dir_files = [j(blind_dir, f"g{i}") for i in range(10)]
+    # Watched directories renamed while blind, in place and across directories
+    # (the rescan meets the new name before, and after, the old one).
+    for d in ("a_before/inner", "z_after/inner", "m_src/moving/inner", "b_dst"):
+        os.makedirs(j(root, d))
+    renames = [
+        ("a_before", "y_renamed"),
+        ("z_after", "b_renamed"),
+        ("m_src/moving", "b_dst/moved"),
+    ]
 
     def changes() -> None:
         for p in new:
@@ -216,6 +225,8 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
         os.mkdir(blind_dir)
         for p in blind_dir_files:
             touch(p)
+        for src, dst in renames:
+            os.rename(j(root, src), j(root, dst))
 
     # threaded: a small user-space bound makes the reader stop while the
     # callback is held, so the kernel queue overflows.
@@ -253,6 +264,15 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
     touch(j(blind_dir, "after"))
     events = h.sync(blind_dir)
     assert _once(events, CREATE)[j(blind_dir, "after")] == 1
+    # The renamed directories are watched under their new names only.
+    watched = set(h.w.watches.values())
+    for src, dst in renames:
+        assert {j(root, dst), j(root, dst, "inner")} <= watched, (dst, sorted(watched))
+        assert j(root, src) not in watched
+        touch(j(root, dst, "inner", "after"))
+    events = h.sync(root)
+    for _, dst in renames:
+        assert _once(events, CREATE)[j(root, dst, "inner", "after")] == 1, (dst, describe(events))
 
 
 def test_watched_root_deleted_ends_iteration(harness: MakeHarness, scratch: str) -> None:
@@ -271,3 +291,54 @@ def test_watched_root_deleted_ends_iteration(harness: MakeHarness, scratch: str)
     assert own.index(Mask.DELETE_SELF) < own.index(Mask.IGNORED) == len(own) - 1
     assert h.wait_ended(), "iteration did not end when the last watch went away"
     assert not h.w.watches
+
+
+def test_watched_directory_moved_into_a_just_created_directory(
+    harness: MakeHarness, scratch: str
+) -> None:
+    """mkdir new; mv watched new/x: if the watcher handles the CREATE of new
+    after the rename (always so for the blocking driver), the scan of new finds
+    x, which the kernel already watches under its old path; x must stay watched
+    under its new path."""
+    root = j(scratch, "root")
+    os.makedirs(j(root, "old", "inner"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)
+    new, x = j(root, "new"), j(root, "new", "x")
+    os.mkdir(new)
+    os.rename(j(root, "old"), x)
+    events = h.sync(root)
+    assert sorted(h.w.watches.values()) == sorted([root, new, x, j(x, "inner")]), describe(events)
+    touch(j(x, "inner", "f"))
+    events = h.sync(j(x, "inner"))
+    assert _once(events, CREATE)[j(x, "inner", "f")] == 1, describe(events)
+    stale = [e for e in events if os.fsdecode(e.pathname).startswith(j(root, "old") + "/")]
+    assert not stale, describe(stale)
+
+
+def test_rename_over_an_empty_watched_directory(harness: MakeHarness, scratch: str) -> None:
+    """rename(src, dst) replacing an empty watched dst: the kernel ends dst's
+    watch (DELETE_SELF, IGNORED); src's watches move to dst, and a later rename
+    of the parent rewrites them."""
+    root = j(scratch, "root")
+    os.makedirs(j(root, "p", "dst"))
+    os.makedirs(j(root, "src", "inner"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    dst_wd = next(wd for wd, p in h.w.watches.items() if p == j(root, "p", "dst"))
+    h.settle(root)
+    os.rename(j(root, "src"), j(root, "p", "dst"))
+    events = h.collect_until(lambda evs: any(e.wd == dst_wd and e.mask & IGNORED for e in evs))
+    own = [e.mask for e in events if e.wd == dst_wd]
+    assert own[-2:] == [int(Mask.DELETE_SELF), IGNORED], describe(events)
+    os.rename(j(root, "p"), j(root, "q"))
+    touch(j(root, "q", "dst", "inner", "f"))
+    events = h.sync(root)
+    assert _once(events, CREATE)[j(root, "q", "dst", "inner", "f")] == 1, describe(events)
+    assert sorted(h.w.watches.values()) == sorted(
+        [root, j(root, "q"), j(root, "q", "dst"), j(root, "q", "dst", "inner")]
+    )
+
+
+IGNORED = int(Mask.IGNORED)
