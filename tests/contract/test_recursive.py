@@ -7,6 +7,7 @@ import shutil
 import threading
 from collections import Counter
 
+import pytest
 from contract_harness import describe, pathnames, touch
 
 from conftest import HarnessFactory as MakeHarness
@@ -293,8 +294,9 @@ def test_watched_root_deleted_ends_iteration(harness: MakeHarness, scratch: str)
     assert not h.w.watches
 
 
+@pytest.mark.parametrize("follow", [False, True], ids=["nofollow", "follow"])
 def test_watched_directory_moved_into_a_just_created_directory(
-    harness: MakeHarness, scratch: str
+    harness: MakeHarness, scratch: str, follow: bool
 ) -> None:
     """mkdir new; mv watched new/x: if the watcher handles the CREATE of new
     after the rename (always so for the blocking driver), the scan of new finds
@@ -303,7 +305,7 @@ def test_watched_directory_moved_into_a_just_created_directory(
     root = j(scratch, "root")
     os.makedirs(j(root, "old", "inner"))
     h = harness()
-    h.w.add(root, recursive=True)
+    h.w.add(root, recursive=True, follow_symlinks=follow)
     h.settle(root)
     new, x = j(root, "new"), j(root, "new", "x")
     os.mkdir(new)
