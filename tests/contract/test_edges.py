@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
-from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)
@@ -25,33 +25,16 @@ def _umount(path: str) -> None:
     subprocess.run(["umount", path], check=True, capture_output=True, timeout=30)
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A tmpfs mounted on a directory of tmp_path (unmounted at teardown if the
-    test did not)."""
-    mnt = str(tmp_path / "mnt")
-    os.mkdir(mnt)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "inwatch-test", mnt],
-        capture_output=True,
-        timeout=30,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        if os.path.ismount(mnt):
-            subprocess.run(["umount", "-l", mnt], capture_output=True, timeout=30)
-
-
-def test_unmount_reports_unmount_then_ignored(harness: MakeHarness, tmpfs: str) -> None:
-    os.mkdir(j(tmpfs, "sub"))
+def test_unmount_reports_unmount_then_ignored(harness: MakeHarness, tmpfs: Path) -> None:
+    """A tmpfs (the ``tmpfs`` fixture of tests/conftest.py, always unmounted)
+    watched recursively, then unmounted: UNMOUNT then IGNORED for each watch."""
+    mnt = str(tmpfs)
+    os.mkdir(j(mnt, "sub"))
     h = harness()
-    root_wd = h.w.add(tmpfs, recursive=True)
-    sub_wd = next(wd for wd, p in h.w.watches.items() if p == j(tmpfs, "sub"))
-    h.settle(tmpfs)
-    _umount(tmpfs)
+    root_wd = h.w.add(mnt, recursive=True)
+    sub_wd = next(wd for wd, p in h.w.watches.items() if p == j(mnt, "sub"))
+    h.settle(mnt)
+    _umount(mnt)
     events = h.collect_until(
         lambda evs: {root_wd, sub_wd} <= {e.wd for e in evs if e.mask & IGNORED}
     )

@@ -8,9 +8,9 @@ import threading
 from collections import Counter
 
 import pytest
+from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
-from conftest import HarnessFactory as MakeHarness
 from inwatch import Mask
 
 CREATE = int(Mask.CREATE)

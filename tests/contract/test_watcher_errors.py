@@ -21,6 +21,7 @@ j = os.path.join
 PRELUDE = f"""
 import json, os, sys
 sys.path.insert(0, {HERE!r})
+from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import Harness, seen, touch
 from inwatch import WatchLimitError
 driver, top = sys.argv[1], sys.argv[2]
