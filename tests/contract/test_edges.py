@@ -248,3 +248,53 @@ def test_symlink_loop_moved_in_at_run_time(harness: MakeHarness, scratch: str) -
     created = pathnames(events, CREATE)
     assert sorted(created) == sorted([j(root, "x", "self"), j(root, "x", "f")]), describe(events)
     assert sorted(h.w.watches.values()) == sorted([root, j(root, "x")])
+
+
+def test_remove_drops_the_subtree(harness: MakeHarness, scratch: str) -> None:
+    root = j(scratch, "root")
+    os.makedirs(j(root, "sub", "deeper"))
+    os.makedirs(j(root, "other"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)
+    h.w.remove(j(root, "sub"))
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "other")])
+    touch(j(root, "sub", "f"))
+    touch(j(root, "sub", "deeper", "f"))
+    events = h.sync(root)
+    assert not [e for e in events if e.wd > 0 and e.path.startswith(j(root, "sub"))], describe(
+        events
+    )
+    with pytest.raises(KeyError):
+        h.w.remove(j(root, "sub"))
+
+
+def test_removing_the_last_watch_ends_the_driver(harness: MakeHarness, scratch: str) -> None:
+    """remove() from another thread while the driver waits: no watch is left,
+    so iteration ends (blocking: a thread doing ``for ev in w``)."""
+    h = harness()
+    h.w.add(scratch, recursive=True)
+    h.settle(scratch)
+    iterating = threading.Event()
+    if h.kind == "blocking":
+
+        def iterate() -> None:
+            iterating.set()
+            for _ in h.w:
+                pass
+
+        it = threading.Thread(target=iterate, name="contract-iterate")
+        it.start()
+        iterating.wait(10)
+    try:
+        h.w.remove(scratch)
+        assert not h.w.watches
+        if h.kind == "blocking":
+            it.join(3)
+            assert not it.is_alive(), "for ev in w kept waiting with no watch left"
+        else:
+            assert h.wait_ended(3), "the driver kept waiting with no watch left"
+    finally:
+        if h.kind == "blocking":
+            h.w.stop()
+            it.join(10)
