@@ -917,6 +917,8 @@ class Watcher:
                 events = self._process(data)
                 if events:
                     return events
+            if not self._table.paths:
+                return []  # the last watch was removed (its IGNORED woke us): nothing to wait for
             if deadline is not None and time.monotonic() >= deadline:
                 return []
 
