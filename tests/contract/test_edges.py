@@ -298,3 +298,61 @@ def test_removing_the_last_watch_ends_the_driver(harness: MakeHarness, scratch: 
         if h.kind == "blocking":
             h.w.stop()
             it.join(10)
+
+
+def test_renames_across_an_exclusion(harness: MakeHarness, scratch: str) -> None:
+    """A directory renamed from an excluded name to a watched one is watched and
+    its contents reported; renamed to an excluded name, it is forgotten."""
+    root = j(scratch, "root")
+    os.makedirs(j(root, "cache", "inner"))
+    touch(j(root, "cache", "inner", "f"))
+    os.makedirs(j(root, "live", "deep"))
+    h = harness()
+    h.w.add(root, recursive=True, exclude=["cache*"])
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "live"), j(root, "live", "deep")])
+    h.settle(root)
+    os.rename(j(root, "cache"), j(root, "data"))
+    os.rename(j(root, "live"), j(root, "cache2"))
+    h.collect_until(lambda evs: j(root, "data", "inner", "f") in pathnames(evs, CREATE))
+    touch(j(root, "cache2", "deep", "ignored"))
+    touch(j(root, "data", "inner", "g"))
+    events = h.sync(root)
+    assert sorted(h.w.watches.values()) == sorted([root, j(root, "data"), j(root, "data", "inner")])
+    assert not [e for e in events if "cache" in os.path.basename(e.path)], describe(events)
+    created = pathnames(events, CREATE)
+    for p in ("data/inner", "data/inner/f", "data/inner/g"):
+        assert created.count(j(root, p)) == 1, (p, describe(events))
+
+
+def test_non_recursive_directory_watch(harness: MakeHarness, scratch: str) -> None:
+    os.mkdir(j(scratch, "old"))
+    h = harness()
+    h.w.add(scratch)
+    assert list(h.w.watches.values()) == [scratch]
+    h.settle(scratch)
+    os.mkdir(j(scratch, "new"))
+    touch(j(scratch, "new", "f"))
+    touch(j(scratch, "old", "f"))
+    events = h.sync(scratch)
+    assert pathnames(events, CREATE) == [j(scratch, "new")], describe(events)
+    assert not [e for e in events if e.synthetic]
+    assert list(h.w.watches.values()) == [scratch]
+
+
+def test_watching_a_file(harness: MakeHarness, scratch: str) -> None:
+    path = j(scratch, "file")
+    touch(path)
+    h = harness()
+    wd = h.w.add(path)
+    h.start()
+    with open(path, "a") as f:
+        f.write("x")
+    h.collect_until(lambda evs: any(e.mask & Mask.CLOSE_WRITE for e in evs))
+    os.unlink(path)
+    events = h.collect_until(lambda evs: any(e.mask & IGNORED for e in evs))
+    for e in events:
+        assert e.wd == wd and e.name == "" and e.path == path and e.pathname == path, e
+    masks = [e.mask for e in events]
+    assert masks.index(int(Mask.MODIFY)) < masks.index(int(Mask.CLOSE_WRITE))
+    assert masks[-3:] == [int(Mask.ATTRIB), int(Mask.DELETE_SELF), IGNORED], describe(events)
+    assert h.wait_ended()
