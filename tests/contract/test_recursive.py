@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -28,43 +29,66 @@ def _once(events: list, mask: int) -> Counter[str]:
     return Counter(pathnames(events, mask))
 
 
-def test_mkdir_p_storm_reports_every_entry_exactly_once(harness: MakeHarness, scratch: str) -> None:
+# The storm runs in another process, so that it really runs in parallel with
+# the driver (no GIL between them). After each mkdir it makes its files with
+# busy-waits of a few to a few hundred microseconds (varied by a fixed seed), so
+# that files land on both sides of the moment the new directory's watch is
+# added: some are reported by the kernel only, some by the scan only, and some
+# by both (that duplicate must be dropped). "dense" makes 8 files per level to
+# hit the narrow window between the watch and the listing more often.
+STORM = r"""
+import os, random, sys, time
+top, rounds, per_level = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rng = random.Random(3)
+gaps = [0, 0, 20, 50, 100, 200, 400] if per_level == 1 else [5, 10, 15, 20]
+for i in range(rounds):
+    d = top
+    for level in "abcde":
+        d = os.path.join(d, f"{level}{i}")
+        os.mkdir(d)
+        for k in range(per_level):
+            end = time.perf_counter() + rng.choice(gaps) / 1e6
+            while time.perf_counter() < end:
+                pass
+            os.close(os.open(os.path.join(d, f"f{k}"), os.O_CREAT | os.O_WRONLY, 0o644))
+"""
+
+
+@pytest.mark.parametrize("per_level", [1, 8], ids=["one-file", "dense"])
+def test_mkdir_p_storm_reports_every_entry_exactly_once(
+    harness: MakeHarness, scratch: str, per_level: int
+) -> None:
     """``mkdir -p a/b/c/d/e`` with a file made in every level right after its
     mkdir, 50 times with fresh names, while the driver reads concurrently: one
     CREATE per directory and per file, kernel-made or synthetic."""
     h = harness()
     h.w.add(scratch, recursive=True)
     h.start()
+    rounds = 50
     dirs: list[str] = []
     files: list[str] = []
-    for i in range(50):
+    for i in range(rounds):
         d = scratch
         for level in "abcde":
             d = j(d, f"{level}{i}")
             dirs.append(d)
-            files.append(j(d, "f"))
-
-    def storm() -> None:
-        for d, f in zip(dirs, files, strict=True):
-            os.mkdir(d)
-            touch(f)
-
-    maker = threading.Thread(target=storm, name="storm")
-    maker.start()
+            files.extend(j(d, f"f{k}") for k in range(per_level))
+    maker = subprocess.Popen([sys.executable, "-c", STORM, scratch, str(rounds), str(per_level)])
     want = set(dirs) | set(files)
     try:
         h.collect_until(lambda evs: want <= set(pathnames(evs, CREATE)), timeout=30)
     finally:
-        maker.join()
+        assert maker.wait(30) == 0
     events = h.sync(scratch)
     creates = [e for e in events if e.mask & CREATE]
     counts = _once(creates, CREATE)
     dups = {p: n for p, n in counts.items() if n != 1}
     assert not dups, f"reported more than once: {dups}\n{describe(creates)}"
     assert set(counts) == want
+    dir_set = set(dirs)
     for e in creates:
-        assert e.is_dir == (os.fsdecode(e.pathname) in set(dirs)), e
-    assert set(dirs) <= set(h.w.watches.values())
+        assert e.is_dir == (os.fsdecode(e.pathname) in dir_set), e
+    assert dir_set <= set(h.w.watches.values())
 
 
 def test_create_rename_then_write_inside_is_reported_under_new_path(
