@@ -368,3 +368,26 @@ def test_rename_over_an_empty_watched_directory(harness: MakeHarness, scratch: s
 
 
 IGNORED = int(Mask.IGNORED)
+
+
+def test_overflow_event_of_a_bytes_watcher_is_bytes(harness: MakeHarness, scratch: str) -> None:
+    """bytes in, bytes out: with only bytes roots, even Q_OVERFLOW's empty name
+    and path are bytes (code joining paths must not meet a str)."""
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        max_queued = int(f.read())
+    root = os.fsencode(j(scratch, "root"))
+    os.mkdir(root)
+    h = harness(max_queue=64) if harness.driver == "threaded" else harness()
+    h.w.add(root, recursive=True)
+    h.start()
+
+    def changes() -> None:
+        for i in range(max_queued + 200):
+            os.mknod(root + b"/%d" % i)  # one CREATE each
+
+    h.blind(changes, poke_dir=root)
+    events = h.collect_until(lambda evs: any(e.mask & Q_OVERFLOW for e in evs), timeout=30)
+    h.sync(root)
+    (overflow,) = [e for e in events if e.mask & Q_OVERFLOW]
+    assert overflow.wd == -1
+    assert (overflow.name, overflow.path, overflow.pathname) == (b"", b"", b"")
