@@ -608,7 +608,11 @@ class Watcher:
         return out
 
     def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
-        emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+        roots = self._roots.values()
+        if roots and all(root.as_bytes for root in roots):
+            emit(Event(-1, _Q_OVERFLOW, 0, b"", b""))  # bytes in, bytes out
+        else:
+            emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
         self._recover(emit)
 
     def _deliver(
