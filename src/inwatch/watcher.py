@@ -982,16 +982,24 @@ class Watcher:
                 items = list(queue)
                 queue.clear()
                 cond.notify_all()
-            try:
-                if batch:
+            if batch:
+                try:
                     callback(items)
-                else:
-                    for event in items:
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                continue
+            # One iterator, so that after a failing callback the loop resumes
+            # with the next event of the batch instead of dropping the rest.
+            pending = iter(items)
+            while True:
+                try:
+                    for event in pending:
                         callback(event)
                         if self._stopped:
                             return
-            except Exception as exc:  # reported; delivery goes on
-                warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                    break
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
 
     # --- asyncio driver -----------------------------------------------------------
 
