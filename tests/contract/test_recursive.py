@@ -236,6 +236,11 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
     # (the rescan meets the new name before, and after, the old one).
     for d in ("a_before/inner", "z_after/inner", "m_src/moving/inner", "b_dst"):
         os.makedirs(j(root, d))
+    changed = j(root, "changed")
+    touch(changed)
+    gone = j(root, "gone")
+    os.makedirs(j(gone, "inner"))
+    touch(j(gone, "inner", "f"))
     renames = [
         ("a_before", "y_renamed"),
         ("z_after", "b_renamed"),
@@ -252,6 +257,9 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
             touch(p)
         for src, dst in renames:
             os.rename(j(root, src), j(root, dst))
+        with open(changed, "a") as f:
+            f.write("changed while blind")
+        shutil.rmtree(gone)
 
     # threaded: a small user-space bound makes the reader stop while the
     # callback is held, so the kernel queue overflows.
@@ -260,14 +268,16 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
     h.start()
     h.blind(changes, poke_dir=root)
     want_created = set(new) | set(blind_dir_files) | {blind_dir}
-    want_deleted = set(old)
+    want_deleted = {*old, gone}
 
     def done(evs: list) -> bool:
-        return want_created <= set(pathnames(evs, CREATE)) and want_deleted <= set(
-            pathnames(evs, DELETE)
+        return (
+            want_created <= set(pathnames(evs, CREATE))
+            and want_deleted <= set(pathnames(evs, DELETE))
+            and changed in pathnames(evs, MODIFY)
         )
 
-    h.collect_until(done, timeout=60)
+    h.collect_until(done, timeout=30)
     events = h.sync(root)
     overflows = [i for i, e in enumerate(events) if e.mask & Q_OVERFLOW]
     assert overflows, "no Q_OVERFLOW delivered"
@@ -285,7 +295,11 @@ def test_overflow_is_delivered_then_the_rescan_reports_what_changed(
         if e.mask & DELETE and os.fsdecode(e.pathname) in want_deleted:
             assert i > first and e.synthetic, e
     assert sum(1 for e in events if e.synthetic and e.mask & CREATE) > 0
+    modified = [i for i, e in enumerate(events) if e.mask & MODIFY and e.pathname == changed]
+    assert modified and modified[-1] > first and events[modified[-1]].synthetic
     assert blind_dir in h.w.watches.values()
+    assert not [p for p in h.w.watches.values() if p.startswith(gone)]
+    assert [e.is_dir for e in events if e.mask & DELETE and e.pathname == gone] == [True]
     touch(j(blind_dir, "after"))
     events = h.sync(blind_dir)
     assert _once(events, CREATE)[j(blind_dir, "after")] == 1
