@@ -54,14 +54,20 @@ for i in range(rounds):
 """
 
 
-@pytest.mark.parametrize("per_level", [1, 8], ids=["one-file", "dense"])
+@pytest.mark.parametrize(
+    ("per_level", "max_queue"),
+    [(1, 1_000_000), (8, 1_000_000), (1, 8)],
+    ids=["one-file", "dense", "small-queue"],
+)
 def test_mkdir_p_storm_reports_every_entry_exactly_once(
-    harness: MakeHarness, scratch: str, per_level: int
+    harness: MakeHarness, scratch: str, per_level: int, max_queue: int
 ) -> None:
     """``mkdir -p a/b/c/d/e`` with a file made in every level right after its
     mkdir, 50 times with fresh names, while the driver reads concurrently: one
-    CREATE per directory and per file, kernel-made or synthetic."""
-    h = harness()
+    CREATE per directory and per file, kernel-made or synthetic. "small-queue":
+    the threaded and asyncio drivers stop reading every few events
+    (back-pressure), which must not lose or repeat anything either."""
+    h = harness(max_queue=max_queue)
     h.w.add(scratch, recursive=True)
     h.start()
     rounds = 50
