@@ -413,3 +413,57 @@ def test_overflow_event_of_a_bytes_watcher_is_bytes(harness: MakeHarness, scratc
     (overflow,) = [e for e in events if e.mask & Q_OVERFLOW]
     assert overflow.wd == -1
     assert (overflow.name, overflow.path, overflow.pathname) == (b"", b"", b"")
+
+
+RENAMES = r"""
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    os.rename(os.path.join(top, f"d{i}"), os.path.join(top, f"d{i + 1}"))
+"""
+CREATES = r"""
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    os.close(os.open(os.path.join(top, "other", f"f{i}"), os.O_CREAT | os.O_WRONLY, 0o644))
+"""
+
+
+def test_rename_storm_with_concurrent_activity(harness: MakeHarness, scratch: str) -> None:
+    """A watched directory renamed 300 times by one process while another
+    creates files next to it: every rename is reported as a MOVED_TO of a
+    directory, the watches end under the last name, and what is created inside
+    afterwards is reported there."""
+    root = j(scratch, "root")
+    os.makedirs(j(root, "d0", "inner"))
+    os.makedirs(j(root, "other"))
+    h = harness()
+    h.w.add(root, recursive=True)
+    h.settle(root)
+    n = 300
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RENAMES, root, str(n)]),
+        subprocess.Popen([sys.executable, "-c", CREATES, root, str(10 * n)]),
+    ]
+    try:
+        h.collect_until(
+            lambda evs: (
+                all(p.poll() is not None for p in procs)
+                and j(root, f"d{n}") in pathnames(evs, MOVED_TO)
+            ),
+            timeout=30,
+        )
+    finally:
+        assert [p.wait(30) for p in procs] == [0, 0]
+    final = j(root, f"d{n}")
+    touch(j(final, "inner", "after"))
+    events = h.sync(j(final, "inner"))
+    arrivals = [e.pathname for e in events if e.mask & MOVED_TO and e.is_dir]
+    assert arrivals == [j(root, f"d{i}") for i in range(1, n + 1)]
+    watched = sorted(p for p in h.w.watches.values() if p.startswith(j(root, "d")))
+    assert watched == [final, j(final, "inner")]
+    assert _once(events, CREATE)[j(final, "inner", "after")] == 1
+    assert (
+        len(set(pathnames(events, CREATE)) & {j(root, "other", f"f{i}") for i in range(10 * n)})
+        == 10 * n
+    )
