@@ -415,6 +415,13 @@ class Watcher:
             wd = self._ino.add_watch(p, quiet)
             if wd not in table_paths:
                 added.append(wd)
+            elif parent_wd is not None:
+                old = table_paths[wd]
+                if old != p and _same_dir(old, p):
+                    # Watched already under another path that still names it: a
+                    # symbolic link (a loop, with follow_symlinks) or a bind
+                    # mount. Not walked twice; scan_tree skips ELOOP silently.
+                    raise OSError(errno.ELOOP, f"already watched as {old!r}", p)
             self._register(wd, p, root, parent_wd)
             if top_wd < 0:
                 top_wd = wd
@@ -466,9 +473,10 @@ class Watcher:
 
     def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
         old = self._table.paths.get(wd)
-        if old is not None and old != path and parent is not None and not root.follow:
+        if old is not None and old != path and parent is not None:
             # A directory has one path (no hard links), so the kernel handing back
-            # a known wd for a new path means it moved while we were blind.
+            # a known wd for a new path means it moved while we were blind
+            # (aliases, symlinks and bind mounts, were refused by _walk).
             self._table.move(wd, path, parent)
         else:
             self._table.add(wd, path, parent)
@@ -600,7 +608,11 @@ class Watcher:
         return out
 
     def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
-        emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+        roots = self._roots.values()
+        if roots and all(root.as_bytes for root in roots):
+            emit(Event(-1, _Q_OVERFLOW, 0, b"", b""))  # bytes in, bytes out
+        else:
+            emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
         self._recover(emit)
 
     def _deliver(
@@ -776,7 +788,7 @@ class Watcher:
             if kernel_mask & _ECHO:
                 self._echo.add((parent, os.fsencode(os.path.basename(top))))
         except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                 self._runtime_error(exc)
 
     def _runtime_error(self, exc: OSError) -> None:
@@ -909,6 +921,8 @@ class Watcher:
                 events = self._process(data)
                 if events:
                     return events
+            if not self._table.paths:
+                return []  # the last watch was removed (its IGNORED woke us): nothing to wait for
             if deadline is not None and time.monotonic() >= deadline:
                 return []
 
@@ -968,16 +982,24 @@ class Watcher:
                 items = list(queue)
                 queue.clear()
                 cond.notify_all()
-            try:
-                if batch:
+            if batch:
+                try:
                     callback(items)
-                else:
-                    for event in items:
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                continue
+            # One iterator, so that after a failing callback the loop resumes
+            # with the next event of the batch instead of dropping the rest.
+            pending = iter(items)
+            while True:
+                try:
+                    for event in pending:
                         callback(event)
                         if self._stopped:
                             return
-            except Exception as exc:  # reported; delivery goes on
-                warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                    break
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
 
     # --- asyncio driver -----------------------------------------------------------
 
@@ -1021,6 +1043,15 @@ class Watcher:
             if self._reading and not self._ino.closed:
                 loop.remove_reader(fd)
             self._reading = False
+
+
+def _same_dir(a: str, b: str) -> bool:
+    """Do both paths name the same directory now (following links)?"""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return sa.st_ino == sb.st_ino and sa.st_dev == sb.st_dev
 
 
 def _is_real_dir(path: str) -> bool:

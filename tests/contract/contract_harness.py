@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from inwatch import Event, Mask, Watcher
+from inwatch import Event, Watcher
 
 DRIVERS = ("blocking", "threaded", "asyncio")
 SENTINEL = ".sentinel-"
@@ -254,4 +254,14 @@ class Harness:
             raise AssertionError(f"[{self.kind}] driver errors: {self.errors!r}")
 
 
-ALL = int(Mask.ALL_EVENTS)
+class HarnessFactory:
+    """``harness(**watcher_kwargs)`` -> a :class:`Harness` of this test's driver."""
+
+    def __init__(self, driver: str) -> None:
+        self.driver = driver
+        self.made: list[Harness] = []
+
+    def __call__(self, **kwargs: Any) -> Harness:
+        h = Harness(self.driver, **kwargs)
+        self.made.append(h)
+        return h

@@ -21,6 +21,7 @@ j = os.path.join
 PRELUDE = f"""
 import json, os, sys
 sys.path.insert(0, {HERE!r})
+from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import Harness, seen, touch
 from inwatch import WatchLimitError
 driver, top = sys.argv[1], sys.argv[2]
@@ -68,6 +69,18 @@ h.settle(small)
 touch(os.path.join(small, "s1", "f"))
 h.collect_until(seen(os.path.join(small, "s1", "f")))
 out["works"] = True
+# At the limit, a directory appearing at run time cannot be watched: the error
+# is kept in w.errors (and warned), its CREATE is still delivered.
+fill = os.path.join(top, "fill")
+h.w.add(fill, recursive=True)
+out["watches_at_limit"] = len(h.w.watches)
+import warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    os.mkdir(os.path.join(small, "s1", "late"))
+    h.sync(small)
+out["runtime_errors"] = [(type(e).__name__, e.filename) for e in h.w.errors]
+out["warned"] = [str(w.category.__name__) for w in caught]
 h.close()
 print(json.dumps(out))
 """
@@ -79,7 +92,7 @@ def test_watch_limit_in_user_namespace_rolls_back(driver: str, scratch: str) -> 
     if shutil.which("unshare") is None:
         pytest.skip("unshare(1) is not installed")
     big = ["big/a/b/c", "big/a/d", "big/e/f", "big/g"]  # 8 directories with big/
-    _make_tree(scratch, [*big, "small/s1"])
+    _make_tree(scratch, [*big, "small/s1", "fill/x/y"])
     probe = subprocess.run(["unshare", "-U", "-r", "true"], capture_output=True, timeout=30)
     if probe.returncode != 0:
         pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
@@ -90,6 +103,10 @@ def test_watch_limit_in_user_namespace_rolls_back(driver: str, scratch: str) -> 
     assert out["filename"] == j(scratch, "big")
     assert out["watches_after"] == 0 and out["kernel_after"] == 0, out
     assert out["works"]
+    assert out["watches_at_limit"] == 5
+    assert out["runtime_errors"] == [["WatchLimitError", j(scratch, "small", "s1", "late")]], out
+    if driver != "threaded":  # the warning is issued in the reader thread there
+        assert "RuntimeWarning" in out["warned"], out
 
 
 EACCES_CHILD = """
