@@ -4,8 +4,8 @@ Lifetime: until SIGINT/SIGTERM (status 0, output flushed), ``--timeout`` seconds
 without an event shown (status 2, as inotifywait), the first event with
 ``--once`` (status 0), or until no watch remains (status 0).
 
-The output of each read is flushed before the next wait, so no event sits in a
-buffer while the command waits for the kernel.
+Each event is flushed as it is written, so a reader never waits for the rest
+of a batch (nor for the next event).
 """
 
 from __future__ import annotations
@@ -101,11 +101,10 @@ def watch(ns: argparse.Namespace) -> int:
             for ev in events:
                 if keep(ev):
                     out.write(write_one(ev, t))
+                    out.flush()  # a reader never waits for the rest of a batch
                     shown_any = True
                     if ns.once:
-                        out.flush()
                         return 0
-            out.flush()
             if shown_any and deadline is not None:
                 deadline = time.monotonic() + ns.timeout
         out.flush()
