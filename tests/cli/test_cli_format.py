@@ -236,3 +236,23 @@ def test_inotifywait_names_add_close() -> None:
     assert format_event("%e", ev, T) == "CLOSE_WRITE,CLOSE"
     assert csv_line(ev, T) == '/w/,"CLOSE_WRITE,CLOSE",f'
     assert json_object(ev, T)["events"] == ["CLOSE_WRITE"]  # JSON: the kernel's bits only
+
+
+def test_progress_after_one_second_when_not_a_tty(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from inwatch.cli._common import Progress
+
+    p = Progress(lambda: 1234)
+    try:
+        deadline = time.monotonic() + 5
+        err = ""
+        while "Setting up watches: 1234 so far\n" not in err and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the captured stderr, bounded by the deadline
+            err += capsys.readouterr().err
+    finally:
+        p.close()
+    assert "Setting up watches: 1234 so far\n" in err
+    quiet = Progress(lambda: 1, enabled=False)
+    quiet.close()
+    assert capsys.readouterr().err == ""
