@@ -35,7 +35,7 @@ class Inotify:
     events are queued.
     """
 
-    __slots__ = ("_fd", "_poll")
+    __slots__ = ("_fd", "_nonblocking", "_poll")
 
     def __init__(self, *, nonblocking: bool = False, cloexec: bool = True) -> None:
         flags = 0
@@ -44,6 +44,7 @@ class Inotify:
         if cloexec:
             flags |= InitFlags.CLOEXEC
         self._fd = -1
+        self._nonblocking = nonblocking
         self._fd = _sys.init1(int(flags))
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
@@ -115,9 +116,13 @@ class Inotify:
         """Wait up to *timeout* seconds (``None``: forever) and return every byte
         the kernel has queued, whole events only; ``b""`` on timeout."""
         fd = self.fileno()
-        if not self._poll_ready(timeout):
+        if timeout == 0 and self._nonblocking:
+            pass  # no need to poll: FIONREAD says whether anything is queued
+        elif not self._poll_ready(timeout):
             return b""
         size = _sys.fionread(fd)
+        if size == 0 and self._nonblocking:
+            return b""
         try:
             return os.read(fd, size if size > _MIN_READ else _MIN_READ)
         except BlockingIOError:  # another reader took them first
