@@ -22,7 +22,6 @@ here too: it is a plain value with lazily computed fields.
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import Any, AnyStr, Generic, NamedTuple
 
@@ -160,10 +159,15 @@ class Event(Generic[AnyStr]):
     @property
     def pathname(self) -> AnyStr:
         """``path`` joined with ``name`` (just ``path`` when there is no name)."""
-        name = self.name
+        # Plain concatenation: os.path.join's generality costs more than the
+        # rest of delivering an event, and names never contain a separator.
+        name: Any = self.name
         if not name:
             return self.path
-        return os.path.join(self.path, name)
+        path: Any = self.path
+        if type(path) is str:
+            return path + name if path.endswith("/") else path + "/" + name  # type: ignore[no-any-return]
+        return path + name if path.endswith(b"/") else path + b"/" + name  # type: ignore[no-any-return]
 
     @property
     def is_dir(self) -> bool:

@@ -188,6 +188,7 @@ class Watcher:
         self._awake: asyncio.Event | None = None
         self._reading = False
         self._reader_done = False
+        self._busy = False
 
     # --- the fd and lifetime ----------------------------------------------------
 
@@ -234,6 +235,28 @@ class Watcher:
             self._reading = False
         self._ino.close()
         os.close(self._stop_fd)
+
+    @property
+    def running(self) -> bool:
+        """True while the threads of :meth:`start` run (they end by themselves
+        once no watch remains and every event was handed over)."""
+        return any(t.is_alive() for t in self._threads)
+
+    def drain(self, timeout: float) -> bool:
+        """With :meth:`start`: wait up to *timeout* seconds until everything the
+        kernel had queued has been handed to the callback. True if it was."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                idle = not self._queue and not self._busy
+                if idle and (self._ino.closed or self._ino.pending_bytes() == 0):
+                    return True
+                if self._reader_done and not self._queue and not self._busy:
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.02))
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the threads started by :meth:`start` to end."""
@@ -981,25 +1004,38 @@ class Watcher:
                     return
                 items = list(queue)
                 queue.clear()
+                self._busy = True
                 cond.notify_all()
-            if batch:
-                try:
-                    callback(items)
-                except Exception as exc:  # reported; delivery goes on
-                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
-                continue
-            # One iterator, so that after a failing callback the loop resumes
-            # with the next event of the batch instead of dropping the rest.
-            pending = iter(items)
-            while True:
-                try:
-                    for event in pending:
-                        callback(event)
-                        if self._stopped:
-                            return
-                    break
-                except Exception as exc:  # reported; delivery goes on
-                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+            try:
+                if not self._deliver_batch(callback, batch, items):
+                    return
+            finally:
+                with cond:
+                    self._busy = False
+                    cond.notify_all()
+
+    def _deliver_batch(
+        self, callback: Callable[[Any], object], batch: bool, items: list[Any]
+    ) -> bool:
+        """Call *callback* for *items*; False once stop() was called."""
+        if batch:
+            try:
+                callback(items)
+            except Exception as exc:  # reported; delivery goes on
+                warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+            return not self._stopped
+        # One iterator, so that after a failing callback the loop resumes with
+        # the next event of the batch instead of dropping the rest.
+        pending = iter(items)
+        while True:
+            try:
+                for event in pending:
+                    callback(event)
+                    if self._stopped:
+                        return False
+                return True
+            except Exception as exc:  # reported; delivery goes on
+                warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
 
     # --- asyncio driver -----------------------------------------------------------
 

@@ -11,8 +11,10 @@ of a batch (nor for the next event).
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ._common import read_fromfile, stop_on_signals, text_out
 from .args import CliError
@@ -22,8 +24,8 @@ from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 __all__ = ["watch"]
 
 EXIT_TIMEOUT = 2
-_SLICE = 0.2  # longest wait between two looks at the signal flag
-_DRAIN_READS = 64  # reads of what is queued after SIGINT/SIGTERM, at most
+_SLICE = 0.05  # longest wait between two looks at the signal flag
+_DRAIN_SECONDS = 5.0  # at most, to show what was queued before SIGINT/SIGTERM
 
 
 def _paths(ns: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -77,35 +79,39 @@ def watch(ns: argparse.Namespace) -> int:
             exclude=keep.path_excluded if (ns.exclude or excluded) else None,
             quiet=ns.quiet,
         )
-        deadline = None if ns.timeout is None else time.monotonic() + ns.timeout
-        draining = 0
-        while draining < _DRAIN_READS:
-            if not w.watches:
-                return 0
-            wait = _SLICE
-            if stop:
-                # Show what the kernel queued before the signal, then stop.
-                wait = 0.0
-                draining += 1
-            elif deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-                if wait <= 0:
-                    return EXIT_TIMEOUT
-            events = w.read(timeout=wait)
-            if not events:
-                if stop:
-                    break
-                continue
+        # Writing a line costs more than the kernel takes to queue an event, so
+        # output runs on the Watcher's threaded driver: its reader drains the
+        # kernel queue into memory while this writer catches up, and a storm
+        # does not overflow the kernel queue because the terminal is slow.
+        shown_at = [time.monotonic()]
+        first_shown = threading.Event()
+
+        def show(events: list[Any]) -> None:
             t = time.time()
-            shown_any = False
             for ev in events:
                 if keep(ev):
                     out.write(write_one(ev, t))
                     out.flush()  # a reader never waits for the rest of a batch
-                    shown_any = True
+                    shown_at[0] = time.monotonic()
                     if ns.once:
-                        return 0
-            if shown_any and deadline is not None:
-                deadline = time.monotonic() + ns.timeout
-        out.flush()
-    return 0
+                        first_shown.set()
+                        w.stop()
+                        return
+
+        w.start(show, batch=True)
+        try:
+            while True:
+                if first_shown.wait(_SLICE):
+                    return 0
+                if stop:
+                    # Show what the kernel queued before the signal, then stop.
+                    w.drain(_DRAIN_SECONDS)
+                    return 0
+                if not w.running:
+                    return 0  # no watch remains, and everything was shown
+                if ns.timeout is not None and time.monotonic() - shown_at[0] >= ns.timeout:
+                    return EXIT_TIMEOUT
+        finally:
+            w.stop()
+            w.join()
+            out.flush()
