@@ -350,13 +350,10 @@ class Watcher:
             onerror(exc)
 
         with self._lock:
-            added: list[int] = []
             root_wd = -1
             try:
                 if not is_dir:
                     root_wd = self._ino.add_watch(top, kernel_mask)
-                    if root_wd not in self._table.paths:
-                        added.append(root_wd)
                     self._register(root_wd, top, root, None)
                     self._roots[root_wd] = root
                     return root_wd
@@ -379,12 +376,11 @@ class Watcher:
                     on_entry,
                     keep_going,
                     visited,
-                    added,
                     recursive=recursive,
+                    rollback=True,
                 )
                 self._roots[root_wd] = root
             except OSError as exc:
-                self._rollback(added)
                 if exc.errno == errno.ENOSPC:
                     needed = tree.count_dirs(top, excluded, follow_symlinks) if recursive else 1
                     raise watch_limit_error(top, needed=needed) from None
@@ -415,12 +411,13 @@ class Watcher:
         on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None],
         onerror: Callable[[OSError], None],
         visited: set[tuple[int, int]] | None,
-        added: list[int],
         *,
         recursive: bool = True,
+        rollback: bool = False,
     ) -> int:
         """Watch the directory *top* (and, if *recursive*, the tree below it) for
-        *root*; return *top*'s wd. New wds are appended to *added*.
+        *root*; return *top*'s wd. With *rollback*, an error removes every watch
+        this walk created before it propagates.
 
         Listing a directory opens and reads it, which a watch asking for OPEN,
         ACCESS or CLOSE_NOWRITE would report: thousands of events about our own
@@ -432,13 +429,17 @@ class Watcher:
         table = self._table
         table_paths = table.paths
         top_wd = -1
+        # Watches that existed before this walk (rare: nested roots, links), kept
+        # on rollback. The new ones are found again as top's subtree, which costs
+        # no list as long as the tree.
+        preexisting: set[int] = set()
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd
             wd = self._ino.add_watch(p, quiet)
-            if wd not in table_paths:
-                added.append(wd)
-            elif parent_wd is not None:
+            if wd in table_paths:
+                preexisting.add(wd)
+            if wd in table_paths and parent_wd is not None:
                 old = table_paths[wd]
                 if old != p and _same_dir(old, p):
                     # Watched already under another path that still names it: a
@@ -466,6 +467,16 @@ class Watcher:
             else:
                 top_wd = watch(top, parent)
                 self._remember_files(top_wd, top, root.excluded, root)
+        except OSError:
+            if rollback and top_wd >= 0:
+                for wd in reversed(table.subtree(top_wd)):
+                    if wd not in preexisting:
+                        try:
+                            self._ino.rm_watch(wd)
+                        except OSError:
+                            pass
+                        self._forget(wd)
+            raise
         finally:
             if top_wd >= 0 and kernel_mask & _ECHO:
                 self._widen(top_wd, kernel_mask)
@@ -522,14 +533,6 @@ class Watcher:
                 except OSError:
                     pass  # already gone (IGNORED on its way)
             self._forget(sub)
-
-    def _rollback(self, added: list[int]) -> None:
-        for wd in reversed(added):
-            try:
-                self._ino.rm_watch(wd)
-            except OSError:
-                pass
-            self._forget(wd)
 
     def _remember_files(
         self, wd: int, path: str, excluded: tree.Excluder | None, root: _Root
@@ -807,7 +810,7 @@ class Watcher:
             self._emit(wd, mask, 0, name, parent, emit, synthetic=True)
 
         try:
-            self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None, [])
+            self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None)
             if kernel_mask & _ECHO:
                 self._echo.add((parent, os.fsencode(os.path.basename(top))))
         except OSError as exc:
