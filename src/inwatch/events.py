@@ -112,6 +112,16 @@ def pack_event(wd: int, mask: int, cookie: int = 0, name: bytes = b"", pad_to: i
     return _HEADER.pack(wd, mask, cookie, len(name)) + name
 
 
+def _join(path: AnyStr, name: AnyStr) -> AnyStr:
+    # Plain concatenation: names never contain a separator, and os.path.join's
+    # generality costs more than the rest of delivering an event.
+    if not name:
+        return path
+    p: Any = path
+    sep = "/" if type(p) is str else b"/"
+    return path + name if p.endswith(sep) else path + sep + name  # type: ignore[operator]
+
+
 class Event(Generic[AnyStr]):
     """An event as the high-level API delivers it.
 
@@ -125,16 +135,20 @@ class Event(Generic[AnyStr]):
     ``src_pathname`` is set on a MOVED_TO whose MOVED_FROM was seen (a rename
     inside the watched set). ``synthetic`` is True for events inwatch made up from
     a scan: the contents of a directory that appeared, or what changed while the
-    kernel queue overflowed. For ``Q_OVERFLOW``, ``wd`` is -1 and ``path`` empty.
+    kernel queue overflowed. ``pathname`` is joined when the event is made (as
+    any reader would), the rest is computed when asked. For ``Q_OVERFLOW``, ``wd``
+    is -1 and ``path`` empty.
     """
 
-    __slots__ = ("cookie", "mask", "name", "path", "src_pathname", "synthetic", "wd")
+    __slots__ = ("cookie", "mask", "name", "path", "pathname", "src_pathname", "synthetic", "wd")
 
     wd: int
     mask: int
     cookie: int
     name: AnyStr
     path: AnyStr
+    pathname: AnyStr
+    """``path`` joined with ``name`` (just ``path`` when there is no name)."""
     src_pathname: AnyStr | None
     synthetic: bool
 
@@ -153,21 +167,9 @@ class Event(Generic[AnyStr]):
         self.cookie = cookie
         self.name = name
         self.path = path
+        self.pathname = _join(path, name)
         self.src_pathname = src_pathname
         self.synthetic = synthetic
-
-    @property
-    def pathname(self) -> AnyStr:
-        """``path`` joined with ``name`` (just ``path`` when there is no name)."""
-        # Plain concatenation: os.path.join's generality costs more than the
-        # rest of delivering an event, and names never contain a separator.
-        name: Any = self.name
-        if not name:
-            return self.path
-        path: Any = self.path
-        if type(path) is str:
-            return path + name if path.endswith("/") else path + "/" + name  # type: ignore[no-any-return]
-        return path + name if path.endswith(b"/") else path + b"/" + name  # type: ignore[no-any-return]
 
     @property
     def is_dir(self) -> bool:

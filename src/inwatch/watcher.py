@@ -123,8 +123,11 @@ class _Root:
 
     @property
     def is_default(self) -> bool:
+        # A path ending in "/" (the root directory) needs Event's careful join,
+        # not the hot path's plain one.
         return (
-            self.auto_add
+            not self.path.endswith("/")
+            and self.auto_add
             and self.excluded is None
             and not self.follow
             and not self.as_bytes
@@ -605,6 +608,7 @@ class Watcher:
                     ev.cookie = cookie
                     ev.name = sname
                     ev.path = path
+                    ev.pathname = path + "/" + sname
                     ev.src_pathname = None
                     ev.synthetic = False
                     emit(ev)
@@ -623,8 +627,10 @@ class Watcher:
                 ev.wd = wd
                 ev.mask = mask
                 ev.cookie = cookie
-                ev.name = name.decode("utf-8", "surrogateescape")
+                sname = name.decode("utf-8", "surrogateescape")
+                ev.name = sname
                 ev.path = path
+                ev.pathname = path + "/" + sname if sname else path
                 ev.src_pathname = None
                 ev.synthetic = False
                 emit(ev)
