@@ -64,12 +64,14 @@ def _parse(buf: bytes | bytearray | memoryview, record: type) -> list[Any]:
     # past the end is clamped, and can only happen to the last record (offset
     # then passes end and the loop stops), so truncation is checked once after.
     # The kernel pads names with NULs and names never contain NUL, so rstrip is
-    # exact; an empty name slices to b"". ``tuple.__new__(tuple, t)`` hands back
-    # ``t`` itself, so with ``record=tuple`` no second object is built per event.
+    # exact; an empty name slices to b"". With ``record=tuple`` the record is
+    # the plain tuple itself: no call, no second object (the branch costs less
+    # than either).
     events: list[Any] = []
     append = events.append
     unpack = _HEADER.unpack_from
     new = tuple.__new__
+    plain = record is tuple
     if type(buf) is not bytes:
         buf = bytes(buf)
     end = len(buf)
@@ -79,7 +81,10 @@ def _parse(buf: bytes | bytearray | memoryview, record: type) -> list[Any]:
         while offset < end:
             wd, mask, cookie, length = unpack(buf, offset)
             offset += 16
-            append(new(record, (wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0"))))
+            if plain:
+                append((wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0")))
+            else:
+                append(new(record, (wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0"))))
             offset += length
     except struct.error:
         raise EventParseError(
