@@ -373,6 +373,9 @@ def run_rounds(
 ) -> Runs:
     """Call ``measure(peer, round)`` interleaved (A B C A B C ...). A peer that is
     unavailable once is skipped for the remaining rounds; a failed round is None."""
+    only = os.environ.get("BENCH_PEERS")
+    if only:
+        peers = [p for p in peers if p in only.split(",")]
     runs = Runs(list(peers), rounds, {p: [] for p in peers})
     for rnd, peer in interleave(peers, rounds):
         if peer in runs.notes and not any(runs.results[peer]):

@@ -1,0 +1,124 @@
+"""Workload 4, setup: recursive watches on balanced trees of 10,000 and 50,000
+directories (fan-out 10): seconds until the peer reports a sentinel file (its
+watches are in place), µs per watch, peak RSS and bytes per watch.
+
+Bytes per watch is the slope of the peak RSS between the two trees, measured in
+the same round ((HWM 50k - HWM 10k) / 40,000): fixed costs (the interpreter,
+imports) cancel out, and the same formula holds for the C reader and
+inotifywait, whose RSS before setup cannot be read. The kernel's own memory per
+watch is the same for every peer and not counted.
+
+    python setup_tree.py [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from _common import (
+    Result,
+    Runs,
+    Section,
+    Worker,
+    fmt,
+    make_tree,
+    notes_block,
+    ratio_cells,
+    run_rounds,
+    scratch,
+    table,
+    vm_bytes,
+)
+
+# The async and threaded drivers of inwatch set up exactly like the blocking one.
+PEERS = [
+    "c",
+    "plain",
+    "inotifywait",
+    "inwatch",
+    "inwatch-compat",
+    "inwatch-cli",
+    "inotify_simple",
+    "asyncinotify",
+    "pyinotify",
+    "watchdog",
+    "watchfiles",
+]
+REFS = ("plain", "inotifywait")
+
+
+def child(adapter: Any, spec: dict[str, Any], chan: Any) -> None:
+    chan.wait("quit")
+
+
+def one(peer: str, root: str, ndirs: int) -> dict[str, float]:
+    with Worker(peer, "setup_tree", {"paths": [root], "recursive": True}, timeout=600) as w:
+        hwm = vm_bytes(w.pids[0])
+        ready = w.ready
+    watches = ndirs + 1
+    return {
+        "s": ready["ready_s"],
+        "us": ready["ready_s"] / watches * 1e6,
+        "hwm": hwm,
+        "delta": hwm - ready["rss_before"] if w.pids == [w.proc.pid] else None,
+    }
+
+
+def bench(quick: bool = False) -> Section:
+    small, big = (1_000, 5_000) if quick else (10_000, 50_000)
+    rounds = 1 if quick else 5
+    with scratch("setup-small") as small_root, scratch("setup-big") as big_root:
+        make_tree(small_root, small)
+        make_tree(big_root, big)
+
+        def measure(peer: str, _round: int) -> Result:
+            a, b = one(peer, small_root, small), one(peer, big_root, big)
+            out: Result = {f"{k}_small": v for k, v in a.items()}
+            out |= {f"{k}_big": v for k, v in b.items()}
+            out["bpw"] = (b["hwm"] - a["hwm"]) / (big - small)
+            return out
+
+        runs = run_rounds("setup", PEERS, rounds, measure)
+    return Section("4. Setup", render(runs, small, big))
+
+
+def render(runs: Runs, small: int, big: int) -> str:
+    rows = []
+    for peer in runs.peers:
+        delta, hwm = runs.med(peer, "delta_big"), runs.med(peer, "hwm_big")
+        rows.append(
+            [
+                peer,
+                fmt(runs.med(peer, "s_small"), ".3f"),
+                fmt(runs.med(peer, "s_big"), ".3f"),
+                fmt(runs.med(peer, "us_big"), ".1f"),
+                *ratio_cells(runs, peer, "us_big", REFS),
+                fmt(None if delta is None else delta / 2**20, ".1f"),
+                fmt(None if hwm is None else hwm / 2**20, ".1f"),
+                fmt(runs.med(peer, "bpw"), ".0f"),
+            ]
+        )
+    head = [
+        "peer",
+        f"s to ready, {small:,} dirs",
+        f"s to ready, {big:,} dirs",
+        "µs/watch",
+        "× plain",
+        "× inotifywait",
+        "peak RSS Δ MiB",
+        "peak RSS MiB",
+        "bytes/watch",
+    ]
+    intro = (
+        f"Recursive watch on balanced trees (fan-out 10) of {small:,} and {big:,} directories, "
+        "from the call (or the command's start) to the first sentinel event; µs/watch and "
+        f"ratios on the {big:,} tree; peak RSS Δ = VmHWM after minus VmRSS before setup "
+        "(Python peers, in process); bytes/watch = slope of VmHWM between the two trees. "
+        f"Medians of {runs.rounds} interleaved rounds."
+    )
+    return intro + "\n\n" + table(head, rows) + notes_block(runs)
+
+
+if __name__ == "__main__":
+    print(bench("--quick" in sys.argv).body)
