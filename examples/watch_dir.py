@@ -1,6 +1,6 @@
 """Watch a directory with the low-level binding and print every event.
 
-    python examples/watch_dir.py DIR [SECONDS]
+python examples/watch_dir.py DIR [SECONDS]
 """
 
 from __future__ import annotations

@@ -8,15 +8,17 @@ the layers above.
 from __future__ import annotations
 
 from .errors import EventParseError, InotifyLimitError, InstanceLimitError, WatchLimitError
-from .events import RawEvent, parse_events
+from .events import Event, RawEvent, parse_events
 from .flags import *  # noqa: F403  (the IN_* constants, Mask, InitFlags)
 from .flags import __all__ as _flags_all
 from .inotify import Inotify
 from .limits import Limits, ProcessUsage, inotify_usage, limits
+from .watcher import Watcher
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Event",
     "EventParseError",
     "Inotify",
     "InotifyLimitError",
@@ -25,6 +27,7 @@ __all__ = [
     "ProcessUsage",
     "RawEvent",
     "WatchLimitError",
+    "Watcher",
     "__version__",
     "inotify_usage",
     "limits",

@@ -89,12 +89,9 @@ def fionread(fd: int) -> int:
 # --- errors -------------------------------------------------------------------
 
 
-def _display(path: str | bytes) -> str:
-    return os.fsdecode(path)
-
-
 def _add_watch_error(err: int, path: str | bytes, mask: int) -> OSError:
-    shown = _display(path)
+    # filename is the path as the caller gave it (bytes stay bytes), as os.stat does.
+    shown = path
     if err == errno.ENOSPC:
         from .limits import watch_limit_error  # only on the error path
 
@@ -108,8 +105,11 @@ def _add_watch_error(err: int, path: str | bytes, mask: int) -> OSError:
     if err == errno.EEXIST and mask & _MASK_CREATE:
         return OSError(err, "already watched by this instance (Mask.MASK_CREATE)", shown)
     if err == errno.EINVAL:
-        return OSError(err, f"invalid watch mask {mask:#x} (no event bits, or MASK_ADD "
-                       "with MASK_CREATE)", shown)
+        return OSError(
+            err,
+            f"invalid watch mask {mask:#x} (no event bits, or MASK_ADD with MASK_CREATE)",
+            shown,
+        )
     if err == errno.ENAMETOOLONG:
         return OSError(err, "path too long", shown)
     if err == errno.ELOOP:
@@ -134,4 +134,3 @@ def _init_error(err: int) -> OSError:
     if err == errno.ENOMEM:
         return OSError(err, "out of kernel memory creating an inotify instance")
     return OSError(err, os.strerror(err))
-

@@ -55,7 +55,7 @@ class InotifyLimitError(OSError):
         self,
         err: int,
         message: str,
-        filename: str | None = None,
+        filename: str | bytes | None = None,
         *,
         limit: int | None = None,
         in_use: int | None = None,

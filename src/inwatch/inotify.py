@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import select
+import warnings
 from types import TracebackType
 
 from . import _sys
@@ -78,8 +79,6 @@ class Inotify:
 
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
-            import warnings
-
             warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=2)
             self.close()
 

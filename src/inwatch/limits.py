@@ -139,7 +139,7 @@ def limits() -> Limits:
 def raise_command(knob: str, value: int) -> str:
     """The command that sets *knob* to *value* (sysctl for the sysctl tree)."""
     if knob.startswith("/proc/sys/"):
-        key = knob[len("/proc/sys/"):].replace("/", ".")
+        key = knob[len("/proc/sys/") :].replace("/", ".")
         return f"sudo sysctl -w {key}={value}"
     return f"echo {value} | sudo tee {knob}"
 
@@ -150,15 +150,16 @@ def _suggest(limit: int, in_use: int, needed: int) -> int:
     return 1 << (want - 1).bit_length()
 
 
-def watch_limit_error(path: str | None, needed: int = 1) -> WatchLimitError:
+def watch_limit_error(path: str | bytes | None, needed: int = 1) -> WatchLimitError:
     """The ENOSPC error for *path*, naming the binding knob and the fix."""
     lim = limits()
     limit = lim.watch_limit
     knob = lim.watch_knob
     in_use = lim.watches_in_use
     if limit is None:
-        return WatchLimitError(errno.ENOSPC, "inotify watch limit reached", path,
-                               needed=needed, in_use=in_use)
+        return WatchLimitError(
+            errno.ENOSPC, "inotify watch limit reached", path, needed=needed, in_use=in_use
+        )
     value = _suggest(limit, in_use, needed)
     fix = raise_command(knob, value)
     message = (
@@ -166,8 +167,9 @@ def watch_limit_error(path: str | None, needed: int = 1) -> WatchLimitError:
         + (f", {needed} more needed" if needed > 1 else "")
         + f"; raise it to at least {max(in_use + needed, limit + 1)} (suggested: {fix})"
     )
-    return WatchLimitError(errno.ENOSPC, message, path, limit=limit, in_use=in_use,
-                           knob=knob, needed=needed, fix=fix)
+    return WatchLimitError(
+        errno.ENOSPC, message, path, limit=limit, in_use=in_use, knob=knob, needed=needed, fix=fix
+    )
 
 
 def instance_limit_error() -> InstanceLimitError:
@@ -177,13 +179,13 @@ def instance_limit_error() -> InstanceLimitError:
     knob = lim.instance_knob
     in_use = lim.instances_in_use
     if limit is None:
-        return InstanceLimitError(errno.EMFILE, "inotify instance limit reached",
-                                  in_use=in_use)
+        return InstanceLimitError(errno.EMFILE, "inotify instance limit reached", in_use=in_use)
     value = _suggest(limit, in_use, 1)
     fix = raise_command(knob, value)
     message = (
         f"inotify instance limit reached: {in_use} instances in use, {knob} = {limit}; "
         f"close unused instances or raise it (suggested: {fix})"
     )
-    return InstanceLimitError(errno.EMFILE, message, limit=limit, in_use=in_use,
-                              knob=knob, needed=1, fix=fix)
+    return InstanceLimitError(
+        errno.EMFILE, message, limit=limit, in_use=in_use, knob=knob, needed=1, fix=fix
+    )

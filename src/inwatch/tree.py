@@ -1,0 +1,138 @@
+"""Walking a directory tree to watch it: watch first, then list, then report.
+
+The order is what makes recursive watching lossless. A directory's watch is
+added *before* it is listed, so an entry created while we work is either in the
+listing or reported by the kernel (or both: the watcher de-duplicates). Listing
+first and watching second would lose whatever appears in between.
+
+Everything with side effects comes in as callables (``watch``, ``on_entry``,
+``onerror``), so the walk itself is plain Python over ``os.scandir``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Iterable
+
+__all__ = ["Excluder", "count_dirs", "make_excluder", "scan_tree"]
+
+# excluder(path_relative_to_root, name, full_path) -> True to leave it out
+Excluder = Callable[[str, str, str], bool]
+ExcludeSpec = Iterable[str] | Callable[[str], bool] | None
+
+# A directory vanishing or turning into something else while we walk is a race,
+# not an error: the kernel reports what happened to it.
+_GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+
+
+def make_excluder(exclude: ExcludeSpec) -> Excluder | None:
+    """Globs match the entry's name or its path relative to the watched root
+    (``"*.tmp"``, ``".git"``, ``"build/cache"``); a callable gets the full path."""
+    if exclude is None:
+        return None
+    if callable(exclude):
+        func = exclude
+        return lambda rel, name, full: bool(func(full))
+    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
+    if not patterns:
+        return None
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p.rstrip('/'))})" for p in patterns))
+    match = regex.match
+    return lambda rel, name, full: match(name) is not None or match(rel) is not None
+
+
+def scan_tree(
+    top: str,
+    top_rel: str,
+    top_parent: int | None = None,
+    *,
+    watch: Callable[[str, int | None], int],
+    excluded: Excluder | None,
+    follow_symlinks: bool,
+    on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None] | None,
+    onerror: Callable[[OSError], None],
+    visited: set[tuple[int, int]] | None = None,
+) -> None:
+    """Watch *top* (a directory) and every directory below it.
+
+    *top_rel* is *top*'s path relative to the watched root (``""`` for the root)
+    and *top_parent* the wd of its parent (``None`` for a root); ``watch(path,
+    parent_wd)`` adds one watch and returns its wd.
+    For every entry of every watched directory, after that directory's watch is
+    in place, ``on_entry(parent_wd, parent_path, name, is_dir, entry)`` is called,
+    parents before their contents. Errors on subdirectories (no permission...)
+    go to *onerror*; ``WatchLimitError`` and errors on *top* propagate.
+    With *follow_symlinks*, directories reached twice (a symlink loop) are
+    skipped by device and inode.
+    """
+    stack: list[tuple[str, str, int | None]] = [(top, top_rel, top_parent)]
+    while stack:
+        path, rel, parent = stack.pop()
+        try:
+            wd = watch(path, parent)
+            entries = list(os.scandir(path))
+        except OSError as exc:
+            if path is top or exc.errno == errno.ENOSPC:
+                raise
+            if exc.errno not in _GONE:
+                onerror(exc)
+            continue
+        subdirs: list[tuple[str, str, int | None]] = []
+        for entry in entries:
+            name = entry.name
+            full = entry.path
+            sub_rel = f"{rel}/{name}" if rel else name
+            if excluded is not None and excluded(sub_rel, name, full):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
+            except OSError:
+                is_dir = False
+            if is_dir and follow_symlinks and visited is not None:
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in visited:
+                    continue  # a loop, or the same directory reached twice
+                visited.add(key)
+            if on_entry is not None:
+                on_entry(wd, path, name, is_dir, entry)
+            if is_dir:
+                subdirs.append((full, sub_rel, wd))
+        # Reverse so that the walk visits entries in listing order (it is a stack).
+        stack.extend(reversed(subdirs))
+
+
+def count_dirs(top: str, excluded: Excluder | None, follow_symlinks: bool) -> int:
+    """How many directories a recursive watch of *top* needs (best effort)."""
+    count = 0
+    stack = [(top, "")]
+    seen: set[tuple[int, int]] = set()
+    while stack:
+        path, rel = stack.pop()
+        count += 1
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            continue
+        for entry in entries:
+            sub_rel = f"{rel}/{entry.name}" if rel else entry.name
+            if excluded is not None and excluded(sub_rel, entry.name, entry.path):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=follow_symlinks):
+                    continue
+                if follow_symlinks:
+                    st = entry.stat()
+                    if (st.st_dev, st.st_ino) in seen:
+                        continue
+                    seen.add((st.st_dev, st.st_ino))
+            except OSError:
+                continue
+            stack.append((entry.path, sub_rel))
+    return count

@@ -1,0 +1,155 @@
+"""The wd <-> path table of a recursive watcher (pure: no syscalls).
+
+A tree can hold hundreds of thousands of watches, so the table is lean:
+
+- ``paths``: wd -> path, for every watch; read on every event (the hot path);
+- ``children``: wd -> child wds, only for directories that have watched
+  subdirectories, so renaming a directory rewrites its subtree at a cost
+  proportional to the subtree, not to the whole table;
+- ``wds``: path -> wd, only for roots and for directories that have watched
+  children. A leaf is found through its parent's children, so most watches
+  cost one entry in ``paths`` and a slot in a list, and ``wd_of`` stays
+  O(siblings) at worst.
+
+Paths are ``str`` (surrogateescape for non-UTF-8); the watcher converts at the
+edges for callers who passed bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["WatchTable"]
+
+_sep = os.sep
+
+
+def join(path: str, name: str) -> str:
+    """``path/name`` without doubling a trailing separator (``/`` as a root)."""
+    if path.endswith(_sep):
+        return path + name
+    return path + _sep + name
+
+
+def parent_of(path: str) -> str:
+    return os.path.dirname(path) or _sep
+
+
+class WatchTable:
+    __slots__ = ("children", "paths", "roots", "wds")
+
+    def __init__(self) -> None:
+        self.paths: dict[int, str] = {}
+        self.children: dict[int, list[int]] = {}
+        self.wds: dict[str, int] = {}
+        self.roots: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def wd_of(self, path: str) -> int | None:
+        """The wd watching *path*, or ``None``."""
+        wd = self.wds.get(path)
+        if wd is not None:
+            return wd
+        parent = self.wds.get(parent_of(path))
+        if parent is None:
+            return None
+        paths = self.paths
+        for child in self.children.get(parent, ()):
+            if paths[child] == path:
+                return child
+        return None
+
+    def add(self, wd: int, path: str, parent: int | None) -> None:
+        """Record *wd* at *path*, under *parent* (``None`` for a root).
+
+        The kernel returns the existing wd when an inode is watched twice; a wd
+        known under another path (a hard link, the same dir reached twice) keeps
+        its first path.
+        """
+        if wd in self.paths:
+            if parent is None:
+                self.roots.add(wd)
+                self.wds[self.paths[wd]] = wd
+            return
+        stale = self.wd_of(path)
+        if stale is not None:
+            self.discard(stale)  # its IGNORED is still on its way
+        self.paths[wd] = path
+        if parent is None:
+            self.roots.add(wd)
+            self.wds[path] = wd
+            parent = self.wd_of(parent_of(path))  # a root inside another tree
+        if parent is not None and parent != wd and parent in self.paths:
+            self._link(parent, wd)
+
+    def _link(self, parent: int, wd: int) -> None:
+        kids = self.children.get(parent)
+        if kids is None:
+            self.children[parent] = [wd]
+            self.wds[self.paths[parent]] = parent
+        else:
+            kids.append(wd)
+
+    def _unlink(self, path: str, wd: int) -> None:
+        parent = self.wds.get(parent_of(path))
+        if parent is None:
+            return
+        kids = self.children.get(parent)
+        if kids is None or wd not in kids:
+            return
+        kids.remove(wd)
+        if not kids:
+            del self.children[parent]
+            if parent not in self.roots:
+                self.wds.pop(self.paths[parent], None)
+
+    def discard(self, wd: int) -> str | None:
+        """Forget *wd* (not its children: the kernel sends them their own IGNORED)."""
+        path = self.paths.get(wd)
+        if path is None:
+            return None
+        self._unlink(path, wd)
+        del self.paths[wd]
+        if self.wds.get(path) == wd:
+            del self.wds[path]
+        self.roots.discard(wd)
+        # Orphaned children stay until their own IGNORED; unlink them from us.
+        self.children.pop(wd, None)
+        return path
+
+    def subtree(self, wd: int) -> list[int]:
+        """*wd* and every watched descendant, parents first."""
+        out = [wd]
+        children = self.children
+        i = 0
+        while i < len(out):
+            kids = children.get(out[i])
+            if kids:
+                out.extend(kids)
+            i += 1
+        return out
+
+    def move(self, wd: int, new_path: str, new_parent: int | None) -> None:
+        """*wd*'s directory was renamed to *new_path* (now in *new_parent*):
+        rewrite it and its subtree."""
+        old_path = self.paths.get(wd)
+        if old_path is None or old_path == new_path:
+            return
+        self._unlink(old_path, wd)
+        displaced = self.wd_of(new_path)
+        if displaced is not None and displaced != wd:
+            self.discard(displaced)  # a stale entry whose IGNORED has not arrived yet
+        cut = len(old_path)
+        paths = self.paths
+        wds = self.wds
+        for sub in self.subtree(wd):
+            p = paths[sub]
+            q = new_path + p[cut:]
+            paths[sub] = q
+            if wds.get(p) == sub:
+                del wds[p]
+                wds[q] = sub
+        if new_parent is not None and new_parent in paths and new_parent != wd:
+            self._link(new_parent, wd)
