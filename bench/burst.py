@@ -82,7 +82,7 @@ def measure(peer: str, n: int) -> Result:
 
 def bench(quick: bool = False) -> Section:
     n = 12_000
-    rounds = 2 if quick else 5
+    rounds = 1 if quick else 5
     runs = run_rounds("burst", PEERS, rounds, lambda peer, _r: measure(peer, n))
     return Section("1. Burst drain", render(runs, n), losses(runs, n))
 

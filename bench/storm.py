@@ -151,13 +151,7 @@ def bench(quick: bool = False) -> Section:
             lambda peer, _r, rec=recursive, s=slow: measure(peer, files, rec, s),
         )
         parts.append(f"**{label}**\n\n" + render(runs))
-        lost += [
-            f"storm {label}: {peer} lost {int(n)} events"
-            for peer in runs.peers
-            if peer.startswith("inwatch")
-            for n in runs.values(peer, "lost")
-            if n
-        ]
+        lost += losses(runs, label, slow)
     intro = (
         f"{files:,} files created, written, closed and deleted by a second process "
         f"({files * KERNEL_EVENTS_PER_FILE:,} kernel events); delivered = distinct "
@@ -165,6 +159,24 @@ def bench(quick: bool = False) -> Section:
         "medians over interleaved rounds."
     )
     return Section("2. Storm", intro + "\n\n" + "\n\n".join(parts), lost)
+
+
+def losses(runs: Runs, label: str, slow: int) -> list[str]:
+    """Events inwatch lost. With the slow handler only the threaded driver is built to
+    keep up (a reader thread fills a user-space queue); the blocking and asyncio drivers
+    run the handler where they read, so the kernel queue overflows, and then what
+    matters is that the overflow was reported, never silent."""
+    out = []
+    for peer in runs.peers:
+        if not peer.startswith("inwatch"):
+            continue
+        for r in runs.results[peer]:
+            if not r or not r["lost"]:
+                continue
+            if slow and peer != "inwatch-thread" and r["overflows"]:
+                continue
+            out.append(f"storm {label}: {peer} lost {r['lost']} events")
+    return out
 
 
 def render(runs: Runs) -> str:
