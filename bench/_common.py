@@ -304,6 +304,12 @@ class Section:
     body: str
     losses: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: rows of the headline table: what, inwatch, plain, inotifywait, target, verdict
+    headline: list[list[str]] = field(default_factory=list)
+
+
+def verdict(ok: bool | None) -> str:
+    return NA if ok is None else ("met" if ok else "**missed**")
 
 
 def machine() -> str:

@@ -27,6 +27,7 @@ from _common import (
     run_rounds,
     scratch,
     table,
+    verdict,
     wait_stopped,
 )
 
@@ -84,7 +85,20 @@ def bench(quick: bool = False) -> Section:
     n = 12_000
     rounds = 1 if quick else 5
     runs = run_rounds("burst", PEERS, rounds, lambda peer, _r: measure(peer, n))
-    return Section("1. Burst drain", render(runs, n), losses(runs, n))
+    section = Section("1. Burst drain", render(runs, n), losses(runs, n))
+    us = {p: runs.med(p, "us") for p in ("inwatch", "plain", "inotifywait")}
+    ratio = runs.ratio("inwatch", "plain", "us")
+    section.headline.append(
+        [
+            "burst drain, CPU µs/event",
+            f"{fmt(us['inwatch'], '.2f')} ({fmt(ratio, '.2f', '×')} plain)",
+            fmt(us["plain"], ".2f"),
+            fmt(us["inotifywait"], ".2f"),
+            "≤ 1.5× plain",
+            verdict(None if ratio is None else ratio <= 1.5),
+        ]
+    )
+    return section
 
 
 def losses(runs: Runs, n: int) -> list[str]:

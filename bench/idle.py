@@ -29,6 +29,7 @@ from _common import (
     progress,
     scratch,
     table,
+    verdict,
     wakeups,
 )
 
@@ -89,7 +90,19 @@ def bench(quick: bool = False) -> Section:
                 runs.results[peer].append(
                     {"cpu_ms": (cpu_ns(pids) - c0) / 1e6, "wakeups": wakeups(pids) - w0}
                 )
-    return Section("6. Idle", render(runs, window))
+    wake = {p: [v for v in runs.values(p, "wakeups") if v is not None] for p in runs.peers}
+    worst = {p: (max(v) if v else None) for p, v in wake.items()}
+    mine = [worst[p] for p in runs.peers if p in ("inwatch", "inwatch-async", "inwatch-thread")]
+    known = [w for w in mine if w is not None]
+    row = [
+        f"idle {window:.0f} s, wake-ups (worst round, Watcher drivers)",
+        fmt(max(known) if known else None, ".0f"),
+        fmt(worst.get("plain"), ".0f"),
+        fmt(worst.get("inotifywait"), ".0f"),
+        "0",
+        verdict(max(known) == 0 if known else None),
+    ]
+    return Section("6. Idle", render(runs, window), headline=[row])
 
 
 def render(runs: Runs, window: float) -> str:

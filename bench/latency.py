@@ -33,6 +33,7 @@ from _common import (
     run_rounds,
     scratch,
     table,
+    verdict,
 )
 
 PEERS = [
@@ -107,7 +108,31 @@ def bench(quick: bool = False) -> Section:
         for n in runs.values(peer, "lost")
         if n
     ]
-    return Section("5. Latency", render(runs), lost)
+
+    def pooled(peer: str, q: float) -> float | None:
+        return percentile([x for r in runs.results.get(peer, []) if r for x in r["samples"]], q)
+
+    ratio = runs.ratio("inwatch", "c", "p50")
+    p99 = pooled("inwatch", 99)
+    heads = [
+        [
+            "latency p50, µs",
+            f"{fmt(pooled('inwatch', 50), '.0f')} ({fmt(ratio, '.2f', '×')} C)",
+            fmt(pooled("plain", 50), ".0f"),
+            fmt(pooled("inotifywait", 50), ".0f"),
+            f"≤ 2× C ({fmt(pooled('c', 50), '.0f')})",
+            verdict(None if ratio is None else ratio <= 2.0),
+        ],
+        [
+            "latency p99, µs",
+            fmt(p99, ".0f"),
+            fmt(pooled("plain", 99), ".0f"),
+            fmt(pooled("inotifywait", 99), ".0f"),
+            "≤ 1000",
+            verdict(None if p99 is None else p99 <= 1000),
+        ],
+    ]
+    return Section("5. Latency", render(runs), lost, headline=heads)
 
 
 def render(runs: Runs) -> str:

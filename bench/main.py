@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from _common import BENCH, OUT, Section, machine, progress, timed
+from _common import BENCH, OUT, Section, machine, progress, table, timed
 from peers import PEERS
 
 QUICK_PEERS = ("c", "plain", "inotifywait", *(p for p in PEERS if p.startswith("inwatch")))
@@ -92,7 +92,13 @@ def render(
         "`inwatch watch --json` (`inwatch-cli`), and the libraries by name.",
         "",
     ]
-    body = []
+    rows = [row for s in sections for row in s.headline]
+    body = [
+        "## Headline: inwatch against its targets (issue 6)",
+        "",
+        table(["measure", "inwatch", "plain", "inotifywait", "target", "verdict"], rows),
+        "",
+    ]
     for s in sections:
         body += [f"## {s.title}", "", s.body, "", f"_{s.seconds:.0f} s_", ""]
     losses = [loss for s in sections for loss in s.losses]

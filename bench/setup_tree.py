@@ -28,6 +28,7 @@ from _common import (
     run_rounds,
     scratch,
     table,
+    verdict,
     vm_bytes,
 )
 
@@ -80,7 +81,28 @@ def bench(quick: bool = False) -> Section:
             return out
 
         runs = run_rounds("setup", PEERS, rounds, measure)
-    return Section("4. Setup", render(runs, small, big))
+    ratio = runs.ratio("inwatch", "plain", "us_big")
+    us = {p: runs.med(p, "us_big") for p in ("inwatch", "plain", "inotifywait")}
+    bpw = {p: runs.med(p, "bpw") for p in ("inwatch", "plain", "inotifywait")}
+    heads = [
+        [
+            f"setup {big:,} dirs, µs/watch",
+            f"{fmt(us['inwatch'], '.1f')} ({fmt(ratio, '.2f', '×')} plain)",
+            fmt(us["plain"], ".1f"),
+            fmt(us["inotifywait"], ".1f"),
+            "≤ 1.3× plain",
+            verdict(None if ratio is None else ratio <= 1.3),
+        ],
+        [
+            "setup, bytes/watch",
+            fmt(bpw["inwatch"], ".0f"),
+            fmt(bpw["plain"], ".0f"),
+            fmt(bpw["inotifywait"], ".0f"),
+            "≤ 200",
+            verdict(None if bpw["inwatch"] is None else bpw["inwatch"] <= 200),
+        ],
+    ]
+    return Section("4. Setup", render(runs, small, big), headline=heads)
 
 
 def render(runs: Runs, small: int, big: int) -> str:

@@ -36,6 +36,7 @@ from _common import (
     scratch,
     spawn_generator,
     table,
+    verdict,
 )
 
 PEERS = [
@@ -140,8 +141,9 @@ VARIANTS = (("flat", False, 0), ("recursive", True, 0), ("slow handler (50 µs)"
 def bench(quick: bool = False) -> Section:
     files = 5_000 if quick else 20_000
     rounds = 1 if quick else 5
-    parts = []
-    lost = []
+    parts: list[str] = []
+    lost: list[str] = []
+    heads: list[list[str]] = []
     for label, recursive, slow in VARIANTS:
         peers = SLOW_PEERS if slow else PEERS
         runs = run_rounds(
@@ -151,6 +153,18 @@ def bench(quick: bool = False) -> Section:
             lambda peer, _r, rec=recursive, s=slow: measure(peer, files, rec, s),
         )
         parts.append(f"**{label}**\n\n" + render(runs))
+        who = "inwatch-thread" if slow else "inwatch"
+        pct = {p: runs.med(p, "pct") for p in (who, "plain", "inotifywait")}
+        heads.append(
+            [
+                f"storm {label}, delivered" + (" (threaded driver)" if slow else ""),
+                fmt(pct[who], ".1f", " %"),
+                fmt(pct["plain"], ".1f", " %"),
+                fmt(pct["inotifywait"], ".1f", " %"),
+                "100 %",
+                verdict(None if pct[who] is None else pct[who] >= 100.0),
+            ]
+        )
         lost += losses(runs, label, slow)
     intro = (
         f"{files:,} files created, written, closed and deleted by a second process "
@@ -158,7 +172,7 @@ def bench(quick: bool = False) -> Section:
         "(kind, file) pairs seen / files × kinds the peer reports; CPU per kernel event; "
         "medians over interleaved rounds."
     )
-    return Section("2. Storm", intro + "\n\n" + "\n\n".join(parts), lost)
+    return Section("2. Storm", intro + "\n\n" + "\n\n".join(parts), lost, headline=heads)
 
 
 def losses(runs: Runs, label: str, slow: int) -> list[str]:
