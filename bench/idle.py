@@ -62,7 +62,7 @@ def child(adapter: Any, spec: dict[str, Any], chan: Any) -> None:
 
 
 def bench(quick: bool = False) -> Section:
-    window, rounds = (2.0, 1) if quick else (10.0, 5)
+    window, rounds = (1.0, 1) if quick else (10.0, 5)
     only = os.environ.get("BENCH_PEERS")
     peers = [p for p in PEERS if not only or p in only.split(",")]
     runs = Runs(peers, rounds, {p: [] for p in peers})

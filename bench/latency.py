@@ -99,7 +99,7 @@ def measure(peer: str, samples: int, budget: float) -> Result:
 
 
 def bench(quick: bool = False) -> Section:
-    samples, budget, rounds = (100, 1.0, 1) if quick else (120, 3.0, 5)
+    samples, budget, rounds = (50, 0.5, 1) if quick else (120, 3.0, 5)
     runs = run_rounds("latency", PEERS, rounds, lambda peer, _r: measure(peer, samples, budget))
     lost = [
         f"latency: {peer} never delivered {int(n)} writes"

@@ -67,7 +67,7 @@ def one(peer: str, root: str, ndirs: int) -> dict[str, float]:
 
 
 def bench(quick: bool = False) -> Section:
-    small, big = (1_000, 5_000) if quick else (10_000, 50_000)
+    small, big = (500, 2_000) if quick else (10_000, 50_000)
     rounds = 1 if quick else 5
     with scratch("setup-small") as small_root, scratch("setup-big") as big_root:
         make_tree(small_root, small)

@@ -139,7 +139,7 @@ VARIANTS = (("flat", False, 0), ("recursive", True, 0), ("slow handler (50 µs)"
 
 
 def bench(quick: bool = False) -> Section:
-    files = 5_000 if quick else 20_000
+    files = 3_000 if quick else 20_000
     rounds = 1 if quick else 5
     parts: list[str] = []
     lost: list[str] = []
