@@ -47,7 +47,7 @@ PEERS = [
     "watchfiles",
 ]
 DEPTH = 200
-IDLE = 0.3
+IDLE = 0.25
 
 
 def expected_files(root: str, depth: int) -> list[str]:

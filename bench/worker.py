@@ -18,6 +18,7 @@ import json
 import os
 import select
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -58,23 +59,35 @@ class Channel:
 
 
 def probe(adapter: peers.Adapter, root: str, timeout: float = 300.0) -> None:
-    """Create sentinel files until the peer reports one: it is watching."""
-    seen = False
+    """Until the peer reports one, create a sentinel file every 50 ms from a
+    thread, while the peer runs (watchfiles sets its watches up inside its first
+    iteration, so a file made before run() would never be seen)."""
+    seen = threading.Event()
+
+    def poke() -> None:
+        i = 0
+        while not seen.is_set():
+            with open(os.path.join(root, f".ready{i}"), "w"):
+                pass
+            i += 1
+            seen.wait(0.05)
 
     def callback(mask: int, path: str) -> bool:
-        nonlocal seen
-        seen = seen or "/.ready" in path
-        return seen
+        if "/.ready" in path:
+            seen.set()
+        return seen.is_set()
 
+    poker = threading.Thread(target=poke, daemon=True)
+    poker.start()
     deadline = time.monotonic() + timeout
-    i = 0
-    while not seen:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no event for the sentinel files after {timeout:.0f} s")
-        with open(os.path.join(root, f".ready{i}"), "w"):
-            pass
-        i += 1
-        adapter.run(callback, 0.3)
+    try:
+        while not seen.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no event for the sentinel files after {timeout:.0f} s")
+            adapter.run(callback, 0.3)
+    finally:
+        seen.set()
+        poker.join()
 
 
 def main() -> int:
