@@ -193,7 +193,7 @@ class Worker:
         self.lines = LineReader(self.proc.stdout.fileno())
         try:
             msg = self.recv(self.timeout)
-        except PeerUnavailable:
+        except BaseException:  # unavailable, timed out, or ^C: leave nothing running
             self.close()
             raise
         if "ready" not in msg:
