@@ -34,3 +34,32 @@ __all__ = [
     "parse_events",
     *_flags_all,
 ]
+
+# The pyinotify-style API (issue 4): `from inwatch import WatchManager, Notifier, ...`.
+from .compat import (
+    ALL_EVENTS,
+    AsyncioNotifier,
+    ChainIfTrue,
+    ExcludeFilter,
+    Notifier,
+    PrintAllEvents,
+    ProcessEvent,
+    Stats,
+    ThreadedNotifier,
+    WatchManager,
+    WatchManagerError,
+)
+
+__all__ += [
+    "ALL_EVENTS",
+    "AsyncioNotifier",
+    "ChainIfTrue",
+    "ExcludeFilter",
+    "Notifier",
+    "PrintAllEvents",
+    "ProcessEvent",
+    "Stats",
+    "ThreadedNotifier",
+    "WatchManager",
+    "WatchManagerError",
+]

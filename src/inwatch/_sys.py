@@ -56,6 +56,12 @@ def init1(flags: int) -> int:
 def add_watch(fd: int, path: bytes, mask: int, shown: str | bytes | None = None) -> int:
     """``inotify_add_watch(fd, path, mask)`` -> wd. *shown* is the path as the
     caller gave it, for the error message."""
+    # ctypes would silently cut the path at a NUL and the mask to 32 bits: refuse,
+    # as os.stat refuses an embedded NUL.
+    if b"\0" in path:
+        raise ValueError(f"embedded null byte in path to watch: {path!r}")
+    if not 0 <= mask <= 0xFFFFFFFF:
+        raise OverflowError(f"watch mask {mask:#x} is not a 32-bit unsigned value")
     while True:
         wd: int = _inotify_add_watch(fd, path, mask)
         if wd >= 0:
@@ -68,6 +74,8 @@ def add_watch(fd: int, path: bytes, mask: int, shown: str | bytes | None = None)
 
 def rm_watch(fd: int, wd: int) -> None:
     """``inotify_rm_watch(fd, wd)``. EINVAL means *wd* is not (or no longer) a watch."""
+    if not -(2**31) <= wd < 2**31:  # ctypes would wrap it onto another wd
+        raise OverflowError(f"watch descriptor {wd} is not a 32-bit signed value")
     while True:
         if _inotify_rm_watch(fd, wd) == 0:
             return
@@ -122,8 +130,9 @@ def _init_error(err: int) -> OSError:
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         try:
             open_fds = len(os.listdir("/proc/self/fd"))
-        except OSError:
-            open_fds = 0
+        except OSError as e:
+            # Listing needs an fd too: EMFILE here means the process table is full.
+            open_fds = soft if e.errno == errno.EMFILE else 0
         if open_fds < soft - 1:
             from .limits import instance_limit_error
 

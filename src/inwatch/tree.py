@@ -113,6 +113,12 @@ def count_dirs(top: str, excluded: Excluder | None, follow_symlinks: bool) -> in
     count = 0
     stack = [(top, "")]
     seen: set[tuple[int, int]] = set()
+    if follow_symlinks:
+        try:
+            st = os.stat(top)
+            seen.add((st.st_dev, st.st_ino))  # a link back to the top is a loop too
+        except OSError:
+            pass
     while stack:
         path, rel = stack.pop()
         count += 1

@@ -59,6 +59,8 @@ __all__ = ["Watcher"]
 
 _ACCESS = 0x1
 _MODIFY = 0x2
+_CLOSE_NOWRITE = 0x10
+_OPEN = 0x20
 _MOVED_FROM = 0x40
 _MOVED_TO = 0x80
 _CREATE = 0x100
@@ -73,6 +75,9 @@ _DONT_FOLLOW = 0x02000000
 _ISDIR = 0x40000000
 _ALL_EVENTS = 0xFFF
 
+# What listing a directory makes the kernel report about it.
+_ECHO = _OPEN | _ACCESS | _CLOSE_NOWRITE
+_MASK_ADD = 0x20000000
 # Bits a directory watch needs for bookkeeping whatever the user asked for.
 _INTERNAL = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _DELETE_SELF | _MOVE_SELF
 # Events that touch the table, the file baseline or the move pairer.
@@ -165,6 +170,10 @@ class Watcher:
         self._files: dict[int, set[str]] = {}
         self._fresh: dict[int, set[str]] = {}
         self._fresh_prev: dict[int, set[str]] = {}
+        # (parent wd, name) of directories we just listed: their parent's watch
+        # reports our OPEN/ACCESS/CLOSE_NOWRITE of them for one more read.
+        self._echo: set[tuple[int, bytes]] = set()
+        self._echo_prev: set[tuple[int, bytes]] = set()
         self._moves: MovePairer[tuple[str, int | None]] = MovePairer(time.monotonic)
         self._stopped = False
         self._last_read = time.time()
@@ -318,49 +327,39 @@ class Watcher:
             onerror(exc)
 
         with self._lock:
-            before = set(self._table.paths)
             added: list[int] = []
             root_wd = -1
             try:
-                root_wd = self._ino.add_watch(top, kernel_mask)
-                if root_wd not in before:
-                    added.append(root_wd)
-                self._register(root_wd, top, root, None)
+                if not is_dir:
+                    root_wd = self._ino.add_watch(top, kernel_mask)
+                    if root_wd not in self._table.paths:
+                        added.append(root_wd)
+                    self._register(root_wd, top, root, None)
+                    self._roots[root_wd] = root
+                    return root_wd
+                visited: set[tuple[int, int]] | None = None
+                if follow_symlinks:
+                    st = os.stat(top)
+                    visited = {(st.st_dev, st.st_ino)}
+
+                def on_entry(
+                    wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
+                ) -> None:
+                    if not is_dir:
+                        self._files.setdefault(wd, set()).add(name)
+
+                root_wd = self._walk(
+                    top,
+                    None,
+                    root,
+                    kernel_mask,
+                    on_entry,
+                    keep_going,
+                    visited,
+                    added,
+                    recursive=recursive,
+                )
                 self._roots[root_wd] = root
-                if is_dir:
-                    visited: set[tuple[int, int]] | None = None
-                    if follow_symlinks:
-                        st = os.stat(top)
-                        visited = {(st.st_dev, st.st_ino)}
-
-                    def watch(p: str, parent: int | None) -> int:
-                        if p == top:
-                            return root_wd
-                        wd = self._ino.add_watch(p, kernel_mask | _ONLYDIR)
-                        if wd not in before:
-                            added.append(wd)
-                        self._register(wd, p, root, parent)
-                        return wd
-
-                    def on_entry(
-                        wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
-                    ) -> None:
-                        if not is_dir:
-                            self._files.setdefault(wd, set()).add(name)
-
-                    if recursive:
-                        tree.scan_tree(
-                            top,
-                            "",
-                            watch=watch,
-                            excluded=excluded,
-                            follow_symlinks=follow_symlinks,
-                            on_entry=on_entry,
-                            onerror=keep_going,
-                            visited=visited,
-                        )
-                    else:
-                        self._remember_files(root_wd, top, excluded, root)
             except OSError as exc:
                 self._rollback(added)
                 if exc.errno == errno.ENOSPC:
@@ -384,8 +383,103 @@ class Watcher:
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
 
+    def _walk(
+        self,
+        top: str,
+        parent: int | None,
+        root: _Root,
+        kernel_mask: int,
+        on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None],
+        onerror: Callable[[OSError], None],
+        visited: set[tuple[int, int]] | None,
+        added: list[int],
+        *,
+        recursive: bool = True,
+    ) -> int:
+        """Watch the directory *top* (and, if *recursive*, the tree below it) for
+        *root*; return *top*'s wd. New wds are appended to *added*.
+
+        Listing a directory opens and reads it, which a watch asking for OPEN,
+        ACCESS or CLOSE_NOWRITE would report: thousands of events about our own
+        walk, enough to overflow the queue on a large tree. So the walk watches
+        without those bits, then widens each watch to the full mask.
+        """
+        # MASK_ADD: watching a path again widens its watch, never narrows it.
+        quiet = (kernel_mask & ~_ECHO) | _MASK_ADD
+        table = self._table
+        table_paths = table.paths
+        top_wd = -1
+
+        def watch(p: str, parent_wd: int | None) -> int:
+            nonlocal top_wd
+            wd = self._ino.add_watch(p, quiet)
+            if wd not in table_paths:
+                added.append(wd)
+            elif parent_wd is not None:
+                old = table_paths[wd]
+                if old != p and _same_dir(old, p):
+                    # Watched already under another path that still names it: a
+                    # symbolic link (a loop, with follow_symlinks) or a bind
+                    # mount. Not walked twice; scan_tree skips ELOOP silently.
+                    raise OSError(errno.ELOOP, f"already watched as {old!r}", p)
+            self._register(wd, p, root, parent_wd)
+            if top_wd < 0:
+                top_wd = wd
+            return wd
+
+        try:
+            if recursive:
+                tree.scan_tree(
+                    top,
+                    root.rel(top),
+                    parent,
+                    watch=watch,
+                    excluded=root.excluded,
+                    follow_symlinks=root.follow,
+                    on_entry=on_entry,
+                    onerror=onerror,
+                    visited=visited,
+                )
+            else:
+                top_wd = watch(top, parent)
+                self._remember_files(top_wd, top, root.excluded, root)
+        finally:
+            if top_wd >= 0 and kernel_mask & _ECHO:
+                self._widen(top_wd, kernel_mask)
+        return top_wd
+
+    def _widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
+        """Add *mask* to the watch *top_wd* and every watch below it (with
+        *replace*, set it instead)."""
+        if not replace:
+            mask |= _MASK_ADD
+        paths = self._table.paths
+        children = self._table.children
+        stack = [top_wd]
+        while stack:
+            wd = stack.pop()
+            path = paths.get(wd)
+            if path is None:
+                continue
+            try:
+                again = self._ino.add_watch(path, mask)
+            except OSError:
+                continue  # gone or renamed: its own events tell what happened
+            if again != wd and again not in paths:
+                self._ino.rm_watch(again)  # the path now names another inode
+            kids = children.get(wd)
+            if kids:
+                stack.extend(kids)
+
     def _register(self, wd: int, path: str, root: _Root, parent: int | None) -> None:
-        self._table.add(wd, path, parent)
+        old = self._table.paths.get(wd)
+        if old is not None and old != path and parent is not None:
+            # A directory has one path (no hard links), so the kernel handing back
+            # a known wd for a new path means it moved while we were blind
+            # (aliases, symlinks and bind mounts, were refused by _walk).
+            self._table.move(wd, path, parent)
+        else:
+            self._table.add(wd, path, parent)
         if not root.is_default:
             self._special[wd] = root
 
@@ -450,10 +544,12 @@ class Watcher:
         # call frame of __init__ is a third of the cost of delivering an event.
         alloc = object.__new__
         event_type = Event
-        slow, not_plain_file, create = _SLOW, _NOT_PLAIN_FILE, _CREATE
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         # Names synthesised two reads ago have had their kernel duplicates read.
         fresh_prev = self._fresh_prev = self._fresh
         fresh = self._fresh = {}
+        echo_prev = self._echo_prev = self._echo
+        echo = self._echo = set()
         events = parse_records(data)
         with self._lock:
             for event in events:
@@ -487,6 +583,10 @@ class Watcher:
                     ev.synthetic = False
                     emit(ev)
                     continue
+                if (echo or echo_prev) and mask & isdir and name:
+                    key = (wd, name)
+                    if key in echo or key in echo_prev:
+                        continue  # our own listing of a new directory
                 if special:
                     root = special.get(wd)
                     if root is not None:
@@ -508,7 +608,11 @@ class Watcher:
         return out
 
     def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
-        emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+        roots = self._roots.values()
+        if roots and all(root.as_bytes for root in roots):
+            emit(Event(-1, _Q_OVERFLOW, 0, b"", b""))  # bytes in, bytes out
+        else:
+            emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
         self._recover(emit)
 
     def _deliver(
@@ -662,11 +766,6 @@ class Watcher:
             kernel_mask |= _DONT_FOLLOW
         fresh = self._fresh
 
-        def watch(p: str, parent: int | None) -> int:
-            wd = self._ino.add_watch(p, kernel_mask)
-            self._register(wd, p, root, parent)
-            return wd
-
         def on_entry(
             wd: int, parent: str, name: str, is_dir: bool, entry: os.DirEntry[str]
         ) -> None:
@@ -685,18 +784,11 @@ class Watcher:
             self._emit(wd, mask, 0, name, parent, emit, synthetic=True)
 
         try:
-            tree.scan_tree(
-                top,
-                root.rel(top),
-                parent,
-                watch=watch,
-                excluded=root.excluded,
-                follow_symlinks=root.follow,
-                on_entry=on_entry,
-                onerror=self._runtime_error,
-            )
+            self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None, [])
+            if kernel_mask & _ECHO:
+                self._echo.add((parent, os.fsencode(os.path.basename(top))))
         except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                 self._runtime_error(exc)
 
     def _runtime_error(self, exc: OSError) -> None:
@@ -717,13 +809,30 @@ class Watcher:
         for root_wd, root in list(self._roots.items()):
             if root_wd not in self._table.paths:
                 continue
-            stack = [root_wd]
-            while stack:
-                wd = stack.pop()
-                path = self._table.paths.get(wd)
-                if path is None:
-                    continue
-                stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            full_mask = self._kernel_mask(root)
+            if full_mask & _ECHO:
+                # Listing every directory again must not flood the queue with our
+                # own reads (and overflow it again): quiet the tree meanwhile.
+                self._widen(root_wd, full_mask & ~_ECHO, replace=True)
+            try:
+                stack = [root_wd]
+                while stack:
+                    wd = stack.pop()
+                    path = self._table.paths.get(wd)
+                    if path is None:
+                        continue
+                    stack.extend(self._rescan_dir(wd, path, root, since, emit))
+            finally:
+                if full_mask & _ECHO and root_wd in self._table.paths:
+                    self._widen(root_wd, full_mask)
+
+    @staticmethod
+    def _kernel_mask(root: _Root) -> int:
+        """The mask every directory watch of *root* has once set up."""
+        mask = (root.mask & ~_ONLYDIR) | _INTERNAL
+        if not root.follow:
+            mask |= _DONT_FOLLOW
+        return mask
 
     def _rescan_dir(
         self, wd: int, path: str, root: _Root, since: float, emit: Callable[[Event[Any]], None]
@@ -781,7 +890,9 @@ class Watcher:
             self._files[wd] = seen_files
         for full, child in known_dirs.items():  # watched dirs that are gone
             name = os.path.basename(full)
-            self._drop_subtree(child, remove_from_kernel=True)
+            if self._table.paths.get(child) == full:
+                self._drop_subtree(child, remove_from_kernel=True)
+            # else: found again under another name above (moved while blind)
             self._emit(wd, _DELETE | _ISDIR, 0, name, path, emit, synthetic=True)
         return visit
 
@@ -810,6 +921,8 @@ class Watcher:
                 events = self._process(data)
                 if events:
                     return events
+            if not self._table.paths:
+                return []  # the last watch was removed (its IGNORED woke us): nothing to wait for
             if deadline is not None and time.monotonic() >= deadline:
                 return []
 
@@ -869,16 +982,24 @@ class Watcher:
                 items = list(queue)
                 queue.clear()
                 cond.notify_all()
-            try:
-                if batch:
+            if batch:
+                try:
                     callback(items)
-                else:
-                    for event in items:
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                continue
+            # One iterator, so that after a failing callback the loop resumes
+            # with the next event of the batch instead of dropping the rest.
+            pending = iter(items)
+            while True:
+                try:
+                    for event in pending:
                         callback(event)
                         if self._stopped:
                             return
-            except Exception as exc:  # reported; delivery goes on
-                warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
+                    break
+                except Exception as exc:  # reported; delivery goes on
+                    warnings.warn(f"inwatch: callback raised {exc!r}", RuntimeWarning, stacklevel=1)
 
     # --- asyncio driver -----------------------------------------------------------
 
@@ -922,6 +1043,15 @@ class Watcher:
             if self._reading and not self._ino.closed:
                 loop.remove_reader(fd)
             self._reading = False
+
+
+def _same_dir(a: str, b: str) -> bool:
+    """Do both paths name the same directory now (following links)?"""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return sa.st_ino == sb.st_ino and sa.st_dev == sb.st_dev
 
 
 def _is_real_dir(path: str) -> bool:

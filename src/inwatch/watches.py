@@ -140,7 +140,14 @@ class WatchTable:
         self._unlink(old_path, wd)
         displaced = self.wd_of(new_path)
         if displaced is not None and displaced != wd:
-            self.discard(displaced)  # a stale entry whose IGNORED has not arrived yet
+            # rename(2) replaced an (empty) directory, or a stale entry: its
+            # DELETE_SELF and IGNORED are on their way and name it by this path,
+            # so it keeps its path until then but leaves the tree's structure.
+            self._unlink(new_path, displaced)
+            if self.wds.get(new_path) == displaced:
+                del self.wds[new_path]
+            self.roots.discard(displaced)
+            self.children.pop(displaced, None)
         cut = len(old_path)
         paths = self.paths
         wds = self.wds

@@ -214,3 +214,52 @@ def test_limit_errors_are_oserrors_with_the_documented_errnos() -> None:
         "k",
         "f",
     )
+
+
+def test_process_fd_limit_is_a_plain_emfile_not_an_instance_limit() -> None:
+    code = """
+        import json, os, resource
+        from inwatch import Inotify, InstanceLimitError
+        used = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (used + 2, resource.getrlimit(
+            resource.RLIMIT_NOFILE)[1]))
+        fds = []
+        try:
+            while True:
+                fds.append(os.open("/", os.O_RDONLY))
+        except OSError:
+            pass
+        try:
+            Inotify().close()
+            out = {"error": None}
+        except OSError as e:
+            out = {"error": type(e).__name__, "errno": e.errno, "message": str(e),
+                   "instance": isinstance(e, InstanceLimitError)}
+        for fd in fds:
+            os.close(fd)
+        print(json.dumps(out))
+    """
+    out = _run_child(code)
+    assert out["error"] == "OSError" and out["errno"] == errno.EMFILE
+    assert not out["instance"]
+    assert "ulimit -n" in out["message"]
+
+
+def test_embedded_nul_in_a_path_is_refused_not_cut(ino: Inotify, tmp_path: Path) -> None:
+    # ctypes passes char* : without a check "dir\0x" would silently watch "dir".
+    for bad in (f"{tmp_path}\0x", os.fsencode(tmp_path) + b"\0x"):
+        with pytest.raises(ValueError, match="null byte"):
+            ino.add_watch(bad, Mask.CREATE)
+    assert ino.read(timeout=0) == []
+
+
+def test_out_of_range_mask_and_wd_are_refused_not_truncated(ino: Inotify, tmp_path: Path) -> None:
+    with pytest.raises(OverflowError):
+        ino.add_watch(tmp_path, (1 << 32) | Mask.CREATE)  # would be CREATE alone
+    with pytest.raises(OverflowError):
+        ino.add_watch(tmp_path, -1)
+    wd = ino.add_watch(tmp_path, Mask.CREATE)
+    with pytest.raises(OverflowError):
+        ino.rm_watch((1 << 32) | wd)  # would remove wd
+    (tmp_path / "still-watched").touch()
+    assert [e.name for e in ino.read(timeout=1)] == [b"still-watched"]

@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from kutil import assert_quiet, drain, drain_short
 
 from inwatch import IN_ALL_EVENTS, Inotify, Mask
+
+from .kutil import assert_quiet, drain, drain_short
 
 
 def test_open_access_close_nowrite_on_a_file(ino: Inotify, tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from kutil import drain_short
 
 from inwatch import Inotify, Mask, parse_events
+
+from .kutil import drain_short
 
 
 def test_close_is_idempotent_and_later_use_raises_value_error(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kutil import drain, drain_short
-
 from inwatch import Inotify, Mask
+
+from .kutil import drain, drain_short
 
 LATIN1 = b"caf\xe9"  # not UTF-8
 INVALID = b"\xff\xfe-\x80"

@@ -30,9 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kutil import assert_quiet, drain_short
 
 from inwatch import Inotify, Mask
+
+from .kutil import assert_quiet, drain_short
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from kutil import assert_quiet, drain_short
 
 from inwatch import Inotify, Mask
+
+from .kutil import assert_quiet, drain_short
 
 
 def test_oneshot_reports_one_event_then_removes_the_watch(ino: Inotify, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inwatch import EventParseError, Mask, RawEvent, parse_events
-from inwatch.events import HEADER_SIZE, pack_event
+from inwatch.events import HEADER_SIZE, pack_event, parse_records
 
 
 def header(wd: int, mask: int, cookie: int, length: int) -> bytes:
@@ -52,6 +52,14 @@ def test_events_are_plain_ints_and_bytes() -> None:
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
 def test_accepts_any_bytes_like(kind: type) -> None:
     assert parse_events(kind(GOLDEN)) == parse_events(GOLDEN)
+
+
+def test_parse_records_is_the_same_parse_as_plain_tuples() -> None:
+    records = parse_records(GOLDEN)
+    assert records == [tuple(e) for e in parse_events(GOLDEN)]
+    assert all(type(r) is tuple for r in records)
+    with pytest.raises(EventParseError):
+        parse_records(GOLDEN[:-1])
 
 
 def test_empty_buffer_is_no_events() -> None:
@@ -153,6 +161,7 @@ def test_packed_events_round_trip(evs: list[tuple[int, int, int, bytes]], pad_to
     buf = b"".join(pack_event(wd, mask, cookie, name, pad_to) for wd, mask, cookie, name in evs)
     assert parse_events(buf) == [RawEvent(*ev) for ev in evs]
     assert parse_events(bytearray(buf)) == [RawEvent(*ev) for ev in evs]
+    assert parse_records(buf) == evs
 
 
 @given(st.lists(events, min_size=1, max_size=10), st.data())

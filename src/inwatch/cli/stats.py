@@ -1,0 +1,199 @@
+"""``inwatch stats``: count events per file, then print a table (inotifywatch's job).
+
+Counting runs until ``--timeout`` seconds have passed, SIGINT/SIGTERM, or no
+watch remains. Counts are per file (the event's full path), one column per
+event kind; IGNORED is bookkeeping and not counted, a queue overflow is
+reported under the table (the counts are then lower bounds).
+
+With ``-r`` the kernel reports an open/read/close of a subdirectory twice: to
+the parent's watch (with the name) and to the subdirectory's own watch. Only
+the first is counted, so a count is the number of operations performed.
+
+The kernel merges an event into an identical one still unread just before it
+(same watch, kind and name). To keep that from hiding operations, every event
+kind is asked for and only the ``-e`` kinds are counted: an open is then
+followed by its close and the next open stays separate. Runs of the same event
+with nothing between (two chmods in a row) can still be merged by the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..flags import Mask
+from ._common import stop_on_signals, text_out
+from .args import CliError
+from .format import dumps, printable
+from .session import EventFilter, Roots, event_mask, open_watches, warn_error
+
+__all__ = ["COLUMNS", "Counts", "render_table", "stats"]
+
+_SLICE = 0.2  # longest wait between two looks at the signal flag
+_DRAIN_READS = 64  # reads of what is queued after SIGINT/SIGTERM, at most
+
+#: The counted event kinds, in the kernel's bit order.
+COLUMNS: tuple[str, ...] = (
+    "access",
+    "modify",
+    "attrib",
+    "close_write",
+    "close_nowrite",
+    "open",
+    "moved_from",
+    "moved_to",
+    "create",
+    "delete",
+    "delete_self",
+    "move_self",
+    "unmount",
+)
+_BITS = tuple((int(Mask[c.upper()]), i) for i, c in enumerate(COLUMNS))
+# Events the parent directory's watch also reports about a subdirectory.
+_ALSO_ON_PARENT = int(
+    Mask.ACCESS | Mask.MODIFY | Mask.ATTRIB | Mask.CLOSE_WRITE | Mask.CLOSE_NOWRITE | Mask.OPEN
+)
+
+
+@dataclass
+class Counts:
+    """Per-file counters (pure; fed events by the command)."""
+
+    files: dict[str, list[int]] = field(default_factory=dict)
+    overflows: int = 0
+
+    def add(self, pathname: str, mask: int) -> None:
+        row = self.files.get(pathname)
+        if row is None:
+            row = self.files[pathname] = [0] * len(COLUMNS)
+        for bit, i in _BITS:
+            if mask & bit:
+                row[i] += 1
+
+    def rows(self, key: str, descending: bool, top: int | None) -> list[tuple[str, list[int]]]:
+        """Rows sorted by *key* (``total`` or a column), ties by file name."""
+        col = None if key == "total" else COLUMNS.index(key)
+        sign = -1 if descending else 1
+
+        def order(item: tuple[str, list[int]]) -> tuple[int, str]:
+            value = sum(item[1]) if col is None else item[1][col]
+            return (sign * value, item[0])
+
+        items = sorted(self.files.items(), key=order)
+        return items[:top] if top is not None else items
+
+
+def render_table(counts: Counts, rows: list[tuple[str, list[int]]], zero: bool) -> str:
+    """``total  access  modify  ...  filename``, zero columns left out unless *zero*."""
+    if not counts.files:
+        lines = ["No events occurred."]
+    else:
+        shown = [i for i in range(len(COLUMNS)) if zero or any(r[i] for r in counts.files.values())]
+        heads = ["total", *(COLUMNS[i] for i in shown)]
+        widths = [max(len(h), 5) for h in heads]
+        lines = ["  ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True)) + "  filename"]
+        for name, row in rows:
+            cells = [sum(row), *(row[i] for i in shown)]
+            body = "  ".join(str(c).rjust(w) for c, w in zip(cells, widths, strict=True))
+            lines.append(f"{body}  {printable(name)}")
+    if counts.overflows:
+        lines.append(
+            f"warning: the kernel event queue overflowed {counts.overflows} time(s) while "
+            "counting: events were lost, the counts are lower bounds"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _sort_key(ns: argparse.Namespace) -> tuple[str, bool]:
+    value, descending = (ns.ascending, False) if ns.ascending else (ns.descending, True)
+    if value is None:
+        return "total", True
+    key = value.strip().lower()
+    if key.startswith("in_"):
+        key = key[3:]
+    if key != "total" and key not in COLUMNS:
+        raise CliError(f"cannot sort by {value!r}: use total or one of {', '.join(COLUMNS)}")
+    return key, descending
+
+
+def stats(ns: argparse.Namespace) -> int:
+    key, descending = _sort_key(ns)
+    if ns.top is not None and ns.top < 1:
+        raise CliError("--top must be at least 1")
+    if ns.timeout is not None and ns.timeout <= 0:
+        raise CliError("--timeout must be a positive number of seconds")
+    _, shown = event_mask(ns.event)
+    # Ask the kernel for everything, count only what -e names: the kernel merges
+    # an event into the identical one before it while unread, so three opens of a
+    # file in a row would count once; with every event asked for, each OPEN is
+    # followed by its ACCESS/CLOSE and stays separate.
+    watch_mask = int(Mask.ALL_EVENTS)
+    roots = Roots(ns.paths, dereference=not ns.no_dereference)
+    root_set = set(roots.paths)
+    keep = EventFilter(shown, roots, ns.exclude)
+    counts = Counts()
+    out = text_out()
+
+    from ..watcher import Watcher
+
+    with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
+        open_watches(
+            w,
+            roots.paths,
+            watch_mask,
+            ns.recursive,
+            exclude=keep.path_excluded if ns.exclude else None,
+            quiet=ns.quiet,
+        )
+        start = time.monotonic()
+        deadline = None if ns.timeout is None else start + ns.timeout
+        draining = 0
+        while w.watches and draining < _DRAIN_READS:
+            wait = _SLICE
+            if stop:
+                # Count what the kernel queued before the signal, then stop.
+                wait = 0.0
+                draining += 1
+            elif deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+            events = w.read(timeout=wait)
+            if stop and not events:
+                break
+            for ev in events:
+                mask = ev.mask
+                if mask & Mask.Q_OVERFLOW:
+                    counts.overflows += 1
+                    continue
+                if not keep(ev):
+                    continue
+                if (
+                    ns.recursive
+                    and not ev.name
+                    and mask & _ALSO_ON_PARENT
+                    and ev.path not in root_set
+                ):
+                    continue  # the parent's watch reported it already
+                counts.add(ev.pathname, mask & shown)
+        elapsed = time.monotonic() - start
+    rows = counts.rows(key, descending, ns.top)
+    if ns.json:
+        obj: dict[str, Any] = {
+            "elapsed": round(elapsed, 3),
+            "overflows": counts.overflows,
+            "sort": {"key": key, "descending": descending},
+            "files": [
+                {"filename": name, "total": sum(row), **dict(zip(COLUMNS, row, strict=True))}
+                for name, row in rows
+            ],
+        }
+        out.write(dumps(obj) + "\n")
+    else:
+        out.write(render_table(counts, rows, ns.zero))
+    out.flush()
+    sys.stderr.flush()
+    return 0

@@ -1,0 +1,113 @@
+"""What only one driver has: the threaded driver's batches and callback errors,
+the asyncio context manager, and iteration in a plain thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+import pytest
+from contract_harness import pathnames, touch
+
+from inwatch import Event, Mask, Watcher
+
+CREATE = int(Mask.CREATE)
+j = os.path.join
+
+
+def test_threaded_batches(scratch: str) -> None:
+    batches: list[list[Event[Any]]] = []
+    got = threading.Event()
+
+    def on_batch(events: list[Event[Any]]) -> None:
+        batches.append(events)
+        if j(scratch, "f9") in pathnames(events, CREATE):
+            got.set()
+
+    with Watcher() as w:
+        w.add(scratch)
+        w.start(on_batch, batch=True)
+        for i in range(10):
+            touch(j(scratch, f"f{i}"))
+        assert got.wait(10)
+        w.stop()
+        w.join(10)
+    assert all(isinstance(b, list) and b for b in batches)
+    created = [p for b in batches for p in pathnames(b, CREATE)]
+    assert created == [j(scratch, f"f{i}") for i in range(10)]
+
+
+def test_a_failing_callback_is_reported_and_delivery_goes_on(scratch: str) -> None:
+    seen: list[str] = []
+    done = threading.Event()
+
+    def callback(ev: Event[Any]) -> None:
+        if ev.mask & CREATE:
+            seen.append(ev.name)
+            if ev.name == "boom":
+                raise ValueError("callback failed")
+            if ev.name == "after":
+                done.set()
+
+    with Watcher() as w:
+        w.add(scratch)
+        with pytest.warns(RuntimeWarning, match="callback failed"):
+            w.start(callback)
+            touch(j(scratch, "boom"))
+            touch(j(scratch, "after"))
+            assert done.wait(10)
+            w.stop()
+            w.join(10)
+    assert seen == ["boom", "after"]
+
+
+def test_start_twice_is_refused(scratch: str) -> None:
+    with Watcher() as w:
+        w.add(scratch)
+        w.start(lambda ev: None)
+        with pytest.raises(RuntimeError):
+            w.start(lambda ev: None)
+    assert not [t for t in threading.enumerate() if t.name.startswith("inwatch-")]
+
+
+def test_asyncio_context_manager(scratch: str) -> None:
+    async def main() -> list[str]:
+        got: list[str] = []
+        async with Watcher() as w:
+            w.add(scratch, recursive=True)
+            os.mkdir(j(scratch, "d"))
+            touch(j(scratch, "d", "f"))
+            async for ev in w:
+                if ev.mask & CREATE:
+                    got.append(ev.pathname)
+                if ev.pathname == j(scratch, "d", "f"):
+                    break
+        assert w.closed
+        return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 10))
+    assert got == [j(scratch, "d"), j(scratch, "d", "f")]
+
+
+def test_close_from_another_thread_ends_iteration(scratch: str) -> None:
+    w = Watcher()
+    w.add(scratch)
+    seen: list[Event[Any]] = []
+    started = threading.Event()
+
+    def iterate() -> None:
+        started.set()
+        seen.extend(w)
+
+    it = threading.Thread(target=iterate)
+    it.start()
+    started.wait(10)
+    touch(j(scratch, "f"))
+    w.stop()
+    it.join(10)
+    assert not it.is_alive()
+    w.close()
+    assert w.closed
+    assert w.read(0) == []
