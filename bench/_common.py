@@ -304,6 +304,8 @@ class Section:
     seconds: float = 0.0
     #: rows of the headline table: what, inwatch, plain, inotifywait, target, verdict
     headline: list[list[str]] = field(default_factory=list)
+    #: every round's raw result, by variant and peer (written to bench/out/results*.json)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def verdict(ok: bool | None) -> str:

@@ -86,6 +86,7 @@ def bench(quick: bool = False) -> Section:
     rounds = 1 if quick else 5
     runs = run_rounds("burst", PEERS, rounds, lambda peer, _r: measure(peer, n))
     section = Section("1. Burst drain", render(runs, n), losses(runs, n))
+    section.data = runs.results
     us = {p: runs.med(p, "us") for p in ("inwatch", "plain", "inotifywait")}
     ratio = runs.ratio("inwatch", "plain", "us")
     section.headline.append(

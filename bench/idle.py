@@ -102,7 +102,7 @@ def bench(quick: bool = False) -> Section:
         "0",
         verdict(max(known) == 0 if known else None),
     ]
-    return Section("6. Idle", render(runs, window), headline=[row])
+    return Section("6. Idle", render(runs, window), headline=[row], data=runs.results)
 
 
 def render(runs: Runs, window: float) -> str:

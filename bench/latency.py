@@ -132,7 +132,11 @@ def bench(quick: bool = False) -> Section:
             verdict(None if p99 is None else p99 <= 1000),
         ],
     ]
-    return Section("5. Latency", render(runs), lost, headline=heads)
+    summary = {
+        p: [r and {k: v for k, v in r.items() if k != "samples"} for r in rs]
+        for p, rs in runs.results.items()
+    }
+    return Section("5. Latency", render(runs), lost, headline=heads, data=summary)
 
 
 def render(runs: Runs) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import time
@@ -65,6 +66,10 @@ def main(argv: list[str]) -> int:
     with open(path, "w") as f:
         f.write(text)
     progress(f"wrote {os.path.relpath(path, os.path.dirname(BENCH))} in {elapsed:.0f} s")
+
+    raw = os.path.join(OUT, "results-quick.json" if args.quick else "results.json")
+    with open(raw, "w") as f:
+        json.dump({s.title: s.data for s in sections}, f, indent=1, default=str)
 
     losses = [loss for s in sections for loss in s.losses]
     for loss in losses:

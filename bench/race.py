@@ -113,7 +113,7 @@ def bench(quick: bool = False, peers: list[str] | None = None) -> Section:
         "100 %",
         verdict(min(worst) >= 100.0 if worst else None),
     ]
-    return Section("3. Race", render(runs), lost, headline=[row])
+    return Section("3. Race", render(runs), lost, headline=[row], data=runs.results)
 
 
 def render(runs: Runs) -> str:

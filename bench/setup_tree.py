@@ -130,7 +130,7 @@ def bench(quick: bool = False) -> Section:
             verdict(None if bpw["inwatch"] is None else bpw["inwatch"] <= 200),
         ],
     ]
-    return Section("4. Setup", render(runs, small, big), headline=heads)
+    return Section("4. Setup", render(runs, small, big), headline=heads, data=runs.results)
 
 
 def render(runs: Runs, small: int, big: int) -> str:
