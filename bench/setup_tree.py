@@ -1,0 +1,178 @@
+"""Workload 4, setup: recursive watches on balanced trees of 10,000 and 50,000
+directories (fan-out 10): seconds until the peer reports a sentinel file (its
+watches are in place), µs per watch, peak RSS and bytes per watch.
+
+Bytes per watch is the slope of the peak RSS between the two trees, measured in
+the same round ((HWM 50k - HWM 10k) / 40,000): fixed costs (the interpreter,
+imports) cancel out, and the same formula holds for the C reader and
+inotifywait, whose RSS before setup cannot be read. The kernel's own memory per
+watch is the same for every peer and not counted.
+
+    python setup_tree.py [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from _common import (
+    PeerUnavailable,
+    Result,
+    Runs,
+    Section,
+    Worker,
+    fmt,
+    make_tree,
+    notes_block,
+    ratio_cells,
+    run_rounds,
+    scratch,
+    table,
+    verdict,
+    vm_bytes,
+)
+
+# The async and threaded drivers of inwatch set up exactly like the blocking one.
+PEERS = [
+    "c",
+    "plain",
+    "inotifywait",
+    "inwatch",
+    "inwatch-compat",
+    "inwatch-cli",
+    "inotify_simple",
+    "asyncinotify",
+    "pyinotify",
+    "watchdog",
+    "watchfiles",
+]
+REFS = ("plain", "inotifywait")
+SETTLE = 2.0  # seconds watched after "ready" on the big tree, first round only
+
+
+def child(adapter: Any, spec: dict[str, Any], chan: Any) -> None:
+    # Keep reading after "ready": a peer whose own directory reads overflow the queue,
+    # and whose recovery reads them again, never settles; the parent measures that.
+    while "quit" not in chan.poll():
+        adapter.run(lambda mask, path: None, 0.2)
+
+
+def one(
+    peer: str, root: str, ndirs: int, timeout: float, settle: float = 0.0
+) -> dict[str, float | None]:
+    spec = {"paths": [root], "recursive": True}
+    with Worker(peer, "setup_tree", spec, timeout=timeout) as w:
+        hwm = vm_bytes(w.pids[0])
+        ready = w.ready
+        in_process = w.pids == [w.proc.pid]
+        busy = None
+        if settle:
+            c0 = w.cpu()
+            time.sleep(settle)
+            busy = (w.cpu() - c0) / 1e9 / settle * 100
+    return {
+        "s": ready["ready_s"],
+        "us": ready["ready_s"] / (ndirs + 1) * 1e6,
+        "hwm": hwm,
+        "delta": hwm - ready["rss_before"] if in_process else None,
+        "busy": busy,
+    }
+
+
+def bench(quick: bool = False) -> Section:
+    small, big = (500, 2_000) if quick else (10_000, 50_000)
+    rounds = 1 if quick else 5
+    timeout = 20.0 if quick else 30.0
+    settle = 0.5 if quick else SETTLE
+    failed: dict[str, str] = {}  # peers that never got ready on the big tree
+    with scratch("setup-small") as small_root, scratch("setup-big") as big_root:
+        make_tree(small_root, small)
+        make_tree(big_root, big)
+
+        def measure(peer: str, rnd: int) -> Result:
+            a = one(peer, small_root, small, timeout)
+            out: Result = {f"{k}_small": v for k, v in a.items()}
+            if peer in failed:
+                return out
+            try:
+                b = one(peer, big_root, big, timeout, settle if rnd == 0 else 0.0)
+            except PeerUnavailable as e:
+                failed[peer] = f"not ready on the {big:,}-directory tree: {e}"
+                return out
+            out |= {f"{k}_big": v for k, v in b.items()}
+            if a["hwm"] and b["hwm"]:
+                out["bpw"] = (b["hwm"] - a["hwm"]) / (big - small)
+            return out
+
+        runs = run_rounds("setup", PEERS, rounds, measure)
+    for peer, why in failed.items():
+        runs.notes.setdefault(peer, why)
+    ratio = runs.ratio("inwatch", "plain", "us_big")
+    us = {p: runs.med(p, "us_big") for p in ("inwatch", "plain", "inotifywait")}
+    bpw = {p: runs.med(p, "bpw") for p in ("inwatch", "plain", "inotifywait")}
+    heads = [
+        [
+            f"setup {big:,} dirs, µs/watch",
+            f"{fmt(us['inwatch'], '.1f')} ({fmt(ratio, '.2f', '×')} plain)",
+            fmt(us["plain"], ".1f"),
+            fmt(us["inotifywait"], ".1f"),
+            "≤ 1.3× plain",
+            verdict(None if ratio is None else ratio <= 1.3),
+        ],
+        [
+            "setup, bytes/watch",
+            fmt(bpw["inwatch"], ".0f"),
+            fmt(bpw["plain"], ".0f"),
+            fmt(bpw["inotifywait"], ".0f"),
+            "≤ 200",
+            verdict(None if bpw["inwatch"] is None else bpw["inwatch"] <= 200),
+        ],
+    ]
+    return Section("4. Setup", render(runs, small, big), headline=heads, data=runs.results)
+
+
+def render(runs: Runs, small: int, big: int) -> str:
+    rows = []
+    for peer in runs.peers:
+        delta, hwm = runs.med(peer, "delta_big"), runs.med(peer, "hwm_big")
+        rows.append(
+            [
+                peer,
+                fmt(runs.med(peer, "s_small"), ".3f"),
+                fmt(runs.med(peer, "s_big"), ".3f"),
+                fmt(runs.med(peer, "us_big"), ".1f"),
+                *ratio_cells(runs, peer, "us_big", REFS),
+                fmt(None if delta is None else delta / 2**20, ".1f"),
+                fmt(None if hwm is None else hwm / 2**20, ".1f"),
+                fmt(runs.med(peer, "bpw"), ".0f"),
+                fmt(runs.med(peer, "busy_big"), ".0f", " %"),
+            ]
+        )
+    head = [
+        "peer",
+        f"s to ready, {small:,} dirs",
+        f"s to ready, {big:,} dirs",
+        "µs/watch",
+        "× plain",
+        "× inotifywait",
+        "peak RSS Δ MiB",
+        "peak RSS MiB",
+        "bytes/watch",
+        "CPU after ready",
+    ]
+    intro = (
+        f"Recursive watch on balanced trees (fan-out 10) of {small:,} and {big:,} directories, "
+        "from the call (or the command's start) to the first sentinel event; µs/watch and "
+        f"ratios on the {big:,} tree; peak RSS Δ = VmHWM after minus VmRSS before setup "
+        "(Python peers, in process); bytes/watch = slope of VmHWM between the two trees; "
+        f"CPU after ready = share of one CPU used in the {SETTLE:.0f} s after ready on the big "
+        "tree, reading on, with nothing happening (first round). "
+        f"Medians of {runs.rounds} interleaved rounds."
+    )
+    return intro + "\n\n" + table(head, rows) + notes_block(runs)
+
+
+if __name__ == "__main__":
+    print(bench("--quick" in sys.argv).body)
