@@ -868,7 +868,7 @@ class _Core:
             path = self.table.paths.get(wd)
             if path is None:
                 raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
-            root = w._special.get(wd)
+            root = w._options.get(wd)
             kmask = mask & ~IN_ONLYDIR
             if os.path.isdir(path):
                 kmask |= _INTERNAL_DIR_BITS
@@ -880,7 +880,7 @@ class _Core:
                 root.deliver |= mask & ALL_EVENTS
 
     def set_auto_add(self, wd: int) -> None:
-        root = self.watcher._special.get(wd)
+        root = self.watcher._options.get(wd)
         if root is not None:
             root.auto_add = True
 

@@ -29,7 +29,9 @@ What the kernel does, and what we rely on (inotify(7)):
 
 Watches of a tree added with the defaults (recursive, every event, no
 exclusion, ``str`` paths) cost only their table entries. Roots with other
-options are "special": their wds are listed in ``_special`` and their events
+options are listed in ``_options``; those whose events need filtering (by
+mask, exclusion, or conversion to bytes) are "special": their wds are also
+listed in ``_special`` and their events
 are filtered by mask and exclusion, and converted to bytes where asked.
 """
 
@@ -122,17 +124,21 @@ class _Root:
         self.deliver = (mask & _ALL_EVENTS) | _UNASKED
 
     @property
-    def is_default(self) -> bool:
+    def filters(self) -> bool:
+        """Do its events need filtering or converting one by one?"""
         # A path ending in "/" (the root directory) needs Event's careful join,
         # not the hot path's plain one.
         return (
-            not self.path.endswith("/")
-            and self.auto_add
-            and self.excluded is None
-            and not self.follow
-            and not self.as_bytes
-            and self.mask & _ALL_EVENTS == _ALL_EVENTS
+            self.path.endswith("/")
+            or self.excluded is not None
+            or self.as_bytes
+            or self.mask & _ALL_EVENTS != _ALL_EVENTS
         )
+
+    @property
+    def is_default(self) -> bool:
+        """Does it behave as the defaults in every respect?"""
+        return self.auto_add and not self.follow and not self.filters
 
     def rel(self, path: str) -> str:
         if path == self.path:
@@ -169,6 +175,9 @@ class Watcher:
         self._poll.register(self._stop_fd, select.POLLIN)
         self._table = WatchTable()
         self._roots: dict[int, _Root] = {}
+        # wd -> its root's options, for wds whose root differs from the defaults;
+        # _special: the subset whose events need filtering one by one.
+        self._options: dict[int, _Root] = {}
         self._special: dict[int, _Root] = {}
         self._files: dict[int, set[str]] = {}
         self._fresh: dict[int, set[str]] = {}
@@ -518,10 +527,13 @@ class Watcher:
         else:
             self._table.add(wd, path, parent)
         if not root.is_default:
-            self._special[wd] = root
+            self._options[wd] = root
+            if root.filters:
+                self._special[wd] = root
 
     def _forget(self, wd: int) -> None:
         self._table.discard(wd)
+        self._options.pop(wd, None)
         self._special.pop(wd, None)
         self._files.pop(wd, None)
         self._fresh.pop(wd, None)
@@ -711,7 +723,7 @@ class Watcher:
         if mask & (_CREATE | _MOVED_TO):
             if self._seen_fresh(wd, name):
                 return  # already reported from a scan
-            root = self._special.get(wd, _DEFAULT_ROOT)
+            root = self._options.get(wd, _DEFAULT_ROOT)
             src: str | None = None
             moved_wd: int | None = None
             if mask & _MOVED_TO:
