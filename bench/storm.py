@@ -155,15 +155,16 @@ def bench(quick: bool = False) -> Section:
         parts.append(f"**{label}**\n\n" + render(runs))
         data[label] = runs.results
         who = "inwatch-thread" if slow else "inwatch"
-        pct = {p: runs.med(p, "pct") for p in (who, "plain", "inotifywait")}
+        worst = {p: worst_pct(runs, p) for p in (who, "plain", "inotifywait")}
         heads.append(
             [
-                f"storm {label}, delivered" + (" (threaded driver)" if slow else ""),
-                fmt(pct[who], ".1f", " %"),
-                fmt(pct["plain"], ".1f", " %"),
-                fmt(pct["inotifywait"], ".1f", " %"),
+                f"storm {label}, delivered in the worst round"
+                + (" (threaded driver)" if slow else ""),
+                f"{fmt(worst[who], '.1f', ' %')} ({lossless(runs, who)} rounds lossless)",
+                f"{fmt(worst['plain'], '.1f', ' %')} ({lossless(runs, 'plain')})",
+                f"{fmt(worst['inotifywait'], '.1f', ' %')} ({lossless(runs, 'inotifywait')})",
                 "100 %",
-                verdict(None if pct[who] is None else pct[who] >= 100.0),
+                verdict(None if worst[who] is None else worst[who] >= 100.0),
             ]
         )
         lost += losses(runs, label, slow)
@@ -171,7 +172,9 @@ def bench(quick: bool = False) -> Section:
         f"{files:,} files created, written, closed and deleted by a second process "
         f"({files * KERNEL_EVENTS_PER_FILE:,} kernel events); delivered = distinct "
         "(kind, file) pairs seen / files × kinds the peer reports; CPU per kernel event; "
-        "medians over interleaved rounds."
+        "medians over interleaved rounds. The kernel queue (max_queued_events 16,384) holds "
+        "~0.15 s of this storm: a reader that loses the CPU that long on this shared 2-CPU "
+        "machine overflows, so the worst round and the lossless rounds are shown too."
     )
     section = Section("2. Storm", intro + "\n\n" + "\n\n".join(parts), lost, headline=heads)
     section.data = data
@@ -197,19 +200,32 @@ def losses(runs: Runs, label: str, slow: int) -> list[str]:
     return out
 
 
+def worst_pct(runs: Runs, peer: str) -> float | None:
+    pcts = [v for v in runs.values(peer, "pct") if v is not None]
+    return min(pcts) if pcts else None
+
+
+def lossless(runs: Runs, peer: str) -> str:
+    done = [r for r in runs.results.get(peer, []) if r]
+    return f"{sum(1 for r in done if not r['lost'])}/{len(done)}" if done else "n/a"
+
+
 def render(runs: Runs) -> str:
     rows = [
         [
             peer,
             fmt(runs.med(peer, "pct"), ".1f", " %"),
+            fmt(worst_pct(runs, peer), ".1f", " %"),
+            lossless(runs, peer),
             fmt(runs.med(peer, "overflows"), ".0f"),
             fmt(runs.med(peer, "us"), ".2f"),
             *ratio_cells(runs, peer, "us", REFS),
         ]
         for peer in runs.peers
     ]
-    head = ["peer", "delivered", "overflows", "CPU µs/event", "× plain", "× inotifywait"]
-    return f"{runs.rounds} rounds\n\n" + table(head, rows) + notes_block(runs)
+    head = ["peer", "delivered", "worst round", "rounds lossless", "overflows"]
+    head += ["CPU µs/event", "× plain", "× inotifywait"]
+    return f"rounds: {runs.rounds}\n\n" + table(head, rows) + notes_block(runs)
 
 
 if __name__ == "__main__":
