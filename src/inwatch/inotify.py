@@ -23,6 +23,7 @@ PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # (EINVAL), and returns at most what fits. 64 KiB takes ~2,000 typical events;
 # read() sizes its buffer from FIONREAD so one call drains the whole queue.
 _MIN_READ = 65536
+_LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
 
 
 class Inotify:
@@ -116,17 +117,23 @@ class Inotify:
         """Wait up to *timeout* seconds (``None``: forever) and return every byte
         the kernel has queued, whole events only; ``b""`` on timeout."""
         fd = self.fileno()
-        if timeout == 0 and self._nonblocking:
-            pass  # no need to poll: FIONREAD says whether anything is queued
-        elif not self._poll_ready(timeout):
-            return b""
-        size = _sys.fionread(fd)
-        if size == 0 and self._nonblocking:
+        if not (timeout == 0 and self._nonblocking) and not self._poll_ready(timeout):
             return b""
         try:
-            return os.read(fd, size if size > _MIN_READ else _MIN_READ)
-        except BlockingIOError:  # another reader took them first
+            data = os.read(fd, _MIN_READ)
+        except BlockingIOError:  # nothing queued (or another reader took it)
             return b""
+        # The kernel fills the buffer with whole events only; one nearly full
+        # means more may be queued: take the rest now, sized by FIONREAD (a read
+        # that is not nearly full needs no ioctl: that is the latency path).
+        if len(data) > _MIN_READ - _LARGEST_EVENT:
+            size = _sys.fionread(fd)
+            if size:
+                try:
+                    data += os.read(fd, size)
+                except BlockingIOError:
+                    pass  # another reader took them
+        return data
 
     def read(self, timeout: float | None = None) -> list[RawEvent]:
         """Wait up to *timeout* seconds (``None``: forever) for events and return
