@@ -14,6 +14,10 @@ FMT = "%w|%e|%f"
 END = b"w/|CREATE,ISDIR|zz-end\n"
 
 
+def collapse(lines: list[bytes]) -> list[bytes]:
+    return [line for i, line in enumerate(lines) if i == 0 or lines[i - 1] != line]
+
+
 def until_end(proc) -> list[bytes]:  # type: ignore[no-untyped-def]
     got: list[bytes] = []
     while not got or got[-1] != END:
@@ -41,5 +45,8 @@ def test_same_lines_as_inotifywait(inwatch, tmp_path: Path) -> None:  # type: ig
     (w / "e").rmdir()
     (w / "zz-end").mkdir()
     got, want = until_end(ours), until_end(theirs)
-    assert got == want
+    # The kernel merges an event into an identical one still unread, so how many
+    # ACCESS a listing gives depends on when each reader read: compare the
+    # sequences with such repeats collapsed.
+    assert collapse(got) == collapse(want)
     assert b"w/|CLOSE_WRITE,CLOSE|f\n" in got and b"w/|MOVED_TO|g\n" in got

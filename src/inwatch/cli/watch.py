@@ -11,6 +11,7 @@ of a batch (nor for the next event).
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,6 @@ from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 __all__ = ["watch"]
 
 EXIT_TIMEOUT = 2
-_SLICE = 0.05  # longest wait between two looks at the signal flag
 _DRAIN_SECONDS = 5.0  # at most, to show what was queued before SIGINT/SIGTERM
 
 
@@ -85,6 +85,15 @@ def watch(ns: argparse.Namespace) -> int:
         # does not overflow the kernel queue because the terminal is slow.
         shown_at = [time.monotonic()]
         first_shown = threading.Event()
+        # The main thread sleeps in sigtimedwait() until something needs it: a
+        # signal, the first event with --once, the last watch gone (the handler
+        # thread pokes it with SIGUSR1), or the --timeout deadline. No polling,
+        # so an idle watch never wakes up.
+        main = threading.get_ident()
+        wake = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
+
+        def poke() -> None:
+            signal.pthread_kill(main, signal.SIGUSR1)
 
         def show(events: list[Any]) -> None:
             t = time.time()
@@ -96,22 +105,42 @@ def watch(ns: argparse.Namespace) -> int:
                     if ns.once:
                         first_shown.set()
                         w.stop()
+                        poke()
                         return
+            if not w.watches:
+                poke()
 
-        w.start(show, batch=True)
+        # Blocked before the threads start, so they inherit the mask and every
+        # one of these signals waits for sigtimedwait() in this thread.
+        saved = signal.pthread_sigmask(signal.SIG_BLOCK, wake)
         try:
+            if stop:
+                return 0
+            w.start(show, batch=True)
             while True:
-                if first_shown.wait(_SLICE):
+                wait = None
+                if ns.timeout is not None:
+                    wait = shown_at[0] + ns.timeout - time.monotonic()
+                    if wait <= 0:
+                        return EXIT_TIMEOUT
+                got = (
+                    signal.sigtimedwait(wake, wait)
+                    if wait is not None
+                    else signal.sigwaitinfo(wake)
+                )
+                if first_shown.is_set():
                     return 0
-                if stop:
+                if got is not None and got.si_signo != signal.SIGUSR1:
                     # Show what the kernel queued before the signal, then stop.
                     w.drain(_DRAIN_SECONDS)
                     return 0
-                if not w.running:
+                if not w.watches and w.drain(_DRAIN_SECONDS):
                     return 0  # no watch remains, and everything was shown
-                if ns.timeout is not None and time.monotonic() - shown_at[0] >= ns.timeout:
-                    return EXIT_TIMEOUT
         finally:
             w.stop()
             w.join()
             out.flush()
+            # A poke still pending would kill us (SIGUSR1's default) once unblocked.
+            while signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved)
