@@ -426,6 +426,7 @@ _NATIVE_SLOTS = frozenset(("wd", "mask", "name", "path", "synthetic"))
 # The Watcher event's own slots, under the properties that hide them when unset.
 _NATIVE_GET_COOKIE = _NativeEvent.__dict__["cookie"].__get__
 _NATIVE_GET_SRC = _NativeEvent.__dict__["src_pathname"].__get__
+_NATIVE_GET_PATHNAME = _NativeEvent.__dict__["pathname"].__get__
 
 
 class Event(_NativeEvent):  # type: ignore[type-arg]
@@ -481,7 +482,12 @@ class Event(_NativeEvent):  # type: ignore[type-arg]
 
     @property
     def pathname(self) -> Any:
-        return _pathname(self.path, self.name)
+        # The Watcher joined it already; its paths are normal, so an absolute
+        # one is what pyinotify would give (it gives abspath of the join).
+        joined = _NATIVE_GET_PATHNAME(self)
+        if joined[:1] == (b"/" if isinstance(joined, bytes) else "/"):
+            return joined
+        return os.path.abspath(joined)
 
     @property
     def cookie(self) -> int:  # type: ignore[override]
