@@ -824,71 +824,33 @@ class ExcludeFilter:
 # Watches
 # --------------------------------------------------------------------------- #
 
-_INTERNAL_DIR_BITS = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF
-_INTERNAL_DIR_BITS |= IN_MOVE_SELF
 _UNASKED = IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED
 
 
 class _Core:
-    """The Watcher, as the pyinotify layer needs it.
+    """The Watcher's single-watch operations, as the pyinotify layer uses them
+    (pyinotify acts on one wd where the Watcher acts on trees)."""
 
-    pyinotify's API acts on single watch descriptors where the Watcher acts on
-    trees (``rm_watch`` of one wd, ``update_watch`` of one wd's mask, a path ->
-    wd lookup). This class is the one place that reaches below the Watcher's
-    public methods for that, through its table and its lock, so the Watcher's
-    bookkeeping stays the only bookkeeping.
-    """
-
-    __slots__ = ("table", "watcher")
+    __slots__ = ("watcher",)
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
-        self.table = watcher._table
 
     def wd_of(self, path: str) -> int | None:
-        return self.table.wd_of(path)
+        return self.watcher.wd_of(path)
 
     def subtree(self, wd: int) -> list[int]:
-        return self.table.subtree(wd) if wd in self.table.paths else []
+        return self.watcher.subtree(wd)
 
     def remove_one(self, wd: int) -> None:
         """Remove one kernel watch (not its subdirectories'), as rm_watch does."""
-        w = self.watcher
-        with w._lock:
-            table = self.table
-            if wd not in table.paths:
-                raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
-            kids = list(table.children.get(wd, ()))
-            w._ino.rm_watch(wd)
-            w._forget(wd)
-            for kid in kids:  # still watched: now roots of their own
-                path = table.paths.get(kid)
-                if path is not None:
-                    table.add(kid, path, None)
+        self.watcher.unwatch(wd)
 
     def set_mask(self, wd: int, mask: int) -> None:
-        """Give *wd* the kernel mask *mask* (plus what the Watcher needs), and
-        make sure its tree's filter lets those events through."""
-        w = self.watcher
-        with w._lock:
-            path = self.table.paths.get(wd)
-            if path is None:
-                raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
-            root = w._options.get(wd)
-            kmask = mask & ~IN_ONLYDIR
-            if os.path.isdir(path):
-                kmask |= _INTERNAL_DIR_BITS
-            if root is None or not root.follow:
-                kmask |= IN_DONT_FOLLOW
-            w._ino.add_watch(path, kmask)
-            if root is not None:
-                root.mask |= mask
-                root.deliver |= mask & ALL_EVENTS
+        self.watcher.set_mask(wd, mask)
 
     def set_auto_add(self, wd: int) -> None:
-        root = self.watcher._options.get(wd)
-        if root is not None:
-            root.auto_add = True
+        self.watcher.set_auto_add(wd)
 
 
 def _identity(path: PathT) -> tuple[bool, tuple[int, int] | None]:
@@ -1017,7 +979,7 @@ class WatchManager:
         self._wmd: dict[int, Watch] = {}
         self._watcher = Watcher(onerror=self._runtime_error)
         self._core = _Core(self._watcher)
-        self._table: Mapping[int, str] = self._watcher._table.paths
+        self._table: Mapping[int, str] = self._watcher.watches
         self._fd: int | None = self._watcher.fileno()
 
     @staticmethod

@@ -414,6 +414,57 @@ class Watcher:
                 wd = found
             self._drop_subtree(wd, remove_from_kernel=True)
 
+    # --- single watches (what the pyinotify-style API needs) -----------------------
+
+    def wd_of(self, path: PathArg) -> int | None:
+        """The wd watching *path* (as this Watcher knows it), or ``None``."""
+        return self._table.wd_of(os.path.normpath(os.fsdecode(os.fspath(path))))
+
+    def subtree(self, wd: int) -> list[int]:
+        """*wd* and every watch below it, parents first (``[]`` if unknown)."""
+        return self._table.subtree(wd) if wd in self._table.paths else []
+
+    def unwatch(self, wd: int) -> None:
+        """Remove the one watch *wd*; watched subdirectories stay watched, each
+        becoming a root with the same options. ``OSError(EINVAL)`` if unknown."""
+        with self._lock:
+            table = self._table
+            if wd not in table.paths:
+                raise OSError(errno.EINVAL, f"not a watch of this Watcher: {wd}")
+            root = self._options.get(wd, _DEFAULT_ROOT)
+            kids = list(table.children.get(wd, ()))
+            self._ino.rm_watch(wd)
+            self._forget(wd)
+            for kid in kids:
+                path = table.paths.get(kid)
+                if path is not None:
+                    table.add(kid, path, None)
+                    self._roots[kid] = root
+
+    def set_mask(self, wd: int, mask: int) -> None:
+        """Give the one watch *wd* the events of *mask* (plus what the Watcher
+        needs for its bookkeeping) and let them through its tree's filter."""
+        with self._lock:
+            path = self._table.paths.get(wd)
+            if path is None:
+                raise OSError(errno.EINVAL, f"not a watch of this Watcher: {wd}")
+            root = self._options.get(wd, _DEFAULT_ROOT)
+            kernel_mask = mask & ~_ONLYDIR
+            if _is_real_dir(path) or (root.follow and os.path.isdir(path)):
+                kernel_mask |= _INTERNAL
+            if not root.follow:
+                kernel_mask |= _DONT_FOLLOW
+            self._ino.add_watch(path, kernel_mask)
+            if root is not _DEFAULT_ROOT:
+                root.mask |= mask
+                root.deliver |= mask & _ALL_EVENTS
+
+    def set_auto_add(self, wd: int) -> None:
+        """Watch directories that appear below *wd* from now on (its tree's option)."""
+        root = self._options.get(wd)
+        if root is not None:
+            root.auto_add = True
+
     def _walk(
         self,
         top: str,
