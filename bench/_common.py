@@ -49,6 +49,23 @@ IN_ALL_EVENTS = 0xFFF
 
 NA = "n/a"
 
+# Every peer, in table order: the floors first, then inwatch's ways, then the peers.
+ALL_PEERS = [
+    "c",
+    "plain",
+    "inotifywait",
+    "inwatch",
+    "inwatch-async",
+    "inwatch-thread",
+    "inwatch-compat",
+    "inwatch-cli",
+    "inotify_simple",
+    "asyncinotify",
+    "pyinotify",
+    "watchdog",
+    "watchfiles",
+]
+
 
 # --- scratch trees on /dev/shm --------------------------------------------------
 

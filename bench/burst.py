@@ -16,6 +16,7 @@ from typing import Any
 
 import _gen
 from _common import (
+    ALL_PEERS,
     IN_CREATE,
     Result,
     Runs,
@@ -31,21 +32,7 @@ from _common import (
     wait_stopped,
 )
 
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-async",
-    "inwatch-thread",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+PEERS = ALL_PEERS
 REFS = ("plain", "inotifywait")
 
 

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from _common import (
+    ALL_PEERS,
     PeerUnavailable,
     Runs,
     Section,
@@ -33,21 +34,7 @@ from _common import (
     wakeups,
 )
 
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-async",
-    "inwatch-thread",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+PEERS = ALL_PEERS
 # watchfiles wakes its Python side every rust_timeout: use its default (5 s).
 SPEC = {"tick": 5.0}
 

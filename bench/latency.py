@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from _common import (
+    ALL_PEERS,
     IN_MODIFY,
     PeerUnavailable,
     Result,
@@ -36,21 +37,7 @@ from _common import (
     verdict,
 )
 
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-async",
-    "inwatch-thread",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+PEERS = ALL_PEERS
 REFS = ("c", "plain", "inotifywait")
 
 

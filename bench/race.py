@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from _common import (
+    ALL_PEERS,
     IN_CREATE,
     IN_ISDIR,
     Result,
@@ -31,21 +32,7 @@ from _common import (
     verdict,
 )
 
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-async",
-    "inwatch-thread",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+PEERS = ALL_PEERS
 DEPTH = 200
 IDLE = 0.25
 

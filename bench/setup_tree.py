@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from _common import (
+    ALL_PEERS,
     PeerUnavailable,
     Result,
     Runs,
@@ -35,19 +36,8 @@ from _common import (
 )
 
 # The async and threaded drivers of inwatch set up exactly like the blocking one.
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+# The async and threaded drivers set up exactly like the blocking Watcher.
+PEERS = [p for p in ALL_PEERS if p not in ("inwatch-async", "inwatch-thread")]
 REFS = ("plain", "inotifywait")
 SETTLE = 2.0  # seconds watched after "ready" on the big tree, first round only
 

@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from _common import (
+    ALL_PEERS,
     IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
@@ -39,21 +40,7 @@ from _common import (
     verdict,
 )
 
-PEERS = [
-    "c",
-    "plain",
-    "inotifywait",
-    "inwatch",
-    "inwatch-async",
-    "inwatch-thread",
-    "inwatch-compat",
-    "inwatch-cli",
-    "inotify_simple",
-    "asyncinotify",
-    "pyinotify",
-    "watchdog",
-    "watchfiles",
-]
+PEERS = ALL_PEERS
 # The async and threaded drivers of inwatch read like the blocking one: flat only.
 RECURSIVE_PEERS = [p for p in PEERS if p not in ("inwatch-async", "inwatch-thread")]
 # The slow handler is a Python callback (the command-line tools have none); 3 rounds,

@@ -827,32 +827,6 @@ class ExcludeFilter:
 _UNASKED = IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED
 
 
-class _Core:
-    """The Watcher's single-watch operations, as the pyinotify layer uses them
-    (pyinotify acts on one wd where the Watcher acts on trees)."""
-
-    __slots__ = ("watcher",)
-
-    def __init__(self, watcher: Watcher) -> None:
-        self.watcher = watcher
-
-    def wd_of(self, path: str) -> int | None:
-        return self.watcher.wd_of(path)
-
-    def subtree(self, wd: int) -> list[int]:
-        return self.watcher.subtree(wd)
-
-    def remove_one(self, wd: int) -> None:
-        """Remove one kernel watch (not its subdirectories'), as rm_watch does."""
-        self.watcher.unwatch(wd)
-
-    def set_mask(self, wd: int, mask: int) -> None:
-        self.watcher.set_mask(wd, mask)
-
-    def set_auto_add(self, wd: int) -> None:
-        self.watcher.set_auto_add(wd)
-
-
 def _identity(path: PathT) -> tuple[bool, tuple[int, int] | None]:
     try:
         st = os.stat(path)
@@ -978,7 +952,6 @@ class WatchManager:
         self._exclude_filter = exclude_filter
         self._wmd: dict[int, Watch] = {}
         self._watcher = Watcher(onerror=self._runtime_error)
-        self._core = _Core(self._watcher)
         self._table: Mapping[int, str] = self._watcher.watches
         self._fd: int | None = self._watcher.fileno()
 
@@ -1037,7 +1010,7 @@ class WatchManager:
             key = _key(path)
         except TypeError:
             return None
-        wd = self._core.wd_of(key)
+        wd = self._watcher.wd_of(key)
         if wd is None:
             for watch in self._wmd.values():  # a path pinned by hand ("-unknown-path")
                 if watch._table is None and _key(watch._path) == key:
@@ -1056,7 +1029,7 @@ class WatchManager:
         path = self._table.get(wd)
         if path is None:
             return None
-        parent_wd = self._core.wd_of(os.path.dirname(path))
+        parent_wd = self._watcher.wd_of(os.path.dirname(path))
         if parent_wd is None or parent_wd == wd:
             return None
         parent = self._wmd.get(parent_wd)
@@ -1165,7 +1138,7 @@ class WatchManager:
         ret[apath] = wd
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         if recursive:
-            for sub_wd in self._core.subtree(wd)[1:]:
+            for sub_wd in self._watcher.subtree(wd)[1:]:
                 sub: PathT = table[sub_wd]
                 if as_bytes:
                     sub = os.fsencode(sub)
@@ -1220,7 +1193,7 @@ class WatchManager:
                 new_mask = (new_mask or watch.mask) | IN_CREATE
             if new_mask is not None:
                 try:
-                    self._core.set_mask(awd, new_mask)
+                    self._watcher.set_mask(awd, new_mask)
                 except OSError as err:
                     ret[awd] = False
                     what = f"update_watch: cannot update {_shown(watch.path)} WD=-1"
@@ -1231,7 +1204,7 @@ class WatchManager:
                 watch.proc_fun = proc_fun
             if auto_add:
                 watch.auto_add = True
-                self._core.set_auto_add(awd)
+                self._watcher.set_auto_add(awd)
             ret[awd] = True
         return ret
 
@@ -1239,7 +1212,7 @@ class WatchManager:
         out: list[Any] = []
         seen: set[Any] = set()
         for wd in lwd:
-            subs = self._core.subtree(wd) if isinstance(wd, int) else []
+            subs = self._watcher.subtree(wd) if isinstance(wd, int) else []
             for sub_wd in subs or [wd]:
                 if sub_wd not in seen:
                     seen.add(sub_wd)
@@ -1259,7 +1232,7 @@ class WatchManager:
             try:
                 if not isinstance(awd, int) or awd < 0:
                     raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
-                self._core.remove_one(awd)
+                self._watcher.unwatch(awd)
             except OSError as err:
                 ret[awd] = False
                 self._fail(f"rm_watch: cannot remove WD={awd}", err, quiet, ret)

@@ -353,11 +353,8 @@ class Watcher:
         is_dir = os.path.isdir(top) if follow_symlinks else _is_real_dir(top)
         if is_dir:
             kernel_mask |= _INTERNAL
-        errors: list[OSError] = []
-
         def keep_going(exc: OSError) -> None:
             if onerror is None:
-                errors.append(exc)
                 raise exc
             onerror(exc)
 
