@@ -353,6 +353,7 @@ class Watcher:
         is_dir = os.path.isdir(top) if follow_symlinks else _is_real_dir(top)
         if is_dir:
             kernel_mask |= _INTERNAL
+
         def keep_going(exc: OSError) -> None:
             if onerror is None:
                 raise exc
