@@ -8,7 +8,8 @@ the layers above.
 from __future__ import annotations
 
 from .errors import EventParseError, InotifyLimitError, InstanceLimitError, WatchLimitError
-from .events import Event, RawEvent, parse_events
+from .event import Actor, Event
+from .events import RawEvent, parse_events
 from .flags import *  # noqa: F403  (the IN_* constants, Mask, InitFlags)
 from .flags import __all__ as _flags_all
 from .inotify import Inotify
@@ -18,6 +19,7 @@ from .watcher import Watcher
 __version__ = "0.1.0"
 
 __all__ = [
+    "Actor",
     "Event",
     "EventParseError",
     "Inotify",

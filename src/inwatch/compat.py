@@ -422,7 +422,7 @@ class _RawEvent(_Event):
         self.src_pathname: Any = None
 
 
-_NATIVE_SLOTS = frozenset(("wd", "mask", "name", "path", "synthetic"))
+_NATIVE_SLOTS = frozenset(("wd", "mask", "name", "path", "origin", "time", "actor"))
 # The Watcher event's own slots, under the properties that hide them when unset.
 _NATIVE_GET_COOKIE = _NativeEvent.__dict__["cookie"].__get__
 _NATIVE_GET_SRC = _NativeEvent.__dict__["src_pathname"].__get__
@@ -612,7 +612,7 @@ class _DictEvent(Event):
         return list(self.__dict__.items())
 
 
-for _name in (*_EVENT_ATTRS, "synthetic"):
+for _name in (*_EVENT_ATTRS, "synthetic", "origin", "time", "actor"):
     setattr(_DictEvent, _name, _Plain(_name))
 _DictEvent.__name__ = _DictEvent.__qualname__ = "Event"
 

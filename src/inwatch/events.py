@@ -17,16 +17,16 @@ names are not text, and decoding belongs to whoever needs a ``str``.
 
 The parser knows nothing else: no fd, no paths, no flags objects. It is the hot
 path, so it stays on ints and bytes. `Event`, the high-level API's event, lives
-here too: it is a plain value with lazily computed fields.
+in :mod:`inwatch.event` (re-exported here for older imports).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, AnyStr, Generic, NamedTuple
+from typing import Any, NamedTuple
 
 from .errors import EventParseError
-from .flags import Mask, mask_names
+from .event import Event
 
 __all__ = ["HEADER_SIZE", "Event", "RawEvent", "pack_event", "parse_events", "parse_records"]
 
@@ -115,103 +115,3 @@ def pack_event(wd: int, mask: int, cookie: int = 0, name: bytes = b"", pad_to: i
         size += -size % pad_to
         name = name.ljust(size, b"\0")
     return _HEADER.pack(wd, mask, cookie, len(name)) + name
-
-
-def _join(path: AnyStr, name: AnyStr) -> AnyStr:
-    # Plain concatenation: names never contain a separator, and os.path.join's
-    # generality costs more than the rest of delivering an event.
-    if not name:
-        return path
-    p: Any = path
-    sep = "/" if type(p) is str else b"/"
-    return path + name if p.endswith(sep) else path + sep + name  # type: ignore[operator]
-
-
-class Event(Generic[AnyStr]):
-    """An event as the high-level API delivers it.
-
-    ``path`` is the watched directory (or file) the event is about and ``name``
-    the entry inside it (empty when the event is about ``path`` itself). Both are
-    ``str`` (non-UTF-8 bytes kept by surrogateescape) when the watch was added with
-    a ``str`` path, ``bytes`` when it was added with ``bytes``. ``pathname``,
-    ``is_dir``, ``flags`` and ``maskname`` are computed when asked, so delivering
-    an event costs one small object.
-
-    ``src_pathname`` is set on a MOVED_TO whose MOVED_FROM was seen (a rename
-    inside the watched set). ``synthetic`` is True for events inwatch made up from
-    a scan: the contents of a directory that appeared, or what changed while the
-    kernel queue overflowed. ``pathname`` is joined when the event is made (as
-    any reader would), the rest is computed when asked. For ``Q_OVERFLOW``, ``wd``
-    is -1 and ``path`` empty.
-    """
-
-    __slots__ = ("cookie", "mask", "name", "path", "pathname", "src_pathname", "synthetic", "wd")
-
-    wd: int
-    mask: int
-    cookie: int
-    name: AnyStr
-    path: AnyStr
-    pathname: AnyStr
-    """``path`` joined with ``name`` (just ``path`` when there is no name)."""
-    src_pathname: AnyStr | None
-    synthetic: bool
-
-    def __init__(
-        self,
-        wd: int,
-        mask: int,
-        cookie: int,
-        name: AnyStr,
-        path: AnyStr,
-        src_pathname: AnyStr | None = None,
-        synthetic: bool = False,
-    ) -> None:
-        self.wd = wd
-        self.mask = mask
-        self.cookie = cookie
-        self.name = name
-        self.path = path
-        self.pathname = _join(path, name)
-        self.src_pathname = src_pathname
-        self.synthetic = synthetic
-
-    @property
-    def is_dir(self) -> bool:
-        """The subject of the event is a directory (``IN_ISDIR``)."""
-        return bool(self.mask & 0x40000000)
-
-    @property
-    def flags(self) -> Mask:
-        """``mask`` as a :class:`Mask`."""
-        return Mask(self.mask)
-
-    @property
-    def maskname(self) -> str:
-        """pyinotify's spelling: ``"IN_CREATE|IN_ISDIR"``."""
-        return "|".join("IN_" + n for n in mask_names(self.mask))
-
-    def __repr__(self) -> str:
-        extra = ""
-        if self.cookie:
-            extra += f" cookie={self.cookie}"
-        if self.src_pathname is not None:
-            extra += f" src_pathname={self.src_pathname!r}"
-        if self.synthetic:
-            extra += " synthetic"
-        return f"<Event {self.maskname} wd={self.wd} pathname={self.pathname!r}{extra}>"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Event):
-            return NotImplemented
-        return (
-            self.wd == other.wd
-            and self.mask == other.mask
-            and self.cookie == other.cookie
-            and self.name == other.name
-            and self.path == other.path
-            and self.src_pathname == other.src_pathname
-            and self.synthetic == other.synthetic
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable

@@ -50,7 +50,8 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from . import tree
-from .events import Event, parse_records
+from .event import Event, Origin
+from .events import parse_records
 from .flags import Mask
 from .inotify import Inotify, PathArg
 from .limits import watch_limit_error
@@ -189,6 +190,7 @@ class Watcher:
         self._moves: MovePairer[tuple[str, int | None]] = MovePairer(time.monotonic)
         self._stopped = False
         self._last_read = time.time()
+        self._now = self._last_read
         self.max_queue = max_queue
         self.onerror = onerror
         self.errors: list[OSError] = []
@@ -630,10 +632,8 @@ class Watcher:
         paths = self._table.paths
         special = self._special
         files = self._files
-        # Events are built by assigning slots rather than calling Event(): the
-        # call frame of __init__ is a third of the cost of delivering an event.
-        alloc = object.__new__
-        event_type = Event
+        new = Event
+        now = self._now = time.time()  # one timestamp per read
         slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         # Names synthesised two reads ago have had their kernel duplicates read.
         fresh_prev = self._fresh_prev = self._fresh
@@ -663,16 +663,20 @@ class Watcher:
                             names.add(sname)
                     elif names is not None:
                         names.discard(sname)
-                    ev = alloc(event_type)
-                    ev.wd = wd
-                    ev.mask = mask
-                    ev.cookie = cookie
-                    ev.name = sname
-                    ev.path = path
-                    ev.pathname = path + "/" + sname
-                    ev.src_pathname = None
-                    ev.synthetic = False
-                    emit(ev)
+                    emit(
+                        new(
+                            wd,
+                            mask,
+                            cookie,
+                            sname,
+                            path,
+                            None,
+                            "kernel",
+                            now,
+                            None,
+                            path + "/" + sname,
+                        )
+                    )
                     continue
                 if (echo or echo_prev) and mask & isdir and name:
                     key = (wd, name)
@@ -684,28 +688,20 @@ class Watcher:
                         sname = name.decode("utf-8", "surrogateescape")
                         self._deliver(root, wd, mask, cookie, sname, path, emit)
                         continue
-                ev = alloc(event_type)
-                ev.wd = wd
-                ev.mask = mask
-                ev.cookie = cookie
                 sname = name.decode("utf-8", "surrogateescape")
-                ev.name = sname
-                ev.path = path
-                ev.pathname = path + "/" + sname if sname else path
-                ev.src_pathname = None
-                ev.synthetic = False
-                emit(ev)
+                full = path + "/" + sname if sname else path
+                emit(new(wd, mask, cookie, sname, path, None, "kernel", now, None, full))
             if self._moves:
                 self._moves.expired()  # files moved out: nothing to undo
-        self._last_read = time.time()
+        self._last_read = now
         return out
 
     def _overflow(self, emit: Callable[[Event[Any]], None]) -> None:
         roots = self._roots.values()
         if roots and all(root.as_bytes for root in roots):
-            emit(Event(-1, _Q_OVERFLOW, 0, b"", b""))  # bytes in, bytes out
+            emit(Event(-1, _Q_OVERFLOW, 0, b"", b"", None, "kernel", self._now))  # bytes in, out
         else:
-            emit(Event(-1, _Q_OVERFLOW, 0, "", ""))
+            emit(Event(-1, _Q_OVERFLOW, 0, "", "", None, "kernel", self._now))
         self._recover(emit)
 
     def _deliver(
@@ -718,7 +714,7 @@ class Watcher:
         path: str,
         emit: Callable[[Event[Any]], None],
         src: str | None = None,
-        synthetic: bool = False,
+        origin: Origin = "kernel",
     ) -> None:
         """Filter and emit an event of a special root."""
         if not mask & root.deliver:
@@ -731,9 +727,9 @@ class Watcher:
         if root.as_bytes:
             bname = os.fsencode(name)
             bsrc = None if src is None else os.fsencode(src)
-            emit(Event(wd, mask, cookie, bname, os.fsencode(path), bsrc, synthetic))
+            emit(Event(wd, mask, cookie, bname, os.fsencode(path), bsrc, origin, self._now))
         else:
-            emit(Event(wd, mask, cookie, name, path, src, synthetic))
+            emit(Event(wd, mask, cookie, name, path, src, origin, self._now))
 
     def _emit(
         self,
@@ -744,13 +740,13 @@ class Watcher:
         path: str,
         emit: Callable[[Event[Any]], None],
         src: str | None = None,
-        synthetic: bool = False,
+        origin: Origin = "kernel",
     ) -> None:
         root = self._special.get(wd)
         if root is None:
-            emit(Event(wd, mask, cookie, name, path, src, synthetic))
+            emit(Event(wd, mask, cookie, name, path, src, origin, self._now))
         else:
-            self._deliver(root, wd, mask, cookie, name, path, emit, src, synthetic)
+            self._deliver(root, wd, mask, cookie, name, path, emit, src, origin)
 
     def _slow(
         self,
@@ -765,7 +761,7 @@ class Watcher:
             root = self._special.get(wd)
             self._forget(wd)
             if root is None:
-                emit(Event(wd, mask, cookie, name, path))
+                emit(Event(wd, mask, cookie, name, path, None, "kernel", self._now))
             else:
                 self._deliver(root, wd, mask, cookie, name, path, emit)
             return
@@ -851,7 +847,12 @@ class Watcher:
                 names.discard(name)
 
     def _watch_new_dir(
-        self, top: str, parent: int, root: _Root, emit: Callable[[Event[Any]], None]
+        self,
+        top: str,
+        parent: int,
+        root: _Root,
+        emit: Callable[[Event[Any]], None],
+        origin: Origin = "scan",
     ) -> None:
         """Watch a directory that just appeared, then report what is already in it."""
         kernel_mask = root.mask | _INTERNAL | _ONLYDIR
@@ -874,7 +875,7 @@ class Watcher:
                 else:
                     files.add(name)
             mask = _CREATE | _ISDIR if is_dir else _CREATE
-            self._emit(wd, mask, 0, name, parent, emit, synthetic=True)
+            self._emit(wd, mask, 0, name, parent, emit, origin=origin)
 
         try:
             self._walk(top, parent, root, kernel_mask, on_entry, self._runtime_error, None)
@@ -961,24 +962,24 @@ class Watcher:
                 if table.wd_of(full) is not None:
                     continue
                 self._fresh.setdefault(wd, set()).add(name)
-                self._emit(wd, _CREATE | _ISDIR, 0, name, path, emit, synthetic=True)
-                self._watch_new_dir(full, wd, root, emit)
+                self._emit(wd, _CREATE | _ISDIR, 0, name, path, emit, origin="rescan")
+                self._watch_new_dir(full, wd, root, emit, "rescan")
                 continue
             if is_dir:
                 continue
             seen_files.add(name)
             if name not in known_files:
                 self._fresh.setdefault(wd, set()).add(name)
-                self._emit(wd, _CREATE, 0, name, path, emit, synthetic=True)
+                self._emit(wd, _CREATE, 0, name, path, emit, origin="rescan")
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if st.st_mtime >= since or st.st_ctime >= since:
-                self._emit(wd, _MODIFY, 0, name, path, emit, synthetic=True)
+                self._emit(wd, _MODIFY, 0, name, path, emit, origin="rescan")
         for name in known_files - seen_files:
-            self._emit(wd, _DELETE, 0, name, path, emit, synthetic=True)
+            self._emit(wd, _DELETE, 0, name, path, emit, origin="rescan")
         if seen_files or wd in self._files:
             self._files[wd] = seen_files
         for full, child in known_dirs.items():  # watched dirs that are gone
@@ -986,7 +987,7 @@ class Watcher:
             if self._table.paths.get(child) == full:
                 self._drop_subtree(child, remove_from_kernel=True)
             # else: found again under another name above (moved while blind)
-            self._emit(wd, _DELETE | _ISDIR, 0, name, path, emit, synthetic=True)
+            self._emit(wd, _DELETE | _ISDIR, 0, name, path, emit, origin="rescan")
         return visit
 
     # --- blocking driver ----------------------------------------------------------

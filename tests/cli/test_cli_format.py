@@ -32,6 +32,7 @@ class Ev:
     path: str = "/w"
     src_pathname: str | None = None
     synthetic: bool = False
+    origin: str = "kernel"
 
     @property
     def pathname(self) -> str:
@@ -101,6 +102,7 @@ def test_json_keys_and_values() -> None:
         "name",
         "pathname",
         "synthetic",
+        "origin",
         "time",
     ]
     assert obj == {
@@ -113,6 +115,7 @@ def test_json_keys_and_values() -> None:
         "name": "d",
         "pathname": "/w/sub/d",
         "synthetic": False,
+        "origin": "kernel",
         "time": T,
     }
 

@@ -24,7 +24,19 @@ def jline(proc) -> dict:  # type: ignore[no-untyped-def]
     return json.loads(line)
 
 
-KEYS = ["wd", "mask", "events", "cookie", "dir", "path", "name", "pathname", "synthetic", "time"]
+KEYS = [
+    "wd",
+    "mask",
+    "events",
+    "cookie",
+    "dir",
+    "path",
+    "name",
+    "pathname",
+    "synthetic",
+    "origin",
+    "time",
+]
 
 
 def test_json_fields(inwatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -81,6 +81,8 @@ class EventLike(Protocol):
     def src_pathname(self) -> str | bytes | None: ...
     @property
     def synthetic(self) -> bool: ...
+    @property
+    def origin(self) -> str: ...
 
 
 def _s(value: str | bytes) -> str:
@@ -134,7 +136,7 @@ def human_line(ev: EventLike, t: float) -> str:
 
 def json_object(ev: EventLike, t: float) -> dict[str, Any]:
     """The ``--json`` object: ``wd mask events cookie dir path name pathname
-    [src_pathname] synthetic time``.
+    [src_pathname] synthetic origin time``.
 
     Names are ``str`` decoded with surrogateescape, so ``os.fsencode`` of what a
     reader decodes gives back the kernel's bytes. ``src_pathname`` is present only
@@ -155,6 +157,7 @@ def json_object(ev: EventLike, t: float) -> dict[str, Any]:
     if ev.src_pathname is not None:
         obj["src_pathname"] = _s(ev.src_pathname)
     obj["synthetic"] = bool(ev.synthetic)
+    obj["origin"] = ev.origin
     obj["time"] = t
     return obj
 
