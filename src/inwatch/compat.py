@@ -59,7 +59,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, cast
 
-from .events import Event as _NativeEvent
+from .event import Event as _NativeEvent
 from .flags import (
     IN_ACCESS,
     IN_ATTRIB,
@@ -1377,7 +1377,7 @@ class Notifier:
         """Take every queued event from the kernel (unless fewer than
         ``threshold`` bytes are queued) into the notifier's queue."""
         if self._threshold:
-            from . import _sys
+            from .inotify import _sys
 
             size = _sys.fionread(self._watcher.fileno())
             if size < self._threshold:
@@ -1754,17 +1754,17 @@ class INotifyWrapper:
         return 0 if ret is None else int(ret)
 
     def inotify_init(self) -> int:
-        from . import _sys
+        from .inotify import _sys
 
         return self._call(_sys.init1, os.O_CLOEXEC)
 
     def inotify_add_watch(self, fd: int, pathname: Any, mask: int) -> int:
-        from . import _sys
+        from .inotify import _sys
 
         return self._call(_sys.add_watch, fd, os.fsencode(pathname), mask)
 
     def inotify_rm_watch(self, fd: int, wd: int) -> int:
-        from . import _sys
+        from .inotify import _sys
 
         return self._call(_sys.rm_watch, fd, wd)
 

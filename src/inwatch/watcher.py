@@ -49,14 +49,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from . import tree
 from .event import Event, Origin
-from .events import parse_records
 from .flags import Mask
 from .inotify import Inotify, PathArg
-from .limits import watch_limit_error
-from .moves import MovePairer
-from .watches import WatchTable, join
+from .inotify import walk as tree
+from .inotify.moves import MovePairer
+from .inotify.table import WatchTable, join
+from .inotify.wire import parse_records
+from .knobs import watch_limit_error
 
 __all__ = ["Watcher"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inwatch.moves import MovePairer
+from inwatch.inotify.moves import MovePairer
 
 
 class Clock:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from inwatch.tree import count_dirs, make_excluder, scan_tree
+from inwatch.inotify.walk import count_dirs, make_excluder, scan_tree
 
 j = os.path.join
 

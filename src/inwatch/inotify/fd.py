@@ -11,9 +11,9 @@ import select
 import warnings
 from types import TracebackType
 
+from ..flags import InitFlags
 from . import _sys
-from .events import RawEvent, parse_events
-from .flags import InitFlags
+from .wire import RawEvent, parse_events
 
 __all__ = ["Inotify", "PathArg"]
 
