@@ -56,13 +56,14 @@ _MOVED_TO = 0x80
 _CREATE = 0x100
 _DELETE = 0x200
 _MOVE_SELF = 0x800
+_UNMOUNT = 0x2000
 _Q_OVERFLOW = 0x4000
 _IGNORED = 0x8000
 _ISDIR = 0x40000000
 _ECHO = 0x1 | 0x10 | 0x20  # ACCESS, CLOSE_NOWRITE, OPEN
 
 # Events that touch the table, the file baseline or the move pairer.
-_SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF
+_SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF | _UNMOUNT
 # A plain file's CREATE or DELETE: any other bit sends it down the slow path.
 _NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 
@@ -81,6 +82,7 @@ class InotifyCore(Recovery):
         self._read_lock = threading.Lock()
         self._chunks: collections.deque[tuple[bytes, float]] = collections.deque()
         self._backlog = 0
+        self._unmounts: set[int] = set()
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -262,6 +264,13 @@ class InotifyCore(Recovery):
         name = raw_name.decode("utf-8", "surrogateescape")
         if mask & _IGNORED:
             self.emit_one(emit, wd, mask, cookie, name, path)
+            if wd in self._unmounts:
+                # The kernel sends UNMOUNT then IGNORED per watch of the file system.
+                self._unmounts.discard(wd)
+                parent = self.table.wd_of(os.path.dirname(path) or "/")
+                if parent is not None and parent not in self._unmounts:
+                    self._unmounted(wd, path, parent)
+                    return
             if wd not in self.roots:
                 parent = self.table.wd_of(os.path.dirname(path) or "/")
                 if parent is not None:
@@ -270,6 +279,10 @@ class InotifyCore(Recovery):
                     self.note_unwatched(parent, os.path.basename(path))
             self.recent.drop_dirs({wd})
             self.forget(wd)
+            return
+        if mask & _UNMOUNT:
+            self.emit_one(emit, wd, mask, cookie, name, path)
+            self._unmounts.add(wd)  # settled by its IGNORED: see _unmounted
             return
         if mask & _MOVE_SELF:
             self.emit_one(emit, wd, mask, cookie, name, path)
@@ -299,6 +312,24 @@ class InotifyCore(Recovery):
             if mask & _MOVED_FROM and self._arrives_later(events, event, cookie):
                 self.moves.depart(cookie, (full, None), started)
         self.emit_one(emit, wd, mask, cookie, name, path)
+
+    def _unmounted(self, wd: int, path: str, parent: int) -> None:
+        """The file system holding *wd* was unmounted (UNMOUNT, then IGNORED for
+        every watch on it). If *wd* was the root of a file system mounted inside
+        a watched tree, the directory it covered is uncovered now: the tree lost
+        the mounted contents and gained the directory's own. Said as synthetic
+        events (the directory deleted, then created with what it holds), and
+        the uncovered directory is watched."""
+        if wd in self.roots or parent == wd:
+            return  # a watched root: nothing of ours is uncovered
+        root = self.root_of(parent)
+        name = os.path.basename(path)
+        self.drop_subtree(wd, remove_from_kernel=False)  # their IGNOREDs are queued
+        until = self.port.clock()
+        self.recent.hold(parent, name, _DELETE | _ISDIR, "rescan", until)
+        if root.auto_add:
+            self.recent.hold(parent, name, _CREATE | _ISDIR, "rescan", until)
+            self.watch_new_dir(path, parent, root, "rescan")
 
     def _moved_out(self, child: int) -> None:
         """The directory *child* left with no MOVED_TO: moved out of the watched

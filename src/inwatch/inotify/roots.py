@@ -92,6 +92,11 @@ class Roots(TreeState):
                 raise
             self.roots[wd] = root
             self._hold_root_fd(wd, top)
+            # Listing top made its parent's watch (if we have one: nested roots)
+            # report OPEN/ACCESS/CLOSE_NOWRITE of it: our own work, not news.
+            parent = self.table.wd_of(os.path.dirname(top) or "/")
+            if is_dir and parent is not None and parent != wd:
+                self.recent.quiet(parent, os.fsencode(os.path.basename(top)), self.port.clock())
         return wd
 
     def _add_tree(
