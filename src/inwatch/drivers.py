@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .event import Event
+from .timeouts import poll_ms
 
 __all__ = ["AsyncSession", "Backend", "Blocking", "Threaded", "poll_ms"]
 
@@ -47,15 +48,6 @@ class Backend(Protocol):
     def backlog(self) -> int: ...
     @property
     def closed(self) -> bool: ...
-
-
-def poll_ms(timeout: float | None) -> int | None:
-    """A poll(2) timeout: ``None``/inf forever, else whole milliseconds rounded up."""
-    if timeout is None or math.isinf(timeout):
-        return None
-    if math.isnan(timeout):
-        raise ValueError("timeout must be a number, not nan")
-    return max(0, min(int(timeout * 1000 + 0.999), 2**31 - 1))
 
 
 def _wait_for(deadline: float | None, user_end: float | None) -> float | None:

@@ -384,6 +384,9 @@ class Watcher:
             old.superseded = True
             old.close()
         session = AsyncSession(self._core, loop, self.max_queue)
+        if old is not None:
+            session.out.extend(old.out)  # read but not delivered: never dropped
+            old.out.clear()
         self._session = session
         session.begin()
         try:

@@ -66,6 +66,7 @@ class FakeKernel:
         self.before_list: dict[str, Callable[[], None]] = {}
         self.after_watch: dict[str, Callable[[], None]] = {}
         self.reads = 0
+        self.refuse: dict[str, int] = {}  # path -> errno add_watch fails with
 
     # --- the file system ---------------------------------------------------------------
 
@@ -145,6 +146,9 @@ class FakeKernel:
         return -1
 
     def add_watch(self, path: str, mask: int) -> int:
+        if path in self.refuse:
+            err = self.refuse[path]
+            raise OSError(err, os.strerror(err), path)
         node = self._lookup(path)
         if mask & 0x01000000 and not node.is_dir:
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from inwatch import Event
 from inwatch.inotify.core import InotifyCore
 
@@ -153,3 +155,35 @@ def test_watched_directory_moved_into_a_directory_not_yet_watched() -> None:
     fk.rename(f"{ROOT}/old", f"{ROOT}/new/x")
     events = run(fk, core)
     check(fk, core, {"old/", "old/inner/", "old/inner/f"}, events)
+
+
+def test_an_onerror_that_raises_reaches_the_caller() -> None:
+    """A run-time error (no permission on a new directory) goes to onerror; if
+    onerror raises, processing stops with that error (the drivers then stop and
+    re-raise it: tests/contract/test_lifecycle.py and test_driver_specifics.py)."""
+    fk = FakeKernel()
+    fk.mkdir(ROOT)
+
+    class Stop(Exception):
+        pass
+
+    def onerror(exc: OSError) -> None:
+        raise Stop(str(exc))
+
+    core = InotifyCore(port=fk, onerror=onerror)
+    core.add_root(
+        ROOT,
+        0xFFF,
+        recursive=True,
+        exclude=None,
+        follow_symlinks=False,
+        auto_add=None,
+        onerror=None,
+        as_bytes=False,
+    )
+    run(fk, core)
+    fk.refuse[f"{ROOT}/locked"] = 13
+    fk.mkdir(f"{ROOT}/locked")
+    core.read_raw()
+    with pytest.raises(Stop, match="locked"):
+        core.process()

@@ -82,7 +82,7 @@ class InotifyCore(Recovery):
         self._read_lock = threading.Lock()
         self._chunks: collections.deque[tuple[bytes, float]] = collections.deque()
         self._backlog = 0
-        self._unmounts: set[int] = set()
+        self._unmounts: dict[int, str] = {}  # wd -> path, of UNMOUNTs in this read
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -225,6 +225,8 @@ class InotifyCore(Recovery):
                     continue
             full = path + "/" + sname if sname else path
             emit(new(wd, mask, cookie, sname, path, None, "kernel", now, None, full))
+        if self._unmounts:
+            self._uncover()
         self._settle(started, emit)
 
     def _settles(self, wd: int, mask: int, name: bytes, emit: Emit) -> bool:
@@ -265,12 +267,9 @@ class InotifyCore(Recovery):
         if mask & _IGNORED:
             self.emit_one(emit, wd, mask, cookie, name, path)
             if wd in self._unmounts:
-                # The kernel sends UNMOUNT then IGNORED per watch of the file system.
-                self._unmounts.discard(wd)
-                parent = self.table.wd_of(os.path.dirname(path) or "/")
-                if parent is not None and parent not in self._unmounts:
-                    self._unmounted(wd, path, parent)
-                    return
+                self.recent.drop_dirs({wd})
+                self.forget(wd)
+                return  # the directory it covered: see _uncover
             if wd not in self.roots:
                 parent = self.table.wd_of(os.path.dirname(path) or "/")
                 if parent is not None:
@@ -282,7 +281,7 @@ class InotifyCore(Recovery):
             return
         if mask & _UNMOUNT:
             self.emit_one(emit, wd, mask, cookie, name, path)
-            self._unmounts.add(wd)  # settled by its IGNORED: see _unmounted
+            self._unmounts[wd] = path  # settled at the end of the read: see _uncover
             return
         if mask & _MOVE_SELF:
             self.emit_one(emit, wd, mask, cookie, name, path)
@@ -313,23 +312,35 @@ class InotifyCore(Recovery):
                 self.moves.depart(cookie, (full, None), started)
         self.emit_one(emit, wd, mask, cookie, name, path)
 
-    def _unmounted(self, wd: int, path: str, parent: int) -> None:
-        """The file system holding *wd* was unmounted (UNMOUNT, then IGNORED for
-        every watch on it). If *wd* was the root of a file system mounted inside
-        a watched tree, the directory it covered is uncovered now: the tree lost
-        the mounted contents and gained the directory's own. Said as synthetic
-        events (the directory deleted, then created with what it holds), and
-        the uncovered directory is watched."""
-        if wd in self.roots or parent == wd:
-            return  # a watched root: nothing of ours is uncovered
-        root = self.root_of(parent)
-        name = os.path.basename(path)
-        self.drop_subtree(wd, remove_from_kernel=False)  # their IGNOREDs are queued
-        until = self.port.clock()
-        self.recent.hold(parent, name, _DELETE | _ISDIR, "rescan", until)
-        if root.auto_add:
-            self.recent.hold(parent, name, _CREATE | _ISDIR, "rescan", until)
-            self.watch_new_dir(path, parent, root, "rescan")
+    def _uncover(self) -> None:
+        """File systems were unmounted (UNMOUNT, then IGNORED, for every watch
+        on one). If one was mounted on a directory of a watched tree, that
+        directory is uncovered: the tree lost the mounted contents and gained
+        the directory's own. Said as synthetic events (the directory deleted,
+        then created with what it holds), and the uncovered directory is
+        watched. The mount's root is the unmounted watch whose parent was not
+        unmounted with it."""
+        gone = self._unmounts
+        self._unmounts = {}
+        gone_paths = set(gone.values())
+        for wd, path in sorted(gone.items(), key=lambda item: len(item[1])):
+            parent_path = os.path.dirname(path) or "/"
+            if parent_path in gone_paths or path == parent_path:
+                continue  # inside the unmounted file system, or "/"
+            if wd in self.table.paths:
+                if wd in self.roots:
+                    continue  # a watched root: nothing of ours is uncovered
+                self.drop_subtree(wd, remove_from_kernel=False)  # IGNOREDs queued
+            parent = self.table.wd_of(parent_path)
+            if parent is None:
+                continue
+            root = self.root_of(parent)
+            name = os.path.basename(path)
+            until = self.port.clock()
+            self.recent.hold(parent, name, _DELETE | _ISDIR, "rescan", until)
+            if root.auto_add:
+                self.recent.hold(parent, name, _CREATE | _ISDIR, "rescan", until)
+                self.watch_new_dir(path, parent, root, "rescan")
 
     def _moved_out(self, child: int) -> None:
         """The directory *child* left with no MOVED_TO: moved out of the watched
