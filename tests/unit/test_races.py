@@ -17,6 +17,7 @@ import pytest
 
 from inwatch import Event
 from inwatch.inotify.core import InotifyCore
+from inwatch.inotify.wire import pack_event
 
 from .fake_kernel import FakeKernel
 from .replay import replay
@@ -187,3 +188,30 @@ def test_an_onerror_that_raises_reaches_the_caller() -> None:
     core.read_raw()
     with pytest.raises(Stop, match="locked"):
         core.process()
+
+
+def test_overflow_after_ignored_leaves_no_phantom_directory() -> None:
+    """d was watched; rmdir d queues DELETE_SELF, IGNORED, then the parent's
+    DELETE, which an overflow swallows: the rescan still reports d gone."""
+    fk, core = setup("d/")
+    run(fk, core)
+    fk.rmdir(f"{ROOT}/d")
+    fk.queue[-1:] = [pack_event(-1, 0x4000)]  # the parent's DELETE lost: Q_OVERFLOW
+    events = run(fk, core)
+    check(fk, core, {"d/"}, events)
+
+
+def test_overflow_after_a_failed_watch_leaves_no_phantom_directory() -> None:
+    """d was reported but could not be watched (gone before we got to it); its
+    DELETE is lost in an overflow: the rescan reports it gone."""
+    fk, core = setup()
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/d")
+    fk.refuse[f"{ROOT}/d"] = 2  # ENOENT: it went before we watched it ...
+    core.read_raw()
+    events = core.process()
+    del fk.refuse[f"{ROOT}/d"]
+    fk.rmdir(f"{ROOT}/d")
+    fk.queue[-1:] = [pack_event(-1, 0x4000)]  # ... and its DELETE is lost
+    events += run(fk, core)
+    check(fk, core, set(), events)
