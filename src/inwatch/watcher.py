@@ -101,9 +101,9 @@ class Watcher:
             raise WatcherClosedError("this Watcher is closed")
 
     def fileno(self) -> int:
-        """The kernel fd: readable when events are queued (for select/poll)."""
+        """The inotify fd: readable when events are queued (for select/poll)."""
         self._check_open()
-        return self._core.fileno()
+        return self._core.kernel_fd()
 
     @property
     def closed(self) -> bool:

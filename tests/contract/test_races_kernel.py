@@ -130,3 +130,26 @@ def test_unmount_inside_a_tree_uncovers_the_directory(harness: MakeHarness, tmpf
     assert j(mnt, "under") in h.w.watches.values()
     touch(j(mnt, "under", "new"))
     assert j(mnt, "under", "new") in pathnames(h.sync(top), CREATE)
+
+
+def test_mount_over_a_watched_directory_is_seen(harness: MakeHarness, tmpfs: Path) -> None:
+    """A file system mounted on a watched subdirectory hides it (inotify says
+    nothing); the mount table's change is noticed: the hidden contents are said
+    gone, the mounted ones there, and the mounted root is watched."""
+    top = str(tmpfs)
+    mnt = j(top, "mnt")
+    os.makedirs(mnt)
+    touch(j(mnt, "hidden"))
+    h = harness()
+    h.w.add(top, recursive=True)
+    h.settle(top)
+    subprocess.run(["mount", "-t", "tmpfs", "over", mnt], check=True)
+    try:
+        touch(j(mnt, "on-top"))
+        events = h.collect_until(lambda evs: j(mnt, "on-top") in pathnames(evs, CREATE))
+        events += h.sync(top)
+        _check(top, {"mnt/", "mnt/hidden"}, events)
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+    events = h.sync(top)
+    assert j(mnt, "hidden") in pathnames(events, CREATE), describe(events)

@@ -145,6 +145,15 @@ class FakeKernel:
     def fileno(self) -> int:
         return -1
 
+    def inotify_fd(self) -> int:
+        return -1
+
+    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+        return None
+
+    def was_mount_point(self, path: str) -> bool | None:
+        return None
+
     def add_watch(self, path: str, mask: int) -> int:
         if path in self.refuse:
             err = self.refuse[path]

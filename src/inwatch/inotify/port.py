@@ -12,10 +12,12 @@ through :class:`KernelPort`.
 from __future__ import annotations
 
 import os
+import select
 import time
 from typing import Protocol
 
 from .fd import Inotify
+from .mounts import MountTable
 
 __all__ = ["DirEntryLike", "KernelPort", "Port"]
 
@@ -33,7 +35,19 @@ class DirEntryLike(Protocol):
 
 
 class Port(Protocol):
-    def fileno(self) -> int: ...
+    def fileno(self) -> int:
+        """What to wait on: readable when events are queued or mounts changed."""
+        ...
+
+    def inotify_fd(self) -> int: ...
+    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+        """Mount points added and removed since last asked, or ``None``."""
+        ...
+
+    def was_mount_point(self, path: str) -> bool | None:
+        """Is (or was, lately) *path* a mount point; ``None`` if unknown."""
+        ...
+
     def add_watch(self, path: str, mask: int) -> int: ...
     def rm_watch(self, wd: int) -> None: ...
     def read(self) -> bytes:
@@ -52,16 +66,39 @@ class Port(Protocol):
 
 
 class KernelPort:
-    """The real thing: one non-blocking inotify fd and the file system."""
+    """The real thing: one non-blocking inotify fd, the mount table, and the
+    file system. What the drivers wait on is an epoll fd over both."""
 
-    __slots__ = ("_ino", "clock")
+    __slots__ = ("_epoll", "_ino", "_mounts", "clock")
 
     def __init__(self) -> None:
         self._ino = Inotify(nonblocking=True)
         self.clock = time.monotonic
+        self._epoll = select.epoll(2)
+        self._epoll.register(self._ino.fileno(), select.EPOLLIN)
+        self._mounts: MountTable | None = None
+        try:
+            self._mounts = MountTable()
+            self._epoll.register(self._mounts.fileno(), select.EPOLLPRI)
+        except OSError:
+            pass  # no /proc: mounts inside a tree stay invisible, as with inotify alone
 
     def fileno(self) -> int:
+        return self._epoll.fileno()
+
+    def inotify_fd(self) -> int:
         return self._ino.fileno()
+
+    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+        mounts = self._mounts
+        if mounts is None or not mounts.changed():
+            return None
+        return mounts.refresh()
+
+    def was_mount_point(self, path: str) -> bool | None:
+        if self._mounts is None:
+            return None
+        return self._mounts.was_mount_point(os.path.abspath(path))
 
     def add_watch(self, path: str, mask: int) -> int:
         return self._ino.add_watch(path, mask)
@@ -85,3 +122,6 @@ class KernelPort:
 
     def close(self) -> None:
         self._ino.close()
+        self._epoll.close()
+        if self._mounts is not None:
+            self._mounts.close()
