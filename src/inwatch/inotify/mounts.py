@@ -6,7 +6,10 @@ inode, silent) and shows the mounted root, which nobody watches. Unmounting
 sends UNMOUNT and IGNORED for the watches on the unmounted file system, but
 nothing for the directory it uncovers. ``/proc/self/mountinfo`` tells both:
 poll(2) reports POLLPRI on it when the mount table changes (proc(5)); reading
-it again re-arms that.
+it again re-arms that. Each open file has its own marker, and any poll of it
+(epoll's own check included) consumes the news, so the table is opened twice:
+one descriptor wakes the drivers (in their epoll set), the other is polled
+by us to learn that the table changed.
 
 :func:`mount_points` is pure: the text of mountinfo in, the set of mount
 points out (field 5, with the kernel's octal escapes of space, tab, newline
@@ -41,17 +44,19 @@ def mount_points(text: bytes) -> set[str]:
 class MountTable:
     """``/proc/self/mountinfo``, open: its fd for poll, and what changed."""
 
-    __slots__ = ("_fd", "_poll", "gone", "points")
+    __slots__ = ("_fd", "_poll", "_wake_fd", "gone", "points")
 
     def __init__(self) -> None:
         self._fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+        self._wake_fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLPRI)
         self.points = self._read()
         self.gone: list[str] = []  # recently unmounted mount points, newest last
 
-    def fileno(self) -> int:
-        return self._fd
+    def wake_fileno(self) -> int:
+        """For an epoll set (EPOLLPRI): wakes the waiter when the table changes."""
+        return self._wake_fd
 
     def _read(self) -> set[str]:
         chunks = []
@@ -84,4 +89,5 @@ class MountTable:
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
-            self._fd = -1
+            os.close(self._wake_fd)
+            self._fd = self._wake_fd = -1

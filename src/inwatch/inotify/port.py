@@ -79,7 +79,7 @@ class KernelPort:
         self._mounts: MountTable | None = None
         try:
             self._mounts = MountTable()
-            self._epoll.register(self._mounts.fileno(), select.EPOLLPRI)
+            self._epoll.register(self._mounts.wake_fileno(), select.EPOLLPRI)
         except OSError:
             pass  # no /proc: mounts inside a tree stay invisible, as with inotify alone
 

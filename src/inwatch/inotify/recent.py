@@ -180,8 +180,15 @@ class Recent:
             if parent is None:
                 break
             seq = parent
-        out = []
+        # Earlier findings about the same entry go first (a DELETE before the
+        # CREATE of what replaced it).
+        ordered: list[int] = []
         for s in reversed(chain):
+            found = self._items[s]
+            ordered.extend(e for e in self._by_key.get((found.wd, found.name), ()) if e < s)
+            ordered.append(s)
+        out = []
+        for s in ordered:
             item = self._items.get(s)
             if item is not None:
                 self._forget(s)
