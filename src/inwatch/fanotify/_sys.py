@@ -49,6 +49,7 @@ __all__ = [
     "PidfdInfo",
     "fanotify_init",
     "fanotify_mark",
+    "fsid",
     "name_to_handle_at",
     "open_by_handle_at",
     "pidfd_alive",
@@ -92,6 +93,29 @@ _n2h.restype = ctypes.c_int
 _obh = _libc.open_by_handle_at
 _obh.argtypes = [ctypes.c_int, ctypes.POINTER(_FileHandle), ctypes.c_int]
 _obh.restype = ctypes.c_int
+
+
+class _Statfs(ctypes.Structure):
+    # struct statfs of 64-bit Linux (x86-64, aarch64, ...): __fsword_t is long.
+    _fields_ = (
+        ("f_type", ctypes.c_long),
+        ("f_bsize", ctypes.c_long),
+        ("f_blocks", ctypes.c_uint64),
+        ("f_bfree", ctypes.c_uint64),
+        ("f_bavail", ctypes.c_uint64),
+        ("f_files", ctypes.c_uint64),
+        ("f_ffree", ctypes.c_uint64),
+        ("f_fsid", ctypes.c_int * 2),
+        ("f_namelen", ctypes.c_long),
+        ("f_frsize", ctypes.c_long),
+        ("f_flags", ctypes.c_long),
+        ("f_spare", ctypes.c_long * 4),
+    )
+
+
+_fstatfs = _libc.fstatfs
+_fstatfs.argtypes = [ctypes.c_int, ctypes.POINTER(_Statfs)]
+_fstatfs.restype = ctypes.c_int
 
 _NO_CAP = (
     "fanotify needs CAP_SYS_ADMIN for this (run as root, or mount the filesystem "
@@ -236,6 +260,18 @@ def open_by_handle_at(mount_fd: int, handle: Handle, flags: int = os.O_PATH) -> 
                 hint="needs CAP_DAC_READ_SEARCH; paths come from the events' names instead",
             )
         raise FanotifyError(err, os.strerror(err))
+
+
+def fsid(fd: int) -> bytes:
+    """The 8 bytes of ``fstatfs(fd).f_fsid``, as fanotify's records carry them.
+    (``os.statvfs`` folds the two ints into one unsigned long, sign-extending the
+    first: not the kernel's bytes.)"""
+    buf = _Statfs()
+    while _fstatfs(fd, ctypes.byref(buf)) != 0:
+        err = ctypes.get_errno()
+        if err != errno.EINTR:
+            raise OSError(err, os.strerror(err))
+    return bytes(buf.f_fsid)
 
 
 # --- pidfds -------------------------------------------------------------------
