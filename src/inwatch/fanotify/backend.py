@@ -189,8 +189,10 @@ class FanotifyBackend:
                 as_bytes=as_bytes,
                 fsid=fsid,
             )
-            self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
+            # The directory is opened (to resolve handles later) before it is
+            # marked, so that opening it is not an event.
             self._paths.add_filesystem(real if is_dir else os.path.dirname(real))
+            self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
             if snapshot and is_dir:
                 root.snapshot = rescan.walk(real, root.excluded, root.recursive, onerror)[0]
             self._roots[rid] = root
