@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from fan_common import STOP, Fatrace, Listener, parse_fatrace, tmpfs
+from fan_common import Fatrace, Listener, parse_fatrace, tmpfs
 
 NOBODY = 65534
 
@@ -56,7 +56,7 @@ def main() -> None:
         if want is None or origin != "kernel":
             continue
         total += 1
-        pid, uid, _gid, _comm, exe, _status = actor
+        _pid, uid, _gid, _comm, exe, _status = actor
         if uid == want and exe == touch:
             right += 1
             files.setdefault(path, True)
