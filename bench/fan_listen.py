@@ -1,7 +1,10 @@
 """The inwatch side of the fan benchmarks: watch TOP with the fanotify backend
 until the stop marker's event, then write what was seen to OUT (JSON).
 
-    fan_listen.py TOP OUT
+    fan_listen.py TOP OUT [--inotify]
+
+With ``--inotify`` the same loop runs on inwatch's inotify ``Watcher`` instead
+(no actors), for the side-by-side storm.
 """
 
 from __future__ import annotations
@@ -17,8 +20,30 @@ from fan_common import STOP
 from inwatch.fanotify.backend import FanotifyBackend
 
 
+def inotify_main(top: str, out: str) -> None:
+    from inwatch import Watcher
+
+    with Watcher() as w:
+        w.add(top, recursive=True)
+        print("ready", flush=True)
+        cpu0 = time.process_time_ns()
+        events = []
+        done = False
+        while not done:
+            for e in w.read(timeout=1.0):
+                if e.name == STOP:
+                    done = True
+                events.append((e.mask, e.pathname, e.origin, None))
+        cpu = time.process_time_ns() - cpu0
+    with open(out, "w") as f:
+        json.dump({"cpu_ns": cpu, "events": events, "pid": os.getpid()}, f)
+
+
 def main() -> None:
     top, out = sys.argv[1], sys.argv[2]
+    if "--inotify" in sys.argv:
+        inotify_main(top, out)
+        return
     with FanotifyBackend() as b:
         b.add(top, recursive=True)
         print("ready", flush=True)
