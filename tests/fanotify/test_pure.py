@@ -217,11 +217,17 @@ def test_unknown_directory_later_named_by_the_batch() -> None:
     assert [e.pathname for e in out] == ["/w/old/f", "/w/old"]
 
 
-def test_unplaceable_object_is_delivered_not_dropped() -> None:
+def test_unplaceable_object_is_counted_and_shown_only_where_certain() -> None:
     core, _ = _core()
-    out = core.convert(parse(pack_all([RawEvent(0x2, 5, -1, F, E, b"f")])), [], 0, 0.0)
-    assert len(out) == 1 and out[0].path.startswith("?") and out[0].name == "f"
+    rec = pack_all([RawEvent(0x2, 5, -1, F, E, b"f")])
+    assert core.convert(parse(rec), [], 0, 0.0) == []  # the root is part of its fs
     assert core.unresolved == 1
+    whole = _root()
+    whole.spans_fs = True  # a root that is its filesystem's root contains everything
+    core.set_roots([whole])
+    out = core.convert(parse(rec), [], 0, 0.0)
+    assert len(out) == 1 and out[0].path.startswith("?") and out[0].name == "f"
+    assert core.unresolved == 2
 
 
 def test_overflow_record() -> None:

@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "stats": "inwatch.cli.stats",
     "run": "inwatch.cli.run",
     "limits": "inwatch.cli.limits",
+    "audit": "inwatch.cli.audit",
+    "top": "inwatch.cli.top",
 }
 
 

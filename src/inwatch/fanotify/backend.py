@@ -193,6 +193,7 @@ class FanotifyBackend:
             # marked, so that opening it is not an event.
             self._paths.add_filesystem(real if is_dir else os.path.dirname(real))
             self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
+            root.spans_fs = is_dir and os.path.ismount(real)
             if snapshot and is_dir:
                 root.snapshot = rescan.walk(real, root.excluded, root.recursive, onerror)[0]
             self._roots[rid] = root

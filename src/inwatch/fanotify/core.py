@@ -103,6 +103,7 @@ class Root:
         "prefix",
         "recursive",
         "snapshot",
+        "spans_fs",
     )
 
     def __init__(
@@ -126,6 +127,8 @@ class Root:
         self.as_bytes = as_bytes
         self.fsid = fsid
         self.snapshot: rescan.Snapshot | None = None
+        self.spans_fs = False
+        """The root is its filesystem's root: every object of the mark is inside."""
         self._func: Callable[[str], bool] | None = None
         self._match: Callable[[bytes], Any] | None = None
         if callable(exclude):
@@ -315,10 +318,13 @@ class Core:
 
     def _root_for(self, pathname: bytes, fsid: bytes, bit: int = 0) -> Root | None:
         if pathname.startswith(b"?"):
-            # An object nothing could place: given to the first root on its
-            # filesystem rather than dropped.
+            # An object nothing could place (never named by an event we read,
+            # gone before we could ask the kernel). Only a root that spans its
+            # whole filesystem certainly contains it; elsewhere it is far more
+            # likely one of the filesystem's other objects than ours, so it is
+            # counted (``unresolved``), not shown under a wrong tree.
             for root in self.roots:
-                if root.fsid == fsid and (not bit or root.mask & bit):
+                if root.spans_fs and root.fsid == fsid and (not bit or root.mask & bit):
                     return root
             return None
         for root in self.roots:

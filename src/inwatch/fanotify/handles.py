@@ -22,9 +22,12 @@ remembers, for handles not known yet, the *first* place the batch names them
 batch moved them.
 
 Deleted objects keep their last known link: an event about something already
-gone (its handle is stale: ESTALE) still comes out with its last known path,
-never dropped. Their links are forgotten only after many later deletions (a
-bounded history), so memory stays bounded on a busy filesystem.
+gone (its handle is stale: ESTALE) still comes out with its last known path.
+Only an object that no event ever named and that was gone before we could ask
+the kernel has no path; :func:`unresolved_path` gives it a placeholder and
+:mod:`.core` decides where (if anywhere) it can be shown. Links of deleted
+objects are forgotten only after many later deletions (a bounded history), so
+memory stays bounded on a busy filesystem.
 """
 
 from __future__ import annotations
