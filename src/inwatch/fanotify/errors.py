@@ -20,6 +20,8 @@ catch the cases that have a different remedy::
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "FanotifyError",
     "FanotifyParseError",
@@ -39,7 +41,8 @@ class FanotifyError(OSError):
         self.hint = hint
 
     def __str__(self) -> str:
-        where = f": {self.filename!r}" if self.filename is not None else ""
+        name = self.filename
+        where = f": {os.fsdecode(name)!r}" if name is not None else ""
         hint = f" ({self.hint})" if self.hint else ""
         return f"[Errno {self.errno}] {self.strerror}{where}{hint}"
 
