@@ -150,3 +150,16 @@ def test_unprivileged_user_namespace(tmp_path: Path) -> None:
     for e in spawned:
         # Another process, seen by an unprivileged listener: the kernel gives pid 0.
         assert e["actor"] == [0, None, None, None, None, "hidden"], e
+
+
+def test_many_events_with_pidfds_leave_no_fd(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
+    # Every event of a live process installs a pidfd in the reader: they are
+    # closed right after each read (the autouse fixture fails on any leak).
+    n = 2000
+    gen = f"for i in range({n}): open(str(i), 'w').close()\n"
+    subprocess.run([sys.executable, "-c", gen], cwd=fan_tmpfs, check=True, timeout=60)
+    got = collect(fan, has(fan_tmpfs / str(n - 1), Mask.CLOSE_WRITE))
+    creates = [e for e in got if e.mask == Mask.CREATE]
+    assert len(creates) == n
+    assert all(e.actor is not None and e.actor.uid == 0 for e in creates)
+    assert all(e.actor.exe == os.path.realpath(sys.executable) for e in creates if e.actor)

@@ -184,3 +184,15 @@ def test_overflow_then_rescan(fan_tmpfs: Path, snapshot: bool) -> None:
         assert again and not kernel & again
         assert kernel | again >= {str(i) for i in range(n)}
         assert not [e for e in rescanned if e.mask & Mask.DELETE]
+
+
+def test_root_named_through_a_symlink_keeps_its_name(fan_tmpfs: Path, tmp_path: Path) -> None:
+    (fan_tmpfs / "real").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(fan_tmpfs / "real")
+    with FanotifyBackend(ignore_own=False) as b:
+        b.add(str(link), recursive=True, follow_symlinks=True)
+        (fan_tmpfs / "real" / "a").write_bytes(b"")
+        os.rename(fan_tmpfs / "real" / "a", fan_tmpfs / "real" / "b")
+        got = collect(b, has(link / "b", Mask.MOVED_TO, src_pathname=str(link / "a")))
+        assert has(link / "a", Mask.CREATE)(got) and not [e for e in got if "real" in e.pathname]

@@ -194,6 +194,8 @@ class FanotifyBackend:
             self._paths.add_filesystem(real if is_dir else os.path.dirname(real))
             self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
             root.spans_fs = is_dir and os.path.ismount(real)
+            if given != real:
+                root.shown = given
             if snapshot and is_dir:
                 root.snapshot = rescan.walk(real, root.excluded, root.recursive, onerror)[0]
             self._roots[rid] = root

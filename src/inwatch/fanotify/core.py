@@ -102,6 +102,7 @@ class Root:
         "path",
         "prefix",
         "recursive",
+        "shown",
         "snapshot",
         "spans_fs",
     )
@@ -127,6 +128,9 @@ class Root:
         self.as_bytes = as_bytes
         self.fsid = fsid
         self.snapshot: rescan.Snapshot | None = None
+        self.shown = path
+        """The path as the caller named it (absolute, symlinks unresolved): events
+        show it in place of ``path``, which is what the kernel's paths start with."""
         self.spans_fs = False
         """The root is its filesystem's root: every object of the mark is inside."""
         self._func: Callable[[str], bool] | None = None
@@ -165,6 +169,17 @@ class Root:
         if self._func is not None and self._func(os.fsdecode(pathname)):
             return None
         return rel
+
+    def show(self, p: bytes) -> bytes:
+        """*p* (inside this root) under the name the caller gave the root."""
+        shown = self.shown
+        if shown is self.path or shown == self.path:
+            return p
+        if p == self.path:
+            return shown
+        if p.startswith(self.prefix):
+            return _join(shown, p[len(self.prefix) :])
+        return p
 
     def excluded(self, parent: bytes, name: bytes) -> bool:
         """For the rescan walk: is *parent*/*name* outside or excluded?"""
@@ -309,7 +324,8 @@ class Core:
             p, n, full = _typed(dst_root, dst_dir, new_name, dst)
             s = None
             if self._root_for(src, fsid) is not None:  # a move inside the watched set
-                s = src if dst_root.as_bytes else os.fsdecode(src)
+                shown = dst_root.show(src)
+                s = shown if dst_root.as_bytes else os.fsdecode(shown)
             out.append(Event(-1, _MOVED_TO | isdir, 0, n, p, s, "kernel", now, actor, full))
         elif src_root is not None:
             actor = self._actor(ev, caps, drain)
@@ -369,6 +385,8 @@ class Core:
 
 
 def _typed(root: Root, parent: bytes, name: bytes, full: bytes) -> tuple[Any, Any, Any]:
+    if root.shown is not root.path:
+        parent, full = root.show(parent), root.show(full)
     if root.as_bytes:
         return parent, name, full
     return os.fsdecode(parent), os.fsdecode(name), os.fsdecode(full)

@@ -119,7 +119,7 @@ class PathCache:
             old = self._dirs.get(child)
             if old != (parent, name):
                 self._dirs[child] = (parent, name)
-                if old is not None or child in self._anchors:
+                if old is not None or child in self._anchors or child in self._primed:
                     # A directory moved: every memoised path below it is stale.
                     self._anchors.pop(child, None)
                     self._resolved.clear()
