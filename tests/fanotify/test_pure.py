@@ -5,6 +5,7 @@ the path cache and the record -> Event conversion on packed records."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 from inwatch import Mask
 from inwatch.fanotify import proc
@@ -236,3 +237,26 @@ def test_overflow_record() -> None:
     out = core.convert(parse(pack_all([RawEvent(0x4000, 0, -1)])), [], 0, 0.0)
     assert [(e.mask, e.wd, e.path) for e in out] == [(Mask.Q_OVERFLOW, -1, b"")]
     assert core.overflows == 1
+
+
+def test_mounted_filesystems_one_point_per_filesystem(tmp_path: Path) -> None:
+    from inwatch.cli.top import mounted_filesystems
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/sda1 / ext4 rw 0 0\n"
+        "proc /proc proc rw 0 0\n"
+        "/dev/sda1 /home ext4 rw 0 0\n"  # a bind mount of the same filesystem
+        "tmpfs /my\\040dir tmpfs rw 0 0\n"
+        "tmpfs /run tmpfs rw 0 0\n"  # another tmpfs: another filesystem
+        "cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n"
+        "tmpfs /gone tmpfs rw 0 0\n"
+    )
+    devs = {"/": 1, "/home": 1, "/my dir": 2, "/run": 3}
+
+    def dev(p: str) -> int:
+        if p not in devs:
+            raise FileNotFoundError(p)
+        return devs[p]
+
+    assert mounted_filesystems(str(mounts), dev) == ["/", "/my dir", "/run"]

@@ -18,6 +18,7 @@ import collections
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..fanotify.backend import FanotifyBackend
@@ -91,9 +92,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-def mounted_filesystems(mounts: str = "/proc/self/mounts") -> list[str]:
-    """One mount point per real filesystem (by source and type), pseudo ones left out."""
-    seen: set[tuple[str, str]] = set()
+def mounted_filesystems(
+    mounts: str = "/proc/self/mounts", dev: Callable[[str], int] | None = None
+) -> list[str]:
+    """One mount point per filesystem (by device number: a filesystem mounted
+    twice is marked once), pseudo filesystems left out. *dev* gives a path's
+    device (``os.stat().st_dev`` by default); a point it cannot stat is left out."""
+    if dev is None:
+        dev = _st_dev
+    seen: set[int] = set()
     out: list[str] = []
     with open(mounts) as f:
         for line in f:
@@ -101,12 +108,19 @@ def mounted_filesystems(mounts: str = "/proc/self/mounts") -> list[str]:
             if len(parts) < 3 or parts[2] in _PSEUDO:
                 continue
             point = parts[1].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-            key = (parts[0], parts[2])
+            try:
+                key = dev(point)
+            except OSError:
+                continue
             if key in seen:
                 continue
             seen.add(key)
             out.append(point)
     return out
+
+
+def _st_dev(path: str) -> int:
+    return os.stat(path).st_dev
 
 
 def run(args: argparse.Namespace) -> int:
