@@ -163,3 +163,21 @@ def test_many_events_with_pidfds_leave_no_fd(fan: FanotifyBackend, fan_tmpfs: Pa
     assert len(creates) == n
     assert all(e.actor is not None and e.actor.uid == 0 for e in creates)
     assert all(e.actor.exe == os.path.realpath(sys.executable) for e in creates if e.actor)
+
+
+def test_proc_connector_is_drained_while_the_tree_is_quiet(fan_tmpfs: Path) -> None:
+    # No exec marks: running `true` elsewhere makes no fanotify event at all,
+    # only proc-connector news, which must still wake the backend's fd.
+    with FanotifyBackend(exec_paths=()) as b:
+        actors = b.actors
+        if actors is None or actors.table is None:
+            pytest.skip("no proc connector")
+        b.add(str(fan_tmpfs), recursive=True)
+        before = actors.table.drain_no
+        subprocess.run(["true"], check=True, timeout=30)
+        deadline = time.monotonic() + WAIT
+        while actors.table.drain_no == before:
+            assert time.monotonic() < deadline, "the backend's fd never woke for the connector"
+            if select.select([b], [], [], 0.2)[0]:
+                assert b.read_raw() == b""  # nothing in the tree: only the connector drained
+        assert actors.lost == 0

@@ -68,11 +68,24 @@ def test_reused_pid_is_ambiguous() -> None:
     assert t.candidate(60, t.drain_no) is t.current(60)  # the old one is out of the window
 
 
-def test_lost_connector_events_untrust() -> None:
+def test_lost_connector_events_retire_and_rescan(tmp_path: Path) -> None:
     t = _table()
-    t.apply([(proc.FORK, 70, 70, 1, 0)], True)
-    assert t.current(1) is not None and not t.current(1).trusted  # type: ignore[union-attr]
-    assert not t.current(70).trusted  # type: ignore[union-attr]  # born of an untrusted parent
+    t.apply([(proc.FORK, 70, 70, 1, 0)], False)
+    old70 = t.current(70)
+    fake = tmp_path / "proc"
+    (fake / "70").mkdir(parents=True)
+    (fake / "70" / "status").write_text("Name:\tx\nUid:\t5\t5\t5\t5\nGid:\t6\t6\t6\t6\n")
+    t.apply([(proc.FORK, 71, 71, 1, 0)], True, proc=str(fake))
+    assert old70 is not None and not old70.trusted and old70.died == t.drain_no
+    new70 = t.current(70)
+    assert new70 is not None and new70.trusted and new70.cur == (5, 6)
+    assert t.current(71) is None  # forked during the loss, gone from the fresh scan
+    # Right after the loss the pid has two lifetimes in the window: nothing claimed...
+    assert t.candidate(70, t.drain_no) is None
+    t.apply([], False)
+    t.apply([], False)
+    # ...then only the fresh one.
+    assert t.candidate(70, t.drain_no) is new70
 
 
 class _FakeActors(Actors):

@@ -95,6 +95,10 @@ class Actors:
             self._conn.close()
             self._conn = None
 
+    def connector_fd(self) -> int | None:
+        """The proc connector's socket (to be polled with the group), if any."""
+        return self._conn.fileno() if self._conn is not None else None
+
     @property
     def lost(self) -> int:
         """How many times the proc connector overflowed."""

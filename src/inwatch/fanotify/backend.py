@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import os
+import select
 import stat
 import threading
 import time
@@ -95,10 +96,22 @@ class FanotifyBackend:
         )
         self._lock = threading.Lock()
         self._next_id = 1
+        # The proc connector must be drained even while the watched trees are
+        # quiet, or a busy machine overflows its socket and every actor becomes
+        # uncertain: one epoll fd wakes the driver for either.
+        self._epoll: select.epoll | None = None
+        conn = self._actors.connector_fd() if self._actors is not None else None
+        if conn is not None:
+            self._epoll = select.epoll()
+            self._epoll.register(self._fan.fileno(), select.EPOLLIN)
+            self._epoll.register(conn, select.EPOLLIN)
 
     # --- Source -----------------------------------------------------------------
 
     def fileno(self) -> int:
+        """Readable when events (or proc-connector news) are queued."""
+        if self._epoll is not None and not self._fan.closed:
+            return self._epoll.fileno()
         return self._fan.fileno()
 
     def read_raw(self) -> bytes:
@@ -108,9 +121,9 @@ class FanotifyBackend:
             data = self._fan.read_raw(lambda buf: actors.capture(buf, caps))
         else:
             data = self._fan.read_raw()
+        drain = actors.replay() if actors is not None else 0
         if not data:
             return b""
-        drain = actors.replay() if actors is not None else 0
         self._reads.append((time.time(), drain, caps))
         return data
 
@@ -228,6 +241,8 @@ class FanotifyBackend:
                 del self._marks[root.fsid]
 
     def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
         self._fan.close()
         self._paths.close()
         if self._actors is not None:

@@ -137,6 +137,7 @@ class Gen:
         "exe0",
         "fan_execs",
         "pid",
+        "scanned",
         "trusted",
     )
 
@@ -156,6 +157,8 @@ class Gen:
         self.died: int | None = None
         """Drain number whose events included the exit."""
         self.trusted = trusted
+        self.scanned = False
+        """Read from ``/proc`` by a scan, not born of a fork we saw."""
 
     def exe_now(self) -> bytes | None:
         """The executable of the latest epoch, when certain."""
@@ -177,7 +180,9 @@ class ProcTable:
 
     def scan(self, proc: str = "/proc") -> None:
         """Seed with every process alive now (call after subscribing, so nothing
-        born during the scan is missed)."""
+        born during the scan is missed). After a loss, the same scan starts new,
+        trusted generations for every living process (see :meth:`apply`)."""
+        d = self.drain_no
         for name in os.listdir(proc):
             if not name.isdigit():
                 continue
@@ -187,11 +192,17 @@ class ProcTable:
                 exe: bytes | None = os.readlink(f"{proc}/{name}/exe".encode())
             except OSError:
                 exe = None
-            if ids is not None and pid not in self._gens:
-                self._gens[pid] = [Gen(pid, ids, exe, 0, True)]
+            if ids is None:
+                continue
+            g = Gen(pid, ids, exe, d, True)
+            g.scanned = True
+            self._gens.setdefault(pid, []).append(g)
 
-    def apply(self, events: list[ProcEvent], lost: bool) -> None:
-        """Replay one drain's events (in order)."""
+    def apply(self, events: list[ProcEvent], lost: bool, proc: str = "/proc") -> None:
+        """Replay one drain's events (in order). If some were *lost*, nothing
+        known can be trusted: every living generation is retired (untrusted,
+        and treated as ended now, so it leaves the candidate window in two
+        drains) and ``/proc`` is scanned again for fresh ones."""
         self.drain_no += 1
         d = self.drain_no
         if lost:
@@ -204,8 +215,8 @@ class ProcTable:
                     continue  # a new thread, not a new process
                 parent = self.current(a)
                 gens = self._gens.setdefault(pid, [])
-                if gens and gens[-1].died is None and gens[-1].born == 0:
-                    continue  # seen alive by the start-up scan: the same process
+                if gens and gens[-1].died is None and gens[-1].scanned:
+                    continue  # seen alive by a scan that raced its fork: the same process
                 if parent is not None:
                     born = Gen(pid, parent.cur, parent.exe_now(), d, parent.trusted)
                 else:
@@ -227,6 +238,13 @@ class ProcTable:
                 if g is not None:
                     g.died = d
                     self._dead.append((time.monotonic(), g))
+        if lost:
+            for gens in self._gens.values():
+                for g in gens:
+                    if g.died is None:
+                        g.died = d
+                        self._dead.append((time.monotonic(), g))
+            self.scan(proc)
         self._prune()
 
     def current(self, pid: int) -> Gen | None:
