@@ -109,11 +109,11 @@ class Actors:
     def capture(self, buf: bytearray, caps: list[Capture | None]) -> None:
         """Right after a read: identify every pidfd of *buf*, close it and
         rewrite it to an index into *caps* (appended to)."""
+        slots = [(off, pid, pidfd) for off, pid, pidfd in pidfd_slots(buf) if pidfd >= 0]
+        # (FAN_NOPIDFD / FAN_EPIDFD, negative, stay as they are: nothing to capture.)
         seen: dict[int, int] = {}
-        for off, pid, pidfd in pidfd_slots(buf):
-            if pidfd < 0:
-                continue  # FAN_NOPIDFD / FAN_EPIDFD: nothing to capture
-            try:
+        try:
+            for off, pid, pidfd in slots:
                 # Within one read a pid names one process: two live processes
                 # cannot hold the same pid at once.
                 idx = seen.get(pid)
@@ -121,7 +121,9 @@ class Actors:
                     idx = seen[pid] = len(caps)
                     caps.append(_capture(pidfd, pid))
                 _STRUCT_I32.pack_into(buf, off, idx)
-            finally:
+        finally:
+            # Every pidfd the read installed is closed, whatever happened.
+            for _off, _pid, pidfd in slots:
                 os.close(pidfd)
 
     def replay(self) -> int:
