@@ -196,3 +196,35 @@ def test_root_named_through_a_symlink_keeps_its_name(fan_tmpfs: Path, tmp_path: 
         os.rename(fan_tmpfs / "real" / "a", fan_tmpfs / "real" / "b")
         got = collect(b, has(link / "b", Mask.MOVED_TO, src_pathname=str(link / "a")))
         assert has(link / "a", Mask.CREATE)(got) and not [e for e in got if "real" in e.pathname]
+
+
+def test_directory_moved_in_reports_its_contents(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
+    outside = fan_tmpfs.parent / "outside"
+    (outside / "tree" / "sub").mkdir(parents=True)
+    (outside / "tree" / "sub" / "f").write_bytes(b"")
+    os.rename(outside / "tree", fan_tmpfs / "tree")
+    t = fan_tmpfs / "tree"
+    (t / "sub" / "later").write_bytes(b"")  # after the move: the kernel reports it
+    got = collect(fan, has(t / "sub" / "later", Mask.CLOSE_WRITE))
+    assert has(t, Mask.MOVED_TO | ISDIR, src_pathname=None, origin="kernel")(got)
+    assert has(t / "sub", Mask.CREATE | ISDIR, origin="scan")(got)
+    assert has(t / "sub" / "f", Mask.CREATE, origin="scan")(got)
+    # Each entry once, whether the scan or the kernel saw it first.
+    creates = [e.pathname for e in got if e.mask & Mask.CREATE]
+    assert len(creates) == len(set(creates)), creates
+
+
+def test_deleted_root_ends_the_watch(fan_tmpfs: Path) -> None:
+    d = fan_tmpfs / "root"
+    d.mkdir()
+    with FanotifyBackend(ignore_own=False) as b:
+        b.add(str(d), Mask.CREATE, recursive=True)  # no DELETE_SELF asked for
+        (d / "f").write_bytes(b"")
+        collect(b, has(d / "f", Mask.CREATE))
+        (d / "f").unlink()
+        d.rmdir()
+        collect(b, lambda _: not b.alive)
+        assert b.watches == {}
+        d.mkdir()  # the same path again: nothing watches it now
+        (d / "g").write_bytes(b"")
+        assert quiet(b) == []

@@ -167,16 +167,17 @@ def fanotify_mark(
     fd: int,
     flags: int,
     mask: int,
-    path: bytes,
+    path: bytes | None,
     dirfd: int = AT_FDCWD,
     shown: str | bytes | None = None,
 ) -> None:
-    """``fanotify_mark(fd, flags, mask, dirfd, path)``."""
-    if b"\0" in path:
+    """``fanotify_mark(fd, flags, mask, dirfd, path)``; *path* ``None``: the
+    object *dirfd* refers to (it may have been deleted since it was opened)."""
+    if path is not None and b"\0" in path:
         raise ValueError(f"embedded null byte in path to mark: {path!r}")
     if not 0 <= mask < 2**64:
         raise OverflowError(f"fanotify mask {mask:#x} is not a 64-bit unsigned value")
-    where = path if shown is None else shown
+    where = (path or b"") if shown is None else shown
     while True:
         if _mark(fd, flags, mask, dirfd, path) == 0:
             return

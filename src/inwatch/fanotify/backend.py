@@ -16,6 +16,7 @@ after an overflow it walks the trees).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import select
 import stat
@@ -30,7 +31,7 @@ from .actors import Actors, Capture
 from .core import Core, Root, kernel_mask
 from .errors import FanotifyError
 from .fd import Fanotify
-from .flags import FanInit, FanMask
+from .flags import FanInit, FanMark, FanMask
 from .handles import PathCache
 
 __all__ = ["DEFAULT_EXEC_PATHS", "FanotifyBackend", "availability"]
@@ -136,7 +137,13 @@ class FanotifyBackend:
             now, drain, caps = time.time(), 0, []
         raws = wire.parse(data)
         with self._lock:
-            return self._core.convert(raws, caps, drain, now)
+            events = self._core.convert(raws, caps, drain, now)
+            # A deleted root is over, as an inotify watch is after IN_IGNORED.
+            for rid in self._core.gone:
+                if rid in self._roots:
+                    self._drop(rid)
+            self._core.gone.clear()
+            return events
 
     def deadline(self) -> float | None:
         return None  # FAN_RENAME is one record: nothing waits for a partner
@@ -206,6 +213,10 @@ class FanotifyBackend:
             # marked, so that opening it is not an event.
             self._paths.add_filesystem(real if is_dir else os.path.dirname(real))
             self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
+            # The root's own deletion ends it, whatever the mask asks for: an
+            # inode mark on the root alone says so (the filesystem mark is not
+            # asked for every deleted object's DELETE_SELF).
+            self._fan.mark(real, FanMask.DELETE_SELF | FanMask.ONDIR, FanMark.INODE)
             root.spans_fs = is_dir and os.path.ismount(real)
             if given != real:
                 root.shown = given
@@ -220,25 +231,37 @@ class FanotifyBackend:
     def remove(self, path_or_id: int | str | bytes) -> None:
         """Stop watching a root (by the id ``add`` returned, or its path)."""
         with self._lock:
-            rid = self._find(path_or_id)
-            root = self._roots.pop(rid)
-            del self._shown[rid]
-            self._core.set_roots(self._roots.values())
-            marked, old = self._marks[root.fsid]
-            keep = 0
-            for other in self._roots.values():
-                if other.fsid == root.fsid:
-                    keep |= self._kernel_mask(other.mask, root.fsid)
-            drop = old & ~keep
-            if not keep and root.fsid in self._exec_fsids:
-                drop &= ~FanMask.OPEN_EXEC
-                keep = FanMask.OPEN_EXEC
-            if drop:
-                self._fan.unmark(marked, drop)
-            if keep:
-                self._marks[root.fsid] = (marked, keep)
+            self._drop(self._find(path_or_id))
+
+    def _drop(self, rid: int) -> None:
+        root = self._roots.pop(rid)
+        del self._shown[rid]
+        self._core.set_roots(self._roots.values())
+        marked, old = self._marks[root.fsid]
+        keep = 0
+        for other in self._roots.values():
+            if other.fsid == root.fsid:
+                keep |= self._kernel_mask(other.mask, root.fsid)
+        drop = old & ~keep
+        if not keep and root.fsid in self._exec_fsids:
+            drop &= ~FanMask.OPEN_EXEC
+            keep = FanMask.OPEN_EXEC
+        if drop:
+            # By the filesystem's open fd: the marked directory may be gone.
+            mfd = self._paths.mount_fd(root.fsid)
+            if mfd is not None:
+                self._fan.unmark(None, drop, dirfd=mfd)
             else:
-                del self._marks[root.fsid]
+                self._fan.unmark(marked, drop)
+        if keep:
+            self._marks[root.fsid] = (marked, keep)
+        else:
+            del self._marks[root.fsid]
+        # The root's inode mark: gone with the inode if it was deleted; if the
+        # path now names something else, the stale mark only ever reports the
+        # deletion of a directory nobody watches, which is dropped.
+        with contextlib.suppress(OSError):
+            self._fan.unmark(root.path, FanMask.DELETE_SELF | FanMask.ONDIR, FanMark.INODE)
 
     def close(self) -> None:
         if self._epoll is not None:

@@ -197,9 +197,19 @@ class Core:
         self.blind_since = time.time()
         self.overflows = 0
         self.unresolved = 0
+        self._scanned: dict[bytes, int] = {}  # pathname -> batch of the scan that reported it
+        self._batch = 0
+        self._root_paths: dict[bytes, list[int]] = {}
+        self._file_roots = False
+        self.gone: list[int] = []
+        """Roots whose directory (or file) was deleted: the backend drops them."""
 
     def set_roots(self, roots: Iterable[Root]) -> None:
         self.roots = sorted(roots, key=lambda r: len(r.path), reverse=True)
+        self._root_paths = {}
+        for r in self.roots:
+            self._root_paths.setdefault(r.path, []).append(r.id)
+        self._file_roots = any(not r.is_dir for r in self.roots)
 
     # --- one batch ----------------------------------------------------------
 
@@ -207,6 +217,10 @@ class Core:
         self, raws: list[RawEvent], caps: list[Capture | None], drain: int, now: float
     ) -> list[Event[Any]]:
         out: list[Event[Any]] = []
+        self._batch += 1
+        if self._scanned:
+            old = self._batch - 2
+            self._scanned = {p: b for p, b in self._scanned.items() if b >= old}
         self.paths.prime(raws)
         for ev in raws:
             if ev.mask & _Q_OVERFLOW:
@@ -261,6 +275,8 @@ class Core:
                         paths.deleted(fid)
                         self._snap_deleted(dpath, name)
         elif ev.fid is not None:
+            if not is_dir and not mask & ~_SELF and not self._file_roots:
+                return  # a file's own move/deletion: never reported inside trees
             fpath = paths.file_path(ev.fid)
             if fpath is None:
                 self.unresolved += 1
@@ -269,6 +285,8 @@ class Core:
         else:
             return  # nothing names an object (an FS_ERROR without FID): not ours
         pathname = _join(parent, name) if name else parent
+        if mask & _DELETE_SELF and pathname in self._root_paths:
+            self.gone.extend(self._root_paths[pathname])  # whoever deleted it
         if mask & _OPEN_EXEC and self.actors is not None:
             self.actors.saw_exec(ev.pid, pathname, name or os.path.basename(parent), drain)
         if ev.pid == self.own_pid:
@@ -277,6 +295,8 @@ class Core:
         if root is None:
             return
         bits = mask & root.mask
+        if bits & _CREATE and self._scanned and self._seen_by_scan(pathname):
+            bits &= ~_CREATE
         if bits & _SELF and not is_dir and pathname != root.path:
             bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
         if not bits:
@@ -327,10 +347,37 @@ class Core:
                 shown = dst_root.show(src)
                 s = shown if dst_root.as_bytes else os.fsdecode(shown)
             out.append(Event(-1, _MOVED_TO | isdir, 0, n, p, s, "kernel", now, actor, full))
+            if is_dir and s is None and dst_root.recursive:
+                self._scan_moved_in(dst_root, dst, now, out)
         elif src_root is not None:
             actor = self._actor(ev, caps, drain)
             p, n, full = _typed(src_root, src_dir, old_name, src)
             out.append(Event(-1, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
+
+    def _scan_moved_in(self, root: Root, top: bytes, now: float, out: list[Event[Any]]) -> None:
+        """A directory moved in from outside: what it holds was never reported
+        (inotify reports it the same way). Each entry comes as a CREATE with
+        origin ``"scan"``; the kernel's own CREATE of an entry made between the
+        move and this listing is dropped once (:meth:`_seen_by_scan`)."""
+        if not root.mask & _CREATE:
+            return
+        snap, _ctimes = rescan.walk(top, root.excluded, True)
+        for d in sorted(snap.dirs):
+            names = snap.dirs[d]
+            for name in sorted(names):
+                bits = _CREATE | (_ISDIR if names[name] else 0)
+                full = _join(d, name)
+                self._scanned[full] = self._batch
+                p, n, f = _typed(root, d, name, full)
+                out.append(Event(-1, bits, 0, n, p, None, "scan", now, None, f))
+        if root.snapshot is not None:
+            for d, names in snap.dirs.items():
+                root.snapshot.dirs[d] = dict(names)
+
+    def _seen_by_scan(self, pathname: bytes) -> bool:
+        """Whether a kernel CREATE of *pathname* was already reported by a scan."""
+        batch = self._scanned.pop(pathname, None)
+        return batch is not None and self._batch - batch <= 2
 
     def _root_for(self, pathname: bytes, fsid: bytes, bit: int = 0) -> Root | None:
         if pathname.startswith(b"?"):

@@ -78,9 +78,12 @@ class Fanotify:
         """Add *mask* to the mark of *kind* on *path* (the filesystem it is on, by default)."""
         _sys.fanotify_mark(self.fileno(), FanMark.ADD | kind, mask, path, shown=shown)
 
-    def unmark(self, path: bytes, mask: int, kind: int = FanMark.FILESYSTEM) -> None:
-        """Remove *mask* from that mark (the mark goes when its mask is empty)."""
-        _sys.fanotify_mark(self.fileno(), FanMark.REMOVE | kind, mask, path)
+    def unmark(
+        self, path: bytes | None, mask: int, kind: int = FanMark.FILESYSTEM, dirfd: int = -100
+    ) -> None:
+        """Remove *mask* from that mark (the mark goes when its mask is empty);
+        *path* ``None`` names the object of *dirfd*."""
+        _sys.fanotify_mark(self.fileno(), FanMark.REMOVE | kind, mask, path, dirfd)
 
     def read_raw(self, on_chunk: Callable[[bytearray], None] | None = None) -> bytes:
         """Everything queued now (``b""`` if nothing; never blocks). Each chunk

@@ -71,26 +71,35 @@ class PathCache:
     # --- filesystems --------------------------------------------------------
 
     def add_filesystem(self, path: bytes) -> bytes:
-        """Remember *path* (a directory on a marked filesystem) as the place to
-        open that filesystem's handles from, and anchor it; returns its key."""
+        """Anchor *path* (a directory on a marked filesystem) and, the first time
+        its filesystem is seen, open the mount it is on as the place to open that
+        filesystem's handles from; returns *path*'s key.
+
+        The fd is on the mount point, not on *path*: an open directory is not
+        removed while referenced (rmdir defers its DELETE_SELF until the last
+        reference goes), and a mount point cannot be removed at all."""
         handle, _mnt = _sys.name_to_handle_at(path)
-        # open_by_handle_at refuses an O_PATH mount fd (EBADF): open it for reading.
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        key = self._key_of(fd, handle)
-        old = self._mount_fds.get(key_fsid(key))
-        if old is None:
-            self._mount_fds[key_fsid(key)] = fd
-        else:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        try:
+            fsid = _sys.fsid(fd)
+        finally:
             os.close(fd)
+        key = fsid + struct.pack("=Ii", len(handle.data), handle.type) + handle.data
+        if fsid not in self._mount_fds:
+            # open_by_handle_at refuses an O_PATH mount fd (EBADF): open it for reading.
+            top = _mount_point(path)
+            mfd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            if _sys.fsid(mfd) != fsid:  # a mount of another filesystem on the way
+                os.close(mfd)
+                mfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._mount_fds[fsid] = mfd
         self._anchors[key] = path
         self._resolved.clear()
         return key
 
-    @staticmethod
-    def _key_of(fd: int, handle: _sys.Handle) -> bytes:
-        # The fsid as fanotify reports it is statfs' f_fsid: read it the same way.
-        head = struct.pack("=Ii", len(handle.data), handle.type)
-        return _sys.fsid(fd) + head + handle.data
+    def mount_fd(self, fsid: bytes) -> int | None:
+        """An open directory fd on the filesystem *fsid* (valid until :meth:`close`)."""
+        return self._mount_fds.get(fsid)
 
     def close(self) -> None:
         for fd in self._mount_fds.values():
@@ -197,6 +206,17 @@ class PathCache:
             path = path[: -len(_DELETED)]
         self._anchors[key] = path
         return path
+
+
+def _mount_point(path: bytes) -> bytes:
+    """The mount point *path* is on."""
+    p = os.path.abspath(path)
+    while not os.path.ismount(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return p
 
 
 def _join(parent: bytes, name: bytes) -> bytes:
