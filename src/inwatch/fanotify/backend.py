@@ -187,7 +187,9 @@ class FanotifyBackend:
         raw = os.fspath(path)
         as_bytes = isinstance(raw, bytes)
         given = os.path.abspath(os.fsencode(raw))
-        st = os.stat(given) if follow_symlinks else os.lstat(given)
+        # Errors name the path as the caller typed it (str stays str).
+        typed = given if as_bytes else os.fsdecode(given)
+        st = os.stat(typed) if follow_symlinks else os.lstat(typed)
         # Paths come back from the kernel resolved: match against the real path.
         real = os.path.realpath(given) if follow_symlinks else _real_parent(given)
         is_dir = stat.S_ISDIR(st.st_mode)
