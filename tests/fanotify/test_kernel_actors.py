@@ -181,3 +181,42 @@ def test_proc_connector_is_drained_while_the_tree_is_quiet(fan_tmpfs: Path) -> N
             if select.select([b], [], [], 0.2)[0]:
                 assert b.read_raw() == b""  # nothing in the tree: only the connector drained
         assert actors.lost == 0
+
+
+def test_reader_and_handler_threads(fan_tmpfs: Path) -> None:
+    """The shape of the threaded driver: one thread only reads (capturing
+    actors while the writers live), another processes; order and actors hold."""
+    import threading
+
+    from inwatch.fanotify.backend import Buffered
+
+    n = 3000
+    with FanotifyBackend() as backend:
+        backend.add(str(fan_tmpfs), recursive=True)
+        buf = Buffered(backend)
+        got: list[Any] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                if select.select([buf], [], [], 0.05)[0]:
+                    buf.read_raw()
+
+        t = threading.Thread(target=reader)
+        t.start()
+        try:
+            gen = f"for i in range({n}): open(str(i), 'w').close()\n"
+            subprocess.run([sys.executable, "-c", gen], cwd=fan_tmpfs, check=True, timeout=60)
+            deadline = time.monotonic() + WAIT
+            while not has(fan_tmpfs / str(n - 1), Mask.CLOSE_WRITE)(got):
+                assert time.monotonic() < deadline, f"{len(got)} events so far"
+                batch = buf.process()
+                if not batch:
+                    stop.wait(0.01)  # a poll interval: nothing processed yet
+                got.extend(batch)
+        finally:
+            stop.set()
+            t.join()
+    creates = [int(e.name) for e in got if e.mask == Mask.CREATE]
+    assert creates == list(range(n))  # every file, in order
+    assert all(e.actor is not None and e.actor.uid == 0 for e in got)

@@ -34,7 +34,7 @@ from .fd import Fanotify
 from .flags import FanInit, FanMark, FanMask
 from .handles import PathCache
 
-__all__ = ["DEFAULT_EXEC_PATHS", "FanotifyBackend", "availability"]
+__all__ = ["DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
 
 _ALL_EVENTS = 0xFFF
 DEFAULT_EXEC_PATHS = ("/", "/usr", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/opt")
@@ -151,6 +151,10 @@ class FanotifyBackend:
     @property
     def alive(self) -> bool:
         return bool(self._roots) and not self._fan.closed
+
+    @property
+    def closed(self) -> bool:
+        return self._fan.closed
 
     # --- watching ---------------------------------------------------------------
 
@@ -332,3 +336,56 @@ def _real_parent(path: bytes) -> bytes:
     # only its parent.
     head, tail = os.path.split(path)
     return os.path.join(os.path.realpath(head), tail) if tail else os.path.realpath(path)
+
+
+class Buffered:
+    """The backend with the read buffer inside, for drivers that call
+    ``read_raw() -> int`` (bytes taken) and ``process() -> events`` (everything
+    taken so far, in read order), and watch ``backlog`` (bytes taken and not yet
+    processed) for back-pressure: the protocol of ``inwatch.drivers``.
+
+    ``read_raw`` may run on a reader thread while ``process`` runs on another:
+    the lock guards only the buffer, never the processing."""
+
+    def __init__(self, backend: FanotifyBackend) -> None:
+        self.backend = backend
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._backlog = 0
+        self._lock = threading.Lock()
+
+    def fileno(self) -> int:
+        return self.backend.fileno()
+
+    def read_raw(self) -> int:
+        with self._lock:
+            if self.backend.closed:
+                return 0
+            data = self.backend.read_raw()
+            if data:
+                self._chunks.append(data)
+                self._backlog += len(data)
+            return len(data)
+
+    def process(self) -> list[Event[Any]]:
+        with self._lock:
+            chunks, self._chunks = self._chunks, collections.deque()
+            self._backlog = 0
+        out: list[Event[Any]] = []
+        for data in chunks:
+            out.extend(self.backend.process(data))
+        return out
+
+    def deadline(self) -> float | None:
+        return self.backend.deadline()
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    @property
+    def alive(self) -> bool:
+        return self.backend.alive
+
+    @property
+    def closed(self) -> bool:
+        return self.backend.closed
