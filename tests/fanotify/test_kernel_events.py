@@ -228,3 +228,19 @@ def test_deleted_root_ends_the_watch(fan_tmpfs: Path) -> None:
         d.mkdir()  # the same path again: nothing watches it now
         (d / "g").write_bytes(b"")
         assert quiet(b) == []
+
+
+def test_a_file_root(fan_tmpfs: Path) -> None:
+    f = fan_tmpfs / "secret"
+    f.write_bytes(b"s")
+    with FanotifyBackend(ignore_own=False) as b:
+        b.add(str(f))
+        (fan_tmpfs / "other").write_bytes(b"")
+        f.read_bytes()
+        os.chmod(f, 0o600)
+        got = collect(b, has(f, Mask.ATTRIB))
+        assert {e.pathname for e in got} == {str(f)}
+        assert has(f, Mask.CLOSE_NOWRITE, path=str(f), name="")(got)
+        f.unlink()
+        got = collect(b, has(f, Mask.DELETE_SELF))
+        collect(b, lambda _: not b.alive)

@@ -222,7 +222,8 @@ class FanotifyBackend:
             # The root's own deletion ends it, whatever the mask asks for: an
             # inode mark on the root alone says so (the filesystem mark is not
             # asked for every deleted object's DELETE_SELF).
-            self._fan.mark(real, FanMask.DELETE_SELF | FanMask.ONDIR, FanMark.INODE)
+            ondir = FanMask.ONDIR if is_dir else 0  # ONDIR on a file's mark: ENOTDIR
+            self._fan.mark(real, FanMask.DELETE_SELF | ondir, FanMark.INODE)
             root.spans_fs = is_dir and os.path.ismount(real)
             if given != real:
                 root.shown = given
@@ -266,8 +267,9 @@ class FanotifyBackend:
         # The root's inode mark: gone with the inode if it was deleted; if the
         # path now names something else, the stale mark only ever reports the
         # deletion of a directory nobody watches, which is dropped.
+        ondir = FanMask.ONDIR if root.is_dir else 0
         with contextlib.suppress(OSError):
-            self._fan.unmark(root.path, FanMask.DELETE_SELF | FanMask.ONDIR, FanMark.INODE)
+            self._fan.unmark(root.path, FanMask.DELETE_SELF | ondir, FanMark.INODE)
 
     def close(self) -> None:
         if self._epoll is not None:

@@ -303,6 +303,8 @@ class Core:
             return
         actor = self._actor(ev, caps, drain)
         isdir = _ISDIR if is_dir else 0
+        if not root.is_dir:
+            parent, name = pathname, b""  # a watched file: inotify's path/name for it
         p, n, full = _typed(root, parent, name, pathname)
         for bit in ORDER:
             if bits & bit:
