@@ -11,7 +11,7 @@ Kernel rules the hints rely on (fanotify_init(2), fanotify_mark(2)):
 
 - Without CAP_SYS_ADMIN (5.13+) only ``FAN_CLASS_NOTIF`` groups reporting file
   handles may be created; REPORT_PIDFD, REPORT_TID, UNLIMITED_* need the
-  capability, and so do mount and filesystem marks, except that Linux 6.8+
+  capability, and so do mount and filesystem marks, except that Linux 6.16+
   accepts them from a process holding CAP_SYS_ADMIN in the user namespace that
   owns the filesystem (a tmpfs mounted inside ``unshare -Urm``).
 - A mount mark cannot report directory-entry events (CREATE, DELETE, MOVED_*,
