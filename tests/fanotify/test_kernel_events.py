@@ -244,3 +244,14 @@ def test_a_file_root(fan_tmpfs: Path) -> None:
         f.unlink()
         got = collect(b, has(f, Mask.DELETE_SELF))
         collect(b, lambda _: not b.alive)
+
+
+def test_renamed_root_is_followed(fan_tmpfs: Path) -> None:
+    a, b_ = fan_tmpfs / "a", fan_tmpfs / "b"
+    (a / "sub").mkdir(parents=True)
+    with FanotifyBackend(ignore_own=False) as b:
+        rid = b.add(str(a), recursive=True, snapshot=True)
+        os.rename(a, b_)
+        (b_ / "sub" / "f").write_bytes(b"")
+        collect(b, has(b_ / "sub" / "f", Mask.CLOSE_WRITE))
+        assert b.alive and b.watches == {rid: str(b_)}

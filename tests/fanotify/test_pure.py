@@ -182,7 +182,7 @@ ROOT, D, E, F = (fid_key(FS, 1, bytes([i]) * 8) for i in range(4))
 
 def _core() -> tuple[Core, PathCache]:
     paths = PathCache()
-    paths._anchors[ROOT] = b"/w"
+    paths._fixed[ROOT] = b"/w"
     core = Core(paths, None)
     core.own_pid = -1
     core.set_roots([_root()])

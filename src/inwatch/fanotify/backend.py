@@ -90,7 +90,6 @@ class FanotifyBackend:
         self._exec_paths = tuple(exec_paths) if self._actors and self._actors.table else ()
         self._exec_fsids: set[bytes] = set()
         self._roots: dict[int, Root] = {}
-        self._shown: dict[int, Any] = {}
         self._marks: dict[bytes, tuple[bytes, int]] = {}  # fsid -> (marked path, mask)
         self._reads: collections.deque[tuple[float, int, list[Capture | None]]] = (
             collections.deque()
@@ -161,7 +160,9 @@ class FanotifyBackend:
     @property
     def watches(self) -> dict[int, Any]:
         """Root id -> the path as ``add`` was given it."""
-        return dict(self._shown)
+        return {
+            rid: r.shown if r.as_bytes else os.fsdecode(r.shown) for rid, r in self._roots.items()
+        }
 
     @property
     def pidfd(self) -> bool:
@@ -230,7 +231,6 @@ class FanotifyBackend:
             if snapshot and is_dir:
                 root.snapshot = rescan.walk(real, root.excluded, root.recursive, onerror)[0]
             self._roots[rid] = root
-            self._shown[rid] = os.fsencode(given) if as_bytes else os.fsdecode(given)
             self._core.set_roots(self._roots.values())
             self._mark_exec_filesystems()
         return rid
@@ -242,7 +242,6 @@ class FanotifyBackend:
 
     def _drop(self, rid: int) -> None:
         root = self._roots.pop(rid)
-        del self._shown[rid]
         self._core.set_roots(self._roots.values())
         marked, old = self._marks[root.fsid]
         keep = 0
@@ -279,7 +278,6 @@ class FanotifyBackend:
         if self._actors is not None:
             self._actors.close()
         self._roots.clear()
-        self._shown.clear()
 
     def __enter__(self) -> FanotifyBackend:
         return self
@@ -327,8 +325,8 @@ class FanotifyBackend:
                 raise KeyError(f"no watched root with id {path_or_id}")
             return path_or_id
         want = os.path.abspath(os.fsencode(path_or_id))
-        for rid, shown in self._shown.items():
-            if os.fsencode(shown) == want or self._roots[rid].path == want:
+        for rid, root in self._roots.items():
+            if root.shown == want or root.path == want:
                 return rid
         raise KeyError(f"not watched: {path_or_id!r}")
 

@@ -170,6 +170,20 @@ class Root:
             return None
         return rel
 
+    def moved(self, src: bytes, dst: bytes) -> bool:
+        """The directory *src* was renamed to *dst*: if this root is it or lies
+        below it, follow it (as the inotify backend follows a renamed root)."""
+        if self.path == src:
+            rest = b""
+        elif self.path.startswith(src + b"/"):
+            rest = self.path[len(src) :]
+        else:
+            return False
+        self.path = dst + rest
+        self.prefix = self.path if self.path.endswith(b"/") else self.path + b"/"
+        self.shown = self.path
+        return True
+
     def show(self, p: bytes) -> bytes:
         """*p* (inside this root) under the name the caller gave the root."""
         shown = self.shown
@@ -328,14 +342,22 @@ class Core:
         dst_dir = paths.dir_path(ev.new_dir) or unresolved_path(ev.new_dir)
         if ev.fid is not None:
             paths.learn(ev.fid, ev.new_dir, new_name, is_dir)
-        for root in self.roots:
-            snap = root.snapshot
-            if snap is not None:
-                snap.moved((src_dir, old_name), (dst_dir, new_name), is_dir)
-        if ev.pid == self.own_pid:
-            return
         src = _join(src_dir, old_name)
         dst = _join(dst_dir, new_name)
+        followed = False
+        for root in self.roots:
+            # Roots at or below a renamed directory follow it (as the inotify
+            # backend follows a renamed root), their snapshot with them.
+            if is_dir and root.moved(src, dst):
+                followed = True
+                if root.snapshot is not None:
+                    root.snapshot.rebase(src, dst)
+            elif root.snapshot is not None:
+                root.snapshot.moved((src_dir, old_name), (dst_dir, new_name), is_dir)
+        if followed:
+            self.set_roots(self.roots)
+        if ev.pid == self.own_pid:
+            return
         fsid = key_fsid(ev.new_dir)
         dst_root = self._root_for(dst, fsid, _MOVED_TO)
         src_root = self._root_for(src, fsid, _MOVED_FROM)

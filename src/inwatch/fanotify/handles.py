@@ -50,6 +50,7 @@ UNRESOLVED = b"?"
 _DELETED = b" (deleted)"
 _KEEP_DELETED = 65536  # links of deleted objects kept for late events
 _KEEP_FILES = 65536  # links of non-directories (LRU)
+_KEEP_DIRS = 262144  # links of directories and kernel-resolved paths (oldest dropped first)
 _RENAME = 0x10000000
 _ONDIR = 0x40000000
 
@@ -60,7 +61,8 @@ class PathCache:
     def __init__(self) -> None:
         self._dirs: dict[bytes, tuple[bytes, bytes]] = {}  # dir key -> (parent key, name)
         self._files: OrderedDict[bytes, tuple[bytes, bytes]] = OrderedDict()
-        self._anchors: dict[bytes, bytes] = {}  # key -> absolute path
+        self._fixed: dict[bytes, bytes] = {}  # watched roots' keys -> path (never dropped)
+        self._anchors: dict[bytes, bytes] = {}  # key -> path the kernel resolved
         self._resolved: dict[bytes, bytes] = {}  # memo of path(); cleared on any dir move
         self._primed: dict[bytes, tuple[bytes, bytes]] = {}
         self._deleted: OrderedDict[bytes, None] = OrderedDict()
@@ -93,7 +95,7 @@ class PathCache:
                 os.close(mfd)
                 mfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             self._mount_fds[fsid] = mfd
-        self._anchors[key] = path
+        self._fixed[key] = path
         self._resolved.clear()
         return key
 
@@ -127,10 +129,21 @@ class PathCache:
         if is_dir:
             old = self._dirs.get(child)
             if old != (parent, name):
-                self._dirs[child] = (parent, name)
-                if old is not None or child in self._anchors or child in self._primed:
+                dirs = self._dirs
+                dirs[child] = (parent, name)
+                if len(dirs) > _KEEP_DIRS:
+                    # Bounded on a busy filesystem: a dropped link of a directory
+                    # that still exists is resolved by the kernel again if needed.
+                    del dirs[next(iter(dirs))]
+                if (
+                    old is not None
+                    or child in self._anchors
+                    or child in self._fixed
+                    or child in self._primed
+                ):
                     # A directory moved: every memoised path below it is stale.
                     self._anchors.pop(child, None)
+                    self._fixed.pop(child, None)
                     self._resolved.clear()
                 else:
                     self._resolved.pop(child, None)
@@ -161,6 +174,8 @@ class PathCache:
             return path
         path = self._walk(key, 0)
         if path is not None:
+            if len(self._resolved) > _KEEP_DIRS:
+                self._resolved.clear()
             self._resolved[key] = path
         return path
 
@@ -171,12 +186,12 @@ class PathCache:
             parent = self.dir_path(link[0])
             if parent is not None:
                 return _join(parent, link[1])
-        if key in self._dirs or key in self._anchors:
+        if key in self._dirs or key in self._anchors or key in self._fixed:
             return self.dir_path(key)
         return self._from_kernel(key)
 
     def _walk(self, key: bytes, depth: int) -> bytes | None:
-        anchor = self._anchors.get(key)
+        anchor = self._fixed.get(key) or self._anchors.get(key)
         if anchor is not None:
             return anchor
         link = self._dirs.get(key) or self._primed.get(key)
@@ -204,7 +219,10 @@ class PathCache:
         self.kernel_lookups += 1
         if path.endswith(_DELETED):
             path = path[: -len(_DELETED)]
-        self._anchors[key] = path
+        anchors = self._anchors
+        anchors[key] = path
+        if len(anchors) > _KEEP_DIRS:
+            del anchors[next(iter(anchors))]
         return path
 
 

@@ -70,6 +70,14 @@ class Snapshot:
             if is_dir:
                 self.dirs.setdefault(new, {})
 
+    def rebase(self, src: bytes, dst: bytes) -> None:
+        """The tree itself (or a directory above it) moved from *src* to *dst*."""
+        prefix = src + b"/"
+        self.dirs = {
+            (dst + p[len(src) :] if p == src or p.startswith(prefix) else p): names
+            for p, names in self.dirs.items()
+        }
+
     def _drop(self, path: bytes) -> None:
         prefix = path + b"/"
         for p in [p for p in self.dirs if p == path or p.startswith(prefix)]:
