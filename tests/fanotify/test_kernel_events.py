@@ -169,6 +169,7 @@ def test_overflow_then_rescan(fan_tmpfs: Path, snapshot: bool) -> None:
             os.close(os.open(d / str(i), os.O_CREAT | os.O_WRONLY, 0o644))
         got = collect(b, lambda ev: any(e.mask == Mask.Q_OVERFLOW for e in ev))
         got += quiet(b, 0.5)
+    assert b.stats["overflows"] == 1
     over = [i for i, e in enumerate(got) if e.mask == Mask.Q_OVERFLOW]
     assert len(over) == 1 and got[over[0]].wd == -1 and got[over[0]].path == ""
     rescanned = [e for e in got if e.origin == "rescan"]

@@ -173,6 +173,20 @@ class FanotifyBackend:
     def actors(self) -> Actors | None:
         return self._actors
 
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters worth watching: ``overflows`` (FAN_Q_OVERFLOW seen),
+        ``unresolved`` (records whose object nothing could place: outside the
+        trees, or deleted before anything named it), ``kernel_lookups`` (handles
+        resolved by ``open_by_handle_at``), ``connector_lost`` (proc connector
+        overflows: actors uncertain for a while)."""
+        return {
+            "overflows": self._core.overflows,
+            "unresolved": self._core.unresolved,
+            "kernel_lookups": self._paths.kernel_lookups,
+            "connector_lost": self._actors.lost if self._actors is not None else 0,
+        }
+
     def add(
         self,
         path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
