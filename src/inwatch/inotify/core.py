@@ -102,6 +102,15 @@ class InotifyCore(Recovery):
     def alive(self) -> bool:
         return bool(self.table.paths)
 
+    def watch_map(self) -> dict[int, str]:
+        return self.table.paths
+
+    def wd_of(self, path: str) -> int | None:
+        return self.table.wd_of(path)
+
+    def subtree(self, wd: int) -> list[int]:
+        return self.table.subtree(wd) if wd in self.table.paths else []
+
     def port_pending(self) -> int:
         """Bytes still queued in the kernel (FIONREAD); 0 once closed."""
         if self.port.closed:
