@@ -8,6 +8,7 @@ How the ``files`` state follows the kernel's events (inotify(7)):
   (``present`` 1) with the stat taken when the writer looked; a path that was not
   present is created now (and by whom when the backend says so).
 - ``DELETE``, ``DELETE_SELF``, ``MOVED_FROM``: the entry is gone (``present`` 0).
+  ``MOVE_SELF`` changes nothing: the parent's pair of move events does.
   A directory moved away takes its subtree with it: the kernel reports nothing
   for the entries inside, so their rows are marked gone with it.
 - ``MOVED_TO`` with a source (a rename the Watcher paired by cookie): the state row
@@ -38,7 +39,9 @@ _ATTRIB, _CLOSE_WRITE, _MODIFY = 0x4, 0x8, 0x2
 _MOVED_FROM, _MOVED_TO, _CREATE, _DELETE = 0x40, 0x80, 0x100, 0x200
 _DELETE_SELF, _MOVE_SELF, _Q_OVERFLOW, _ISDIR = 0x400, 0x800, 0x4000, 0x40000000
 CHANGE_MASK = _CREATE | _MODIFY | _ATTRIB | _CLOSE_WRITE | _MOVED_TO
-GONE_MASK = _DELETE | _DELETE_SELF | _MOVED_FROM | _MOVE_SELF
+# MOVE_SELF is not here: the parent's MOVED_FROM/MOVED_TO say where it went (and
+# the Watcher already names a moved directory by its new path).
+GONE_MASK = _DELETE | _DELETE_SELF | _MOVED_FROM
 STAT_MASK = CHANGE_MASK  # the entries worth a stat: they exist after the event
 
 # (size, mode, uid, gid, mtime_ns, inode, ctime_ns)
@@ -230,7 +233,7 @@ class Store:
             "UPDATE files SET present = 0, deleted_ns = ? WHERE path_id = ? AND present",
             (it.time_ns, pid),
         )
-        if it.mask & (_ISDIR | _DELETE_SELF | _MOVE_SELF | _MOVED_FROM):
+        if it.mask & (_ISDIR | _DELETE_SELF):
             lo, hi = _under(it.path)
             execute(
                 "UPDATE files SET present = 0, deleted_ns = ? WHERE present AND path_id IN"
