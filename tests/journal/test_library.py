@@ -44,7 +44,7 @@ def test_watcher_events_round_trip_with_non_utf8_names(tree: Path, db: Path) -> 
         evs = collect(w, lambda g: any(e.mask & Mask.MOVED_TO for e in g))
         j.append(evs)
         rows = j.events(path=root + b"/r\xe9ponse*")
-        assert [r.op for r in rows][0] == "CREATE"
+        assert rows[0].op == "CREATE"
         assert rows[0].path == root + b"/" + name
         moved = j.events(ops="moved_to")
         assert len(moved) == 1
@@ -144,9 +144,8 @@ def test_corrupt_file_is_named_and_untouched(tmp_path: Path) -> None:
     data = bytearray(good.read_bytes())
     data[4096:] = b"\xa5" * (len(data) - 4096)
     good.write_bytes(bytes(data))
-    with pytest.raises(JournalCorruptError) as info:
-        with Journal(good) as j:
-            j.events()
+    with pytest.raises(JournalCorruptError) as info, Journal(good) as j:
+        j.events()
     assert str(good) in str(info.value)
     assert good.read_bytes() == bytes(data)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 from pathlib import Path
 
@@ -13,32 +12,7 @@ import pytest
 
 from inwatch.journal import Journal
 
-from .conftest import inwatch_cmd, run_inwatch, wait_for
-
-
-class Recording:
-    """A running ``inwatch record`` (stderr kept in a file, polled for its lines)."""
-
-    def __init__(self, db: Path, *args: str, tmp: Path) -> None:
-        self.err_path = tmp / f"record-{os.urandom(4).hex()}.err"
-        self.err = open(self.err_path, "w")  # noqa: SIM115  (closed in stop())
-        self.proc = subprocess.Popen(
-            inwatch_cmd("record", "--db", str(db), *args),
-            stdout=subprocess.DEVNULL,
-            stderr=self.err,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        wait_for(lambda: "Recording to" in self.stderr() or self.proc.poll() is not None)
-        assert self.proc.poll() is None, self.stderr()
-
-    def stderr(self) -> str:
-        return self.err_path.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout)
-        self.err.close()
-        return rc
+from .conftest import Recording, run_inwatch, wait_for
 
 
 def count(db: Path, **filters: object) -> int:
@@ -136,7 +110,14 @@ def test_sigkill_mid_storm_loses_at_most_the_last_batch(
         assert "without stopping" in gaps[0].detail
         kernel = {os.path.basename(r.path) for r in j.events(ops="create", origin="kernel")}
         offline = {os.path.basename(r.path) for r in j.events(ops="create", origin="offline")}
-        print("committed before the kill:", committed, "kernel:", len(kernel), "offline:", len(offline))
+        print(
+            "committed before the kill:",
+            committed,
+            "kernel:",
+            len(kernel),
+            "offline:",
+            len(offline),
+        )
         assert kernel | offline == {f"s{i:05}".encode() for i in range(n)}
     assert run_inwatch("check", "--db", str(db)).returncode == 0
 
