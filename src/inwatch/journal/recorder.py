@@ -142,9 +142,10 @@ class Recorder:
         """The next batch: wait for a first event, then up to commit_s for more."""
         with self._cond:
             while not self._queue and not self._closing:
-                self._cond.wait(self._idle_wait())
-                if self.retention is not None and not self._queue:
-                    return []  # idle: a chance to prune
+                wait = self._idle_wait()
+                if wait is not None and wait <= 0:
+                    return []  # idle and pruning is due
+                self._cond.wait(wait)
             if not self._queue:
                 return None
             deadline = time.monotonic() + self.commit_s
@@ -160,7 +161,7 @@ class Recorder:
             return batch
 
     def _idle_wait(self) -> float | None:
-        return self.retention.interval if self.retention is not None else None
+        return self.retention.due_in() if self.retention is not None else None
 
     def _loop(self) -> None:
         hash_max = self.journal.hash_max

@@ -159,6 +159,10 @@ class Retention:
         self._next = 0.0
         self.total = PruneResult(0, 0)
 
+    def due_in(self) -> float:
+        """Seconds until the next prune is due (0 or less: now)."""
+        return self._next - time.monotonic()
+
     def maybe_prune(self, j: Journal) -> None:
         now = time.monotonic()
         if now < self._next:
