@@ -42,6 +42,7 @@ def run_inwatch(
         inwatch_cmd(*args),
         capture_output=True,
         text=True,
+        errors="surrogateescape",  # paths are the kernel's bytes, UTF-8 or not
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         **kw,  # type: ignore[arg-type]
