@@ -16,7 +16,7 @@ from typing import Any
 from ..journal import JournalError
 from ..journal.report import gap_line, json_line, state_lines, table_line
 from ._common import text_out
-from .query import add_db_option, open_journal
+from .query import add_db_option, open_journal, pipe_closed
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -46,6 +46,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return pipe_closed()
+
+
+def _run(args: argparse.Namespace) -> int:
     path = os.fsencode(os.path.abspath(args.path))
     try:
         with open_journal(args) as j:

@@ -7,6 +7,7 @@ full, pruned rows), a note on stderr says so: the answer may be incomplete there
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -64,7 +65,25 @@ def open_journal(args: argparse.Namespace) -> Journal:
     return Journal(args.db or default_path(), create=False)
 
 
+def pipe_closed() -> int:
+    """The reader went away (``| head``): stop quietly, as cat does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return pipe_closed()
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         since = parse_time(args.since) if args.since else None
         until = parse_time(args.until) if args.until else None

@@ -135,7 +135,7 @@ def _record(args: argparse.Namespace) -> int:
     mask, shown = event_mask(args.event, default=RECORD_MASK)
     if not args.event:
         shown &= ~IN_IGNORED  # a watch going away is bookkeeping, not a change
-    roots = Roots(args.roots)
+    roots = Roots([os.path.abspath(p) for p in args.roots])  # the journal keeps full paths
     keep = EventFilter(shown, roots, args.exclude)
     exclude = keep.path_excluded if args.exclude else None
     main = threading.get_ident()
