@@ -17,7 +17,7 @@ from typing import Any
 
 from ..journal import JournalError
 from ..journal.offline import Change, offline_changes
-from ._common import text_out
+from .output import Output, StdoutError, run_guarded
 from .query import add_db_option, open_journal
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -70,6 +70,14 @@ def _json(c: Change) -> str:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        return run_guarded("check", lambda: _run(args))
+    except StdoutError as exc:  # 1 means "differs": a failure to say so is 2
+        sys.stderr.write(f"inwatch check: {exc}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
         with open_journal(args) as j:
             roots = [os.fsencode(os.path.abspath(r)) for r in args.roots]
             if not roots:
@@ -88,9 +96,14 @@ def run(args: argparse.Namespace) -> int:
     except (JournalError, OSError, ValueError) as exc:
         sys.stderr.write(f"inwatch check: {exc}\n")
         return 2
-    out = text_out()
-    out.writelines((_json(c) if args.json else _line(c)) + "\n" for c in changes)
-    out.flush()
+    out = Output()
+    for c in changes:
+        out.write((_json(c) if args.json else _line(c)) + "\n")
+    try:
+        out.flush()
+    except StdoutError as exc:
+        sys.stderr.write(f"inwatch check: {exc}\n")
+        return 2
     if not args.json:
         sys.stderr.write(
             f"inwatch check: {len(changes)} difference(s) under {len(roots)} root(s)\n"

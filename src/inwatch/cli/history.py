@@ -15,8 +15,8 @@ from typing import Any
 
 from ..journal import JournalError
 from ..journal.report import gap_line, json_line, state_lines, table_line
-from ._common import text_out
-from .query import add_db_option, open_journal, pipe_closed
+from .output import Output, run_guarded
+from .query import add_db_option, open_journal
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -46,10 +46,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except BrokenPipeError:
-        return pipe_closed()
+    return run_guarded("history", lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,18 +62,22 @@ def _run(args: argparse.Namespace) -> int:
     if not rows and state is None:
         sys.stderr.write(f"inwatch history: the journal never saw {os.fsdecode(path)!r}\n")
         return 1
-    out = text_out()
+    out = Output()
     if args.json:
-        out.writelines(json_line(r) + "\n" for r in rows)
+        for r in rows:
+            out.write(json_line(r) + "\n")
         out.flush()
         return 0
     out.write(os.fsdecode(path) + "\n")
     if state is not None:
-        out.writelines(f"  {line}\n" for line in state_lines(state))
+        for line in state_lines(state):
+            out.write(f"  {line}\n")
     out.write("events:\n")
-    out.writelines(f"  {table_line(r)}\n" for r in rows)
+    for r in rows:
+        out.write(f"  {table_line(r)}\n")
     if gaps:
         out.write("gaps (events may be missing):\n")
-        out.writelines(f"  {gap_line(g)}\n" for g in gaps)
+        for g in gaps:
+            out.write(f"  {gap_line(g)}\n")
     out.flush()
     return 0

@@ -11,6 +11,7 @@ from typing import Any
 from ..journal import SCHEMA_VERSION, JournalError
 from ..journal.report import gap_line
 from ..journal.retention import parse_duration, parse_size, prune, used_bytes, vacuum
+from .output import run_guarded
 from .query import add_db_option, open_journal
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -42,6 +43,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    return run_guarded("journal", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         with open_journal(args) as j:
             if args.action == "vacuum":

@@ -7,13 +7,12 @@ full, pruned rows), a note on stderr says so: the answer may be incomplete there
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
 from ..journal import Journal, JournalError, default_path, parse_time
 from ..journal.report import csv_text, gap_line, json_line, table_line
-from ._common import text_out
+from .output import Output, run_guarded
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -65,22 +64,8 @@ def open_journal(args: argparse.Namespace) -> Journal:
     return Journal(args.db or default_path(), create=False)
 
 
-def pipe_closed() -> int:
-    """The reader went away (``| head``): stop quietly, as cat does."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except BrokenPipeError:
-        return pipe_closed()
+    return run_guarded("query", lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -110,13 +95,15 @@ def _run(args: argparse.Namespace) -> int:
     except (JournalError, ValueError) as exc:
         sys.stderr.write(f"inwatch query: {exc}\n")
         return 1
-    out = text_out()
+    out = Output()
     if args.json:
-        out.writelines(json_line(r) + "\n" for r in rows)
+        for r in rows:
+            out.write(json_line(r) + "\n")
     elif args.csv:
         out.write(csv_text(rows))
     else:
-        out.writelines(table_line(r) + "\n" for r in rows)
+        for r in rows:
+            out.write(table_line(r) + "\n")
     out.flush()
     if gaps:
         sys.stderr.write(

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,9 +28,11 @@ from ..journal import Journal, JournalError, JournalFullError, default_path
 from ..journal.offline import start_root
 from ..journal.recorder import Recorder
 from ..journal.retention import Retention, parse_duration, parse_size
-from ._common import error_line
-from .args import CliError
-from .session import EventFilter, Roots, event_mask, open_watches, warn_error
+from ..journal.store import Prepared
+from .args import FORMATTER, CliError, add_session_options
+from .output import run_guarded
+from .session import Session
+from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -72,21 +72,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help=HELP,
         description=HELP,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=FORMATTER,
     )
-    p.add_argument("roots", nargs="+", metavar="ROOT", help="directories (or files) to record")
+    p.add_argument("paths", nargs="*", metavar="ROOT", help="directories (or files) to record")
+    add_session_options(p)
     p.add_argument("--db", metavar="FILE", help="the journal (default: see below)")
-    p.add_argument("-r", "--recursive", action="store_true", help="record whole trees")
-    p.add_argument("-e", "--event", action="append", metavar="EV[,EV…]", help="events to record")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip these")
-    p.add_argument("--backend", choices=("inotify", "fanotify"), default="inotify")
     p.add_argument("--host", help="the host name stored in the journal (default: hostname)")
     p.add_argument("--commit-ms", type=float, default=100.0, metavar="MS", help="batch period")
     p.add_argument("--hash", action="store_true", help="blake2b of files after CLOSE_WRITE")
     p.add_argument("--hash-max-size", default="64M", metavar="SIZE", help="larger: unhashed")
     p.add_argument("--keep", metavar="AGE", help="prune events older than AGE (30d)")
     p.add_argument("--max-size", metavar="SIZE", help="prune the oldest events above SIZE (1G)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="no start-up messages on stderr")
     return p
 
 
@@ -96,13 +93,20 @@ def _say(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _record(args)
-    except JournalFullError as exc:
-        return _wait_for_space(args, str(exc), time.time_ns(), 0)
-    except (CliError, JournalError, OSError, ValueError) as exc:
-        _say(f"inwatch record: {error_line(exc) if isinstance(exc, OSError) else exc}")
-        return 1
+    return run_guarded("record", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    hash_max, retention = _options(args)
+    # The journal keeps full paths: a root given as "." must not be stored as ".".
+    args.paths = [os.path.abspath(p) if p else p for p in args.paths]
+    with Waiter(watch_stdout=False) as waiter:
+        try:
+            return _record(args, waiter, hash_max, retention)
+        except JournalFullError as exc:
+            return _wait_for_space(args, waiter, str(exc), time.time_ns(), 0)
+        except (JournalError, ValueError) as exc:
+            raise CliError(str(exc)) from None
 
 
 def _options(args: argparse.Namespace) -> tuple[int | None, Retention | None]:
@@ -118,56 +122,56 @@ def _options(args: argparse.Namespace) -> tuple[int | None, Retention | None]:
     return hash_max, retention
 
 
-def _watcher(backend: str) -> Any:
-    from ..watcher import Watcher
+class _PathEvent:
+    """What the event filter looks at, for an offline change."""
 
-    if backend == "inotify":
-        return Watcher(onerror=warn_error)
-    try:
-        return Watcher(onerror=warn_error, backend=backend)  # type: ignore[call-arg]
-    except TypeError:
-        raise CliError(f"the {backend} backend is not available in this inwatch") from None
+    __slots__ = ("mask", "pathname")
+
+    def __init__(self, item: Prepared) -> None:
+        self.mask = item.mask
+        self.pathname = os.fsdecode(item.path)
 
 
-def _record(args: argparse.Namespace) -> int:
-    hash_max, retention = _options(args)
-    path = args.db or default_path()
-    mask, shown = event_mask(args.event, default=RECORD_MASK)
+def _record(
+    args: argparse.Namespace, waiter: Waiter, hash_max: int | None, retention: Retention | None
+) -> int:
+    session = Session(args, waiter, default_mask=RECORD_MASK)
+    roots = session.roots.paths
+    relative = [r for r in roots if not os.path.isabs(r)]
+    if relative:
+        raise CliError(f"record needs absolute roots (from --fromfile): {relative[0]!r}")
+    keep = session.keep
     if not args.event:
-        shown &= ~IN_IGNORED  # a watch going away is bookkeeping, not a change
-    roots = Roots([os.path.abspath(p) for p in args.roots])  # the journal keeps full paths
-    keep = EventFilter(shown, roots, args.exclude)
-    exclude = keep.path_excluded if args.exclude else None
-    main = threading.get_ident()
-    wake = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
+        keep.shown &= ~IN_IGNORED  # a watch going away is bookkeeping, not a change
+    skipped = set(session.skipped)
 
-    def poke(*_: object) -> None:
-        signal.pthread_kill(main, signal.SIGUSR1)
+    def excluded(path: str) -> bool:
+        return path in skipped or keep.path_excluded(path)
 
+    path = args.db or default_path()
     journal = Journal(path, host=args.host, hash_max=hash_max)
-    # Blocked before any thread starts, so every thread inherits the mask and
-    # these signals wait for sigwaitinfo() below.
-    saved = signal.pthread_sigmask(signal.SIG_BLOCK, wake)
     try:
-        rec = Recorder(journal, commit_ms=args.commit_ms, on_error=poke, retention=retention)
-        rec.begin()
-        with _watcher(args.backend) as w:
-            open_watches(w, roots.paths, mask, args.recursive, exclude, args.quiet)
-            for root in roots.paths:
-                n = start_root(journal, os.fsencode(root), args.recursive, exclude, hash_max)
-                if not args.quiet:
-                    _say(
-                        f"Baseline of {root} stored."
-                        if n is None
-                        else f"{root}: {n} offline change(s) recorded."
-                    )
-            _say(f"Recording to {path}")
-            rec.start()
-            deliver = _deliver(rec, keep, args, w, poke)
+        with session:
+            w = session.open()
+            if w is None:
+                return 0  # a stop signal during the setup: nothing recorded yet
+            rec = Recorder(
+                journal, commit_ms=args.commit_ms, on_error=lambda _: waiter.poke(),
+                retention=retention,
+            )  # fmt: skip
+            rec.begin()
             status = 0
             try:
-                w.start(deliver, batch=True)
-                status = _wait(w, rec, wake)
+                _start_roots(args, journal, roots, excluded, keep, hash_max)
+                _say(f"Recording to {path}")
+                rec.start()
+                w.start(_deliver(rec, keep, args, w, waiter.poke), batch=True)
+                waiter.abortable = False  # a second signal must not cut the final commit
+                waiter.wait(until=lambda: rec.error is not None or not w.watches)
+                if rec.error is None:
+                    w.drain(_DRAIN_SECONDS)  # what the kernel queued before the signal
+                    rec.flush(_DRAIN_SECONDS * 6)
+                    status = 0 if rec.error is None else 1
             finally:
                 w.stop()
                 w.join()
@@ -175,23 +179,47 @@ def _record(args: argparse.Namespace) -> int:
         if rec.error is not None:
             if isinstance(rec.error, JournalFullError):
                 return _wait_for_space(
-                    args, str(rec.error), rec.error_ns or time.time_ns(), rec.lost, journal
-                )
-            _say(f"inwatch record: {rec.error} ({rec.lost} event(s) not recorded)")
-            return 1
+                    args, waiter, str(rec.error), rec.error_ns or time.time_ns(), rec.lost,
+                    journal,
+                )  # fmt: skip
+            raise CliError(f"{rec.error} ({rec.lost} event(s) not recorded)")
         return status
     finally:
         journal.close()
-        # A poke still pending would kill us (SIGUSR1's default) once unblocked.
-        while signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
-            pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
+def _start_roots(
+    args: argparse.Namespace,
+    journal: Journal,
+    roots: list[str],
+    excluded: Callable[[str], bool],
+    keep: Any,
+    hash_max: int | None,
+) -> None:
+    """Each root's baseline (first time) or offline changes, before live events."""
+    for root in roots:
+        n = start_root(
+            journal,
+            os.fsencode(root),
+            args.recursive,
+            excluded,
+            hash_max,
+            keep=lambda item: keep(_PathEvent(item)),
+        )
+        if not args.quiet:
+            _say(
+                f"Baseline of {root} stored."
+                if n is None
+                else f"{root}: {n} offline change(s) recorded."
+            )
 
 
 def _deliver(
-    rec: Recorder, keep: EventFilter, args: argparse.Namespace, w: Any, poke: Callable[[], None]
+    rec: Recorder, keep: Any, args: argparse.Namespace, w: Any, poke: Callable[[], None]
 ) -> Callable[[list[Any]], None]:
-    filtered = bool(args.exclude or args.event)
+    filtered = bool(
+        args.exclude or args.event or args.exclude_regex or args.include_regex or args.fromfile
+    )
 
     def deliver(events: list[Any]) -> None:
         if filtered:
@@ -206,20 +234,13 @@ def _deliver(
     return deliver
 
 
-def _wait(w: Any, rec: Recorder, wake: set[signal.Signals]) -> int:
-    """Sleep until a signal, a journal error, or no watch left; 0 unless events were lost."""
-    while True:
-        got = signal.sigwaitinfo(wake)
-        if rec.error is not None:
-            return 1
-        if got.si_signo != signal.SIGUSR1 or not w.watches:
-            w.drain(_DRAIN_SECONDS)  # what the kernel queued before the signal
-            rec.flush(_DRAIN_SECONDS * 6)
-            return 0 if rec.error is None else 1
-
-
 def _wait_for_space(
-    args: argparse.Namespace, why: str, since_ns: int, lost: int, journal: Journal | None = None
+    args: argparse.Namespace,
+    waiter: Waiter,
+    why: str,
+    since_ns: int,
+    lost: int,
+    journal: Journal | None = None,
 ) -> int:
     """The disk is full: say so once, then retry every 2 s to record the window
     as a ``disk_full`` gap (closing this run); exit 1 once it is recorded."""
@@ -227,31 +248,25 @@ def _wait_for_space(
         f"inwatch record: {why}; {lost} event(s) not recorded; waiting for free space to"
         " record the gap (SIGTERM gives up)"
     )
-    stop = {signal.SIGINT, signal.SIGTERM}
-    saved = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
-    try:
-        while True:
+    waiter.abortable = True
+    while True:
+        try:
+            j = journal or Journal(args.db or default_path(), host=args.host)
             try:
-                j = journal or Journal(args.db or default_path(), host=args.host)
-                try:
-                    with j.transaction() as conn:
-                        now = time.time_ns()
-                        conn.execute(
-                            "INSERT INTO gaps (start_ns, end_ns, kind, detail)"
-                            " VALUES (?, ?, 'disk_full', ?)",
-                            (since_ns, now, f"disk full: {lost} event(s) not recorded"),
-                        )
-                        conn.execute(
-                            "UPDATE runs SET stopped_ns = ? WHERE stopped_ns IS NULL", (now,)
-                        )
-                finally:
-                    if journal is None:
-                        j.close()
-                _say("inwatch record: free space is back: the gap is recorded; exiting")
-                return 1
-            except JournalFullError:
-                pass
-            if signal.sigtimedwait(stop, 2.0) is not None:
-                return 1
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+                with j.transaction() as conn:
+                    now = time.time_ns()
+                    conn.execute(
+                        "INSERT INTO gaps (start_ns, end_ns, kind, detail)"
+                        " VALUES (?, ?, 'disk_full', ?)",
+                        (since_ns, now, f"disk full: {lost} event(s) not recorded"),
+                    )
+                    conn.execute("UPDATE runs SET stopped_ns = ? WHERE stopped_ns IS NULL", (now,))
+            finally:
+                if journal is None:
+                    j.close()
+            _say("inwatch record: free space is back: the gap is recorded; exiting")
+            return 1
+        except JournalFullError:
+            pass
+        if waiter.sleep(2.0) == "signal":
+            return 1

@@ -270,10 +270,11 @@ def start_root(
     exclude: Callable[[str], bool] | None = None,
     hash_max: int | None = None,
     chunk: int = 10_000,
+    keep: Callable[[Prepared], bool] | None = None,
 ) -> int | None:
     """At the start of recording *root*: store its baseline the first time
     (return ``None``), else record what changed since as offline events
-    (return how many)."""
+    (return how many; *keep* may filter them as the live events are)."""
     from .sqlite import Journal
 
     assert isinstance(journal, Journal)
