@@ -213,10 +213,11 @@ class Journal:
     # -- life -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (a checkpoint folds the WAL into the file)."""
+        """Close the connection (the last one to close folds the WAL into the file).
+
+        No ``PRAGMA optimize`` here: on a journal of millions of rows it may run
+        ANALYZE, which would cost a short ``query`` most of its time."""
         with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA optimize")
             self.conn.close()
 
     def __enter__(self) -> Journal:
