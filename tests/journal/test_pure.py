@@ -96,6 +96,15 @@ def test_diff_renamed_directory_carries_its_subtree() -> None:
     assert all(e.origin == 3 for e in events)  # offline
 
 
+def test_diff_reused_inode_is_not_a_rename() -> None:
+    k = {b"/r/drop": known(b"/r/drop", REG, 7, mtime=5)}
+    disk = {b"/r/new": (1, REG, 0, 0, 99, 7, 99)}  # same inode number, another file
+    assert [(c.kind, c.path) for c in diff(k, disk)] == [
+        ("deleted", b"/r/drop"),
+        ("created", b"/r/new"),
+    ]
+
+
 def test_diff_deletes_deepest_first_and_creates_shallowest_first() -> None:
     k = {p: known(p, DIR if p.count(b"/") < 3 else REG, i) for i, p in enumerate(
         [b"/r/x", b"/r/x/y", b"/r/x/y/z"])}  # fmt: skip

@@ -7,7 +7,8 @@ differs becomes ``origin = "offline"`` events, written before any live event:
 
 - in the journal but not on disk: ``DELETE`` (deepest first);
 - on disk but not in the journal: ``CREATE`` (shallowest first), unless an entry
-  that vanished had the same inode and type: then it was renamed
+  that vanished had the same inode and type (and, for a file, mtime: inode
+  numbers are reused): then it was renamed
   (``MOVED_FROM`` + ``MOVED_TO`` with the source; a renamed directory takes its
   known subtree along, and only what differs inside it is reported);
 - on both: ``MODIFY`` when size, mtime, inode or (with ``--hash``) the digest
@@ -137,9 +138,13 @@ def diff(
     order is a valid history."""
     gone = sorted(set(known) - set(disk), key=lambda p: (p.count(b"/"), p))
     new = set(disk) - set(known)
-    by_inode: dict[tuple[int, bool], bytes] = {}
+    # A rename keeps the inode and, for a file, its mtime. The inode alone is not
+    # enough: a file deleted and another created meanwhile often get the same
+    # number (the file system reuses it), which must not read as a rename.
+    by_inode: dict[tuple[int, bool, int | None], bytes] = {}
     for p in new:
-        by_inode.setdefault((disk[p][5], _is_dir(disk[p])), p)
+        st = disk[p]
+        by_inode.setdefault((st[5], _is_dir(st), None if _is_dir(st) else st[4]), p)
     changes: list[Change] = []
     placed: dict[bytes, FileState] = {p: s for p, s in known.items() if p in disk}
     moved_away: set[bytes] = set()
@@ -147,7 +152,7 @@ def diff(
         if p in moved_away:
             continue
         old = known[p]
-        target = by_inode.get((old.inode or -1, old.is_dir))
+        target = by_inode.get((old.inode or -1, old.is_dir, None if old.is_dir else old.mtime_ns))
         if target is None or target not in new:
             continue
         new.discard(target)
