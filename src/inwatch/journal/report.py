@@ -73,21 +73,38 @@ def _text(b: bytes | None) -> str | None:
 
 def row_dict(r: JournalRow) -> dict[str, Any]:
     """A row as a JSON-ready dict (paths decoded with surrogateescape, digest hex)."""
-    d: dict[str, Any] = {}
-    for name in CSV_FIELDS:
-        if name == "time":
-            d[name] = iso(r.time_ns, utc=True)
-        elif name in ("path", "src_path"):
-            d[name] = _text(getattr(r, name))
-        elif name == "digest":
-            d[name] = r.digest.hex() if r.digest is not None else None
-        else:
-            d[name] = getattr(r, name)
-    return d
+    return {
+        "host": r.host,
+        "journal_id": r.journal_id,
+        "seq": r.seq,
+        "time": iso(r.time_ns, utc=True),
+        "time_ns": r.time_ns,
+        "op": r.op,
+        "path": os.fsdecode(r.path),
+        "src_path": None if r.src_path is None else os.fsdecode(r.src_path),
+        "is_dir": r.is_dir,
+        "origin": r.origin,
+        "size": r.size,
+        "mode": r.mode,
+        "uid": r.uid,
+        "gid": r.gid,
+        "mtime_ns": r.mtime_ns,
+        "inode": r.inode,
+        "actor_pid": r.actor_pid,
+        "actor_uid": r.actor_uid,
+        "actor_user": r.actor_user,
+        "actor_comm": r.actor_comm,
+        "actor_exe": r.actor_exe,
+        "actor_status": r.actor_status,
+        "digest": None if r.digest is None else r.digest.hex(),
+    }
+
+
+_encode = json.JSONEncoder(check_circular=False).encode
 
 
 def json_line(r: JournalRow) -> str:
-    return json.dumps(row_dict(r))
+    return _encode(row_dict(r))
 
 
 def csv_text(rows: Iterable[JournalRow], header: bool = True) -> str:
