@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -235,15 +236,18 @@ def bench_query(n: int) -> None:
         )
         since = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since_ns // 10**9))
         since += f".{since_ns % 10**9 // 1000:06d}"
-        walls = []
+        walls, cpus = [], []
         for _ in range(5):
             t = time.perf_counter()
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             res = subprocess.run(
                 inwatch("query", "--db", str(db), "--since", since, "--json"),
                 capture_output=True,
                 check=True,
             )
             walls.append(time.perf_counter() - t)
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime)
             rows = res.stdout.count(b"\n")
         t = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import inwatch.cli"], check=True)
@@ -251,7 +255,9 @@ def bench_query(n: int) -> None:
         print(
             f"  rows answered: {rows}; wall clock of the whole command, median of 5:"
             f" {sorted(walls)[2]:.3f} s (best {min(walls):.3f} s; Python start-up alone"
-            f" {startup:.3f} s) (target <= 1 s)"
+            f" {startup:.3f} s) (target <= 1 s); CPU of the command, median:"
+            f" {sorted(cpus)[2]:.3f} s; load average {os.getloadavg()[0]:.1f} on"
+            f" {os.cpu_count()} CPUs"
         )
 
 
