@@ -80,7 +80,7 @@ def wait_line(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
 
 
 def settle(count: object, expected: int, timeout: float = 120) -> int:
-    """Poll *count()* until it reaches *expected* or stops growing for 2 s."""
+    """Poll *count()* until it reaches *expected* or stops growing for 5 s."""
     deadline = time.monotonic() + timeout
     last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ def settle(count: object, expected: int, timeout: float = 120) -> int:
             return int(n)
         if n != last:
             last, since = n, time.monotonic()
-        elif time.monotonic() - since > 2.0:
+        elif time.monotonic() - since > 5.0:
             return int(n)
         time.sleep(0.05)
     return int(last)
