@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import time
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,19 @@ def test_diff_deletes_deepest_first_and_creates_shallowest_first() -> None:
         ("created", b"/r/n"),
         ("created", b"/r/n/m"),
     ]
+
+
+def test_no_stat_for_an_entry_deleted_later_in_the_batch(tmp_path: Path) -> None:
+    from inwatch import Event
+    from inwatch.journal.store import prepare_batch
+
+    (tmp_path / "kept").write_text("1")
+    (tmp_path / "gone").write_text("1")  # still there: the DELETE below is made up
+    evs = [
+        Event(1, 0x100, 0, "kept", str(tmp_path), time=1.0),
+        Event(1, 0x100, 0, "gone", str(tmp_path), time=1.0),
+        Event(1, 0x200, 0, "gone", str(tmp_path), time=1.0),
+        Event(1, 0x100, 0, "gone", str(tmp_path), time=1.0),  # made again: stat'ed
+    ]
+    items = prepare_batch(evs)
+    assert [it.st is not None for it in items] == [True, False, False, True]

@@ -27,7 +27,7 @@ from typing import Any
 from .errors import JournalError
 from .retention import Retention
 from .sqlite import Journal
-from .store import prepare
+from .store import prepare_batch
 
 __all__ = ["Recorder"]
 
@@ -171,7 +171,7 @@ class Recorder:
                 return
             try:
                 if batch:
-                    items = [prepare(ev, hash_max) for ev in batch]
+                    items = prepare_batch(batch, hash_max)
                     with self.journal.transaction() as conn:
                         self.last_seq = self.journal.store.write(items) or self.last_seq
                         conn.execute(

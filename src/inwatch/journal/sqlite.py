@@ -41,7 +41,7 @@ from .schema import (
     SCHEMA_VERSION,
     JournalRow,
 )
-from .store import Prepared, Store, prepare
+from .store import Prepared, Store, prepare_batch
 
 __all__ = ["Journal", "default_path"]
 
@@ -263,7 +263,7 @@ class Journal:
         transaction with the state they change; return the last sequence number
         (0 when *events* is empty). Stats (and digests) are taken before the
         transaction starts."""
-        return self.write([prepare(ev, self.hash_max) for ev in events])
+        return self.write(prepare_batch(list(events), self.hash_max))
 
     def write(self, items: list[Prepared]) -> int:
         """Commit prepared records (see :func:`~inwatch.journal.store.prepare`)."""
