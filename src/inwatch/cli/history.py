@@ -20,7 +20,7 @@ from .query import add_db_option, open_journal
 
 __all__ = ["HELP", "add_parser", "run"]
 
-HELP = "the life of one path from the journal: created, changed, renamed, deleted"
+HELP = "the life of one path: created, changed, renamed, deleted"
 
 EXAMPLES = """\
 examples:

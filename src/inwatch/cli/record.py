@@ -36,7 +36,7 @@ from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
 
-HELP = "record events into a journal (SQLite) that survives restarts"
+HELP = "record events into a journal (SQLite) that outlives restarts"
 
 EXAMPLES = """\
 examples:
