@@ -222,3 +222,17 @@ def test_overflow_becomes_a_gap_extended_over_its_rescan(tmp_path: Path, db: Pat
         assert gap.kind == "overflow"
         assert gap.start_ns == int(t * 1e9) and gap.end_ns == int((t + 2) * 1e9)
         assert [r.origin for r in j.events(origin="rescan")] == ["rescan", "rescan"]
+
+
+def test_top_most_changed_and_most_opened(tmp_path: Path, db: Path) -> None:
+    t = time.time()
+    evs = [Event(1, 0x2, 0, "hot", str(tmp_path), time=t) for _ in range(5)]
+    evs += [Event(1, 0x2, 0, "warm", str(tmp_path), time=t) for _ in range(2)]
+    evs += [Event(1, 0x20, 0, "read", str(tmp_path), time=t) for _ in range(7)]
+    with Journal(db) as j:
+        j.append(evs)
+        base = os.fsencode(tmp_path)
+        assert j.top(ops="modify") == [(base + b"/hot", 5), (base + b"/warm", 2)]
+        assert j.top(ops="open", limit=1) == [(base + b"/read", 7)]
+        assert j.top(since=t + 60) == []
+        assert [n for _, n in j.top()] == [7, 5, 2]

@@ -35,6 +35,7 @@ __all__ = [
     "parse_time",
     "present_under",
     "state",
+    "top",
 ]
 
 _MOVED_TO, _ISDIR = 0x80, 0x40000000
@@ -235,6 +236,38 @@ def events(
         sql += " LIMIT ?"
         params.append(limit)
     return [JournalRow.from_db(j.host, j.journal_id, r) for r in j.read(sql, params)]
+
+
+def top(
+    j: Journal,
+    *,
+    since: Any = None,
+    until: Any = None,
+    ops: str | int | None = None,
+    limit: int = 20,
+) -> list[tuple[bytes, int]]:
+    """The paths with the most events (of *ops*: ``"open"`` for the most opened),
+    most first: ``[(path, count), ...]``."""
+    where, params = ["1"], []
+    lo, hi = _bound(since), _bound(until)
+    index = ""
+    if lo is not None:
+        where.append("e.seq > ?" if lo.kind == "seq" else "e.time_ns >= ?")
+        params.append(lo.value)
+        index = "INDEXED BY events_time" if lo.kind == "ns" else ""
+    if hi is not None:
+        where.append("e.seq <= ?" if hi.kind == "seq" else "e.time_ns <= ?")
+        params.append(hi.value)
+    if ops is not None:
+        where.append("e.mask & ? != 0")
+        params.append(ops if isinstance(ops, int) else op_mask(ops))
+    rows = j.read(
+        f"SELECT p.path, c.n FROM (SELECT e.path_id AS id, count(*) AS n FROM events e {index}"
+        f" WHERE {' AND '.join(where)} GROUP BY e.path_id ORDER BY n DESC, e.path_id LIMIT ?) c"
+        " JOIN paths p ON p.id = c.id ORDER BY c.n DESC, p.path",
+        (*params, limit),
+    )
+    return [(r[0], int(r[1])) for r in rows]
 
 
 def glob_match(path: bytes, pattern: bytes) -> bool:

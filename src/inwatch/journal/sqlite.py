@@ -347,6 +347,12 @@ class Journal:
         """What the journal knows about *path* now (``None`` if never seen)."""
         return q.state(self, path)
 
+    def top(self, **filters: Any) -> list[tuple[bytes, int]]:
+        """The most-changed (or, with ``ops="open"``, most-opened) paths:
+        ``[(path, count), ...]``; ``since``, ``until``, ``ops``, ``limit`` (20).
+        See :func:`inwatch.journal.query.top`."""
+        return q.top(self, **filters)
+
     def last_seq(self) -> int:
         """The highest sequence number committed (0 for an empty journal)."""
         rows = self.read("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
