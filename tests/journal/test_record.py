@@ -172,3 +172,22 @@ def test_hash_after_close_write(tree: Path, db: Path, tmp_path: Path, hash_max: 
             assert row.digest == hashlib.blake2b(b"content").digest()
             st = j.state(str(tree / "h"))
             assert st is not None and st.digest == row.digest
+
+
+def test_exclude_applies_to_live_and_offline_events(tree: Path, db: Path, tmp_path: Path) -> None:
+    (tree / "skip").mkdir()
+    rec = Recording(db, "-r", "--exclude", "*.tmp", "--exclude", "skip", str(tree), tmp=tmp_path)
+    (tree / "a.tmp").write_text("x")
+    (tree / "skip" / "inner").write_text("x")
+    (tree / "kept").write_text("x")
+    wait_for(lambda: count(db, ops="close_write") >= 1)
+    assert rec.stop() == 0
+    (tree / "b.tmp").write_text("x")
+    (tree / "skip" / "inner2").write_text("x")
+    (tree / "kept2").write_text("x")
+    rec = Recording(db, "-r", "--exclude", "*.tmp", "--exclude", "skip", str(tree), tmp=tmp_path)
+    assert rec.stop() == 0
+    with Journal(db, create=False) as j:
+        names = {os.path.basename(r.path) for r in j.events()}
+        assert names == {b"kept", b"kept2"}
+        assert j.state(str(tree / "skip" / "inner")) is None  # never in the baseline either

@@ -29,9 +29,10 @@ from ..journal.offline import start_root
 from ..journal.recorder import Recorder
 from ..journal.retention import Retention, parse_duration, parse_size
 from ..journal.store import Prepared
+from ._common import error_line
 from .args import FORMATTER, CliError, add_session_options
 from .output import run_guarded
-from .session import Session
+from .session import Session, warn
 from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -205,6 +206,7 @@ def _start_roots(
             excluded,
             hash_max,
             keep=lambda item: keep(_PathEvent(item)),
+            onerror=lambda exc: warn(f"{error_line(exc)}: its entries are not compared"),
         )
         if not args.quiet:
             _say(

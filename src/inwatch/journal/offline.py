@@ -64,7 +64,8 @@ def scan(
 ) -> dict[bytes, StatTuple]:
     """lstat of *root* and everything under it (only its entries unless
     *recursive*); symbolic links are not followed; *exclude* takes the path as
-    ``str`` and prunes excluded directories."""
+    ``str`` and prunes excluded directories. A directory that cannot be listed
+    goes to *onerror* (else raises): its entries are then unknown, not deleted."""
     out: dict[bytes, StatTuple] = {}
     root = root.rstrip(b"/") or b"/"
     out[root] = stat_tuple(os.lstat(root))
@@ -76,8 +77,9 @@ def scan(
         try:
             it = os.scandir(d)
         except OSError as exc:
-            if onerror is not None:
-                onerror(exc)
+            if onerror is None:
+                raise
+            onerror(exc)
             continue
         with it:
             for entry in it:
@@ -276,6 +278,7 @@ def start_root(
     hash_max: int | None = None,
     chunk: int = 10_000,
     keep: Callable[[Prepared], bool] | None = None,
+    onerror: Callable[[OSError], object] | None = None,
 ) -> int | None:
     """At the start of recording *root*: store its baseline the first time
     (return ``None``), else record what changed since as offline events
@@ -288,7 +291,7 @@ def start_root(
         "SELECT 1 FROM roots r JOIN paths p ON p.id = r.path_id WHERE p.path = ?", (base,)
     )
     if not known:
-        write_baseline(journal, base, scan(base, recursive, exclude))
+        write_baseline(journal, base, scan(base, recursive, exclude, onerror))
         return None
     items = list(
         to_prepared(
