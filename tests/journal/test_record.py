@@ -191,3 +191,17 @@ def test_exclude_applies_to_live_and_offline_events(tree: Path, db: Path, tmp_pa
         names = {os.path.basename(r.path) for r in j.events()}
         assert names == {b"kept", b"kept2"}
         assert j.state(str(tree / "skip" / "inner")) is None  # never in the baseline either
+
+
+def test_one_recorder_per_journal(tree: Path, db: Path, tmp_path: Path) -> None:
+    rec = Recording(db, str(tree), tmp=tmp_path)
+    try:
+        res = run_inwatch("record", "--db", str(db), str(tree))
+        assert res.returncode == 1
+        assert f"already being recorded by another process (pid {rec.proc.pid}" in res.stderr
+    finally:
+        assert rec.stop() == 0
+    with Journal(db, create=False) as j:
+        assert j.gaps() == []  # the refused one left no run behind
+    rec = Recording(db, str(tree), tmp=tmp_path)  # free again once the first stopped
+    assert rec.stop() == 0

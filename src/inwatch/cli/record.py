@@ -151,6 +151,7 @@ def _record(
 
     path = args.db or default_path()
     journal = Journal(path, host=args.host, hash_max=hash_max)
+    rec: Recorder | None = None
     try:
         with session:
             w = session.open()
@@ -186,6 +187,8 @@ def _record(
             raise CliError(f"{rec.error} ({rec.lost} event(s) not recorded)")
         return status
     finally:
+        if rec is not None:
+            rec.release()
         journal.close()
 
 

@@ -18,6 +18,7 @@ not committed is lost); a clean stop leaves a ``downtime`` gap from the stop.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -30,6 +31,23 @@ from .sqlite import Journal
 from .store import prepare_batch
 
 __all__ = ["Recorder"]
+
+
+def _take_lock(path: str) -> int:
+    """``flock`` ``PATH.lock`` (0600) without waiting; JournalError naming the holder."""
+    lock = path + ".lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise JournalError(
+            path, f"already being recorded by another process (pid {holder}; lock {lock})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class Recorder:
@@ -62,12 +80,19 @@ class Recorder:
         self._closing = False
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._lock_fd: int | None = None
 
     # -- runs -------------------------------------------------------------------
 
     def begin(self) -> None:
-        """Close the books of the previous run (a ``crash`` or ``downtime`` gap)
-        and open this one."""
+        """Take the journal's recorder lock, close the books of the previous run
+        (a ``crash`` or ``downtime`` gap) and open this one.
+
+        One recorder per journal: a second one would take the first's run for a
+        crashed one, and both would diff the same roots. The lock is an
+        ``flock`` on ``JOURNAL.lock`` (holding the recorder's pid), released by
+        the kernel when the process dies however it dies."""
+        self._lock_fd = _take_lock(self.journal.path)
         now = time.time_ns()
         with self.journal.transaction() as conn:
             last = conn.execute(
@@ -137,6 +162,15 @@ class Recorder:
                 conn.execute(
                     "UPDATE runs SET stopped_ns = ? WHERE id = ?", (time.time_ns(), self.run_id)
                 )
+        if self._lock_fd is not None and self.error is None:
+            os.close(self._lock_fd)  # after a disk-full error the caller still records the gap
+            self._lock_fd = None
+
+    def release(self) -> None:
+        """Drop the recorder lock (after :meth:`close`, once nothing more is written)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _take(self) -> list[Any] | None:
         """The next batch: wait for a first event, then up to commit_s for more."""
