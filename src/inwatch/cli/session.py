@@ -176,7 +176,7 @@ class Roots:
             if rel == ".":
                 return root
             if rel != ".." and not rel.startswith("../"):
-                return os.path.normpath(os.path.join(root, rel))
+                return os.path.join(root, rel)  # as the Watcher joins: "./sub" under "."
         return None
 
 
@@ -285,10 +285,15 @@ def pseudo_mounts(roots: Sequence[str], mountinfo: str = "/proc/self/mountinfo")
         for root in roots:
             top = os.path.abspath(root)
             if point.startswith(top.rstrip("/") + "/"):
-                spelled = os.path.normpath(os.path.join(root, os.path.relpath(point, top)))
+                spelled = os.path.join(root, os.path.relpath(point, top))
                 found.append(spelled)
                 break
-    return sorted(set(found))
+    # One line for /sys, not also for /sys/fs/cgroup under it.
+    kept: list[str] = []
+    for point in sorted(set(found)):
+        if not any(point.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(point)
+    return kept
 
 
 class Session:
