@@ -99,24 +99,19 @@ def one_run(tool: str, sink: str, layout: str, files: int, scratch: str) -> dict
         for i in range(SUBDIRS):
             os.mkdir(f"{root}/d{i}")
     out_path = os.path.join(scratch, "out.txt")
-    out_file = None
     if sink == "file":
-        out_file = open(out_path, "wb")
-        stdout: int = out_file.fileno()
+        stdout = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         read_fd = -1
     else:
         read_fd, stdout = os.pipe()
     proc = subprocess.Popen(
         tool_argv(tool, root, layout == "tree"), stdout=stdout, stderr=subprocess.PIPE
     )
+    os.close(stdout)
     counter = None
     if sink == "pipe":
-        os.close(stdout)
         counter = PipeCounter(read_fd)
         counter.start()
-    else:
-        assert out_file is not None
-        out_file.close()
     err: list[bytes] = []
     wait_stderr_ready(proc, err)
     errs = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, b"")), daemon=True)  # type: ignore[union-attr]
@@ -193,7 +188,8 @@ def main() -> int:
                         res = one_run(tool, sink, layout, ns.files, scratch)
                         results.setdefault((layout, sink, tool), []).append(res)
                         print(
-                            f"round {r + 1} {layout:4} {sink:4} {tool:16} overflows {res['overflows']:.0f} "
+                            f"round {r + 1} {layout:4} {sink:4} {tool:16} "
+                            f"overflows {res['overflows']:.0f} "
                             f"delivered {res['delivered']:6.2f}% cpu {res['cpu_us']:5.2f} us/event "
                             f"(generator {res['gen_s']:.2f} s, exit {res['status']:.0f})",
                             flush=True,
@@ -203,9 +199,8 @@ def main() -> int:
     print(
         f"\n{ns.files:,} files x 4 events, {rounds} rounds; medians (runs with an overflow / runs)"
     )
-    print(
-        f"{'layout':6} {'sink':4} {'tool':16} {'overflowed':>10} {'delivered %':>11} {'cpu us/ev':>9}"
-    )
+    head = f"{'layout':6} {'sink':4} {'tool':16} {'overflowed':>10} {'delivered %':>11}"
+    print(f"{head} {'cpu us/ev':>9}")
     for (layout, sink, tool), runs in results.items():
         bad = sum(1 for x in runs if x["overflows"])
         print(
