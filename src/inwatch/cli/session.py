@@ -378,12 +378,19 @@ class Session:
                 self.waiter.poke()
 
         threading.Thread(target=setup, name="inwatch-setup", daemon=True).start()
-        self.waiter.wait(until=done.is_set)
-        if not done.is_set():
-            self._abandoned = True
+        try:
+            self.waiter.wait(until=done.is_set)
+        finally:  # a signal, stdout's reader gone, a second signal (Aborted)
+            self._abandoned = not done.is_set()
+        if self._abandoned:
             return None
         if failed:
             raise failed[0]
+        # Said here, after done: a stop signal that comes after this line finds
+        # every watch in place and its events read (not an abandoned setup).
+        if not self.quiet:
+            sys.stderr.write("Watches established.\n")
+            sys.stderr.flush()
         return w
 
     def _add_all(self, w: Any) -> None:
@@ -404,9 +411,6 @@ class Session:
                 )
         finally:
             progress.close()
-        if not self.quiet:
-            sys.stderr.write("Watches established.\n")
-            sys.stderr.flush()
 
     def read(
         self, deadline: float | None = None, until: Callable[[], bool] | None = None
