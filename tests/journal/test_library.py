@@ -236,3 +236,40 @@ def test_top_most_changed_and_most_opened(tmp_path: Path, db: Path) -> None:
         assert j.top(ops="open", limit=1) == [(base + b"/read", 7)]
         assert j.top(since=t + 60) == []
         assert [n for _, n in j.top()] == [7, 5, 2]
+
+
+def test_rows_after_from_another_thread_while_the_recorder_writes(tmp_path: Path, db: Path) -> None:
+    """What ``record --to`` does in one process: a shipping thread reads committed
+    rows while the writer thread commits batches."""
+    import threading
+
+    from inwatch.journal.recorder import Recorder
+
+    with Journal(db) as j:
+        rec = Recorder(j, commit_ms=5)
+        rec.begin()
+        rec.start()
+        seen: list[int] = []
+        done = threading.Event()
+
+        def ship() -> None:
+            cursor = 0
+            deadline = time.monotonic() + 30
+            while (not done.is_set() or cursor < 5000) and time.monotonic() < deadline:
+                rows = j.rows_after(cursor, 700)
+                if rows:
+                    seen.extend(r.seq for r in rows)
+                    cursor = rows[-1].seq
+                    j.set_cursor("test", cursor)
+
+        t = threading.Thread(target=ship)
+        t.start()
+        for i in range(50):
+            rec.put([Event(1, 0x100, 0, f"f{i}-{k}", str(tmp_path), time=1.0) for k in range(100)])
+        assert rec.flush(30)
+        done.set()
+        t.join(30)
+        rec.close()
+        rec.release()
+        assert seen == list(range(1, 5001))  # each row once, in order, none missing
+        assert j.cursor("test") == 5000
