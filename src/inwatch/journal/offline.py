@@ -28,11 +28,14 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .query import FileState, present_under
 from .schema import ORIGIN_CODES
 from .store import Prepared, StatTuple, file_digest, stat_tuple
+
+if TYPE_CHECKING:
+    from .sqlite import Journal
 
 __all__ = ["Change", "diff", "offline_changes", "scan", "to_prepared"]
 
@@ -217,7 +220,7 @@ def to_prepared(
 
 
 def offline_changes(
-    journal: object,
+    journal: Journal,
     root: bytes,
     recursive: bool = True,
     exclude: Callable[[str], bool] | None = None,
@@ -226,9 +229,6 @@ def offline_changes(
 ) -> list[Change]:
     """Compare the tree under *root* now (or *disk*, its scan) with what *journal*
     believes exists."""
-    from .sqlite import Journal
-
-    assert isinstance(journal, Journal)
     if disk is None:
         disk = scan(root, recursive, exclude)
     base = root.rstrip(b"/") or b"/"
@@ -247,11 +247,8 @@ def offline_changes(
     return diff(known, disk, digest)
 
 
-def write_baseline(journal: object, root: bytes, disk: dict[bytes, StatTuple]) -> None:
+def write_baseline(journal: Journal, root: bytes, disk: dict[bytes, StatTuple]) -> None:
     """Store *disk* as the state of a root recorded for the first time (no events)."""
-    from .sqlite import Journal
-
-    assert isinstance(journal, Journal)
     base = root.rstrip(b"/") or b"/"
     with journal.transaction() as conn:
         path_id = journal.store.path_id
@@ -271,7 +268,7 @@ def write_baseline(journal: object, root: bytes, disk: dict[bytes, StatTuple]) -
 
 
 def start_root(
-    journal: object,
+    journal: Journal,
     root: bytes,
     recursive: bool = True,
     exclude: Callable[[str], bool] | None = None,
@@ -283,9 +280,6 @@ def start_root(
     """At the start of recording *root*: store its baseline the first time
     (return ``None``), else record what changed since as offline events
     (return how many; *keep* may filter them as the live events are)."""
-    from .sqlite import Journal
-
-    assert isinstance(journal, Journal)
     base = root.rstrip(b"/") or b"/"
     known = journal.read(
         "SELECT 1 FROM roots r JOIN paths p ON p.id = r.path_id WHERE p.path = ?", (base,)
