@@ -1,6 +1,8 @@
 """``python -m inwatch``: the command line."""
 
-from inwatch.cli import run
+import sys
+
+from inwatch.cli import main
 
 if __name__ == "__main__":
-    run()
+    sys.exit(main())

@@ -123,13 +123,33 @@ def _is_overflow(ev: EventLike) -> bool:
 # --- the default human line ---------------------------------------------------
 
 
+_last_stamp: list[Any] = [None, ""]  # the events of one read share their time
+_PADDED_NAMES: dict[int, str] = {}
+
+
+def _stamp(t: float) -> str:
+    if _last_stamp[0] != t:
+        _last_stamp[1] = datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
+        _last_stamp[0] = t
+    return str(_last_stamp[1])
+
+
+def _padded_names(mask: int) -> str:
+    text = _PADDED_NAMES.get(mask)
+    if text is None:
+        text = f"{','.join(mask_names(mask)):<19}"
+        if len(_PADDED_NAMES) < 4096:
+            _PADDED_NAMES[mask] = text
+    return text
+
+
 def human_line(ev: EventLike, t: float) -> str:
     """``HH:MM:SS.mmm EVENTS  PATHNAME [(from SRC)] [(found by scan)]``."""
-    stamp = datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
-    names = ",".join(mask_names(ev.mask))
+    stamp = _stamp(t)
+    names = _padded_names(ev.mask)
     if _is_overflow(ev):
-        return f"{stamp} {names:<19} events were lost (kernel queue overflow)"
-    line = f"{stamp} {names:<19} {printable(_s(ev.pathname))}"
+        return f"{stamp} {names} events were lost (kernel queue overflow)"
+    line = f"{stamp} {names} {printable(ev.pathname)}"
     if ev.src_pathname is not None:
         line += f"  (from {printable(_s(ev.src_pathname))})"
     if ev.synthetic:
@@ -306,6 +326,9 @@ def format_event(
 # --- CSV ---------------------------------------------------------------------------
 
 
+_CSV_SPECIAL = re.compile(r'[,"\r\n]')
+
+
 def csv_line(
     ev: EventLike,
     t: float,
@@ -319,6 +342,8 @@ def csv_line(
     row.append("" if _is_overflow(ev) else _s(ev.name))
     if timefmt is not None:
         row.insert(0, datetime.fromtimestamp(t).strftime(timefmt))
+    if not any(_CSV_SPECIAL.search(f) for f in row):
+        return ",".join(row)  # nothing to quote: what the csv module would write
     buf = io.StringIO()
     # The line terminator's characters are what makes the writer quote CR and LF.
     csv.writer(buf, lineterminator="\r\n").writerow(row)

@@ -17,6 +17,7 @@ import errno
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -103,7 +104,18 @@ class Writer:
     absorbs and then reports its overflow (never a silent drop). A failed write
     is kept in :attr:`error` and *on_error* is called (to wake the main thread),
     which raises it from :meth:`check`.
+
+    The reader comes first: *reader_busy()* says the kernel has events queued
+    that the main thread has not read yet. Both threads need the GIL, and the
+    kernel queue holds a few milliseconds of a storm, so between chunks of
+    :data:`CHUNK` events the writer steps aside (sleeps, releasing the GIL) while
+    the reader has work -- unless its own backlog passed half of *limit*: then
+    it writes on, so the two can never wait for each other.
     """
+
+    CHUNK = 256
+    #: longest a writer steps aside at once, seconds
+    STEP_ASIDE = 0.02
 
     def __init__(
         self,
@@ -111,9 +123,11 @@ class Writer:
         render: Callable[[list[Any], Output], None],
         on_error: Callable[[], None],
         limit: int = 1_000_000,
+        reader_busy: Callable[[], bool] | None = None,
     ) -> None:
         self.out = out
         self._render = render
+        self._reader_busy = reader_busy
         self._on_error = on_error
         self._limit = limit
         self._batches: collections.deque[list[Any]] = collections.deque()
@@ -136,6 +150,11 @@ class Writer:
             self._cond.notify_all()
 
     def _loop(self) -> None:
+        # A lower scheduling priority for this thread alone (Linux: a thread id
+        # is a process id for setpriority), so that on a busy machine the
+        # kernel runs the reader first. Best effort.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
         cond = self._cond
         while True:
             with cond:
@@ -148,10 +167,13 @@ class Writer:
                 self._busy = True
             try:
                 for batch in batches:
-                    self._render(batch, self.out)
-                    with cond:
-                        self._queued -= len(batch)
-                        cond.notify_all()
+                    for i in range(0, len(batch), self.CHUNK):
+                        self._step_aside()
+                        chunk = batch[i : i + self.CHUNK]
+                        self._render(chunk, self.out)
+                        with cond:
+                            self._queued -= len(chunk)
+                            cond.notify_all()
                 self.out.flush()
             except BaseException as exc:  # handed to the main thread
                 with cond:
@@ -163,6 +185,14 @@ class Writer:
             with cond:
                 self._busy = False
                 cond.notify_all()
+
+    def _step_aside(self) -> None:
+        busy = self._reader_busy
+        if busy is None:
+            return
+        until = time.monotonic() + self.STEP_ASIDE
+        while self._queued < self._limit // 2 and busy() and time.monotonic() < until:
+            time.sleep(0.0005)
 
     def check(self) -> None:
         """Raise the writer's error, if it had one."""

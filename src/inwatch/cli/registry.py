@@ -32,6 +32,11 @@ COMMANDS: dict[str, str] = {
     "limits": "inwatch.cli.limits",
     "audit": "inwatch.cli.audit",
     "top": "inwatch.cli.top",
+    "record": "inwatch.cli.record",
+    "query": "inwatch.cli.query",
+    "history": "inwatch.cli.history",
+    "check": "inwatch.cli.check",
+    "journal": "inwatch.cli.journal",
 }
 
 

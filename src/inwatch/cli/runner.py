@@ -125,15 +125,17 @@ class Runner:
         _killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + self.grace
         step = 0.01
-        while time.monotonic() < deadline:
-            if proc.poll() is not None and not _group_alive(pgid):
-                break
-            # The one wait, in short steps: a child's exit pokes nobody.
-            self.waiter.wait(min(deadline, time.monotonic() + step))
-            step = min(step * 2, 0.1)
-        _killpg(pgid, signal.SIGKILL)
-        proc.wait()
-        self.ended = time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None and not _group_alive(pgid):
+                    break
+                # The one wait, in short steps: a child's exit pokes nobody.
+                self.waiter.wait(min(deadline, time.monotonic() + step), stop=False)
+                step = min(step * 2, 0.1)
+        finally:  # also when a second signal aborts the grace period
+            _killpg(pgid, signal.SIGKILL)
+            proc.wait()
+            self.ended = time.monotonic()
         self.say(f"stopped ({describe_status(proc.returncode)})")
 
 

@@ -126,17 +126,22 @@ class Waiter:
         deadline: float | None = None,
         until: Callable[[], bool] | None = None,
         readable: int | None = None,
+        stop: bool = True,
     ) -> str:
         """Sleep until a stop signal (``"signal"``), *until()* is true (``"ready"``),
         the fd *readable* is readable (``"readable"``), or *deadline* in
         ``time.monotonic()`` seconds passes (``"timeout"``).
+
+        With *stop* false a stop signal already received does not end the wait
+        (finishing work after it, e.g. a child's grace period); a second one
+        still raises :class:`Aborted`.
 
         Raises BrokenPipeError when stdout's reader has gone.
         """
         if readable is not None:
             self._poll.register(readable, select.POLLIN)
         try:
-            return self._wait(deadline, until, readable)
+            return self._wait(deadline, until, readable, stop)
         finally:
             if readable is not None:
                 self._poll.unregister(readable)
@@ -146,9 +151,10 @@ class Waiter:
         deadline: float | None,
         until: Callable[[], bool] | None,
         readable: int | None,
+        stop: bool,
     ) -> str:
         while True:
-            if self.signum is not None:
+            if stop and self.signum is not None:
                 return "signal"
             if until is not None and until():
                 return "ready"

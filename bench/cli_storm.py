@@ -1,0 +1,221 @@
+"""The command line in a storm: ``inwatch watch`` next to ``inotifywait -m``.
+
+    .venv/bin/python bench/cli_storm.py            10 interleaved rounds, every mode
+    .venv/bin/python bench/cli_storm.py --quick    3 rounds, --json and inotifywait only
+    .venv/bin/python bench/cli_storm.py --rounds 5 --files 20000 --modes json,default,format,csv
+
+A separate process (``_gen.py storm``) creates, writes, closes and deletes
+FILES files (4 events each) as fast as it can, in one directory ("flat") or
+spread over a 111-directory tree ("tree": the root and 110 subdirectories,
+watched with ``-r``). The tool watches with
+``-e create,modify,close_write,delete,moved_from,moved_to,delete_self,move_self,attrib``
+and writes to a pipe read as fast as possible ("pipe") or to a file on /dev/shm
+("file"). Rounds interleave the tools (inwatch, inotifywait, inwatch, ...) so a
+busy machine hurts both alike.
+
+Per run: kernel queue overflows reported by the tool, the DELETE lines
+delivered out of FILES (%), and the tool's CPU time (user + system, from
+``wait4``'s rusage, the whole process: every thread) per generated event, in µs.
+The end of a run is a sentinel file created after the generator exits and seen
+in the output (nothing is timed with sleeps). Timings are for reading by a
+person, never a test: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EVENTS = "create,modify,close_write,delete,moved_from,moved_to,delete_self,move_self,attrib"
+SENTINEL = "zz-storm-end"
+SUBDIRS = 110  # + the root: 111 directories
+
+INWATCH_MODES = {
+    "json": ["--json"],
+    "default": [],
+    "format": ["--format", "%w%f %e"],
+    "csv": ["--csv"],
+}
+
+
+def tool_argv(tool: str, root: str, recursive: bool) -> list[str]:
+    r = ["-r"] if recursive else []
+    if tool == "inotifywait":
+        return ["inotifywait", "-m", *r, "-e", EVENTS, root]
+    mode = tool.split(":", 1)[1]
+    return [sys.executable, "-m", "inwatch", "watch", *r, "-e", EVENTS, *INWATCH_MODES[mode], root]
+
+
+class PipeCounter(threading.Thread):
+    """Reads the tool's stdout as fast as it can; counts DELETE lines and overflows."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.deletes = 0
+        self.overflows = 0
+        self.seen_end = threading.Event()
+        self._tail = b""
+
+    def run(self) -> None:
+        while True:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return
+            data = self._tail + chunk
+            cut = data.rfind(b"\n") + 1
+            whole, self._tail = data[:cut], data[cut:]
+            self.deletes += whole.count(b"DELETE") - whole.count(b"DELETE_SELF")
+            self.overflows += whole.count(b"Q_OVERFLOW")
+            if SENTINEL.encode() in whole:
+                self.seen_end.set()
+
+
+def wait_stderr_ready(proc: subprocess.Popen[bytes], lines: list[bytes]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise RuntimeError(f"tool ended before it was ready: {b''.join(lines)!r}")
+        lines.append(line)
+        if b"Watches established" in line:
+            return
+    raise RuntimeError("tool not ready within 60 s")
+
+
+def one_run(tool: str, sink: str, layout: str, files: int, scratch: str) -> dict[str, float]:
+    root = tempfile.mkdtemp(prefix="storm-", dir=scratch)
+    if layout == "tree":
+        for i in range(SUBDIRS):
+            os.mkdir(f"{root}/d{i}")
+    out_path = os.path.join(scratch, "out.txt")
+    if sink == "file":
+        stdout = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        read_fd = -1
+    else:
+        read_fd, stdout = os.pipe()
+    proc = subprocess.Popen(
+        tool_argv(tool, root, layout == "tree"), stdout=stdout, stderr=subprocess.PIPE
+    )
+    os.close(stdout)
+    counter = None
+    if sink == "pipe":
+        counter = PipeCounter(read_fd)
+        counter.start()
+    err: list[bytes] = []
+    wait_stderr_ready(proc, err)
+    errs = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, b"")), daemon=True)  # type: ignore[union-attr]
+    errs.start()
+    subdirs = SUBDIRS if layout == "tree" else 0
+    t0 = time.monotonic()
+    subprocess.run(
+        [sys.executable, os.path.join(HERE, "_gen.py"), "storm", root, str(files), str(subdirs)],
+        check=True,
+    )
+    gen_s = time.monotonic() - t0
+    open(os.path.join(root, SENTINEL), "wb").close()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if counter is not None and counter.seen_end.wait(0.05):
+            break
+        if counter is None:
+            with open(out_path, "rb") as f:
+                f.seek(max(0, os.path.getsize(out_path) - 4096))
+                if SENTINEL.encode() in f.read():
+                    break
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    errs.join(5)
+    if counter is not None:
+        counter.join(10)
+        os.close(read_fd)
+        deletes, overflows = counter.deletes, counter.overflows
+    else:
+        with open(out_path, "rb") as f:
+            data = f.read()
+        deletes = data.count(b"DELETE") - data.count(b"DELETE_SELF")
+        overflows = data.count(b"Q_OVERFLOW")
+        os.unlink(out_path)
+    overflows += b"".join(err).count(b"overflow")
+    shutil.rmtree(root, ignore_errors=True)
+    cpu = usage.ru_utime + usage.ru_stime
+    return {
+        "overflows": overflows,
+        "delivered": 100.0 * deletes / files,
+        "cpu_us": 1e6 * cpu / (4 * files),
+        "gen_s": gen_s,
+        "status": proc.returncode,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--quick", action="store_true", help="3 rounds, --json and inotifywait")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--files", type=int, default=20_000)
+    ap.add_argument("--modes", default=None, help="inwatch modes: json,default,format,csv")
+    ap.add_argument("--sinks", default="pipe,file")
+    ap.add_argument("--layouts", default="flat,tree")
+    ns = ap.parse_args()
+    rounds = ns.rounds or (3 if ns.quick else 10)
+    modes = (ns.modes or ("json" if ns.quick else "json,default,format,csv")).split(",")
+    tools = [f"inwatch:{m}" for m in modes]
+    if shutil.which("inotifywait"):
+        tools.append("inotifywait")
+    scratch = tempfile.mkdtemp(
+        prefix="cli-storm-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
+    )
+    results: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    try:
+        for r in range(rounds):
+            for layout in ns.layouts.split(","):
+                for sink in ns.sinks.split(","):
+                    for tool in tools:
+                        res = one_run(tool, sink, layout, ns.files, scratch)
+                        results.setdefault((layout, sink, tool), []).append(res)
+                        print(
+                            f"round {r + 1} {layout:4} {sink:4} {tool:16} "
+                            f"overflows {res['overflows']:.0f} "
+                            f"delivered {res['delivered']:6.2f}% cpu {res['cpu_us']:5.2f} us/event "
+                            f"(generator {res['gen_s']:.2f} s, exit {res['status']:.0f})",
+                            flush=True,
+                        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(
+        f"\n{ns.files:,} files x 4 events, {rounds} rounds; medians (runs with an overflow / runs)"
+    )
+    head = f"{'layout':6} {'sink':4} {'tool':16} {'overflowed':>10} {'delivered %':>11}"
+    print(f"{head} {'cpu us/ev':>9}")
+    for (layout, sink, tool), runs in results.items():
+        bad = sum(1 for x in runs if x["overflows"])
+        print(
+            f"{layout:6} {sink:4} {tool:16} {bad:>4}/{len(runs):<5} "
+            f"{statistics.median(x['delivered'] for x in runs):>11.2f} "
+            f"{statistics.median(x['cpu_us'] for x in runs):>9.2f}"
+        )
+    lost = any(
+        x["overflows"] or x["delivered"] < 100.0
+        for k, v in results.items()
+        if k[2] != "inotifywait"
+        for x in v
+    )
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
