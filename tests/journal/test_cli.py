@@ -114,3 +114,23 @@ def test_query_user_matches_owner_under_inotify(tree: Path, db: Path) -> None:
     assert res.returncode == 0 and "mine" in res.stdout
     res = run_inwatch("query", "--db", str(db), "--user", "root")
     assert res.returncode == 0 and res.stdout == ""
+
+
+def test_top_from_the_journal(tree: Path, db: Path, tmp_path: Path) -> None:
+    """``inwatch top --db``: the most-changed paths of a journal, most first."""
+    rec = Recording(db, "-r", str(tree), tmp=tmp_path)
+    for _ in range(3):
+        with open(tree / "busy", "a") as f:
+            f.write("x")
+    (tree / "quiet").write_text("y")
+    wait_for(lambda: _count(db, "close_write") >= 4, what="four close_write")
+    assert rec.stop() == 0
+    res = run_inwatch("top", "--db", str(db), "--json", "--op", "close_write")
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["rows"]
+    assert [(r["path"], r["count"]) for r in rows] == [
+        (str(tree / "busy"), 3),
+        (str(tree / "quiet"), 1),
+    ]
+    res = run_inwatch("top", "--db", str(tmp_path / "none.db"))
+    assert res.returncode == 1 and "no such journal" in res.stderr

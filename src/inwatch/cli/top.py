@@ -89,7 +89,41 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("-n", "--rows", type=int, default=20, metavar="N", help="rows shown (20)")
     p.add_argument("--interval", type=seconds, default=2.0, metavar="SECONDS", help="refresh (2)")
     p.add_argument("--json", action="store_true", help="the final table as JSON")
+    p.add_argument(
+        "--db",
+        metavar="FILE",
+        help="count from a journal (inwatch record) instead of watching: most-changed paths",
+    )
+    p.add_argument(
+        "--since", metavar="T", help="with --db: from T (ISO time, 90s/15m/24h/7d, seq:N)"
+    )
+    p.add_argument("--op", metavar="OPS", help="with --db: count these events (e.g. open)")
     return p
+
+
+def _from_journal(args: argparse.Namespace) -> int:
+    """``top --db``: the most-changed (``--op open``: most-opened) paths of a journal."""
+    from ..journal import Journal, JournalError
+    from ..journal.query import parse_time
+
+    if args.paths or args.all:
+        raise CliError("--db counts from the journal: give no PATH and no --all")
+    try:
+        since = parse_time(args.since) if args.since else None
+        with Journal(args.db, create=False) as j:
+            rows = j.top(since=since, ops=args.op, limit=args.rows)
+    except (JournalError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    out = Output()
+    if args.json:
+        body = [{"path": os.fsdecode(path), "count": n} for path, n in rows]
+        out.write(dumps({"db": args.db, "since": args.since, "rows": body}) + "\n")
+    else:
+        out.write(f"{'count':>8}  path\n")
+        for path, n in rows:
+            out.write(f"{n:>8}  {printable(os.fsdecode(path))}\n")
+    out.flush()
+    return 0
 
 
 def mounted_filesystems(
@@ -153,6 +187,8 @@ def _backend(args: argparse.Namespace) -> tuple[FanotifyBackend, list[str]]:
 def _top(args: argparse.Namespace) -> int:
     if args.rows < 1:
         raise CliError("--rows must be at least 1")
+    if args.db:
+        return _from_journal(args)
     backend, skipped = _backend(args)
     for s in skipped:
         os.write(2, f"inwatch top: not counted: {printable(s)}\n".encode())
