@@ -113,7 +113,7 @@ class Writer:
     it writes on, so the two can never wait for each other.
     """
 
-    CHUNK = 256
+    CHUNK = 64
     #: longest a writer steps aside at once, seconds
     STEP_ASIDE = 0.02
 

@@ -22,6 +22,9 @@ wakes for
 - the deadline (``time.monotonic()``), or ``until()`` becoming true.
 
 No polling: an idle command sleeps in the kernel until one of these happens.
+(Two waits have nothing to be woken by and look again in steps: ``run``
+waiting for a deleted PATH to reappear, and for a stopped command's process
+group to empty.)
 """
 
 from __future__ import annotations
