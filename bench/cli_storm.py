@@ -197,7 +197,7 @@ def main() -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     print(
-        f"\n{ns.files:,} files x 4 events, {rounds} rounds; medians (runs with an overflow / runs)"
+        f"\n{ns.files:,} files x 4 events, {rounds} rounds; medians (runs that lost events / runs)"
     )
     head = f"{'layout':6} {'sink':4} {'tool':16} {'lossy':>10} {'delivered %':>11}"
     print(f"{head} {'cpu us/ev':>9}")
