@@ -93,6 +93,10 @@ class Waiter:
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._saved.items():
+            if self.signum is not None and sig in STOP_SIGNALS:
+                # Already stopping: a Ctrl-C pressed again on the way out must
+                # not become a KeyboardInterrupt traceback.
+                old = signal.SIG_IGN
             signal.signal(sig, old)
         self._saved.clear()
         if self._main:
