@@ -110,7 +110,7 @@ def test_dev_full_fails_at_the_first_write(spawn, tmp_path: Path) -> None:  # ty
 )
 def test_closed_stdout_fails_at_start(tmp_path: Path, args: list[str]) -> None:
     r = subprocess.run(
-        ["sh", "-c", '"$PY" -m inwatch "$@" >&-', "sh", *args],
+        ["sh", "-c", 'exec "$PY" -m inwatch "$@" >&-', "sh", *args],
         cwd=tmp_path,
         capture_output=True,
         timeout=WAIT,
