@@ -110,7 +110,7 @@ def test_dev_full_fails_at_the_first_write(spawn, tmp_path: Path) -> None:  # ty
 )
 def test_closed_stdout_fails_at_start(tmp_path: Path, args: list[str]) -> None:
     r = subprocess.run(
-        ["sh", "-c", '"$PY" -m inwatch "$@" >&-', "sh", *args],
+        ["sh", "-c", 'exec "$PY" -m inwatch "$@" >&-', "sh", *args],
         cwd=tmp_path,
         capture_output=True,
         timeout=WAIT,
@@ -222,3 +222,15 @@ def test_ctrl_c_during_setup_stops_at_once(spawn, big_tree: Path) -> None:  # ty
     assert proc.wait(WAIT) == 0
     # It stopped in the middle of the walk: the setup never completed.
     assert b"Watches established." not in rest_of(proc, proc.stderr)
+
+
+def test_ctrl_c_three_times_during_setup(spawn, big_tree: Path) -> None:  # type: ignore[no-untyped-def]
+    """Impatient: three Ctrl-C in a row. It ends at once, with status 0 (the
+    first stopped it) or 130 (a later one aborted the stopping), never a traceback."""
+    proc = spawn("watch", "-r", str(big_tree))
+    wait_for_stderr(proc, b"Setting up watches.")
+    for _ in range(3):
+        proc.send_signal(signal.SIGINT)
+    assert proc.wait(WAIT) in (0, 130)
+    err = rest_of(proc, proc.stderr)
+    assert b"Traceback" not in err and b"Watches established." not in err

@@ -146,3 +146,29 @@ def test_batch_debounce_and_cap() -> None:
     assert b.env() == {"INWATCH_CHANGED": "/a\n/b", "INWATCH_EVENT": "CREATE,MODIFY"}
     b.add(None, ["Q_OVERFLOW"], 12.0)
     assert b.env()["INWATCH_EVENT"] == "CREATE,MODIFY,Q_OVERFLOW"
+
+
+def test_batch_env_leaves_out_a_list_too_big_for_the_environment() -> None:
+    from inwatch.cli.changes import ENV_LIMIT
+
+    small, big = Batch(), Batch()
+    small.add("/a", ["CREATE"], 1.0)
+    n = ENV_LIMIT // 10 + 1
+    for i in range(n):
+        big.add(f"/d/{i:08}", ["CREATE"], 1.0)  # 10 bytes a line (+ newline)
+    assert small.env() == {"INWATCH_EVENT": "CREATE", "INWATCH_CHANGED": "/a"}
+    assert big.env() == {"INWATCH_EVENT": "CREATE", "INWATCH_CHANGED_TRUNCATED": "1"}
+
+
+def test_batch_json_has_kinds_and_renames() -> None:
+    import json
+
+    b = Batch()
+    b.add("/w/old", ["MOVED_FROM"], 1.0)
+    b.add("/w/new", ["MOVED_TO", "ISDIR"], 1.0, "/w/old")
+    b.add("/w/new", ["ATTRIB", "ISDIR"], 1.1)
+    assert json.loads(b.json_text()) == [
+        {"path": "/w/old", "events": ["MOVED_FROM"]},
+        {"path": "/w/new", "events": ["MOVED_TO", "ATTRIB"], "from": "/w/old"},
+    ]
+    assert b.key() == (("/w/old", ("MOVED_FROM",)), ("/w/new", ("MOVED_TO", "ATTRIB")))

@@ -6,11 +6,13 @@ console-script entry point. Module map:
 - ``registry`` -- the command table (name -> module) and the parser built from it;
 - ``args`` -- the parser class, number types, the shared watch options;
 - ``session`` -- the shared options -> a started Watcher, and the event filter;
-- ``wait`` -- the one wait: signals, a deadline, a condition poked by a thread;
-- ``output`` -- stdout that fails loudly, batches writes, ends quietly on a broken pipe;
+- ``wait`` -- the one wait: signals, a deadline, a condition, a readable fd;
+- ``output`` -- stdout that fails loudly, the writer thread, the error rule;
 - ``events`` (``-e`` names), ``format`` (pure output functions), ``_common``
   (error lines, ``--fromfile``, progress);
-- one module per command: ``watch`` (``classic``), ``stats``, ``run``, ``limits``.
+- one module per command: ``watch`` (and ``classic``), ``stats``, ``run`` (with
+  ``changes``: what the command is told, and ``runner``: the child process),
+  ``limits``.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ class Writer:
     it writes on, so the two can never wait for each other.
     """
 
-    CHUNK = 256
+    CHUNK = 64
     #: longest a writer steps aside at once, seconds
     STEP_ASIDE = 0.02
 
@@ -253,6 +253,8 @@ def run_guarded(name: str, body: Callable[[], int]) -> int:
         _quiet_stdout()
         sys.stderr.write(f"inwatch {name}: {exc}\n")
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before or after the command's own handling
+        return 128 + 2
     except Aborted as exc:
         import signal
 

@@ -22,6 +22,9 @@ wakes for
 - the deadline (``time.monotonic()``), or ``until()`` becoming true.
 
 No polling: an idle command sleeps in the kernel until one of these happens.
+(Two waits have nothing to be woken by and look again in steps: ``run``
+waiting for a deleted PATH to reappear, and for a stopped command's process
+group to empty.)
 """
 
 from __future__ import annotations
@@ -90,6 +93,10 @@ class Waiter:
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._saved.items():
+            if self.signum is not None and sig in STOP_SIGNALS:
+                # Already stopping: a Ctrl-C pressed again on the way out must
+                # not become a KeyboardInterrupt traceback.
+                old = signal.SIG_IGN
             signal.signal(sig, old)
         self._saved.clear()
         if self._main:

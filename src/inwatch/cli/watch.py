@@ -192,6 +192,7 @@ def run(ns: argparse.Namespace) -> int:
 
         # The writer thread holds the GIL for at most this long when the reader
         # wakes up (default 5 ms: 2,000 events of a storm).
+        switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         writer = Writer(Output(), render, waiter.poke, reader_busy=reader_busy)
         try:
@@ -201,6 +202,8 @@ def run(ns: argparse.Namespace) -> int:
         except Aborted as exc:
             exc.unwritten = writer.pending
             raise
+        finally:
+            sys.setswitchinterval(switch)
 
 
 class _Pump:
