@@ -137,11 +137,14 @@ class FanotifyCore:
         return self.backend._fan.fileno()
 
     def port_pending(self) -> int:
-        if self.backend.closed:
-            return 0
+        """Bytes queued in the kernel or read and not processed (under the
+        buffer's lock, so a read in flight is never missed)."""
         from .inotify._sys import fionread  # FIONREAD works on a fanotify fd too
 
-        return fionread(self.kernel_fd())
+        with self.buffered._lock:
+            if self.backend.closed:
+                return 0
+            return fionread(self.kernel_fd()) + self.buffered.backlog
 
     def watch_map(self) -> Mapping[int, Any]:
         return self.backend.watches

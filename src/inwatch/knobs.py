@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from .errors import InstanceLimitError, WatchLimitError
 
-__all__ = ["Limits", "ProcessUsage", "inotify_usage", "limits"]
+__all__ = ["Limits", "ProcessUsage", "inotify_usage", "limits", "raise_command", "suggest"]
 
 _FS = "/proc/sys/fs/inotify/"
 _USERNS = "/proc/sys/user/"
@@ -144,7 +144,7 @@ def raise_command(knob: str, value: int) -> str:
     return f"echo {value} | sudo tee {knob}"
 
 
-def _suggest(limit: int, in_use: int, needed: int) -> int:
+def suggest(limit: int, in_use: int, needed: int) -> int:
     # Room for what is asked plus the same again, rounded up to a power of two.
     want = max(limit + 1, in_use + 2 * max(needed, 1))
     return 1 << (want - 1).bit_length()
@@ -160,7 +160,7 @@ def watch_limit_error(path: str | bytes | None, needed: int = 1) -> WatchLimitEr
         return WatchLimitError(
             errno.ENOSPC, "inotify watch limit reached", path, needed=needed, in_use=in_use
         )
-    value = _suggest(limit, in_use, needed)
+    value = suggest(limit, in_use, needed)
     fix = raise_command(knob, value)
     message = (
         f"inotify watch limit reached: {in_use} watches in use, {knob} = {limit}"
@@ -180,7 +180,7 @@ def instance_limit_error() -> InstanceLimitError:
     in_use = lim.instances_in_use
     if limit is None:
         return InstanceLimitError(errno.EMFILE, "inotify instance limit reached", in_use=in_use)
-    value = _suggest(limit, in_use, 1)
+    value = suggest(limit, in_use, 1)
     fix = raise_command(knob, value)
     message = (
         f"inotify instance limit reached: {in_use} instances in use, {knob} = {limit}; "

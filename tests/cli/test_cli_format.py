@@ -19,6 +19,7 @@ from inwatch.cli.format import (
     json_object,
     printable,
 )
+from inwatch.event import Actor
 from inwatch.flags import Mask
 from inwatch.inotify.wire import RawEvent
 
@@ -33,6 +34,7 @@ class Ev:
     src_pathname: str | None = None
     synthetic: bool = False
     origin: str = "kernel"
+    actor: Actor | None = None
 
     @property
     def pathname(self) -> str:
@@ -103,6 +105,7 @@ def test_json_keys_and_values() -> None:
         "pathname",
         "synthetic",
         "origin",
+        "actor",
         "time",
     ]
     assert obj == {
@@ -116,6 +119,7 @@ def test_json_keys_and_values() -> None:
         "pathname": "/w/sub/d",
         "synthetic": False,
         "origin": "kernel",
+        "actor": None,
         "time": T,
     }
 
@@ -290,3 +294,25 @@ def test_hand_built_json_line_is_dumps_of_the_object() -> None:
     for ev in events:
         for t in (ev.time, 1.0, 1700000000.5):
             assert json_line(ev, t) == dumps(json_object(ev, t))
+
+
+def test_who_did_it_in_every_output_mode() -> None:
+    """fanotify's actor: the human line's bracket, --json's actor, %p %u %C."""
+    who = Actor(4242, 0, 0, "touch", "/usr/bin/touch", "ok")
+    ev = Ev(actor=who)
+    assert human_line(ev, T).endswith("  [pid 4242 user root comm touch]")
+    obj = json.loads(json_line(ev, T))
+    assert obj["actor"] == {
+        "pid": 4242,
+        "uid": 0,
+        "user": "root",
+        "gid": 0,
+        "comm": "touch",
+        "exe": "/usr/bin/touch",
+        "status": "ok",
+    }
+    assert obj == json.loads(json.dumps(json_object(ev, T)))
+    assert format_event("%p %u %C %w%f", ev, T) == "4242 root touch /w/f"
+    assert format_event("[%p%u%C]", Ev(), T) == "[]"  # inotify: no actor
+    gone = Actor(7, 65534, None, None, "/usr/bin/touch", "exited")
+    assert human_line(Ev(actor=gone), T).endswith("[pid 7 user nobody comm touch (exited)]")

@@ -294,8 +294,3 @@ def test_recursive_watch_skips_a_proc_mount(tmp_path: Path) -> None:
         b"inwatch: warning: not watching pseudo filesystems (name them as a PATH to watch them): "
         b"tree/p\n" in r.stderr
     )
-
-
-def test_backend_fanotify_is_not_available_yet(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    line = one_line_error(run_cli("watch", "--backend", "fanotify", ".", cwd=tmp_path))
-    assert line == "inwatch watch: --backend fanotify: not available yet (use inotify or auto)"

@@ -1,7 +1,7 @@
 """The ``inwatch`` command line.
 
-:func:`main` takes the arguments and returns the exit status; :func:`run` is the
-console-script entry point. Module map:
+:func:`main` takes the arguments and returns the exit status; :func:`console` is
+the console-script entry point. Module map:
 
 - ``registry`` -- the command table (name -> module) and the parser built from it;
 - ``args`` -- the parser class, number types, the shared watch options;
@@ -21,7 +21,7 @@ import sys
 
 from .registry import COMMANDS, build_parser, load
 
-__all__ = ["main", "run"]
+__all__ = ["console", "main"]
 
 
 def _split_trailing(argv: list[str]) -> tuple[list[str], list[str] | None]:
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_guarded(ns.command, lambda: int(load(ns.command).run(ns)))
 
 
-def run() -> None:
-    """Console-script entry point: ``sys.exit(main())``."""
+def console() -> None:
+    """Console-script entry point: ``sys.exit(main())`` (not named ``run``: the
+    ``run`` command's module would replace that attribute once imported)."""
     sys.exit(main())

@@ -114,6 +114,7 @@ def add_session_options(p: argparse.ArgumentParser, fromfile: bool = True) -> No
     p.add_argument(
         "--backend",
         choices=("auto", "inotify", "fanotify"),
-        default="auto",
-        help="kernel interface (default auto: inotify)",
+        default="inotify",
+        help="kernel interface: inotify (default), fanotify (one mark per file system, and "
+        "who did it: needs CAP_SYS_ADMIN), auto (fanotify where possible)",
     )

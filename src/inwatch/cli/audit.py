@@ -28,6 +28,7 @@ from ..fanotify.backend import FanotifyBackend
 from ..fanotify.core import EXEC
 from ..fanotify.errors import FanotifyError
 from ..flags import mask_names
+from .actors import actor_json, user_name
 from .args import FORMATTER, CliError, seconds
 from .format import dumps, printable
 from .output import Output, run_guarded
@@ -68,36 +69,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching entries")
     return p
-
-
-_users: dict[int, str | None] = {}
-
-
-def user_name(uid: int | None) -> str | None:
-    """The user name of *uid* (cached), ``None`` if unknown."""
-    if uid is None:
-        return None
-    if uid not in _users:
-        try:
-            _users[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            _users[uid] = None
-    return _users[uid]
-
-
-def actor_json(actor: Actor | None) -> dict[str, Any] | None:
-    """The ``actor`` object of ``--json`` (shared with ``watch`` and ``top``)."""
-    if actor is None:
-        return None
-    return {
-        "pid": actor.pid,
-        "uid": actor.uid,
-        "user": user_name(actor.uid),
-        "gid": actor.gid,
-        "comm": actor.comm,
-        "exe": actor.exe,
-        "status": actor.status,
-    }
 
 
 def program(actor: Actor | None) -> str:

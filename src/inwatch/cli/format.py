@@ -24,6 +24,7 @@ import re
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..event import Actor
 from ..flags import (
     IN_ACCESS,
     IN_ALL_EVENTS,
@@ -45,6 +46,7 @@ from ..flags import (
     mask_names,
 )
 from ..inotify.wire import RawEvent
+from .actors import actor_json, actor_text, user_name
 
 __all__ = [
     "DEFAULT_TIMEFMT",
@@ -83,6 +85,8 @@ class EventLike(Protocol):
     def synthetic(self) -> bool: ...
     @property
     def origin(self) -> str: ...
+    @property
+    def actor(self) -> Actor | None: ...
 
 
 def _s(value: str | bytes) -> str:
@@ -154,6 +158,9 @@ def human_line(ev: EventLike, t: float) -> str:
         line += f"  (from {printable(_s(ev.src_pathname))})"
     if ev.synthetic:
         line += "  (found by scan)"
+    actor = ev.actor
+    if actor is not None:
+        line += f"  [{printable(actor_text(actor))}]"
     return line
 
 
@@ -162,7 +169,8 @@ def human_line(ev: EventLike, t: float) -> str:
 
 def json_object(ev: EventLike, t: float) -> dict[str, Any]:
     """The ``--json`` object: ``wd mask events cookie dir path name pathname
-    [src_pathname] synthetic origin time``.
+    [src_pathname] synthetic origin actor time`` (``actor``: ``null`` under
+    inotify, else ``{pid, uid, user, gid, comm, exe, status}``).
 
     Names are ``str`` decoded with surrogateescape, so ``os.fsencode`` of what a
     reader decodes gives back the kernel's bytes. ``src_pathname`` is present only
@@ -184,6 +192,7 @@ def json_object(ev: EventLike, t: float) -> dict[str, Any]:
         obj["src_pathname"] = _s(ev.src_pathname)
     obj["synthetic"] = bool(ev.synthetic)
     obj["origin"] = ev.origin
+    obj["actor"] = actor_json(ev.actor)
     obj["time"] = t
     return obj
 
@@ -240,6 +249,7 @@ def json_line(ev: EventLike, t: float) -> str:
         f'"cookie": {ev.cookie}, "dir": {"true" if mask & IN_ISDIR else "false"}, '
         f'"path": {path}, "name": {name}, "pathname": {pathname}{moved}, '
         f'"synthetic": {"true" if ev.synthetic else "false"}, "origin": {_jstr(ev.origin)}, '
+        f'"actor": {"null" if ev.actor is None else dumps(actor_json(ev.actor))}, '
         f'"time": {float(t)!r}}}'
     )
 
@@ -283,7 +293,9 @@ def format_event(
     ``%e`` the event names separated by commas (as inotifywait names them: a
     close also says ``CLOSE``), ``%Xe`` separated by the character ``X``, ``%T``
     the time through *timefmt* (``strftime``; ``%f`` gives microseconds), ``%c``
-    the cookie, ``%0`` a NUL, ``%n`` a newline, ``%%`` a percent sign. Anything
+    the cookie, ``%p`` the pid, ``%u`` the user name (or uid), ``%C`` the command
+    name of who did it (fanotify; empty under inotify or when unknown), ``%0`` a
+    NUL, ``%n`` a newline, ``%%`` a percent sign. Anything
     else is copied as it is. *file_roots* are watched paths
     that are files (no slash added).
     """
@@ -307,6 +319,8 @@ def format_event(
             out.append(datetime.fromtimestamp(t).strftime(timefmt or DEFAULT_TIMEFMT))
         elif k == "c":
             out.append(str(ev.cookie))
+        elif k in "puC":
+            out.append(_actor_field(k, ev.actor))
         elif k == "0":
             out.append("\0")
         elif k == "n":
@@ -321,6 +335,20 @@ def format_event(
             out.append("%" + k)
         i += 2
     return "".join(out)
+
+
+def _actor_field(key: str, actor: Actor | None) -> str:
+    if actor is None:
+        return ""
+    if key == "p":
+        return str(actor.pid) if actor.pid else ""
+    if key == "u":
+        if actor.uid is None:
+            return ""
+        return user_name(actor.uid) or str(actor.uid)
+    # A process gone before it could be read has no comm: its exe's name says it.
+    comm = actor.comm or (actor.exe.rsplit("/", 1)[-1] if actor.exe else "")
+    return printable(comm)
 
 
 # --- CSV ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import Limits, inotify_usage, limits
-from ..knobs import _suggest, raise_command  # the library's rule: one suggestion
+from ..knobs import raise_command, suggest  # the library's rule: one suggestion
 from ._common import os_reason, plural, quote
 from .args import FORMATTER, CliError
 from .format import dumps, printable
@@ -95,7 +95,7 @@ def raise_lines(lim: Limits, needed: int) -> list[str]:
     ):
         if value is not None and total > value:
             # The value the watch-limit error suggests too (always above *value*).
-            lines.append(raise_command(knob, _suggest(value, lim.watches_in_use, needed)))
+            lines.append(raise_command(knob, suggest(value, lim.watches_in_use, needed)))
     return lines
 
 
@@ -182,7 +182,7 @@ def run(ns: argparse.Namespace) -> int:
             if any("sysctl" in line for line in fixes):
                 lines.append("  (to keep it after a reboot, put the setting in /etc/sysctl.d/)")
     if lim.instance_limit is not None and lim.instances_in_use >= lim.instance_limit:
-        value = _suggest(lim.instance_limit, lim.instances_in_use, 1)
+        value = suggest(lim.instance_limit, lim.instances_in_use, 1)
         lines.append(
             f"no inotify instance left: raise it with: {raise_command(lim.instance_knob, value)}"
         )

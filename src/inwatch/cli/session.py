@@ -307,8 +307,7 @@ class Session:
         default_mask: int = int(Mask.ALL_EVENTS),
         watch_mask: int | None = None,
     ) -> None:
-        if getattr(ns, "backend", "auto") == "fanotify":
-            raise CliError("--backend fanotify: not available yet (use inotify or auto)")
+        self.backend = getattr(ns, "backend", "inotify")
         paths = list(ns.paths)
         excluded: list[str] = []
         if getattr(ns, "fromfile", None):
@@ -363,7 +362,10 @@ class Session:
         if self.skipped and not self.quiet:
             names = ", ".join(printable(p) for p in self.skipped)
             warn(f"not watching pseudo filesystems (name them as a PATH to watch them): {names}")
-        w = Watcher(onerror=warn_error)
+        try:
+            w = Watcher(onerror=warn_error, backend=self.backend)
+        except PermissionError as exc:
+            raise CliError(f"--backend {self.backend}: {exc}") from None
         self.watcher = w
         done = threading.Event()
         failed: list[BaseException] = []

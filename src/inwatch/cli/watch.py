@@ -158,7 +158,7 @@ def _check_classic(ns: argparse.Namespace) -> None:
             ("-P", ns.no_dereference),
             ("--timefmt", ns.timefmt),
             ("--no-newline", ns.no_newline),
-            ("--backend", ns.backend != "auto"),
+            ("--backend", ns.backend != "inotify"),
         )
         if given
     ]

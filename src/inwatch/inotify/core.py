@@ -112,12 +112,15 @@ class InotifyCore(Recovery):
         return self.table.subtree(wd) if wd in self.table.paths else []
 
     def port_pending(self) -> int:
-        """Bytes still queued in the kernel (FIONREAD); 0 once closed."""
-        if self.port.closed:
-            return 0
-        from . import _sys
+        """Bytes not yet processed: still queued in the kernel (FIONREAD) or read
+        into the buffer. Taken under the read lock, so a read in flight (bytes
+        out of the kernel, not yet in the buffer) is never missed."""
+        with self._read_lock:
+            if self.port.closed:
+                return 0
+            from . import _sys
 
-        return _sys.fionread(self.port.inotify_fd())
+            return _sys.fionread(self.port.inotify_fd()) + self._backlog
 
     @property
     def backlog(self) -> int:

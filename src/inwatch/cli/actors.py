@@ -1,0 +1,47 @@
+"""Who did it, as the command line shows it: user names, the ``actor`` JSON object."""
+
+from __future__ import annotations
+
+import pwd
+from typing import Any
+
+from ..event import Actor
+
+__all__ = ["actor_json", "actor_text", "user_name"]
+
+_users: dict[int, str | None] = {}
+
+
+def user_name(uid: int | None) -> str | None:
+    """The user name of *uid* (cached), ``None`` if unknown."""
+    if uid is None:
+        return None
+    if uid not in _users:
+        try:
+            _users[uid] = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            _users[uid] = None
+    return _users[uid]
+
+
+def actor_json(actor: Actor | None) -> dict[str, Any] | None:
+    """The ``actor`` object of ``--json`` (shared with ``watch`` and ``top``)."""
+    if actor is None:
+        return None
+    return {
+        "pid": actor.pid,
+        "uid": actor.uid,
+        "user": user_name(actor.uid),
+        "gid": actor.gid,
+        "comm": actor.comm,
+        "exe": actor.exe,
+        "status": actor.status,
+    }
+
+
+def actor_text(actor: Actor) -> str:
+    """``pid 123 user root comm touch`` for the human line (unknown fields as ?)."""
+    who = user_name(actor.uid) or ("?" if actor.uid is None else str(actor.uid))
+    comm = actor.comm or (actor.exe.rsplit("/", 1)[-1] if actor.exe else "?")
+    text = f"pid {actor.pid} user {who} comm {comm}"
+    return text if actor.status == "ok" else f"{text} ({actor.status})"
