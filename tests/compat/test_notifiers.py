@@ -174,7 +174,7 @@ def test_append_event(tmp_path: Path) -> None:
     notifier = ours.Notifier(wm, rec)
     try:
         (wd,) = wm.add_watch(str(tmp_path), ours.IN_CREATE).values()
-        from inwatch.compat import _RawEvent
+        from inwatch.pyinotify.events import _RawEvent
 
         notifier.append_event(_RawEvent(wd, ours.IN_CREATE, 0, "made-up\0\0"))
         notifier.process_events()
