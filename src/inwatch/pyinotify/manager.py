@@ -20,7 +20,7 @@ from typing import Any
 from ..watcher import Watcher
 from . import _state
 from ._state import PathT
-from .codes import IN_ACCESS, IN_CLOSE_NOWRITE, IN_CREATE, IN_DELETE, IN_ISDIR, IN_OPEN, LISTING
+from .codes import IN_CREATE, IN_DELETE, LISTING
 from .errors import WatchManagerError, shown, str_errno
 from .handlers import ChainIfTrue
 from .watch import Watch, as_list, dir_excluder, key, never
@@ -47,8 +47,6 @@ class WatchManager:
         # Set when an event processed may mean the Watcher dropped watches
         # silently (see _sync_dropped).
         self._maybe_dropped = False
-        # (wd, mask) of our replayed listings still to drop (_replay_listing).
-        self._own_listing: set[tuple[int, int]] = set()
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
@@ -190,56 +188,38 @@ class WatchManager:
     # --- what pyinotify's recursive add_watch shows (issue 10, item 12) -----------
     #
     # pyinotify walks a tree with os.walk and watches each directory as the walk
-    # yields it: every subdirectory is listed *after* its parent is watched, so
-    # the parent's watch reports IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR and
-    # IN_CLOSE_NOWRITE|IN_ISDIR with the subdirectory's name (when its mask asks
-    # for them), and programs count those events. The Watcher lists quietly. So
-    # after a recursive add the subdirectories are listed again, in the order
-    # os.walk lists them (the Watcher walks in that order, so it is the order of
-    # their wds): the kernel then queues on each parent's watch exactly what it
-    # queued for pyinotify (merging the ACCESS events of one listing the same
-    # way). Each directory is now watched itself as well, so the kernel also
-    # reports the listing on the directory's own watch (name ''), which
-    # pyinotify's walk never showed: those events are noted here and dropped by
-    # Notifier.process_events.
+    # yields it: every subdirectory is listed *after* its parent is watched and
+    # *before* it is watched itself, so the parent's watch reports
+    # IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
+    # consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
+    # subdirectory's name, when its mask asks for them; programs count those
+    # events. The Watcher lists quietly. So after a recursive add the
+    # subdirectories are listed again, in the order os.walk lists them (the
+    # Watcher walks in that order, so it is the order of their wds), each with
+    # its own watch narrowed for the moment to the bits a listing does not
+    # cause: the kernel then queues on the parents' watches exactly what it
+    # queued for pyinotify, and nothing on the directories' own watches, which
+    # pyinotify's walk never showed.
 
     def _replay_listing(self, top_wd: int, mask: int) -> None:
-        bits = mask & LISTING
-        if not bits:
+        if not mask & LISTING:
             return
         table = self._table
-        expected = self._own_listing
-        for wd in sorted(self._watcher.subtree(top_wd)[1:]):
+        watcher = self._watcher
+        for wd in sorted(watcher.subtree(top_wd)[1:]):
             path = table.get(wd)
             if path is None:
                 continue
             try:
-                with os.scandir(path) as entries:
-                    for _ in entries:
-                        pass
+                watcher.set_mask(wd, mask & ~LISTING)
+                try:
+                    with os.scandir(path) as entries:
+                        for _ in entries:
+                            pass
+                finally:
+                    watcher.set_mask(wd, mask)
             except OSError:
-                continue  # gone or unreadable since: pyinotify's walk skipped it too
-            for bit in (IN_OPEN, IN_ACCESS, IN_CLOSE_NOWRITE):
-                if bits & bit:
-                    expected.add((wd, bit | IN_ISDIR))
-
-    def _own_listing_event(self, wd: int, mask: int) -> bool:
-        """Is this (wd, mask, name '') the replayed listing seen on the
-        directory's own watch? Consumed once; the ACCESS events of one listing
-        are dropped until its CLOSE_NOWRITE (the kernel merges them only when
-        nothing comes between)."""
-        expected = self._own_listing
-        item = (wd, mask)
-        if item not in expected:
-            return False
-        if mask & IN_ACCESS:
-            if (wd, IN_CLOSE_NOWRITE | IN_ISDIR) not in expected:
-                expected.discard(item)
-            return True
-        expected.discard(item)
-        if mask & IN_CLOSE_NOWRITE:
-            expected.discard((wd, IN_ACCESS | IN_ISDIR))
-        return True
+                continue  # gone since: pyinotify's walk would have skipped it too
 
     # --- adding ---------------------------------------------------------------
 

@@ -34,7 +34,6 @@ from .codes import (
     IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_Q_OVERFLOW,
-    LISTING,
     MOVED,
     SELF,
     SPECIAL,
@@ -173,7 +172,6 @@ class Notifier:
         masknames = _MASKNAMES
         event_cls = Event
         special = SPECIAL
-        own_listing = wm._own_listing
         # mask -> (handler, the method it dispatches that mask to), for this batch
         targets: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
         while queue:
@@ -193,19 +191,11 @@ class Notifier:
                     if not mask & IN_IGNORED:
                         _state.log().warning("Unable to retrieve Watch object associated to %r", ev)
                     continue
-            if mask & IN_ISDIR:
-                if mask & ANNOUNCING:
-                    if mask & IN_MOVED_FROM:
-                        wm._maybe_dropped = True  # moved out: the Watcher dropped it
-                    elif watch.auto_add:
-                        wm._announced(watch, ev.pathname)
-                elif (
-                    own_listing
-                    and mask & LISTING
-                    and not ev.name
-                    and wm._own_listing_event(wd, mask)
-                ):
-                    continue
+            if mask & IN_ISDIR and mask & ANNOUNCING:
+                if mask & IN_MOVED_FROM:
+                    wm._maybe_dropped = True  # moved out: the Watcher dropped it
+                elif watch.auto_add:
+                    wm._announced(watch, ev.pathname)
             if mask & special or not mask & watch.mask or watch._table is None:
                 d = self._special_event(ev, watch)
                 if d is None:
