@@ -363,3 +363,65 @@ def test_asyncio_notifier_made_before_any_watch(tmp_path: Path) -> None:
         assert wm.get_fd() is None
     finally:
         loop.close()
+
+
+def test_asyncio_notifier_stopped_by_its_callback(tmp_path: Path) -> None:
+    """stop() from the callback, on the running loop: the task ends, nothing is
+    left pending when the loop closes (an unraisable error would fail here)."""
+    loop = asyncio.new_event_loop()
+    try:
+        wm = ours.WatchManager()
+        wm.add_watch(str(tmp_path), ours.IN_CREATE)
+        rec = Recorder()
+        notifier = ours.AsyncioNotifier(wm, loop, callback=lambda n: n.stop(), default_proc_fun=rec)
+        (tmp_path / "f").touch()
+
+        async def until_stopped() -> None:
+            while wm.get_fd() is not None:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+
+        loop.run_until_complete(asyncio.wait_for(until_stopped(), 10))
+        assert [e.name for e in rec.events] == ["f"]
+        assert notifier._task is None
+        notifier.stop()  # again: nothing happens
+    finally:
+        loop.close()
+
+
+def test_a_watch_is_forgotten_when_its_ignored_is_processed(tmp_path: Path) -> None:
+    """Issue 10 item 14: reading IN_IGNORED does not change the table; processing
+    it does (as pyinotify), so a handler of an earlier event still finds it."""
+    wm = ours.WatchManager()
+    rec = Recorder()
+    notifier = ours.Notifier(wm, rec)
+    try:
+        wm.add_watch(str(tmp_path), MASK_14, rec=True, auto_add=True)
+        sub = tmp_path / "sub"
+        sub.mkdir()
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        notifier.process_events()
+        wd = wm.get_wd(str(sub))
+        assert wd is not None and wd in wm.watches  # joined when its CREATE was processed
+        (sub / "f").write_text("x")
+        os.unlink(sub / "f")
+        sub.rmdir()
+        deadline = time.monotonic() + 5
+        while not any(e.mask & ours.IN_IGNORED for e in notifier._eventq):
+            assert time.monotonic() < deadline
+            if notifier.check_events(100):
+                notifier.read_events()
+        assert wm.get_wd(str(sub)) == wd and wm.get_watch(wd) is not None  # read, not processed
+        notifier.process_events()
+        assert wm.get_wd(str(sub)) is None and wd not in wm.watches
+    finally:
+        notifier.stop()
+    assert [f"{e.maskname} {e.name}" for e in rec.events] == [
+        "IN_CREATE|IN_ISDIR sub",
+        "IN_CREATE f",
+        "IN_MODIFY f",
+        "IN_DELETE f",
+        "IN_IGNORED ",
+        "IN_DELETE|IN_ISDIR sub",
+    ]

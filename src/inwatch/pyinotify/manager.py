@@ -101,12 +101,15 @@ class WatchManager:
         except TypeError:
             return None
         wd = self._watcher.wd_of(wanted)
-        if wd is None:
-            for watch in self._wmd.values():  # a path pinned by hand ("-unknown-path")
-                if watch._table is None and key(watch._path) == wanted:
-                    return watch.wd
-            return None
-        return wd if wd in self._wmd else None
+        if wd is not None and wd in self._wmd:
+            return wd
+        # A path pinned by hand ("-unknown-path"), or a directory whose
+        # IN_IGNORED the Watcher read but we have not processed yet.
+        table = self._table
+        for watch in self._wmd.values():
+            if (watch._table is None or watch.wd not in table) and key(watch.path) == wanted:
+                return watch.wd
+        return None
 
     def get_path(self, wd: int) -> PathT | None:
         """The current path of *wd*, or None."""

@@ -415,11 +415,19 @@ class AsyncioNotifier(Notifier):
             if watcher.watches:
                 # The events of one read come without a pass through the loop
                 # in between, so _flush, scheduled on the first, sees them all.
-                async for event in watcher:
-                    self._queue_events([event])
-                    if not self._flush_due:
-                        self._flush_due = True
-                        self.loop.call_soon(self._flush)  # type: ignore[attr-defined]
+                # If this task is cancelled (stop() from a callback), the
+                # Watcher's generator is closed here, not later by the collector.
+                events = watcher.__aiter__()
+                try:
+                    async for event in events:
+                        self._queue_events([event])
+                        if not self._flush_due:
+                            self._flush_due = True
+                            self.loop.call_soon(self._flush)  # type: ignore[attr-defined]
+                finally:
+                    aclose = getattr(events, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
             # Stopped, or no watch is left: wait for add_watch.
             added.clear()
             if self._stopping or watcher.closed or watcher.watches:
