@@ -410,3 +410,35 @@ def test_native_watcher_does_not_show_its_walk(tmp_path: Path) -> None:
             seen += w.read(timeout=0.5)
         seen += w.read(timeout=0.1)
     assert [(e.maskname, e.pathname) for e in seen] == [("IN_OPEN", str(tmp_path / "a" / "f"))]
+
+
+def _removed_while_queued(mod: Any, root: Path) -> list[str]:
+    """Events read before rm_watch but processed after it: pyinotify drops them."""
+    (root / "sub").mkdir()
+    wm = mod.WatchManager()
+    rec = Recorder()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        wds = wm.add_watch(str(root), mod.IN_CREATE, rec=True)
+        touch(root / "sub" / "f")
+        touch(root / "g")
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        wm.rm_watch(wds[str(root / "sub")])
+        notifier.process_events()
+        drain(notifier)
+        left = sorted(wm.watches)
+    finally:
+        notifier.stop()
+    return [str(e).replace(str(root), "ROOT") for e in rec.events] + [f"left {left}"]
+
+
+def test_events_of_a_watch_removed_while_queued(tmp_path: Path) -> None:
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _removed_while_queued(pyinotify, tmp_path / "oracle")
+    assert expected == [
+        "<Event dir=False mask=0x100 maskname=IN_CREATE name=g path=ROOT pathname=ROOT/g wd=1 >",
+        "left [1]",
+    ]
+    assert _removed_while_queued(inwatch_pyinotify, tmp_path / "ours") == expected

@@ -47,6 +47,9 @@ class WatchManager:
         # Set when an event processed may mean the Watcher dropped watches
         # silently (see _sync_dropped).
         self._maybe_dropped = False
+        # wds the program removed (rm_watch, del_watch): events of theirs still
+        # queued are not theirs to adopt again (pyinotify drops them too).
+        self._removed: set[int] = set()
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
@@ -91,6 +94,7 @@ class WatchManager:
 
     def del_watch(self, wd: int) -> None:
         """Forget *wd* (the kernel watch stays; see :meth:`rm_watch`)."""
+        self._removed.add(wd)
         if self._wmd.pop(wd, None) is None:
             _state.log().error("Cannot delete unknown watch descriptor %s", wd)
 
@@ -133,6 +137,7 @@ class WatchManager:
         parent's attributes, as pyinotify's auto-added watches do."""
         if isinstance(parent._path, bytes) != isinstance(path, bytes):
             path = os.fsencode(path) if isinstance(parent._path, bytes) else os.fsdecode(path)
+        self._removed.discard(wd)  # the kernel gave it out again
         watch = self._wmd[wd] = Watch(
             wd,
             path,
@@ -162,6 +167,8 @@ class WatchManager:
         was filtered out by the mask, or the directory had already gone when it
         was). *path* is the directory's path as the event carries it; its
         parent is a watch of ours (the one that reported the directory)."""
+        if wd in self._removed:
+            return None
         parent_path = os.path.dirname(path)
         parent: Watch | None = None
         parent_wd = self._watcher.wd_of(parent_path)
@@ -302,12 +309,14 @@ class WatchManager:
         table = self._table
         ret[apath] = wd
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
+        self._removed.discard(wd)
         if recursive:
             for sub_wd in self._watcher.subtree(wd)[1:]:
                 sub: PathT = table[sub_wd]
                 if as_bytes:
                     sub = os.fsencode(sub)
                 ret[sub] = sub_wd
+                self._removed.discard(sub_wd)
                 self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
@@ -404,6 +413,7 @@ class WatchManager:
                 self._fail(f"rm_watch: cannot remove WD={awd}", err, quiet, ret)
                 continue
             self._wmd.pop(awd, None)
+            self._removed.add(awd)
             ret[awd] = True
         return ret
 

@@ -188,7 +188,7 @@ class Notifier:
                     continue
                 watch = wm._unknown(wd, ev.path)
                 if watch is None:
-                    if not mask & IN_IGNORED:
+                    if not mask & IN_IGNORED and wd not in wm._removed:
                         _state.log().warning("Unable to retrieve Watch object associated to %r", ev)
                     continue
             if mask & IN_ISDIR and mask & ANNOUNCING:
@@ -452,7 +452,7 @@ class AsyncioNotifier(Notifier):
         loop: Any = self.loop
         if task is not None and not task.done():
             if loop.is_running():
-                task.cancel()
+                loop.call_soon_threadsafe(task.cancel)  # stop() may come from any thread
             elif not loop.is_closed():
                 # Stopped from outside the loop: let the task see the stop and
                 # end, so nothing is left pending when the loop is closed.
