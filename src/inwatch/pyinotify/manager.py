@@ -195,42 +195,6 @@ class WatchManager:
             del wmd[wd]
         self._maybe_dropped = False
 
-    # --- what pyinotify's recursive add_watch shows (issue 10, item 12) -----------
-    #
-    # pyinotify walks a tree with os.walk and watches each directory as the walk
-    # yields it: every subdirectory is listed *after* its parent is watched and
-    # *before* it is watched itself, so the parent's watch reports
-    # IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
-    # consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
-    # subdirectory's name, when its mask asks for them; programs count those
-    # events. The Watcher lists quietly. So after a recursive add the
-    # subdirectories are listed again, in the order os.walk lists them (the
-    # Watcher walks in that order, so it is the order of their wds), each with
-    # its own watch narrowed for the moment to the bits a listing does not
-    # cause: the kernel then queues on the parents' watches exactly what it
-    # queued for pyinotify, and nothing on the directories' own watches, which
-    # pyinotify's walk never showed.
-
-    def _replay_listing(self, top_wd: int, mask: int) -> None:
-        if not mask & LISTING:
-            return
-        table = self._table
-        watcher = self._watcher
-        for wd in sorted(watcher.subtree(top_wd)[1:]):
-            path = table.get(wd)
-            if path is None:
-                continue
-            try:
-                watcher.set_mask(wd, mask & ~LISTING)
-                try:
-                    with os.scandir(path) as entries:
-                        for _ in entries:
-                            pass
-                finally:
-                    watcher.set_mask(wd, mask)
-            except OSError:
-                continue  # gone since: pyinotify's walk would have skipped it too
-
     # --- adding ---------------------------------------------------------------
 
     def add_watch(
@@ -320,7 +284,7 @@ class WatchManager:
                 self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
-            self._replay_listing(wd, mask)
+            replay_listing(self._watcher, wd, mask)
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:
@@ -450,3 +414,41 @@ class WatchManager:
     ignore_events = property(
         get_ignore_events, set_ignore_events, doc="Drop events instead of processing them."
     )
+
+
+# What pyinotify's recursive add_watch shows (issue 10, item 12).
+#
+# pyinotify walks a tree with os.walk and watches each directory as the walk
+# yields it: every subdirectory is listed *after* its parent is watched and
+# *before* it is watched itself, so the parent's watch reports
+# IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
+# consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
+# subdirectory's name, when its mask asks for them; programs count those
+# events. The Watcher lists quietly. So after a recursive add the
+# subdirectories are listed again, in the order os.walk lists them (the
+# Watcher walks in that order, so it is the order of their wds), each with
+# its own watch narrowed for the moment to the bits a listing does not
+# cause: the kernel then queues on the parents' watches exactly what it
+# queued for pyinotify, and nothing on the directories' own watches, which
+# pyinotify's walk never showed.
+
+
+def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
+    """List the subdirectories of *top_wd* as pyinotify's walk did (see above)."""
+    if not mask & LISTING:
+        return
+    table = watcher.watches
+    for wd in sorted(watcher.subtree(top_wd)[1:]):
+        path = table.get(wd)
+        if path is None:
+            continue
+        try:
+            watcher.set_mask(wd, mask & ~LISTING)
+            try:
+                with os.scandir(path) as entries:
+                    for _ in entries:
+                        pass
+            finally:
+                watcher.set_mask(wd, mask)
+        except OSError:
+            continue  # gone since: pyinotify's walk would have skipped it too
