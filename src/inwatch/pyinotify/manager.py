@@ -99,7 +99,8 @@ class WatchManager:
             _state.log().error("Cannot delete unknown watch descriptor %s", wd)
 
     def get_wd(self, path: Any) -> int | None:
-        """The wd watching *path* (its current path, after renames), or None. O(1)."""
+        """The wd watching *path* (its current path, after renames), or None: O(1)
+        for a path the Watcher watches."""
         try:
             wanted = key(path)
         except TypeError:
