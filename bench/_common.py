@@ -65,6 +65,10 @@ ALL_PEERS = [
     "watchdog",
     "watchfiles",
 ]
+# INWATCH_BASELINE=/path/to/other/checkout/src adds "inwatch-baseline": the
+# blocking Watcher of that checkout, measured in the same rounds (before/after).
+if os.environ.get("INWATCH_BASELINE"):
+    ALL_PEERS.insert(ALL_PEERS.index("inwatch") + 1, "inwatch-baseline")
 
 
 # --- scratch trees on /dev/shm --------------------------------------------------

@@ -36,8 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from inwatch import Inotify, Mask, RawEvent, parse_events
-from inwatch._sys import fionread
-from inwatch.events import parse_records
+from inwatch.inotify._sys import fionread
+from inwatch.inotify.wire import parse_records
 
 _HEADER = struct.Struct("=iIII")
 

@@ -19,7 +19,12 @@ from collections.abc import Callable
 from _common import BENCH, OUT, Section, machine, progress, table, timed
 from peers import PEERS
 
-QUICK_PEERS = ("c", "plain", "inotifywait", *(p for p in PEERS if p.startswith("inwatch")))
+QUICK_PEERS = (
+    "c",
+    "plain",
+    "inotifywait",
+    *(p for p in PEERS if p.startswith("inwatch") and p != "inwatch-baseline"),
+)
 WORKLOADS = {
     "burst": "burst",
     "storm": "storm",

@@ -660,6 +660,7 @@ PEERS: dict[str, type[Adapter]] = {
     "plain": Plain,
     "inotifywait": Inotifywait,
     "inwatch": Inwatch,
+    "inwatch-baseline": Inwatch,  # another checkout's (INWATCH_BASELINE, see worker.py)
     "inwatch-thread": InwatchThread,
     "inwatch-async": InwatchAsync,
     "inwatch-compat": InwatchCompat,
@@ -670,7 +671,7 @@ PEERS: dict[str, type[Adapter]] = {
     "watchdog": Watchdog,
     "watchfiles": Watchfiles,
 }
-INWATCH = tuple(p for p in PEERS if p.startswith("inwatch"))
+INWATCH = tuple(p for p in PEERS if p.startswith("inwatch") and p != "inwatch-baseline")
 
 
 def make(peer: str) -> Adapter:

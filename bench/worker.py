@@ -93,6 +93,9 @@ def probe(adapter: peers.Adapter, root: str, timeout: float = 300.0) -> None:
 def main() -> int:
     peer, workload, spec_json = sys.argv[1:4]
     spec = json.loads(spec_json)
+    if peer == "inwatch-baseline":
+        # Before anything imports inwatch: the other checkout's package wins.
+        sys.path.insert(0, os.environ["INWATCH_BASELINE"])
     chan = Channel()
     try:
         adapter = peers.make(peer)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from .errors import EventParseError, InotifyLimitError, InstanceLimitError, WatchLimitError
 from .event import Actor, Event
-from .events import RawEvent, parse_events
 from .flags import *  # noqa: F403  (the IN_* constants, Mask, InitFlags)
 from .flags import __all__ as _flags_all
 from .inotify import Inotify
-from .limits import Limits, ProcessUsage, inotify_usage, limits
+from .inotify.wire import RawEvent, parse_events
+from .knobs import Limits, ProcessUsage, inotify_usage, limits
 from .watcher import Watcher
 
 __version__ = "0.1.0"

@@ -16,8 +16,13 @@ what they already know::
      └── ...                             any other errno, as OSError(errno, ...)
 
     ValueError
-     └── EventParseError                 a buffer that is not a sequence of
-                                         ``struct inotify_event`` records
+     ├── EventParseError                 a buffer that is not a sequence of
+     │                                   ``struct inotify_event`` records
+     └── WatcherClosedError              any use of a closed Watcher
+
+    RuntimeError
+     ├── WatcherStoppedError             read()/iteration after stop() (resume() first)
+     └── WatcherFailedError              reading again after a failure stopped the driver
 
 An overflow of the kernel queue is not an exception: it is an event
 (``Mask.Q_OVERFLOW``), delivered like any other, so nothing is lost silently and
@@ -31,7 +36,22 @@ __all__ = [
     "InotifyLimitError",
     "InstanceLimitError",
     "WatchLimitError",
+    "WatcherClosedError",
+    "WatcherFailedError",
+    "WatcherStoppedError",
 ]
+
+
+class WatcherClosedError(ValueError):
+    """The Watcher was closed; only ``close()`` works on it."""
+
+
+class WatcherStoppedError(RuntimeError):
+    """``read()``/iteration/``async for`` after ``stop()``: call ``resume()`` first."""
+
+
+class WatcherFailedError(RuntimeError):
+    """A failure stopped the driver before; its cause is ``__cause__``."""
 
 
 class EventParseError(ValueError):

@@ -19,8 +19,8 @@ from inwatch.cli.format import (
     json_object,
     printable,
 )
-from inwatch.events import RawEvent
 from inwatch.flags import Mask
+from inwatch.inotify.wire import RawEvent
 
 
 @dataclass

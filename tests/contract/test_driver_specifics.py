@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
 from contract_harness import pathnames, touch
 
 from inwatch import Event, Mask, Watcher
+from inwatch.errors import WatcherClosedError, WatcherFailedError
 
 CREATE = int(Mask.CREATE)
 j = os.path.join
@@ -39,28 +41,32 @@ def test_threaded_batches(scratch: str) -> None:
     assert created == [j(scratch, f"f{i}") for i in range(10)]
 
 
-def test_a_failing_callback_is_reported_and_delivery_goes_on(scratch: str) -> None:
+def test_a_failing_callback_stops_the_driver_and_reaches_join_and_drain(scratch: str) -> None:
+    """The rule: whatever the callback raises stops delivery at once, ``running``
+    turns false, and the error is raised from ``drain()`` and ``join()``."""
     seen: list[str] = []
-    done = threading.Event()
 
     def callback(ev: Event[Any]) -> None:
         if ev.mask & CREATE:
             seen.append(ev.name)
             if ev.name == "boom":
                 raise ValueError("callback failed")
-            if ev.name == "after":
-                done.set()
 
     with Watcher() as w:
         w.add(scratch)
-        with pytest.warns(RuntimeWarning, match="callback failed"):
-            w.start(callback)
-            touch(j(scratch, "boom"))
-            touch(j(scratch, "after"))
-            assert done.wait(10)
-            w.stop()
-            w.join(10)
-    assert seen == ["boom", "after"]
+        w.start(callback)
+        touch(j(scratch, "boom"))
+        deadline = time.monotonic() + 10
+        while w.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not w.running
+        with pytest.raises(ValueError, match="callback failed"):
+            w.drain(1)
+        with pytest.raises(ValueError, match="callback failed"):
+            w.join(5)
+        with pytest.raises(WatcherFailedError):
+            w.read(0)
+    assert seen == ["boom"]
 
 
 def test_start_twice_is_refused(scratch: str) -> None:
@@ -110,4 +116,5 @@ def test_close_from_another_thread_ends_iteration(scratch: str) -> None:
     assert not it.is_alive()
     w.close()
     assert w.closed
-    assert w.read(0) == []
+    with pytest.raises(WatcherClosedError, match="closed"):
+        w.read(0)

@@ -13,6 +13,7 @@ from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
 from inwatch import Mask
+from inwatch.errors import WatcherStoppedError
 
 CREATE = int(Mask.CREATE)
 IGNORED = int(Mask.IGNORED)
@@ -199,7 +200,11 @@ def test_stop_ends_delivery_and_leaves_no_thread(harness: MakeHarness, scratch: 
             assert h.w.read() == []  # blocked until stop() from another thread
         finally:
             timer.join()
-        assert list(h.w) == []
+        # Iterating a stopped Watcher is refused, not silently empty ...
+        with pytest.raises(WatcherStoppedError, match="resume"):
+            list(h.w)
+        h.w.resume()  # ... until resume(): then it reads again.
+        h.sync(scratch)
     else:
         h.w.stop()
         if h.kind == "threaded":

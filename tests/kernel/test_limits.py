@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from inwatch import Inotify, Limits, Mask, inotify_usage, limits
-from inwatch.limits import raise_command
+from inwatch.knobs import raise_command
 
 
 def _proc_int(path: str) -> int | None:

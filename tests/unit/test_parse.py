@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inwatch import EventParseError, Mask, RawEvent, parse_events
-from inwatch.events import HEADER_SIZE, pack_event, parse_records
+from inwatch.inotify.wire import HEADER_SIZE, pack_event, parse_records
 
 
 def header(wd: int, mask: int, cookie: int, length: int) -> bytes:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inwatch.tree import count_dirs, make_excluder, scan_tree
+from inwatch.filters import make_excluder
+from inwatch.inotify.walk import count_dirs, scan_tree
 
 j = os.path.join
 

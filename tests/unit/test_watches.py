@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from inwatch.watches import WatchTable, join, parent_of
+from inwatch.inotify.table import WatchTable, join, parent_of
 
 
 def tree(*spec: tuple[int, str, int | None]) -> WatchTable:

@@ -24,7 +24,6 @@ import re
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..events import RawEvent
 from ..flags import (
     IN_ACCESS,
     IN_ALL_EVENTS,
@@ -45,6 +44,7 @@ from ..flags import (
     IN_UNMOUNT,
     mask_names,
 )
+from ..inotify.wire import RawEvent
 
 __all__ = [
     "DEFAULT_TIMEFMT",

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..limits import Limits, inotify_usage, limits, raise_command
+from ..knobs import Limits, inotify_usage, limits, raise_command
 from ._common import text_out
 from .args import CliError
 from .format import dumps

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .. import _sys
+from ..inotify import _sys
 from .errors import str_errno
 
 __all__ = ["INotifyWrapper"]

@@ -44,7 +44,7 @@ from .errors import NotifierError
 from .events import Event, make_event
 from .handlers import PrintAllEvents, dispatch_target
 from .manager import WatchManager
-from .watch import Watch, identity
+from .watch import Watch
 
 __all__ = ["AsyncioNotifier", "Notifier", "ThreadedNotifier"]
 
@@ -245,26 +245,25 @@ class Notifier:
         return d
 
     def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
-        """A watched item moved. Inside a watched tree the Watcher followed it and
-        the path is already right. A watched root moved elsewhere cannot be
-        followed (the kernel does not say where): then, as pyinotify does,
-        ``-unknown-path`` is appended to the Watch's path, so programs that
-        test for (or strip) that suffix keep working."""
-        ident = watch._ident
-        if ident is None or watch._table is None:
-            return  # a subdirectory (followed by the Watcher), or already pinned
+        """A watched item moved; the event carries its path *now*, as pyinotify's
+        does. The Watcher follows a directory renamed inside a watched tree, and
+        a watched root renamed within its parent directory (pyinotify could
+        not: it appended ``-unknown-path``). A root moved anywhere else cannot
+        be found (the kernel does not say where): the Watcher then names it
+        ``PATH-unknown-path``, as pyinotify did, so programs that test for (or
+        strip) that suffix keep working, and it is logged as pyinotify logs it."""
+        if watch._table is None:
+            return  # pinned by hand
         path = watch.path
-        if identity(path)[1] == ident:
-            return
-        suffix: Any = _UNKNOWN_SUFFIX if isinstance(path, str) else _UNKNOWN_SUFFIX.encode()
-        _state.log().error(
-            "The pathname '%s' of this watch %s has probably changed and couldn't be "
-            "updated, so it cannot be trusted anymore.",
-            path,
-            watch,
-        )
-        watch.path = path = path + suffix
         d["path"] = path
+        suffix: Any = _UNKNOWN_SUFFIX if isinstance(path, str) else _UNKNOWN_SUFFIX.encode()
+        if path.endswith(suffix):
+            _state.log().error(
+                "The pathname '%s' of this watch %s has probably changed and couldn't be "
+                "updated, so it cannot be trusted anymore.",
+                path[: -len(suffix)],
+                watch,
+            )
 
     # --- looping --------------------------------------------------------------
 

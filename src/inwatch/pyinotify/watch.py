@@ -15,12 +15,11 @@ from .events import _fields_repr
 __all__ = ["Watch"]
 
 
-def identity(path: PathT) -> tuple[bool, tuple[int, int] | None]:
+def _is_dir(path: PathT) -> bool:
     try:
-        st = os.stat(path)
+        return stat.S_ISDIR(os.stat(path).st_mode)
     except (OSError, ValueError):
-        return False, None
-    return stat.S_ISDIR(st.st_mode), (st.st_dev, st.st_ino)
+        return False
 
 
 class Watch:
@@ -32,7 +31,6 @@ class Watch:
     """
 
     __slots__ = (
-        "_ident",
         "_path",
         "_table",
         "auto_add",
@@ -64,9 +62,8 @@ class Watch:
         self.proc_fun = proc_fun
         self.auto_add = auto_add
         self.exclude_filter = exclude_filter
-        self._ident: tuple[int, int] | None = None
         if is_dir is None:
-            self.dir, self._ident = identity(path)
+            self.dir = _is_dir(path)
         else:
             self.dir = is_dir
 

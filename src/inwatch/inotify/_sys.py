@@ -101,7 +101,7 @@ def _add_watch_error(err: int, path: str | bytes, mask: int) -> OSError:
     # filename is the path as the caller gave it (bytes stay bytes), as os.stat does.
     shown = path
     if err == errno.ENOSPC:
-        from .limits import watch_limit_error  # only on the error path
+        from ..knobs import watch_limit_error  # only on the error path
 
         return watch_limit_error(shown, needed=1)
     if err == errno.ENOENT:
@@ -134,7 +134,7 @@ def _init_error(err: int) -> OSError:
             # Listing needs an fd too: EMFILE here means the process table is full.
             open_fds = soft if e.errno == errno.EMFILE else 0
         if open_fds < soft - 1:
-            from .limits import instance_limit_error
+            from ..knobs import instance_limit_error
 
             return instance_limit_error()
         return OSError(err, f"per-process open file limit reached (ulimit -n = {soft})")

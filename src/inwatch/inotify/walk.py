@@ -12,36 +12,18 @@ Everything with side effects comes in as callables (``watch``, ``on_entry``,
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-__all__ = ["Excluder", "count_dirs", "make_excluder", "scan_tree"]
+from ..filters import Excluder
+from .port import DirEntryLike
 
-# excluder(path_relative_to_root, name, full_path) -> True to leave it out
-Excluder = Callable[[str, str, str], bool]
-ExcludeSpec = Iterable[str] | Callable[[str], bool] | None
+__all__ = ["count_dirs", "scan_tree"]
+
 
 # A directory vanishing or turning into something else while we walk is a race,
 # not an error: the kernel reports what happened to it.
 _GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
-
-
-def make_excluder(exclude: ExcludeSpec) -> Excluder | None:
-    """Globs match the entry's name or its path relative to the watched root
-    (``"*.tmp"``, ``".git"``, ``"build/cache"``); a callable gets the full path."""
-    if exclude is None:
-        return None
-    if callable(exclude):
-        func = exclude
-        return lambda rel, name, full: bool(func(full))
-    patterns = [exclude] if isinstance(exclude, str) else list(exclude)
-    if not patterns:
-        return None
-    regex = re.compile("|".join(f"(?:{fnmatch.translate(p.rstrip('/'))})" for p in patterns))
-    match = regex.match
-    return lambda rel, name, full: match(name) is not None or match(rel) is not None
 
 
 def scan_tree(
@@ -52,33 +34,45 @@ def scan_tree(
     watch: Callable[[str, int | None], int],
     excluded: Excluder | None,
     follow_symlinks: bool,
-    on_entry: Callable[[int, str, str, bool, os.DirEntry[str]], None] | None,
+    on_entry: Callable[[int, str, str, bool, DirEntryLike], None] | None,
     onerror: Callable[[OSError], None],
     visited: set[tuple[int, int]] | None = None,
+    listdir: Callable[[str], list[DirEntryLike]] | None = None,
+    on_gone: Callable[[str, int | None], None] | None = None,
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
 
     *top_rel* is *top*'s path relative to the watched root (``""`` for the root)
     and *top_parent* the wd of its parent (``None`` for a root); ``watch(path,
-    parent_wd)`` adds one watch and returns its wd.
+    parent_wd)`` adds one watch and returns its wd, or -1 to leave that
+    directory out (it is known already: not listed again).
     For every entry of every watched directory, after that directory's watch is
     in place, ``on_entry(parent_wd, parent_path, name, is_dir, entry)`` is called,
     parents before their contents. Errors on subdirectories (no permission...)
     go to *onerror*; ``WatchLimitError`` and errors on *top* propagate.
     With *follow_symlinks*, directories reached twice (a symlink loop) are
-    skipped by device and inode.
+    skipped by device and inode. *listdir* lists a directory (default
+    ``os.scandir``); *on_gone(path, parent_wd)* hears of a subdirectory that
+    vanished before it could be watched or listed (a race: renamed or deleted
+    meanwhile), so the caller can look again once the queue has told why.
     """
+    if listdir is None:
+        listdir = _scandir
     stack: list[tuple[str, str, int | None]] = [(top, top_rel, top_parent)]
     while stack:
         path, rel, parent = stack.pop()
         try:
             wd = watch(path, parent)
-            entries = list(os.scandir(path))
+            if wd < 0:
+                continue  # the caller knows this directory already: not walked again
+            entries = listdir(path)
         except OSError as exc:
             if path is top or exc.errno == errno.ENOSPC:
                 raise
             if exc.errno not in _GONE:
                 onerror(exc)
+            elif on_gone is not None:
+                on_gone(path, parent)
             continue
         subdirs: list[tuple[str, str, int | None]] = []
         for entry in entries:
@@ -106,6 +100,11 @@ def scan_tree(
                 subdirs.append((full, sub_rel, wd))
         # Reverse so that the walk visits entries in listing order (it is a stack).
         stack.extend(reversed(subdirs))
+
+
+def _scandir(path: str) -> list[DirEntryLike]:
+    with os.scandir(path) as it:
+        return list(it)
 
 
 def count_dirs(top: str, excluded: Excluder | None, follow_symlinks: bool) -> int:

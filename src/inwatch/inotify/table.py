@@ -81,7 +81,7 @@ class WatchTable:
             self.roots.add(wd)
             self.wds[path] = wd
             parent = self.wd_of(parent_of(path))  # a root inside another tree
-        if parent is not None and parent != wd and parent in self.paths:
+        if parent is not None and parent in self.paths and not self._below(parent, wd):
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:
@@ -124,10 +124,13 @@ class WatchTable:
         out = [wd]
         children = self.children
         i = 0
+        limit = len(self.paths)
         while i < len(out):
             kids = children.get(out[i])
             if kids:
                 out.extend(kids)
+                if len(out) > limit:  # a cycle: never silently loop forever
+                    raise RuntimeError(f"inwatch: watch table cycle below wd {wd}")
             i += 1
         return out
 
@@ -158,5 +161,19 @@ class WatchTable:
             if wds.get(p) == sub:
                 del wds[p]
                 wds[q] = sub
-        if new_parent is not None and new_parent in paths and new_parent != wd:
+        if new_parent is not None and new_parent in paths and not self._below(new_parent, wd):
             self._link(new_parent, wd)
+
+    def _below(self, wd: int, top: int) -> bool:
+        """Is *wd* *top* or inside *top*'s subtree (by path)?
+
+        A directory cannot be moved into itself, so a rename that seems to is
+        one we learnt of out of order (a stale path): linking it would make the
+        table a cycle, and every walk of it endless.
+        """
+        if wd == top:
+            return True
+        path, top_path = self.paths.get(wd), self.paths.get(top)
+        if path is None or top_path is None:
+            return False
+        return path == top_path or path.startswith(top_path.rstrip(_sep) + _sep)

@@ -11,9 +11,10 @@ import select
 import warnings
 from types import TracebackType
 
+from ..flags import InitFlags
+from ..timeouts import poll_ms
 from . import _sys
-from .events import RawEvent, parse_events
-from .flags import InitFlags
+from .wire import RawEvent, parse_events
 
 __all__ = ["Inotify", "PathArg"]
 
@@ -114,8 +115,11 @@ class Inotify:
         return _sys.fionread(self.fileno())
 
     def read_bytes(self, timeout: float | None = None) -> bytes:
-        """Wait up to *timeout* seconds (``None``: forever) and return every byte
-        the kernel has queued, whole events only; ``b""`` on timeout."""
+        """Wait up to *timeout* seconds (``None`` or ``inf``: forever) and return
+        every byte the kernel has queued, whole events only; ``b""`` on timeout.
+
+        The wait is a poll(2) whatever ``nonblocking`` says: that flag matters
+        to callers reading the fd themselves. ``timeout=0`` returns at once."""
         fd = self.fileno()
         if not (timeout == 0 and self._nonblocking) and not self._poll_ready(timeout):
             return b""
@@ -143,5 +147,4 @@ class Inotify:
 
     def _poll_ready(self, timeout: float | None) -> bool:
         # poll() counts whole milliseconds: round up so a short timeout still waits.
-        ms = None if timeout is None else max(0, int(timeout * 1000 + 0.999))
-        return bool(self._poll.poll(ms))
+        return bool(self._poll.poll(poll_ms(timeout)))

@@ -1,0 +1,358 @@
+"""The drivers, written once over a :class:`~inwatch.source.Source`-like backend.
+
+- :class:`Blocking`: ``read(timeout)`` in the caller's thread: wait (poll on the
+  backend's fd and a stop eventfd), read, process, return.
+- :class:`Threaded`: a *reader* thread that only takes bytes off the kernel
+  queue (so a slow consumer never makes the kernel drop events) and a
+  *handler* thread that processes them and calls the user's callback.
+- :class:`AsyncSession`: one ``async for``: the event loop's reader callback
+  only takes bytes; processing (which may list directories) runs in a worker
+  thread, never on the loop; events come back through the loop.
+
+One failure channel: whatever a backend or a user function raises stops the
+driver, :attr:`Threaded.running` turns false, and the error is raised to the
+caller (from ``read()``, ``join()``, ``drain()``, or the ``async for``).
+Back-pressure: the user-space backlog is bounded (``max_queue`` events, counted
+as their smallest wire size); when full the reader stops reading, the kernel
+queue fills, and its overflow is reported and recovered (never a silent drop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .event import Event
+from .timeouts import poll_ms
+
+__all__ = ["AsyncSession", "Backend", "Blocking", "Threaded", "poll_ms"]
+
+_MIN_EVENT_BYTES = 16
+
+
+class Backend(Protocol):
+    def fileno(self) -> int: ...
+    def read_raw(self) -> int: ...
+    def process(self) -> list[Event[Any]]: ...
+    def deadline(self) -> float | None: ...
+    @property
+    def alive(self) -> bool: ...
+    @property
+    def backlog(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+
+
+def _wait_for(deadline: float | None, user_end: float | None) -> float | None:
+    now = time.monotonic()
+    waits = [t - now for t in (deadline, user_end) if t is not None]
+    return max(0.0, min(waits)) if waits else None
+
+
+class Blocking:
+    """``read()`` in the caller's thread."""
+
+    def __init__(self, backend: Backend, stop_fd: int) -> None:
+        self.backend = backend
+        self.stop_fd = stop_fd
+        self._poll = select.poll()
+        self._poll.register(backend.fileno(), select.POLLIN)
+        self._poll.register(stop_fd, select.POLLIN)
+
+    def read(self, timeout: float | None, stopped: Callable[[], bool]) -> list[Event[Any]]:
+        backend = self.backend
+        fd = backend.fileno()
+        user_end = None
+        if timeout is not None and not math.isinf(timeout):
+            user_end = time.monotonic() + timeout
+        poll_ms(timeout)  # validates it
+        while True:
+            if stopped() or backend.closed:
+                return []
+            wait = _wait_for(backend.deadline(), user_end)
+            ready = self._poll.poll(poll_ms(wait))
+            if stopped():
+                return []
+            if any(r == fd for r, _ in ready):
+                backend.read_raw()
+            events = backend.process()
+            if events:
+                return events
+            if not backend.alive:
+                return []  # the last watch went (its IGNORED woke us): nothing to wait for
+            if user_end is not None and time.monotonic() >= user_end:
+                return []
+
+
+class Threaded:
+    """A reader thread and a handler thread around one callback."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        deliver: Callable[[list[Event[Any]]], None],
+        max_queue: int,
+    ) -> None:
+        self.backend = backend
+        # Our own wake-up: the reader sleeps in poll on the backend's fd and this.
+        self.wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.deliver = deliver
+        self.limit = max(1, max_queue) * _MIN_EVENT_BYTES
+        self.cond = threading.Condition()
+        self.stopping = False
+        self.reader_done = False
+        self.handler_done = False
+        self.busy = False
+        self.failure: BaseException | None = None
+        self.threads = [
+            threading.Thread(target=self._guard(self._read_loop), name="inwatch-reader"),
+            threading.Thread(target=self._guard(self._handle_loop), name="inwatch-handler"),
+        ]
+        for t in self.threads:
+            t.daemon = True
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    @property
+    def running(self) -> bool:
+        return self.failure is None and any(t.is_alive() for t in self.threads)
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
+        try:
+            os.eventfd_write(self.wake_fd, 1)
+        except (OSError, ValueError):
+            pass  # closed: the run is over
+
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except BaseException as exc:
+                with self.cond:
+                    if self.failure is None:
+                        self.failure = exc
+                    self.stopping = True
+                    self.cond.notify_all()
+                self._wake_reader()
+
+        return run
+
+    def _read_loop(self) -> None:
+        backend = self.backend
+        poller = select.poll()
+        fd = backend.fileno()
+        poller.register(fd, select.POLLIN)
+        poller.register(self.wake_fd, select.POLLIN)
+        cond = self.cond
+        try:
+            while not self.stopping:
+                with cond:
+                    while backend.backlog >= self.limit and not self.stopping:
+                        cond.wait()  # back-pressure: the kernel queue absorbs, then overflows
+                    if self.stopping:
+                        break
+                ready = poller.poll()
+                if self.stopping or backend.closed:
+                    break
+                if any(r == fd for r, _ in ready) and backend.read_raw():
+                    with cond:
+                        cond.notify_all()
+                elif not backend.alive and not backend.backlog:
+                    break  # the last watch is gone and its IGNORED was read
+        finally:
+            with cond:
+                self.reader_done = True
+                cond.notify_all()
+
+    def _handle_loop(self) -> None:
+        backend = self.backend
+        cond = self.cond
+        try:
+            while True:
+                with cond:
+                    while True:
+                        if self.stopping:
+                            return
+                        if backend.backlog:
+                            break
+                        due = backend.deadline()
+                        if due is not None and due <= time.monotonic():
+                            break
+                        if self.reader_done:
+                            return
+                        cond.wait(_wait_for(due, None))
+                    self.busy = True
+                try:
+                    events = backend.process()
+                    with cond:
+                        cond.notify_all()  # room in the backlog again
+                    if events:
+                        self.deliver(events)
+                finally:
+                    with cond:
+                        self.busy = False
+                        cond.notify_all()
+                if not backend.alive and not backend.backlog and backend.deadline() is None:
+                    # The last watch is gone and everything read was delivered:
+                    # the run ends by itself (start() may begin another).
+                    with cond:
+                        self.stopping = True
+                        cond.notify_all()
+                    self._wake_reader()
+                    return
+        finally:
+            with cond:
+                self.handler_done = True
+                cond.notify_all()
+
+    def drain(self, timeout: float, pending_in_kernel: Callable[[], int]) -> bool:
+        """Wait until everything the kernel had queued was handed to the callback."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if self.failure is not None:
+                    raise self.failure
+                idle = not self.busy and not self.backend.backlog
+                drained = idle and (self.backend.closed or pending_in_kernel() == 0)
+                if drained and self.backend.deadline() is None:
+                    return True
+                if self.handler_done:
+                    return idle and (self.backend.closed or pending_in_kernel() == 0)
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 0.02))
+
+    def join(self, timeout: float | None) -> None:
+        current = threading.current_thread()
+        for t in self.threads:
+            if t is not current and t.ident is not None:
+                t.join(timeout)
+        if not any(t.is_alive() for t in self.threads) and self.wake_fd >= 0:
+            os.close(self.wake_fd)
+            self.wake_fd = -1
+
+
+class AsyncSession:
+    """One ``async for`` over a backend: loop reader callback + worker thread."""
+
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop, max_queue: int) -> None:
+        self.backend = backend
+        self.loop = loop
+        self.max_queue = max(1, max_queue)
+        self.limit = self.max_queue * _MIN_EVENT_BYTES
+        self.out: collections.deque[Event[Any]] = collections.deque()
+        self.wake = asyncio.Event()
+        self.cond = threading.Condition()
+        self.ending = False
+        self.failure: BaseException | None = None
+        self.waiting = False  # the consumer awaits inside the generator
+        self.superseded = False
+        self.worker_done = False
+        self.reading = False
+        self.worker = threading.Thread(target=self._work, name="inwatch-async", daemon=True)
+
+    def begin(self) -> None:
+        self.worker.start()
+        self._add_reader()
+
+    def _add_reader(self) -> None:
+        if not self.reading and not self.backend.closed:
+            self.loop.add_reader(self.backend.fileno(), self._on_readable)
+            self.reading = True
+
+    def remove_reader(self) -> None:
+        if self.reading:
+            self.reading = False
+            try:
+                self.loop.remove_reader(self.backend.fileno())
+            except (ValueError, RuntimeError, OSError):
+                pass  # closed fd or loop
+
+    def _on_readable(self) -> None:
+        try:
+            got = self.backend.read_raw()
+        except BaseException as exc:
+            self.fail(exc)
+            return
+        if got:
+            with self.cond:
+                self.cond.notify_all()
+        if self.backend.backlog >= self.limit or len(self.out) >= self.max_queue:
+            self.remove_reader()  # back-pressure until the consumer catches up
+        elif not got and not self.backend.alive:
+            self.remove_reader()
+
+    def _work(self) -> None:
+        backend = self.backend
+        cond = self.cond
+        try:
+            while True:
+                with cond:
+                    while True:
+                        if self.ending:
+                            return
+                        if backend.backlog:
+                            break
+                        due = backend.deadline()
+                        if due is not None and due <= time.monotonic():
+                            break
+                        cond.wait(_wait_for(due, None))
+                events = backend.process()
+                if events:
+                    self.out.extend(events)
+                self._notify_loop()
+        except BaseException as exc:
+            self.failure = exc
+            self._notify_loop()
+        finally:
+            self.worker_done = True
+            self._notify_loop()
+
+    def _notify_loop(self) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._after_work)
+        except RuntimeError:
+            pass  # loop closed
+
+    def _after_work(self) -> None:
+        self.wake.set()
+        roomy = len(self.out) < self.max_queue // 2 and self.backend.backlog < self.limit // 2
+        if roomy and self.backend.alive and not self.ending:
+            self._add_reader()
+
+    def fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.end()
+
+    def end(self) -> None:
+        with self.cond:
+            self.ending = True
+            self.cond.notify_all()
+        self.wake.set()
+
+    def idle(self) -> bool:
+        """Nothing read is waiting to be processed or delivered."""
+        b = self.backend
+        return not self.out and not b.backlog and b.deadline() is None
+
+    def close(self) -> None:
+        self.remove_reader()
+        self.end()
+        if self.worker.ident is not None and self.worker is not threading.current_thread():
+            self.worker.join(10)

@@ -1,0 +1,127 @@
+"""The narrow port the inotify core goes through for every effect.
+
+The core's correctness is an order of syscalls: watch a directory *then* list
+it; read the queue *after* a listing to know what it explains. Everything
+with an effect goes through :class:`Port`, so the unit tests can put a fake
+kernel behind it and script the races a real kernel cannot be forced into (an
+entry created between our watch and our listing, a directory renamed between
+its CREATE and our listing); the same scenarios run again on the real kernel
+through :class:`KernelPort`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import Protocol
+
+from .fd import Inotify
+from .mounts import MountTable
+
+__all__ = ["DirEntryLike", "KernelPort", "Port"]
+
+
+class DirEntryLike(Protocol):
+    """What the core uses of :class:`os.DirEntry`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    def inode(self) -> int: ...
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool: ...
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result: ...
+
+
+class Port(Protocol):
+    def fileno(self) -> int:
+        """What to wait on: readable when events are queued or mounts changed."""
+        ...
+
+    def inotify_fd(self) -> int: ...
+    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+        """Mount points added and removed since last asked, or ``None``."""
+        ...
+
+    def was_mount_point(self, path: str) -> bool | None:
+        """Is (or was, lately) *path* a mount point; ``None`` if unknown."""
+        ...
+
+    def add_watch(self, path: str, mask: int) -> int: ...
+    def rm_watch(self, wd: int) -> None: ...
+    def read(self) -> bytes:
+        """Everything queued now (whole events), ``b""`` if nothing; never blocks."""
+        ...
+
+    def scandir(self, path: str) -> list[DirEntryLike]: ...
+    def stat(self, path: str, follow_symlinks: bool) -> os.stat_result: ...
+    def clock(self) -> float:
+        """``time.monotonic()``."""
+        ...
+
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class KernelPort:
+    """The real thing: one non-blocking inotify fd, the mount table, and the
+    file system. What the drivers wait on is an epoll fd over both."""
+
+    __slots__ = ("_epoll", "_ino", "_mounts", "clock")
+
+    def __init__(self) -> None:
+        self._ino = Inotify(nonblocking=True)
+        self.clock = time.monotonic
+        self._epoll = select.epoll(2)
+        self._epoll.register(self._ino.fileno(), select.EPOLLIN)
+        self._mounts: MountTable | None = None
+        try:
+            self._mounts = MountTable()
+            self._epoll.register(self._mounts.wake_fileno(), select.EPOLLPRI)
+        except OSError:
+            pass  # no /proc: mounts inside a tree stay invisible, as with inotify alone
+
+    def fileno(self) -> int:
+        return self._epoll.fileno()
+
+    def inotify_fd(self) -> int:
+        return self._ino.fileno()
+
+    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+        mounts = self._mounts
+        if mounts is None or not mounts.changed():
+            return None
+        return mounts.refresh()
+
+    def was_mount_point(self, path: str) -> bool | None:
+        if self._mounts is None:
+            return None
+        return self._mounts.was_mount_point(os.path.abspath(path))
+
+    def add_watch(self, path: str, mask: int) -> int:
+        return self._ino.add_watch(path, mask)
+
+    def rm_watch(self, wd: int) -> None:
+        self._ino.rm_watch(wd)
+
+    def read(self) -> bytes:
+        return self._ino.read_bytes(0)
+
+    def scandir(self, path: str) -> list[DirEntryLike]:
+        with os.scandir(path) as it:
+            return list(it)
+
+    def stat(self, path: str, follow_symlinks: bool) -> os.stat_result:
+        return os.stat(path, follow_symlinks=follow_symlinks)
+
+    @property
+    def closed(self) -> bool:
+        return self._ino.closed
+
+    def close(self) -> None:
+        self._ino.close()
+        self._epoll.close()
+        if self._mounts is not None:
+            self._mounts.close()

@@ -1,0 +1,389 @@
+"""Adding and removing watched trees; watching a directory that appeared.
+
+Listing a directory opens and reads it, which a watch asking for OPEN, ACCESS
+or CLOSE_NOWRITE reports: thousands of events about our own walk, enough to
+overflow the queue on a large tree. So a walk watches with a *quiet* mask
+(those bits off) and widens each watch to the full mask afterwards
+(``IN_MASK_ADD``: watching a path again widens its watch, never narrows it).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+
+from ..filters import DEFAULT_ROOT, ExcludeSpec, Root, make_excluder
+from ..knobs import watch_limit_error
+from . import walk
+from .port import DirEntryLike
+from .state import TreeState
+
+__all__ = ["ECHO", "INTERNAL", "Roots", "kernel_mask"]
+
+_ACCESS = 0x1
+_CLOSE_NOWRITE = 0x10
+_OPEN = 0x20
+_CREATE = 0x100
+_ISDIR = 0x40000000
+_ONLYDIR = 0x01000000
+_DONT_FOLLOW = 0x02000000
+_MASK_ADD = 0x20000000
+_ALL_EVENTS = 0xFFF
+
+# What listing a directory makes the kernel report about it.
+ECHO = _OPEN | _ACCESS | _CLOSE_NOWRITE
+# Bits a directory watch needs for bookkeeping whatever the user asked for:
+# CREATE, DELETE, MOVED_FROM, MOVED_TO, DELETE_SELF, MOVE_SELF.
+INTERNAL = 0x100 | 0x200 | 0x40 | 0x80 | 0x400 | 0x800
+
+
+def kernel_mask(root: Root) -> int:
+    """The mask every directory watch of *root* has once set up."""
+    mask = (root.mask & ~_ONLYDIR) | INTERNAL
+    if not root.follow:
+        mask |= _DONT_FOLLOW
+    return mask
+
+
+class Roots(TreeState):
+    """``add``/``remove`` and the single-watch operations, over the state."""
+
+    def add_root(
+        self,
+        path: str,
+        mask: int,
+        *,
+        recursive: bool,
+        exclude: ExcludeSpec,
+        follow_symlinks: bool,
+        auto_add: bool | None,
+        onerror: Callable[[OSError], object] | None,
+        as_bytes: bool,
+    ) -> int:
+        top = os.path.normpath(path)
+        if auto_add is None:
+            auto_add = recursive
+        excluded = make_excluder(exclude)
+        root = Root(top, int(mask), auto_add, excluded, follow_symlinks, as_bytes)
+        mask_k = int(mask) & ~_ONLYDIR
+        if not follow_symlinks:
+            mask_k |= _DONT_FOLLOW
+        is_dir = self._is_dir(top, follow_symlinks)
+        if is_dir:
+            mask_k |= INTERNAL
+
+        def keep_going(exc: OSError) -> None:
+            if onerror is None:
+                raise exc
+            onerror(exc)
+
+        with self.lock:
+            try:
+                if not is_dir:
+                    wd = self.port.add_watch(top, mask_k)
+                    self.register(wd, top, root, None)
+                else:
+                    wd = self._add_tree(top, root, mask_k, recursive, keep_going)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    needed = walk.count_dirs(top, excluded, follow_symlinks) if recursive else 1
+                    raise watch_limit_error(top, needed=needed) from None
+                raise
+            self.roots[wd] = root
+            self._hold_root_fd(wd, top)
+            # Listing top made its parent's watch (if we have one: nested roots)
+            # report OPEN/ACCESS/CLOSE_NOWRITE of it: our own work, not news.
+            parent = self.table.wd_of(os.path.dirname(top) or "/")
+            if is_dir and parent is not None and parent != wd:
+                self.recent.quiet(parent, os.fsencode(os.path.basename(top)), self.port.clock())
+        return wd
+
+    def _add_tree(
+        self,
+        top: str,
+        root: Root,
+        mask_k: int,
+        recursive: bool,
+        keep_going: Callable[[OSError], None],
+    ) -> int:
+        visited: set[tuple[int, int]] | None = None
+        if root.follow:
+            st = self.port.stat(top, True)
+            visited = {(st.st_dev, st.st_ino)}
+
+        def on_entry(wd: int, parent: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
+            if not is_dir:
+                self.note_file(wd, name)
+
+        return self.walk(
+            top,
+            None,
+            root,
+            mask_k,
+            on_entry,
+            keep_going,
+            visited,
+            recursive=recursive,
+            rollback=True,
+        )
+
+    def _is_dir(self, path: str, follow: bool) -> bool:
+        import stat
+
+        try:
+            st = self.port.stat(path, follow)
+        except OSError:
+            return False
+        return stat.S_ISDIR(st.st_mode)
+
+    def _hold_root_fd(self, wd: int, path: str) -> None:
+        # Not a descriptor: an O_PATH fd would keep the file system busy (umount
+        # fails with EBUSY), which a watch must never do. The inode is enough
+        # to find a renamed root again in its old parent directory.
+        try:
+            st = self.port.stat(path, False)
+        except OSError:
+            return
+        self.root_ids[wd] = (st.st_dev, st.st_ino)
+
+    def remove_path(self, path_or_wd: str | int) -> None:
+        with self.lock:
+            if isinstance(path_or_wd, int):
+                wd = path_or_wd
+                if wd not in self.table.paths:
+                    raise KeyError(f"not a watch of this Watcher: {wd}")
+            else:
+                p = os.path.normpath(path_or_wd)
+                found = self.table.wd_of(p)
+                if found is None:
+                    raise KeyError(f"not watched: {p!r}")
+                wd = found
+            self.drop_subtree(wd, remove_from_kernel=True)
+
+    def unwatch(self, wd: int) -> None:
+        """Remove the one watch *wd*; watched subdirectories become roots."""
+        with self.lock:
+            table = self.table
+            if wd not in table.paths:
+                raise OSError(errno.EINVAL, f"not a watch of this Watcher: {wd}")
+            root = self.root_of(wd)
+            kids = list(table.children.get(wd, ()))
+            self.port.rm_watch(wd)
+            self.forget(wd)
+            for kid in kids:
+                path = table.paths.get(kid)
+                if path is not None:
+                    table.add(kid, path, None)
+                    self.roots[kid] = root
+
+    def set_mask(self, wd: int, mask: int) -> None:
+        with self.lock:
+            path = self.table.paths.get(wd)
+            if path is None:
+                raise OSError(errno.EINVAL, f"not a watch of this Watcher: {wd}")
+            root = self.root_of(wd)
+            mask_k = mask & ~_ONLYDIR
+            if self._is_dir(path, root.follow):
+                mask_k |= INTERNAL
+            if not root.follow:
+                mask_k |= _DONT_FOLLOW
+            self.port.add_watch(path, mask_k)
+            if root is not DEFAULT_ROOT:
+                root.mask |= mask
+                root.deliver |= mask & _ALL_EVENTS
+
+    def set_auto_add(self, wd: int) -> None:
+        root = self.options.get(wd)
+        if root is not None:
+            root.auto_add = True
+
+    # --- walking ------------------------------------------------------------------------
+
+    def walk(
+        self,
+        top: str,
+        parent: int | None,
+        root: Root,
+        mask_k: int,
+        on_entry: Callable[[int, str, str, bool, DirEntryLike], None],
+        onerror: Callable[[OSError], None],
+        visited: set[tuple[int, int]] | None,
+        *,
+        recursive: bool = True,
+        rollback: bool = False,
+        known_ok: bool = False,
+        report_known: bool = False,
+    ) -> int:
+        """Watch the directory *top* (and, if *recursive*, the tree below it) for
+        *root*; return *top*'s wd (-1 if *top* is watched already under another
+        name: it arrived by a rename still in the queue, which will say so).
+
+        A directory the kernel hands back a wd for that we hold under another
+        path is not walked again; with *known_ok* (a rescan after an overflow,
+        when the rename's events may be lost) it is re-pathed instead.
+        With *rollback*, an error removes every watch this walk created.
+        """
+        quiet = (mask_k & ~ECHO) | _MASK_ADD
+        table = self.table
+        paths = table.paths
+        top_wd = -1
+        preexisting: set[int] = set()
+
+        def watch(p: str, parent_wd: int | None) -> int:
+            nonlocal top_wd
+            wd = self.port.add_watch(p, quiet)
+            old = paths.get(wd)
+            if old is not None:
+                preexisting.add(wd)
+                if old != p and parent_wd is not None:
+                    if not known_ok or _same_dir(self, old, p):
+                        # Known under another name: renamed with the rename still
+                        # queued, or an alias (symlink loop, bind mount). Where
+                        # we saw it tells where it went if its MOVED_TO never
+                        # comes (moved from its old place into a directory that
+                        # was not watched yet).
+                        self.sightings[wd] = (p, parent_wd)
+                        self.recent.adopt(parent_wd, os.path.basename(p), wd)
+                        return -1
+                    table.move(wd, p, parent_wd)
+                elif old == p and parent_wd is not None and not report_known:
+                    return -1  # watched and listed already
+            if old is None or old == p:
+                self.register(wd, p, root, parent_wd)
+            if parent_wd is not None:
+                self.recent.adopt(parent_wd, os.path.basename(p), wd)
+                names = self.unwatched.get(parent_wd)
+                if names:
+                    names.discard(os.path.basename(p))
+            if top_wd < 0:
+                top_wd = wd
+            return wd
+
+        def on_gone(p: str, parent_wd: int | None) -> None:
+            if parent_wd is not None:
+                self.note_unwatched(parent_wd, os.path.basename(p))
+                self.pending.add(parent_wd)
+
+        try:
+            if recursive:
+                walk.scan_tree(
+                    top,
+                    root.rel(top),
+                    parent,
+                    watch=watch,
+                    excluded=root.excluded,
+                    follow_symlinks=root.follow,
+                    on_entry=on_entry,
+                    onerror=onerror,
+                    visited=visited,
+                    listdir=self.port.scandir,
+                    on_gone=on_gone,
+                )
+            else:
+                top_wd = watch(top, parent)
+                if top_wd >= 0:
+                    self._remember_files(top_wd, top, root)
+        except OSError:
+            if rollback and top_wd >= 0:
+                for wd in reversed(table.subtree(top_wd)):
+                    if wd not in preexisting:
+                        try:
+                            self.port.rm_watch(wd)
+                        except OSError:
+                            pass
+                        self.forget(wd)
+            raise
+        finally:
+            if top_wd >= 0 and mask_k & ECHO:
+                self.widen(top_wd, mask_k)
+        return top_wd
+
+    def widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
+        """Add *mask* to the watch *top_wd* and every watch below it (with
+        *replace*, set it instead)."""
+        if not replace:
+            mask |= _MASK_ADD
+        paths = self.table.paths
+        children = self.table.children
+        stack = [top_wd]
+        while stack:
+            wd = stack.pop()
+            path = paths.get(wd)
+            if path is None:
+                continue
+            try:
+                again = self.port.add_watch(path, mask)
+            except OSError:
+                continue  # gone or renamed: its own events tell what happened
+            if again != wd and again not in paths:
+                self.port.rm_watch(again)  # the path now names another inode
+            kids = children.get(wd)
+            if kids:
+                stack.extend(kids)
+
+    def _remember_files(self, wd: int, path: str, root: Root) -> None:
+        try:
+            entries = self.port.scandir(path)
+        except OSError:
+            return
+        names = set()
+        for entry in entries:
+            if root.excludes(entry.path, entry.name):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    names.add(entry.name)
+            except OSError:
+                continue
+        if names:
+            self.files[wd] = names
+
+    def watch_new_dir(
+        self, full: str, parent: int, root: Root, origin: str, rewalk: bool = False
+    ) -> None:
+        """Watch a directory that appeared in *parent*, then hold what is already
+        in it as synthetic CREATEs (released once the queue has caught up)."""
+        mask_k = kernel_mask(root) | _ONLYDIR
+        recent = self.recent
+        clock = self.port.clock
+
+        def on_entry(wd: int, path: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
+            if is_dir:
+                recent.hold(wd, name, _CREATE | _ISDIR, origin, clock())
+            else:
+                self.note_file(wd, name)
+                recent.hold(wd, name, _CREATE, origin, clock())
+
+        try:
+            wd = self.walk(
+                full,
+                parent,
+                root,
+                mask_k,
+                on_entry,
+                self.runtime_error,
+                None,
+                known_ok=origin == "rescan" or rewalk,
+                report_known=rewalk,
+            )
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                # Renamed or deleted before we got to it: its own events (still
+                # queued) say which; until then it is reported but unwatched.
+                self.note_unwatched(parent, os.path.basename(full))
+                self.pending.add(parent)
+            else:
+                self.runtime_error(exc)
+            return
+        if wd >= 0 and mask_k & ECHO:
+            recent.quiet(parent, os.fsencode(os.path.basename(full)), clock())
+
+
+def _same_dir(state: TreeState, a: str, b: str) -> bool:
+    """Do both paths name the same directory now (following links)?"""
+    try:
+        sa, sb = state.port.stat(a, True), state.port.stat(b, True)
+    except OSError:
+        return False
+    return sa.st_ino == sb.st_ino and sa.st_dev == sb.st_dev

@@ -1,0 +1,115 @@
+"""The one parser of the inotify wire format.
+
+``read(2)`` on an inotify fd returns a packed sequence of records::
+
+    struct inotify_event {
+        int      wd;       /* watch descriptor; -1 for IN_Q_OVERFLOW */
+        uint32_t mask;
+        uint32_t cookie;   /* pairs IN_MOVED_FROM with IN_MOVED_TO; else 0 */
+        uint32_t len;      /* bytes of name, NUL padding included; 0 if no name */
+        char     name[];   /* NUL-terminated, padded with NULs to an aligned size */
+    };
+
+The kernel never splits a record across reads (a buffer too small for the next
+record gets EINVAL, or a short read ending before it), so a buffer that ends
+inside a record is corrupt, not "to be continued". Names are bytes: Linux file
+names are not text, and decoding belongs to whoever needs a ``str``.
+
+The parser knows nothing else: no fd, no paths, no flags objects. It is the hot
+path, so it stays on ints and bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, NamedTuple
+
+from ..errors import EventParseError
+
+__all__ = ["HEADER_SIZE", "RawEvent", "pack_event", "parse_events", "parse_records"]
+
+_HEADER = struct.Struct("=iIII")
+HEADER_SIZE = _HEADER.size  # 16
+_NAME_MAX = 255
+
+
+class RawEvent(NamedTuple):
+    """One ``struct inotify_event``, exactly as the kernel sent it (name unpadded)."""
+
+    wd: int
+    mask: int
+    cookie: int
+    name: bytes
+
+
+def parse_events(buf: bytes | bytearray | memoryview) -> list[RawEvent]:
+    """Split *buf* into events. Raises :class:`EventParseError` if it is truncated.
+
+    Every event is kept, ``wd == -1`` (queue overflow) included.
+    """
+    return _parse(buf, RawEvent)
+
+
+def parse_records(buf: bytes | bytearray | memoryview) -> list[tuple[int, int, int, bytes]]:
+    """`parse_events` as plain ``(wd, mask, cookie, name)`` tuples: the same parser,
+    minus one object per event, for dispatchers that unpack each record at once."""
+    return _parse(buf, tuple)
+
+
+def _parse(buf: bytes | bytearray | memoryview, record: type) -> list[Any]:
+    # The loop does per record only what a plain loop must (unpack the header,
+    # slice the name, strip its NUL padding) plus building the record. A slice
+    # past the end is clamped, and can only happen to the last record (offset
+    # then passes end and the loop stops), so truncation is checked once after.
+    # The kernel pads names with NULs and names never contain NUL, so rstrip is
+    # exact; an empty name slices to b"". With ``record=tuple`` the record is
+    # the plain tuple itself: no call, no second object (the branch costs less
+    # than either).
+    events: list[Any] = []
+    append = events.append
+    unpack = _HEADER.unpack_from
+    new = tuple.__new__
+    plain = record is tuple
+    if type(buf) is not bytes:
+        buf = bytes(buf)
+    end = len(buf)
+    offset = 0
+    length = 0
+    try:
+        while offset < end:
+            wd, mask, cookie, length = unpack(buf, offset)
+            offset += 16
+            if plain:
+                append((wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0")))
+            else:
+                append(new(record, (wd, mask, cookie, buf[offset : offset + length].rstrip(b"\0"))))
+            offset += length
+    except struct.error:
+        raise EventParseError(
+            f"truncated inotify event: {end - offset} bytes left at offset {offset}, "
+            f"a header needs {HEADER_SIZE}",
+            offset,
+        ) from None
+    if offset > end:
+        start = offset - length - 16
+        raise EventParseError(
+            f"truncated inotify event: name of {length} bytes at offset {start + 16} "
+            f"runs past the end of a {end}-byte buffer",
+            start,
+        )
+    return events
+
+
+def pack_event(wd: int, mask: int, cookie: int = 0, name: bytes = b"", pad_to: int = 16) -> bytes:
+    """Build the bytes the kernel would send for one event (for tests and tools).
+
+    The name gets a NUL and is padded with NULs to a multiple of *pad_to*, as the
+    kernel does; an empty name has length 0.
+    """
+    if name:
+        if b"\0" in name or len(name) > _NAME_MAX:
+            raise ValueError(f"not a valid file name: {name!r}")
+        size = len(name) + 1
+        size += -size % pad_to
+        name = name.ljust(size, b"\0")
+    return _HEADER.pack(wd, mask, cookie, len(name)) + name

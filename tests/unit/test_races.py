@@ -1,0 +1,217 @@
+"""The races the inotify core exists for, scripted on a fake kernel.
+
+Each scenario puts an operation at a moment a real kernel cannot be made to hit
+on purpose (between our watch and our listing, between a CREATE and our
+listing, a MOVED_TO in the next read), then replays the delivered events over
+the starting tree and compares with the fake file system's end state: nothing
+missing, nothing extra, nothing reported twice or under a path where it never
+was. ``tests/contract/test_races_kernel.py`` runs the same scenarios on the real
+kernel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from inwatch import Event
+from inwatch.inotify.core import InotifyCore
+from inwatch.inotify.wire import pack_event
+
+from .fake_kernel import FakeKernel
+from .replay import replay
+
+ROOT = "/r"
+
+
+def setup(*paths: str) -> tuple[FakeKernel, InotifyCore]:
+    fk = FakeKernel()
+    fk.mkdir(ROOT)
+    for p in paths:
+        if p.endswith("/"):
+            fk.makedirs(f"{ROOT}/{p}")
+        else:
+            fk.create(f"{ROOT}/{p}")
+    core = InotifyCore(port=fk)
+    core.add_root(
+        ROOT,
+        0xFFF,
+        recursive=True,
+        exclude=None,
+        follow_symlinks=False,
+        auto_add=None,
+        onerror=None,
+        as_bytes=False,
+    )
+    return fk, core
+
+
+def run(fk: FakeKernel, core: InotifyCore) -> list[Event[Any]]:
+    """Read and process until the fake queue is empty and nothing is pending."""
+    out: list[Event[Any]] = []
+    for _ in range(200):
+        core.read_raw()
+        out.extend(core.process())
+        if not fk.queue and core.deadline() is None and not core.backlog:
+            return out
+    raise AssertionError("the core never settled")
+
+
+def check(fk: FakeKernel, core: InotifyCore, start: set[str], events: list[Event[Any]]) -> None:
+    tree, complaints = replay(ROOT, start, events)
+    real = {p[len(ROOT) + 1 :] for p in fk.tree(ROOT)}
+    assert not complaints, (complaints, events)
+    assert tree == real, (sorted(tree ^ real), events)
+    # Every directory there is watched, under its real path.
+    want = fk.watched_paths(ROOT)
+    assert set(core.table.paths.values()) == want, (
+        sorted(core.table.paths.values()),
+        sorted(want),
+    )
+    assert want == {ROOT} | {f"{ROOT}/{p.rstrip('/')}" for p in real if p.endswith("/")}
+
+
+def test_entry_created_between_our_watch_and_our_listing_is_reported_once() -> None:
+    fk, core = setup()
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/d")
+    # After the watch of d is added and before d is listed, f appears: the kernel
+    # reports it (d is watched) and the listing finds it too.
+    fk.before_list[f"{ROOT}/d"] = lambda: fk.create(f"{ROOT}/d/f")
+    events = run(fk, core)
+    creates = [e.pathname for e in events if e.mask & 0x100]
+    assert creates.count(f"{ROOT}/d/f") == 1, events
+    check(fk, core, set(), events)
+
+
+def test_directory_renamed_between_its_create_and_our_listing() -> None:
+    """mkdir -p a/b/c/d; mv a X: the plainest build-then-rename."""
+    fk, core = setup()
+    run(fk, core)
+    fk.makedirs(f"{ROOT}/a/b/c/d")
+    fk.rename(f"{ROOT}/a", f"{ROOT}/X")
+    events = run(fk, core)
+    check(fk, core, set(), events)
+    fk.create(f"{ROOT}/X/b/c/late")  # and it is watched: a file made there is seen
+    events2 = run(fk, core)
+    assert [e.pathname for e in events2] == [f"{ROOT}/X/b/c/late"], events2
+
+
+def test_renamed_while_being_walked() -> None:
+    """The walk of a new tree lists a, then a is renamed before a/b is watched."""
+    fk, core = setup()
+    run(fk, core)
+    fk.makedirs(f"{ROOT}/a/b/c")
+    # a is listed (finding b), then renamed before its child b is watched.
+    orig = fk.scandir
+
+    def scandir_then_rename(path: str) -> list[Any]:
+        entries = orig(path)
+        if path == f"{ROOT}/a":
+            fk.rename(f"{ROOT}/a", f"{ROOT}/Y")
+        return entries
+
+    fk.scandir = scandir_then_rename  # type: ignore[method-assign]
+    events = run(fk, core)
+    fk.scandir = orig  # type: ignore[method-assign]
+    events += run(fk, core)
+    check(fk, core, set(), events)
+
+
+def test_moved_to_in_the_next_read_pairs_the_move() -> None:
+    fk, core = setup("d/", "d/sub/", "d/sub/f")
+    run(fk, core)
+    fk.rename(f"{ROOT}/d", f"{ROOT}/e")
+    # The read happens between the MOVED_FROM and the MOVED_TO.
+    moved_to = fk.queue.pop(1)
+    rest = fk.queue[1:]
+    fk.queue[1:] = []
+    core.read_raw()
+    events = core.process()
+    fk.queue.extend([moved_to, *rest])
+    events += run(fk, core)
+    check(fk, core, {"d/", "d/sub/", "d/sub/f"}, events)
+    to = [e for e in events if e.mask & 0x80]
+    assert to and to[0].src_pathname == f"{ROOT}/d", events
+
+
+def test_late_create_does_not_adopt_the_directory_now_at_that_name() -> None:
+    """mkdir -p m/m68; mv m rd81; mkdir empty86; mv rd81 empty86 (replacing it),
+    all before the watcher reads: m68 must end up reported inside empty86."""
+    fk, core = setup()
+    run(fk, core)
+    fk.makedirs(f"{ROOT}/m/m68")
+    fk.rename(f"{ROOT}/m", f"{ROOT}/rd81")
+    fk.mkdir(f"{ROOT}/empty86")
+    fk.rename(f"{ROOT}/rd81", f"{ROOT}/empty86")
+    events = run(fk, core)
+    check(fk, core, set(), events)
+
+
+def test_watched_directory_moved_into_a_directory_not_yet_watched() -> None:
+    fk, core = setup("old/", "old/inner/", "old/inner/f")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/new")
+    fk.rename(f"{ROOT}/old", f"{ROOT}/new/x")
+    events = run(fk, core)
+    check(fk, core, {"old/", "old/inner/", "old/inner/f"}, events)
+
+
+def test_an_onerror_that_raises_reaches_the_caller() -> None:
+    """A run-time error (no permission on a new directory) goes to onerror; if
+    onerror raises, processing stops with that error (the drivers then stop and
+    re-raise it: tests/contract/test_lifecycle.py and test_driver_specifics.py)."""
+    fk = FakeKernel()
+    fk.mkdir(ROOT)
+
+    class Stop(Exception):
+        pass
+
+    def onerror(exc: OSError) -> None:
+        raise Stop(str(exc))
+
+    core = InotifyCore(port=fk, onerror=onerror)
+    core.add_root(
+        ROOT,
+        0xFFF,
+        recursive=True,
+        exclude=None,
+        follow_symlinks=False,
+        auto_add=None,
+        onerror=None,
+        as_bytes=False,
+    )
+    run(fk, core)
+    fk.refuse[f"{ROOT}/locked"] = 13
+    fk.mkdir(f"{ROOT}/locked")
+    core.read_raw()
+    with pytest.raises(Stop, match="locked"):
+        core.process()
+
+
+def test_overflow_after_ignored_leaves_no_phantom_directory() -> None:
+    """d was watched; rmdir d queues DELETE_SELF, IGNORED, then the parent's
+    DELETE, which an overflow swallows: the rescan still reports d gone."""
+    fk, core = setup("d/")
+    run(fk, core)
+    fk.rmdir(f"{ROOT}/d")
+    fk.queue[-1:] = [pack_event(-1, 0x4000)]  # the parent's DELETE lost: Q_OVERFLOW
+    events = run(fk, core)
+    check(fk, core, {"d/"}, events)
+
+
+def test_overflow_after_a_failed_watch_leaves_no_phantom_directory() -> None:
+    """d was reported but could not be watched (gone before we got to it); its
+    DELETE is lost in an overflow: the rescan reports it gone."""
+    fk, core = setup()
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/d")
+    fk.refuse[f"{ROOT}/d"] = 2  # ENOENT: it went before we watched it ...
+    core.read_raw()
+    events = core.process()
+    del fk.refuse[f"{ROOT}/d"]
+    fk.rmdir(f"{ROOT}/d")
+    fk.queue[-1:] = [pack_event(-1, 0x4000)]  # ... and its DELETE is lost
+    events += run(fk, core)
+    check(fk, core, set(), events)
