@@ -1,8 +1,11 @@
-"""inwatch: lossless Linux inotify for Python.
+"""inwatch: lossless Linux file monitoring for Python (inotify and fanotify).
 
-Low level: :class:`Inotify` (one fd, add/rm watch, read), :class:`Mask`,
-:func:`parse_events` / :class:`RawEvent`, :func:`limits`. See the README for
-the layers above.
+The native API: :class:`Watcher` (recursive, move-aware, overflow-recovering;
+``backend="inotify" | "fanotify" | "auto"``) delivering :class:`Event`
+(with its :class:`Actor` under fanotify); the binding :class:`Inotify`,
+:class:`Mask`, :func:`parse_events` / :class:`RawEvent`; :func:`limits`.
+The pyinotify drop-in lives in :mod:`inwatch.pyinotify`. The README's
+"Architecture" section maps every module.
 """
 
 from __future__ import annotations
@@ -37,31 +40,35 @@ __all__ = [
     *_flags_all,
 ]
 
-# The pyinotify-style API (issue 4): `from inwatch import WatchManager, Notifier, ...`.
-from .compat import (
-    ALL_EVENTS,
-    AsyncioNotifier,
-    ChainIfTrue,
-    ExcludeFilter,
-    Notifier,
-    PrintAllEvents,
-    ProcessEvent,
-    Stats,
-    ThreadedNotifier,
-    WatchManager,
-    WatchManagerError,
+# The pyinotify spellings lived here before inwatch.pyinotify became their home:
+# kept importable for one release, with a DeprecationWarning.
+_PYINOTIFY_NAMES = frozenset(
+    {
+        "ALL_EVENTS",
+        "AsyncioNotifier",
+        "ChainIfTrue",
+        "ExcludeFilter",
+        "Notifier",
+        "PrintAllEvents",
+        "ProcessEvent",
+        "Stats",
+        "ThreadedNotifier",
+        "WatchManager",
+        "WatchManagerError",
+    }
 )
 
-__all__ += [
-    "ALL_EVENTS",
-    "AsyncioNotifier",
-    "ChainIfTrue",
-    "ExcludeFilter",
-    "Notifier",
-    "PrintAllEvents",
-    "ProcessEvent",
-    "Stats",
-    "ThreadedNotifier",
-    "WatchManager",
-    "WatchManagerError",
-]
+
+def __getattr__(name: str) -> object:
+    if name in _PYINOTIFY_NAMES:
+        import warnings
+
+        from . import pyinotify
+
+        warnings.warn(
+            f"inwatch.{name} is deprecated: import it from inwatch.pyinotify",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(pyinotify, name)
+    raise AttributeError(f"module 'inwatch' has no attribute {name!r}")

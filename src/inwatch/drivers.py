@@ -56,6 +56,28 @@ def _wait_for(deadline: float | None, user_end: float | None) -> float | None:
     return max(0.0, min(waits)) if waits else None
 
 
+def _await_work(
+    backend: Backend,
+    cond: threading.Condition,
+    stop: Callable[[], bool],
+    done: Callable[[], bool] = lambda: False,
+) -> bool:
+    """With *cond* held: wait until the backend has bytes to process or one of
+    its deadlines passed (True); False at once on *stop*, or on *done* once
+    nothing is left to process."""
+    while True:
+        if stop():
+            return False
+        if backend.backlog:
+            return True
+        due = backend.deadline()
+        if due is not None and due <= time.monotonic():
+            return True
+        if done():
+            return False
+        cond.wait(_wait_for(due, None))
+
+
 class Blocking:
     """``read()`` in the caller's thread."""
 
@@ -185,17 +207,10 @@ class Threaded:
         try:
             while True:
                 with cond:
-                    while True:
-                        if self.stopping:
-                            return
-                        if backend.backlog:
-                            break
-                        due = backend.deadline()
-                        if due is not None and due <= time.monotonic():
-                            break
-                        if self.reader_done:
-                            return
-                        cond.wait(_wait_for(due, None))
+                    if not _await_work(
+                        backend, cond, lambda: self.stopping, lambda: self.reader_done
+                    ):
+                        return
                     self.busy = True
                 try:
                     events = backend.process()
@@ -304,15 +319,8 @@ class AsyncSession:
         try:
             while True:
                 with cond:
-                    while True:
-                        if self.ending:
-                            return
-                        if backend.backlog:
-                            break
-                        due = backend.deadline()
-                        if due is not None and due <= time.monotonic():
-                            break
-                        cond.wait(_wait_for(due, None))
+                    if not _await_work(backend, cond, lambda: self.ending):
+                        return
                 events = backend.process()
                 if events:
                     self.out.extend(events)

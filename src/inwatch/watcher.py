@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from .backends import FanotifyCore, WatcherBackend, choose
 from .drivers import AsyncSession, Blocking, Threaded
 from .errors import WatcherClosedError, WatcherFailedError, WatcherStoppedError
 from .event import Event
@@ -68,10 +69,14 @@ class Watcher:
         onerror: Callable[[OSError], object] | None = None,
         backend: str = "inotify",
     ) -> None:
-        if backend not in ("inotify", "auto"):
-            raise ValueError(f"unknown backend {backend!r}: 'inotify' or 'auto'")
-        self._core = InotifyCore(onerror=onerror)
-        self.backend = "inotify"
+        chosen, why = choose(backend)
+        self._core: WatcherBackend = (
+            InotifyCore(onerror=onerror) if chosen == "inotify" else FanotifyCore(onerror)
+        )
+        #: the backend that runs: "inotify" or "fanotify" (see inwatch.backends)
+        self.backend = chosen
+        #: why that one ("auto" says why fanotify could not be had)
+        self.backend_reason = why
         self._stop_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._blocking = Blocking(self._core, self._stop_fd)
         self._threaded: Threaded | None = None
@@ -113,7 +118,7 @@ class Watcher:
     def watches(self) -> Mapping[int, str]:
         """wd -> path of every watch, read-only and live."""
         self._check_open()
-        return MappingProxyType(self._core.table.paths)
+        return MappingProxyType(self._core.watch_map())
 
     def stop(self) -> None:
         """End the running consumer (see the module docstring); safe from any
@@ -211,7 +216,7 @@ class Watcher:
             os.close(self._stop_fd)
 
     def __repr__(self) -> str:
-        state = "closed" if self._core.closed else f"{len(self._core.table)} watches"
+        state = "closed" if self._core.closed else f"{len(self._core.watch_map())} watches"
         return f"<Watcher {self.backend} {state}>"
 
     # --- adding and removing -----------------------------------------------------
@@ -271,13 +276,12 @@ class Watcher:
     def wd_of(self, path: PathArg) -> int | None:
         """The wd watching *path* (as this Watcher knows it), or ``None``."""
         self._check_open()
-        return self._core.table.wd_of(os.path.normpath(os.fsdecode(os.fspath(path))))
+        return self._core.wd_of(os.path.normpath(os.fsdecode(os.fspath(path))))
 
     def subtree(self, wd: int) -> list[int]:
         """*wd* and every watch below it, parents first (``[]`` if unknown)."""
         self._check_open()
-        table = self._core.table
-        return table.subtree(wd) if wd in table.paths else []
+        return self._core.subtree(wd)
 
     def unwatch(self, wd: int) -> None:
         """Remove the one watch *wd*; watched subdirectories stay watched, each
@@ -332,7 +336,7 @@ class Watcher:
         """Events as they come; ends on :meth:`stop`/:meth:`close` or when no
         watch remains."""
         self._check_readable("iteration")
-        while self._core.table.paths and not self._stopped and not self._core.closed:
+        while self._core.alive and not self._stopped and not self._core.closed:
             yield from self.read()
 
     # --- threaded driver ----------------------------------------------------------

@@ -148,7 +148,7 @@ class FakeKernel:
     def inotify_fd(self) -> int:
         return -1
 
-    def mount_changes(self) -> tuple[set[str], set[str]] | None:
+    def new_mounts(self) -> set[str] | None:
         return None
 
     def was_mount_point(self, path: str) -> bool | None:

@@ -25,7 +25,7 @@ from .replay import replay
 ROOT = "/r"
 
 
-def setup(*paths: str) -> tuple[FakeKernel, InotifyCore]:
+def setup(*paths: str, onerror: Any = None) -> tuple[FakeKernel, InotifyCore]:
     fk = FakeKernel()
     fk.mkdir(ROOT)
     for p in paths:
@@ -33,7 +33,7 @@ def setup(*paths: str) -> tuple[FakeKernel, InotifyCore]:
             fk.makedirs(f"{ROOT}/{p}")
         else:
             fk.create(f"{ROOT}/{p}")
-    core = InotifyCore(port=fk)
+    core = InotifyCore(port=fk, onerror=onerror)
     core.add_root(
         ROOT,
         0xFFF,
@@ -162,8 +162,6 @@ def test_an_onerror_that_raises_reaches_the_caller() -> None:
     """A run-time error (no permission on a new directory) goes to onerror; if
     onerror raises, processing stops with that error (the drivers then stop and
     re-raise it: tests/contract/test_lifecycle.py and test_driver_specifics.py)."""
-    fk = FakeKernel()
-    fk.mkdir(ROOT)
 
     class Stop(Exception):
         pass
@@ -171,17 +169,7 @@ def test_an_onerror_that_raises_reaches_the_caller() -> None:
     def onerror(exc: OSError) -> None:
         raise Stop(str(exc))
 
-    core = InotifyCore(port=fk, onerror=onerror)
-    core.add_root(
-        ROOT,
-        0xFFF,
-        recursive=True,
-        exclude=None,
-        follow_symlinks=False,
-        auto_add=None,
-        onerror=None,
-        as_bytes=False,
-    )
+    fk, core = setup(onerror=onerror)
     run(fk, core)
     fk.refuse[f"{ROOT}/locked"] = 13
     fk.mkdir(f"{ROOT}/locked")

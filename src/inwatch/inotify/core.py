@@ -102,6 +102,15 @@ class InotifyCore(Recovery):
     def alive(self) -> bool:
         return bool(self.table.paths)
 
+    def watch_map(self) -> dict[int, str]:
+        return self.table.paths
+
+    def wd_of(self, path: str) -> int | None:
+        return self.table.wd_of(path)
+
+    def subtree(self, wd: int) -> list[int]:
+        return self.table.subtree(wd) if wd in self.table.paths else []
+
     def port_pending(self) -> int:
         """Bytes still queued in the kernel (FIONREAD); 0 once closed."""
         if self.port.closed:
@@ -124,9 +133,9 @@ class InotifyCore(Recovery):
             if data:
                 self._chunks.append((data, started))
                 self._backlog += len(data)
-            changes = self.port.mount_changes()
-            if changes is not None and changes[0]:
-                self._mounted.update(changes[0])
+            added = self.port.new_mounts()
+            if added:
+                self._mounted.update(added)
                 return len(data) + 1
             return len(data)
 
@@ -230,8 +239,10 @@ class InotifyCore(Recovery):
                         files[wd] = {sname}
                     else:
                         names.add(sname)
-                elif names is not None:
+                elif names is not None and sname in names:
                     names.discard(sname)
+                else:
+                    continue  # never reported: there before our watch, gone before our listing
                 # Event(...) inlined (see _dispatch's docstring): every slot, in order.
                 ev = alloc(new)
                 ev.wd = wd
@@ -330,13 +341,17 @@ class InotifyCore(Recovery):
         if mask & (_CREATE | _MOVED_TO):
             self._arrival(wd, mask, cookie, name, path, emit)
             return
-        # DELETE or MOVED_FROM
+        # DELETE or MOVED_FROM. An entry never reported (it was there before our
+        # watch and went before our listing) is no news to a reader: dropped.
         full = join(path, name)
         if mask & _ISDIR:
             names = self.unwatched.get(wd)
+            known = names is not None and name in names
             if names:
                 names.discard(name)
             child = self.table.wd_of(full)
+            if child is None and not known and self.root_of(wd).auto_add:
+                return
             if mask & _MOVED_FROM:
                 if self._arrives_later(events, event, cookie):
                     self.moves.depart(cookie, (full, child), started)
@@ -345,8 +360,9 @@ class InotifyCore(Recovery):
             # DELETE|ISDIR: the child's own IGNORED cleans up after it.
         else:
             files = self.files.get(wd)
-            if files is not None:
-                files.discard(name)
+            if files is None or name not in files:
+                return
+            files.discard(name)
             if mask & _MOVED_FROM and self._arrives_later(events, event, cookie):
                 self.moves.depart(cookie, (full, None), started)
         self.emit_one(emit, wd, mask, cookie, name, path)

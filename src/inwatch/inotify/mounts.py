@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import select
+import threading
 
 __all__ = ["MountTable", "mount_points"]
 
@@ -44,15 +45,17 @@ def mount_points(text: bytes) -> set[str]:
 class MountTable:
     """``/proc/self/mountinfo``, open: its fd for poll, and what changed."""
 
-    __slots__ = ("_fd", "_poll", "_wake_fd", "gone", "points")
+    __slots__ = ("_added", "_fd", "_lock", "_poll", "_wake_fd", "gone", "points")
 
     def __init__(self) -> None:
         self._fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
         self._wake_fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+        self._lock = threading.Lock()  # the reader and the processor both ask
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLPRI)
         self.points = self._read()
         self.gone: list[str] = []  # recently unmounted mount points, newest last
+        self._added: set[str] = set()  # new mount points not yet taken
 
     def wake_fileno(self) -> int:
         """For an epoll set (EPOLLPRI): wakes the waiter when the table changes."""
@@ -70,21 +73,39 @@ class MountTable:
 
     def changed(self) -> bool:
         """Has the mount table changed since we last read it? (one poll(2))"""
-        return bool(self._poll.poll(0))
+        with self._lock:
+            return bool(self._poll.poll(0))
 
     def refresh(self) -> tuple[set[str], set[str]]:
         """Read it again: the mount points added and removed since last time."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> tuple[set[str], set[str]]:
         now = self._read()
         added, removed = now - self.points, self.points - now
         self.points = now
         self.gone = [*self.gone, *sorted(removed)][-256:]
+        self._added |= added
+        self._added -= removed
         return added, removed
+
+    def take_added(self) -> set[str] | None:
+        """New mount points since last taken (reading the table if it changed)."""
+        with self._lock:
+            if self._poll.poll(0):
+                self._refresh()
+            if not self._added:
+                return None
+            added, self._added = self._added, set()
+            return added
 
     def was_mount_point(self, path: str) -> bool:
         """Is (or was, until lately) *path* a mount point?"""
-        if self.changed():
-            self.refresh()
-        return path in self.points or path in self.gone
+        with self._lock:
+            if self._poll.poll(0):
+                self._refresh()
+            return path in self.points or path in self.gone
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -40,8 +40,8 @@ class Port(Protocol):
         ...
 
     def inotify_fd(self) -> int: ...
-    def mount_changes(self) -> tuple[set[str], set[str]] | None:
-        """Mount points added and removed since last asked, or ``None``."""
+    def new_mounts(self) -> set[str] | None:
+        """Mount points added since last asked, or ``None``."""
         ...
 
     def was_mount_point(self, path: str) -> bool | None:
@@ -89,11 +89,8 @@ class KernelPort:
     def inotify_fd(self) -> int:
         return self._ino.fileno()
 
-    def mount_changes(self) -> tuple[set[str], set[str]] | None:
-        mounts = self._mounts
-        if mounts is None or not mounts.changed():
-            return None
-        return mounts.refresh()
+    def new_mounts(self) -> set[str] | None:
+        return None if self._mounts is None else self._mounts.take_added()
 
     def was_mount_point(self, path: str) -> bool | None:
         if self._mounts is None:

@@ -1,0 +1,405 @@
+"""The fanotify backend: what the shared drivers read (:class:`inwatch.source.Source`).
+
+``add`` costs one ``fanotify_mark`` per filesystem, however large the tree:
+FAN_MARK_FILESYSTEM reports every object of the filesystem, and :mod:`.core`
+keeps what is inside the watched trees. No directory is listed (unless
+``snapshot=True`` asks for an exact rescan after an overflow), so there is no
+watch limit and no window in which a new directory's first entries are missed.
+
+Reading and processing are split as the Source contract asks: ``read_raw``
+drains the group and, right then, turns each event's pidfd into an identity
+(see :mod:`.actors`), then replays the proc connector; ``process`` parses and
+converts, resolving handles to paths (it may call ``open_by_handle_at``, and
+after an overflow it walks the trees).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import select
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..event import Event
+from . import _sys, rescan, wire
+from .actors import Actors, Capture
+from .core import Core, Root, kernel_mask
+from .errors import FanotifyError
+from .fd import Fanotify
+from .flags import FanInit, FanMark, FanMask
+from .handles import PathCache
+
+__all__ = ["DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
+
+_ALL_EVENTS = 0xFFF
+DEFAULT_EXEC_PATHS = ("/", "/usr", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/opt")
+"""Where programs live: their filesystems get a FAN_OPEN_EXEC-only mark, so that
+the executable of a process is known even after it exited (see :mod:`.actors`)."""
+
+
+def availability(path: str | bytes | None = None) -> tuple[bool, str]:
+    """Whether this process can watch with fanotify (*path*'s filesystem, if
+    given), and why not. Nothing is left behind."""
+    try:
+        fan = Fanotify(pidfd=False)
+    except OSError as e:
+        return False, f"fanotify unavailable: {e}"
+    try:
+        if path is not None:
+            fan.mark(os.fsencode(path), FanMask.CREATE | FanMask.RENAME | FanMask.ONDIR)
+    except OSError as e:
+        return False, f"fanotify cannot mark the filesystem of {os.fsdecode(path or '')!r}: {e}"
+    finally:
+        fan.close()
+    return True, "fanotify: filesystem marks with FAN_REPORT_DFID_NAME available"
+
+
+class FanotifyBackend:
+    """Recursive watching with one filesystem mark per filesystem, and the
+    actor of every event."""
+
+    def __init__(
+        self,
+        *,
+        actors: bool = True,
+        exec_paths: Iterable[str] = DEFAULT_EXEC_PATHS,
+        ignore_own: bool = True,
+    ) -> None:
+        """*actors*: identify the process of each event (pidfds, the proc
+        connector and exec marks on *exec_paths*' filesystems, as far as the
+        process may). *ignore_own*: drop events caused by this process (its
+        listings, its journal); tests turn it off to act on files directly."""
+        self._fan = Fanotify(pidfd=actors)
+        self._pidfd = bool(self._fan.flags & FanInit.REPORT_PIDFD)
+        self._paths = PathCache()
+        self._actors: Actors | None = None
+        try:
+            if actors:
+                self._actors = Actors(connector=self._pidfd)
+            self._core = Core(self._paths, self._actors)
+            if not ignore_own:
+                self._core.own_pid = -1
+        except BaseException:
+            self._fan.close()
+            raise
+        self._exec_paths = tuple(exec_paths) if self._actors and self._actors.table else ()
+        self._exec_fsids: set[bytes] = set()
+        self._roots: dict[int, Root] = {}
+        self._marks: dict[bytes, tuple[bytes, int]] = {}  # fsid -> (marked path, mask)
+        self._reads: collections.deque[tuple[float, int, list[Capture | None]]] = (
+            collections.deque()
+        )
+        self._lock = threading.Lock()
+        self._next_id = 1
+        # The proc connector must be drained even while the watched trees are
+        # quiet, or a busy machine overflows its socket and every actor becomes
+        # uncertain: one epoll fd wakes the driver for either.
+        self._epoll: select.epoll | None = None
+        conn = self._actors.connector_fd() if self._actors is not None else None
+        if conn is not None:
+            self._epoll = select.epoll()
+            self._epoll.register(self._fan.fileno(), select.EPOLLIN)
+            self._epoll.register(conn, select.EPOLLIN)
+
+    # --- Source -----------------------------------------------------------------
+
+    def fileno(self) -> int:
+        """Readable when events (or proc-connector news) are queued."""
+        if self._epoll is not None and not self._fan.closed:
+            return self._epoll.fileno()
+        return self._fan.fileno()
+
+    def read_raw(self) -> bytes:
+        caps: list[Capture | None] = []
+        actors = self._actors
+        if actors is not None and self._pidfd:
+            data = self._fan.read_raw(lambda buf: actors.capture(buf, caps))
+        else:
+            data = self._fan.read_raw()
+        drain = actors.replay() if actors is not None else 0
+        if not data:
+            return b""
+        self._reads.append((time.time(), drain, caps))
+        return data
+
+    def process(self, data: bytes) -> list[Event[Any]]:
+        if not data:
+            return []
+        if self._reads:
+            now, drain, caps = self._reads.popleft()
+        else:  # bytes not from read_raw (tests): no captures
+            now, drain, caps = time.time(), 0, []
+        raws = wire.parse(data)
+        with self._lock:
+            events = self._core.convert(raws, caps, drain, now)
+            # A deleted root is over, as an inotify watch is after IN_IGNORED.
+            for rid in self._core.gone:
+                if rid in self._roots:
+                    self._drop(rid)
+            self._core.gone.clear()
+            return events
+
+    def deadline(self) -> float | None:
+        return None  # FAN_RENAME is one record: nothing waits for a partner
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._roots) and not self._fan.closed
+
+    @property
+    def closed(self) -> bool:
+        return self._fan.closed
+
+    # --- watching ---------------------------------------------------------------
+
+    @property
+    def watches(self) -> dict[int, Any]:
+        """Root id -> the path as ``add`` was given it."""
+        return {
+            rid: r.shown if r.as_bytes else os.fsdecode(r.shown) for rid, r in self._roots.items()
+        }
+
+    @property
+    def pidfd(self) -> bool:
+        """Whether events carry pidfds (CAP_SYS_ADMIN)."""
+        return self._pidfd
+
+    @property
+    def actors(self) -> Actors | None:
+        return self._actors
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters worth watching: ``overflows`` (FAN_Q_OVERFLOW seen),
+        ``unresolved`` (records whose object nothing could place: outside the
+        trees, or deleted before anything named it), ``kernel_lookups`` (handles
+        resolved by ``open_by_handle_at``), ``connector_lost`` (proc connector
+        overflows: actors uncertain for a while)."""
+        return {
+            "overflows": self._core.overflows,
+            "unresolved": self._core.unresolved,
+            "kernel_lookups": self._paths.kernel_lookups,
+            "connector_lost": self._actors.lost if self._actors is not None else 0,
+        }
+
+    def add(
+        self,
+        path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
+        mask: int = _ALL_EVENTS,
+        *,
+        recursive: bool = False,
+        exclude: Iterable[str] | Callable[[str], bool] | None = None,
+        follow_symlinks: bool = False,
+        auto_add: bool | None = None,
+        onerror: Callable[[OSError], object] | None = None,
+        snapshot: bool = False,
+    ) -> int:
+        """Watch *path* (a file, or a directory and, with *recursive*, its whole
+        tree); return a root id. *auto_add* is accepted for the Watcher's
+        signature: a filesystem mark sees new directories without being told.
+        *onerror* gets errors of the ``snapshot`` walk."""
+        raw = os.fspath(path)
+        as_bytes = isinstance(raw, bytes)
+        given = os.path.abspath(os.fsencode(raw))
+        # Errors name the path as the caller typed it (str stays str).
+        typed = given if as_bytes else os.fsdecode(given)
+        st = os.stat(typed) if follow_symlinks else os.lstat(typed)
+        # Paths come back from the kernel resolved: match against the real path.
+        real = os.path.realpath(given) if follow_symlinks else _real_parent(given)
+        is_dir = stat.S_ISDIR(st.st_mode)
+        fd = os.open(real, os.O_PATH | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW))
+        try:
+            fsid = _sys.fsid(fd)
+        finally:
+            os.close(fd)
+        with self._lock:
+            rid = self._next_id
+            self._next_id += 1
+            root = Root(
+                rid,
+                real,
+                int(mask),
+                recursive=recursive and is_dir,
+                is_dir=is_dir,
+                exclude=exclude,
+                as_bytes=as_bytes,
+                fsid=fsid,
+            )
+            # The directory is opened (to resolve handles later) before it is
+            # marked, so that opening it is not an event.
+            self._paths.add_filesystem(real if is_dir else os.path.dirname(real))
+            self._mark_for(fsid, real if is_dir else os.path.dirname(real), int(mask))
+            # The root's own deletion ends it, whatever the mask asks for: an
+            # inode mark on the root alone says so (the filesystem mark is not
+            # asked for every deleted object's DELETE_SELF).
+            ondir = FanMask.ONDIR if is_dir else 0  # ONDIR on a file's mark: ENOTDIR
+            self._fan.mark(real, FanMask.DELETE_SELF | ondir, FanMark.INODE)
+            root.spans_fs = is_dir and os.path.ismount(real)
+            if given != real:
+                root.shown = given
+            if snapshot and is_dir:
+                root.snapshot = rescan.walk(real, root.excluded, root.recursive, onerror)[0]
+            self._roots[rid] = root
+            self._core.set_roots(self._roots.values())
+            self._mark_exec_filesystems()
+        return rid
+
+    def remove(self, path_or_id: int | str | bytes) -> None:
+        """Stop watching a root (by the id ``add`` returned, or its path)."""
+        with self._lock:
+            self._drop(self._find(path_or_id))
+
+    def _drop(self, rid: int) -> None:
+        root = self._roots.pop(rid)
+        self._core.set_roots(self._roots.values())
+        marked, old = self._marks[root.fsid]
+        keep = 0
+        for other in self._roots.values():
+            if other.fsid == root.fsid:
+                keep |= self._kernel_mask(other.mask, root.fsid)
+        drop = old & ~keep
+        if not keep and root.fsid in self._exec_fsids:
+            drop &= ~FanMask.OPEN_EXEC
+            keep = FanMask.OPEN_EXEC
+        if drop:
+            # By the filesystem's open fd: the marked directory may be gone.
+            mfd = self._paths.mount_fd(root.fsid)
+            if mfd is not None:
+                self._fan.unmark(None, drop, dirfd=mfd)
+            else:
+                self._fan.unmark(marked, drop)
+        if keep:
+            self._marks[root.fsid] = (marked, keep)
+        else:
+            del self._marks[root.fsid]
+        # The root's inode mark: gone with the inode if it was deleted; if the
+        # path now names something else, the stale mark only ever reports the
+        # deletion of a directory nobody watches, which is dropped.
+        ondir = FanMask.ONDIR if root.is_dir else 0
+        with contextlib.suppress(OSError):
+            self._fan.unmark(root.path, FanMask.DELETE_SELF | ondir, FanMark.INODE)
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+        self._fan.close()
+        self._paths.close()
+        if self._actors is not None:
+            self._actors.close()
+        self._roots.clear()
+
+    def __enter__(self) -> FanotifyBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- internals --------------------------------------------------------------
+
+    def _kernel_mask(self, mask: int, fsid: bytes) -> int:
+        return kernel_mask(mask, exec_too=self._actors is not None and bool(self._exec_paths))
+
+    def _mark_for(self, fsid: bytes, path: bytes, mask: int) -> None:
+        want = self._kernel_mask(mask, fsid)
+        marked, have = self._marks.get(fsid, (path, 0))
+        if want & ~have:
+            self._fan.mark(path, want | have)
+        self._marks[fsid] = (marked, want | have)
+
+    def _mark_exec_filesystems(self) -> None:
+        # Best effort: a filesystem we cannot mark only means exes on it stay
+        # unknown once their process has exited.
+        for p in self._exec_paths:
+            bp = os.fsencode(p)
+            try:
+                fd = os.open(bp, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                fsid = _sys.fsid(fd)
+            finally:
+                os.close(fd)
+            if fsid in self._exec_fsids:
+                continue
+            try:
+                self._fan.mark(bp, FanMask.OPEN_EXEC)
+                self._paths.add_filesystem(bp)
+            except (FanotifyError, OSError):
+                continue
+            self._exec_fsids.add(fsid)
+
+    def _find(self, path_or_id: int | str | bytes) -> int:
+        if isinstance(path_or_id, int):
+            if path_or_id not in self._roots:
+                raise KeyError(f"no watched root with id {path_or_id}")
+            return path_or_id
+        want = os.path.abspath(os.fsencode(path_or_id))
+        for rid, root in self._roots.items():
+            if root.shown == want or root.path == want:
+                return rid
+        raise KeyError(f"not watched: {path_or_id!r}")
+
+
+def _real_parent(path: bytes) -> bytes:
+    # Without follow_symlinks a final symlink is the object itself: resolve
+    # only its parent.
+    head, tail = os.path.split(path)
+    return os.path.join(os.path.realpath(head), tail) if tail else os.path.realpath(path)
+
+
+class Buffered:
+    """The backend with the read buffer inside, for drivers that call
+    ``read_raw() -> int`` (bytes taken) and ``process() -> events`` (everything
+    taken so far, in read order), and watch ``backlog`` (bytes taken and not yet
+    processed) for back-pressure: the protocol of ``inwatch.drivers``.
+
+    ``read_raw`` may run on a reader thread while ``process`` runs on another:
+    the lock guards only the buffer, never the processing."""
+
+    def __init__(self, backend: FanotifyBackend) -> None:
+        self.backend = backend
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._backlog = 0
+        self._lock = threading.Lock()
+
+    def fileno(self) -> int:
+        return self.backend.fileno()
+
+    def read_raw(self) -> int:
+        with self._lock:
+            if self.backend.closed:
+                return 0
+            data = self.backend.read_raw()
+            if data:
+                self._chunks.append(data)
+                self._backlog += len(data)
+            return len(data)
+
+    def process(self) -> list[Event[Any]]:
+        with self._lock:
+            chunks, self._chunks = self._chunks, collections.deque()
+            self._backlog = 0
+        out: list[Event[Any]] = []
+        for data in chunks:
+            out.extend(self.backend.process(data))
+        return out
+
+    def deadline(self) -> float | None:
+        return self.backend.deadline()
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    @property
+    def alive(self) -> bool:
+        return self.backend.alive
+
+    @property
+    def closed(self) -> bool:
+        return self.backend.closed

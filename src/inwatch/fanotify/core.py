@@ -1,0 +1,469 @@
+"""fanotify records -> :class:`inwatch.Event`, filtered to the watched trees.
+
+What the kernel does that this module relies on:
+
+- A filesystem mark reports the whole filesystem: everything outside the
+  watched trees is dropped here, by path.
+- Events of one object are **merged** while unread: one record can hold
+  CREATE|OPEN|MODIFY|CLOSE_WRITE of a file, its order lost (the kernel merges
+  only records with the same object, name and pid; never FAN_RENAME). A merged
+  record is expanded into one Event per bit in the order a file's life takes
+  (:data:`ORDER`: created, opened, read, written, closed, moved away, deleted).
+  Repeats are lost: counts are lower bounds.
+- FAN_RENAME (5.17) is one record with the old and the new place: a move
+  inside the watched set is one MOVED_TO with ``src_pathname``; out of it a
+  MOVED_FROM; into it a MOVED_TO without ``src_pathname`` (as inotify).
+- A record about a directory itself (OPEN of a directory, MOVE_SELF,
+  DELETE_SELF) names it with the entry ``"."``; self events of non-directories
+  come with the object's handle only.
+- FAN_Q_OVERFLOW is one record without object: delivered as ``Q_OVERFLOW``
+  (``wd`` -1, empty path), then each tree's :mod:`.rescan`.
+- ``metadata.pid`` is the process (thread group); 0 when the kernel hides it.
+  Records of our own pid (our listings, our rescan, our journal) are used to
+  keep the path cache current and never delivered.
+
+Events carry ``wd`` -1 and ``cookie`` 0: fanotify has neither.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..event import Event
+from . import rescan
+from .actors import Actors, Capture
+from .handles import PathCache, unresolved_path
+from .wire import RawEvent, key_fsid
+
+__all__ = ["EXEC", "ORDER", "Core", "Root", "kernel_mask"]
+
+_ACCESS, _MODIFY, _ATTRIB, _CLOSE_WRITE, _CLOSE_NOWRITE, _OPEN = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+_MOVED_FROM, _MOVED_TO, _CREATE, _DELETE, _DELETE_SELF, _MOVE_SELF = (
+    0x40,
+    0x80,
+    0x100,
+    0x200,
+    0x400,
+    0x800,
+)
+_Q_OVERFLOW, _ISDIR = 0x4000, 0x40000000
+_OPEN_EXEC, _RENAME, _ONDIR = 0x1000, 0x10000000, 0x40000000
+EXEC = 0x1000
+"""An inwatch mask bit only the fanotify backend reports: a file was executed
+(FAN_OPEN_EXEC; inotify leaves this bit unused)."""
+
+ORDER = (
+    _CREATE,
+    _MOVED_TO,
+    _OPEN,
+    EXEC,
+    _ACCESS,
+    _MODIFY,
+    _ATTRIB,
+    _CLOSE_WRITE,
+    _CLOSE_NOWRITE,
+    _MOVED_FROM,
+    _MOVE_SELF,
+    _DELETE,
+    _DELETE_SELF,
+)
+_SELF = _DELETE_SELF | _MOVE_SELF
+_WANTED = sum(ORDER)
+# Always asked of the kernel, whatever the roots want: the path cache and the
+# snapshots follow creations, deletions and renames.
+_INTERNAL = _CREATE | _DELETE | _RENAME | _ONDIR
+
+
+def kernel_mask(mask: int, exec_too: bool) -> int:
+    """The fanotify mask for an inwatch *mask* (the shared bits have the same
+    values in both APIs; MOVED_FROM/MOVED_TO come from FAN_RENAME)."""
+    fan = (mask & _WANTED & ~(_MOVED_FROM | _MOVED_TO)) | _INTERNAL
+    if exec_too:
+        fan |= _OPEN_EXEC
+    return fan
+
+
+class Root:
+    """One watched tree (or file), as ``add`` was given it."""
+
+    __slots__ = (
+        "_func",
+        "_match",
+        "as_bytes",
+        "fsid",
+        "id",
+        "is_dir",
+        "mask",
+        "path",
+        "prefix",
+        "recursive",
+        "shown",
+        "snapshot",
+        "spans_fs",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        path: bytes,
+        mask: int,
+        *,
+        recursive: bool,
+        is_dir: bool,
+        exclude: Iterable[str] | Callable[[str], bool] | None,
+        as_bytes: bool,
+        fsid: bytes,
+    ) -> None:
+        self.id = id
+        self.path = path
+        self.prefix = path if path.endswith(b"/") else path + b"/"
+        self.mask = mask
+        self.recursive = recursive
+        self.is_dir = is_dir
+        self.as_bytes = as_bytes
+        self.fsid = fsid
+        self.snapshot: rescan.Snapshot | None = None
+        self.shown = path
+        """The path as the caller named it (absolute, symlinks unresolved): events
+        show it in place of ``path``, which is what the kernel's paths start with."""
+        self.spans_fs = False
+        """The root is its filesystem's root: every object of the mark is inside."""
+        self._func: Callable[[str], bool] | None = None
+        self._match: Callable[[bytes], Any] | None = None
+        if callable(exclude):
+            self._func = exclude
+        elif exclude is not None:
+            pats = [exclude] if isinstance(exclude, str) else list(exclude)
+            if pats:
+                rx = "|".join(f"(?:{fnmatch.translate(p.rstrip('/'))})" for p in pats)
+                self._match = re.compile(os.fsencode(rx)).match
+
+    def rel(self, pathname: bytes) -> bytes | None:
+        """*pathname* relative to this root, or ``None`` if it is not inside
+        (or excluded)."""
+        if pathname == self.path:
+            return b""
+        if not self.is_dir or not pathname.startswith(self.prefix):
+            return None
+        rel = pathname[len(self.prefix) :]
+        if not self.recursive and b"/" in rel:
+            return None
+        if self._match is not None:
+            # An excluded directory excludes everything below it: test each
+            # component and each leading part of the relative path.
+            match = self._match
+            start = 0
+            while True:
+                end = rel.find(b"/", start)
+                stop = len(rel) if end < 0 else end
+                if match(rel[start:stop]) is not None or match(rel[:stop]) is not None:
+                    return None
+                if end < 0:
+                    break
+                start = end + 1
+        if self._func is not None and self._func(os.fsdecode(pathname)):
+            return None
+        return rel
+
+    def moved(self, src: bytes, dst: bytes) -> bool:
+        """The directory *src* was renamed to *dst*: if this root is it or lies
+        below it, follow it (as the inotify backend follows a renamed root)."""
+        if self.path == src:
+            rest = b""
+        elif self.path.startswith(src + b"/"):
+            rest = self.path[len(src) :]
+        else:
+            return False
+        self.path = dst + rest
+        self.prefix = self.path if self.path.endswith(b"/") else self.path + b"/"
+        self.shown = self.path
+        return True
+
+    def show(self, p: bytes) -> bytes:
+        """*p* (inside this root) under the name the caller gave the root."""
+        shown = self.shown
+        if shown is self.path or shown == self.path:
+            return p
+        if p == self.path:
+            return shown
+        if p.startswith(self.prefix):
+            return _join(shown, p[len(self.prefix) :])
+        return p
+
+    def excluded(self, parent: bytes, name: bytes) -> bool:
+        """For the rescan walk: is *parent*/*name* outside or excluded?"""
+        return self.rel(_join(parent, name)) is None
+
+
+class Core:
+    """Turns parsed records into Events, keeping the path cache and snapshots."""
+
+    def __init__(self, paths: PathCache, actors: Actors | None) -> None:
+        self.paths = paths
+        self.actors = actors
+        self.roots: list[Root] = []  # longest path first
+        self.own_pid = os.getpid()
+        self.blind_since = time.time()
+        self.overflows = 0
+        self.unresolved = 0
+        self._scanned: dict[bytes, int] = {}  # pathname -> batch of the scan that reported it
+        self._batch = 0
+        self._root_paths: dict[bytes, list[int]] = {}
+        self._file_roots = False
+        self.gone: list[int] = []
+        """Roots whose directory (or file) was deleted: the backend drops them."""
+
+    def set_roots(self, roots: Iterable[Root]) -> None:
+        self.roots = sorted(roots, key=lambda r: len(r.path), reverse=True)
+        self._root_paths = {}
+        for r in self.roots:
+            self._root_paths.setdefault(r.path, []).append(r.id)
+        self._file_roots = any(not r.is_dir for r in self.roots)
+
+    # --- one batch ----------------------------------------------------------
+
+    def convert(
+        self, raws: list[RawEvent], caps: list[Capture | None], drain: int, now: float
+    ) -> list[Event[Any]]:
+        out: list[Event[Any]] = []
+        self._batch += 1
+        if self._scanned:
+            old = self._batch - 2
+            self._scanned = {p: b for p, b in self._scanned.items() if b >= old}
+        self.paths.prime(raws)
+        for ev in raws:
+            if ev.mask & _Q_OVERFLOW:
+                out.extend(self._overflow(now))
+                continue
+            if ev.mask & _RENAME:
+                self._rename(ev, caps, drain, now, out)
+            else:
+                self._one(ev, caps, drain, now, out)
+        self.blind_since = now
+        return out
+
+    def _actor(self, ev: RawEvent, caps: list[Capture | None], drain: int) -> Any:
+        actors = self.actors
+        if actors is None:
+            return None
+        cap = caps[ev.pidfd] if ev.pidfd is not None and 0 <= ev.pidfd < len(caps) else None
+        return actors.actor(ev.pid, cap, drain)
+
+    def _one(
+        self,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        out: list[Event[Any]],
+    ) -> None:
+        mask = ev.mask
+        is_dir = mask & _ONDIR
+        paths = self.paths
+        name = ev.name or b""
+        dkey = ev.dir
+        if dkey is not None:
+            dpath = paths.dir_path(dkey)
+            if dpath is None:
+                self.unresolved += 1
+                dpath = unresolved_path(dkey)
+            if name == b".":
+                parent, name = dpath, b""  # the directory itself
+            else:
+                parent = dpath
+                fid = ev.fid
+                if fid is not None:
+                    if mask & _CREATE:
+                        paths.learn(fid, dkey, name, bool(is_dir))
+                        self._snap_created(dpath, name, bool(is_dir))
+                    elif mask & _DELETE:
+                        paths.learn(fid, dkey, name, bool(is_dir))
+                    elif not is_dir:
+                        paths.learn(fid, dkey, name, False)
+                    if mask & _DELETE:
+                        paths.deleted(fid)
+                        self._snap_deleted(dpath, name)
+        elif ev.fid is not None:
+            if not is_dir and not mask & ~_SELF and not self._file_roots:
+                return  # a file's own move/deletion: never reported inside trees
+            fpath = paths.file_path(ev.fid)
+            if fpath is None:
+                self.unresolved += 1
+                fpath = unresolved_path(ev.fid)
+            parent, name = fpath, b""
+        else:
+            return  # nothing names an object (an FS_ERROR without FID): not ours
+        pathname = _join(parent, name) if name else parent
+        if mask & _DELETE_SELF and pathname in self._root_paths:
+            self.gone.extend(self._root_paths[pathname])  # whoever deleted it
+        if mask & _OPEN_EXEC and self.actors is not None:
+            self.actors.saw_exec(ev.pid, pathname, name or os.path.basename(parent), drain)
+        if ev.pid == self.own_pid:
+            return
+        root = self._root_for(pathname, key_fsid(dkey if dkey is not None else ev.fid or b""))
+        if root is None:
+            return
+        bits = mask & root.mask
+        if bits & _CREATE and self._scanned and self._seen_by_scan(pathname):
+            bits &= ~_CREATE
+        if bits & _SELF and not is_dir and pathname != root.path:
+            bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
+        if not bits:
+            return
+        actor = self._actor(ev, caps, drain)
+        isdir = _ISDIR if is_dir else 0
+        if not root.is_dir:
+            parent, name = pathname, b""  # a watched file: inotify's path/name for it
+        p, n, full = _typed(root, parent, name, pathname)
+        for bit in ORDER:
+            if bits & bit:
+                out.append(Event(-1, bit | isdir, 0, n, p, None, "kernel", now, actor, full))
+
+    def _rename(
+        self,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        out: list[Event[Any]],
+    ) -> None:
+        paths = self.paths
+        if ev.old_dir is None or ev.new_dir is None:
+            return
+        is_dir = bool(ev.mask & _ONDIR)
+        old_name = ev.old_name or b""
+        new_name = ev.new_name or b""
+        src_dir = paths.dir_path(ev.old_dir) or unresolved_path(ev.old_dir)
+        dst_dir = paths.dir_path(ev.new_dir) or unresolved_path(ev.new_dir)
+        if ev.fid is not None:
+            paths.learn(ev.fid, ev.new_dir, new_name, is_dir)
+        src = _join(src_dir, old_name)
+        dst = _join(dst_dir, new_name)
+        followed = False
+        for root in self.roots:
+            # Roots at or below a renamed directory follow it (as the inotify
+            # backend follows a renamed root), their snapshot with them.
+            if is_dir and root.moved(src, dst):
+                followed = True
+                if root.snapshot is not None:
+                    root.snapshot.rebase(src, dst)
+            elif root.snapshot is not None:
+                root.snapshot.moved((src_dir, old_name), (dst_dir, new_name), is_dir)
+        if followed:
+            self.set_roots(self.roots)
+        if ev.pid == self.own_pid:
+            return
+        fsid = key_fsid(ev.new_dir)
+        dst_root = self._root_for(dst, fsid, _MOVED_TO)
+        src_root = self._root_for(src, fsid, _MOVED_FROM)
+        isdir = _ISDIR if is_dir else 0
+        actor = None
+        if dst_root is not None:
+            actor = self._actor(ev, caps, drain)
+            p, n, full = _typed(dst_root, dst_dir, new_name, dst)
+            s = None
+            if self._root_for(src, fsid) is not None:  # a move inside the watched set
+                shown = dst_root.show(src)
+                s = shown if dst_root.as_bytes else os.fsdecode(shown)
+            out.append(Event(-1, _MOVED_TO | isdir, 0, n, p, s, "kernel", now, actor, full))
+            if is_dir and s is None and dst_root.recursive:
+                self._scan_moved_in(dst_root, dst, now, out)
+        elif src_root is not None:
+            actor = self._actor(ev, caps, drain)
+            p, n, full = _typed(src_root, src_dir, old_name, src)
+            out.append(Event(-1, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
+
+    def _scan_moved_in(self, root: Root, top: bytes, now: float, out: list[Event[Any]]) -> None:
+        """A directory moved in from outside: what it holds was never reported
+        (inotify reports it the same way). Each entry comes as a CREATE with
+        origin ``"scan"``; the kernel's own CREATE of an entry made between the
+        move and this listing is dropped once (:meth:`_seen_by_scan`)."""
+        if not root.mask & _CREATE:
+            return
+        snap, _ctimes = rescan.walk(top, root.excluded, True)
+        for d in sorted(snap.dirs):
+            names = snap.dirs[d]
+            for name in sorted(names):
+                bits = _CREATE | (_ISDIR if names[name] else 0)
+                full = _join(d, name)
+                self._scanned[full] = self._batch
+                p, n, f = _typed(root, d, name, full)
+                out.append(Event(-1, bits, 0, n, p, None, "scan", now, None, f))
+        if root.snapshot is not None:
+            for d, names in snap.dirs.items():
+                root.snapshot.dirs[d] = dict(names)
+
+    def _seen_by_scan(self, pathname: bytes) -> bool:
+        """Whether a kernel CREATE of *pathname* was already reported by a scan."""
+        batch = self._scanned.pop(pathname, None)
+        return batch is not None and self._batch - batch <= 2
+
+    def _root_for(self, pathname: bytes, fsid: bytes, bit: int = 0) -> Root | None:
+        if pathname.startswith(b"?"):
+            # An object nothing could place (never named by an event we read,
+            # gone before we could ask the kernel). Only a root that spans its
+            # whole filesystem certainly contains it; elsewhere it is far more
+            # likely one of the filesystem's other objects than ours, so it is
+            # counted (``unresolved``), not shown under a wrong tree.
+            for root in self.roots:
+                if root.spans_fs and root.fsid == fsid and (not bit or root.mask & bit):
+                    return root
+            return None
+        for root in self.roots:
+            if (not bit or root.mask & bit) and root.rel(pathname) is not None:
+                return root
+        return None
+
+    # --- snapshots ------------------------------------------------------------
+
+    def _snap_created(self, parent: bytes, name: bytes, is_dir: bool) -> None:
+        for root in self.roots:
+            if root.snapshot is not None:
+                root.snapshot.created(parent, name, is_dir)
+
+    def _snap_deleted(self, parent: bytes, name: bytes) -> None:
+        for root in self.roots:
+            if root.snapshot is not None:
+                root.snapshot.deleted(parent, name)
+
+    # --- overflow -------------------------------------------------------------
+
+    def _overflow(self, now: float) -> list[Event[Any]]:
+        """Q_OVERFLOW, then what each tree shows changed since we went blind."""
+        self.overflows += 1
+        as_str = any(not r.as_bytes for r in self.roots)
+        empty: Any = "" if as_str else b""
+        out: list[Event[Any]] = [Event(-1, _Q_OVERFLOW, 0, empty, empty, None, "kernel", now)]
+        # Timestamps are coarse (a jiffy or so): start a second earlier.
+        since_ns = int((self.blind_since - 1.0) * 1e9)
+        for root in sorted(self.roots, key=lambda r: r.path):
+            if not root.is_dir:
+                continue
+            snap, ctimes = rescan.walk(root.path, root.excluded, root.recursive)
+            for bits, parent, name in rescan.diff(root.snapshot, snap, ctimes, since_ns):
+                if not bits & root.mask:
+                    continue
+                p, n, full = _typed(root, parent, name, _join(parent, name))
+                out.append(Event(-1, bits, 0, n, p, None, "rescan", now, None, full))
+            if root.snapshot is not None:
+                root.snapshot = snap
+        return out
+
+
+def _typed(root: Root, parent: bytes, name: bytes, full: bytes) -> tuple[Any, Any, Any]:
+    if root.shown is not root.path:
+        parent, full = root.show(parent), root.show(full)
+    if root.as_bytes:
+        return parent, name, full
+    return os.fsdecode(parent), os.fsdecode(name), os.fsdecode(full)
+
+
+def _join(parent: bytes, name: bytes) -> bytes:
+    if not name:
+        return parent
+    return parent + name if parent.endswith(b"/") else parent + b"/" + name

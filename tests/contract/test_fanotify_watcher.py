@@ -1,0 +1,102 @@
+"""The Watcher on the fanotify backend, through every driver (issue 12).
+
+One filesystem mark per tree; the scenarios of the contract that a filesystem
+mark can do the same way: files, directories made with contents before we
+could look, renames (one MOVED_TO with src_pathname), deletions, and who did
+it. Per-directory operations (wd_of's table, unwatch, set_mask) are inotify's
+and documented as such (inwatch.backends)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from contract_harness import HarnessFactory as MakeHarness
+from contract_harness import describe, pathnames
+
+from inwatch import Mask, Watcher
+
+CREATE, DELETE, MOVED_TO = int(Mask.CREATE), int(Mask.DELETE), int(Mask.MOVED_TO)
+j = os.path.join
+
+
+@pytest.fixture
+def fan_root(tmpfs: Path) -> str:
+    try:
+        with Watcher(backend="fanotify"):
+            pass
+    except PermissionError as exc:
+        pytest.skip(str(exc))
+    return str(tmpfs)
+
+
+def test_tree_events_with_actors(harness: MakeHarness, fan_root: str) -> None:
+    """Everything is done by other processes: the listener's own activity is
+    never reported (so the harness's in-process sentinels cannot be used)."""
+    h = harness(backend="fanotify")
+    assert h.w.backend == "fanotify"
+    os.makedirs(j(fan_root, "a", "b"))
+    h.w.add(fan_root, recursive=True)
+    h.start()
+    f, g = j(fan_root, "new", "deep", "f"), j(fan_root, "a", "b", "g")
+    script = f"mkdir -p {fan_root}/new/deep; touch {f}; mv {f} {g}; rm {g}"
+    subprocess.run(["sh", "-ec", script], check=True)
+    events = h.collect_until(lambda evs: g in pathnames(evs, DELETE))
+    assert f in pathnames(events, CREATE), describe(events)
+    moved = [e for e in events if e.mask & MOVED_TO]
+    assert [os.fsdecode(e.src_pathname) for e in moved] == [f], describe(events)
+    touched = next(e for e in events if os.fsdecode(e.pathname) == f)
+    assert touched.actor is not None and touched.actor.uid == 0, touched
+    assert touched.actor.exe is not None and touched.actor.exe.endswith("touch"), touched
+
+
+def test_per_watch_operations_say_they_are_inotifys(fan_root: str) -> None:
+    with Watcher(backend="fanotify") as w:
+        rid = w.add(fan_root, recursive=True)
+        assert w.watches == {rid: fan_root}
+        with pytest.raises(NotImplementedError, match="inotify"):
+            w.unwatch(rid)
+        w.remove(rid)
+        assert not w.watches
+
+
+def test_auto_says_which_backend_and_why() -> None:
+    with Watcher(backend="auto") as w:
+        assert w.backend in ("inotify", "fanotify")
+        assert w.backend_reason
+    with pytest.raises(ValueError, match="unknown backend"):
+        Watcher(backend="kqueue")
+
+
+def test_fanotify_without_the_capability_says_inotify_works(tmp_path: Path) -> None:
+    script = (
+        "import inwatch\n"
+        "try:\n"
+        "    inwatch.Watcher(backend='fanotify')\n"
+        "except PermissionError as e:\n"
+        "    print('refused:', e)\n"
+        "w = inwatch.Watcher(backend='auto')\n"
+        "print('auto:', w.backend, w.backend_reason)\n"
+        "w.close()\n"
+    )
+    out = subprocess.run(
+        [
+            "setpriv",
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "python3",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+    )
+    assert "refused:" in out.stdout and "inotify" in out.stdout, out
+    assert "auto: inotify" in out.stdout, out
