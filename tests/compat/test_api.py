@@ -79,17 +79,17 @@ PYINOTIFY_AT_TOP = (
 
 
 def test_top_level_names_still_reach_the_pyinotify_layer() -> None:
-    """The 11 pyinotify names `inwatch` exported keep working for one release
-    (deprecated: once inwatch/__init__.py serves them from its module
-    __getattr__, reaching them there warns)."""
+    """The 11 pyinotify names `inwatch` exported keep working for one release,
+    served by its module __getattr__ with a DeprecationWarning."""
     for name in PYINOTIFY_AT_TOP:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             value = getattr(inwatch, name)
         assert value is getattr(ours, name)
-        if name not in vars(inwatch):  # served by the deprecating __getattr__
-            assert [w.category for w in caught] == [DeprecationWarning], name
-            assert f"inwatch.pyinotify.{name}" in str(caught[0].message)
+        assert name not in vars(inwatch) and name not in inwatch.__all__
+        assert [w.category for w in caught] == [DeprecationWarning], name
+        text = str(caught[0].message)
+        assert f"inwatch.{name}" in text and "inwatch.pyinotify" in text, text
     for name in ("IN_CREATE", "IN_DELETE", "IN_MODIFY", "IN_ISDIR", "IN_Q_OVERFLOW"):
         assert getattr(inwatch, name) == getattr(pyinotify, name)
 
