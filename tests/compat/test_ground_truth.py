@@ -20,6 +20,7 @@ import random
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,15 @@ def _divergence(root: Path, start: set[str], events: list[Any]) -> str | None:
     return None
 
 
+def _quiet(events: list[Any], ms: int = 100) -> None:
+    """Wait until no event came for *ms*: what a listing found is reported after
+    the read that follows it, so it may come after the sentinel."""
+    seen = -1
+    while seen != len(events):
+        seen = len(events)
+        time.sleep(ms / 1000)
+
+
 def _one_threaded(tmp_path: Path, seed: int, native: bool) -> str | None:
     """One sequence read while it runs; the divergence, or None."""
     root, outside, start = _setup(tmp_path, seed)
@@ -135,6 +145,7 @@ def _one_threaded(tmp_path: Path, seed: int, native: bool) -> str | None:
             (root / SENTINEL).touch()  # everything before it is delivered before it
             if not done.wait(10):
                 return "the sentinel never came"
+            _quiet(events)
     else:
         wm = ours.WatchManager()
         notifier = ours.ThreadedNotifier(wm, handle)
@@ -145,6 +156,7 @@ def _one_threaded(tmp_path: Path, seed: int, native: bool) -> str | None:
             (root / SENTINEL).touch()
             if not done.wait(10):
                 return "the sentinel never came"
+            _quiet(events)
         finally:
             notifier.stop()
     return _divergence(root, start, events)
