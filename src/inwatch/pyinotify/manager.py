@@ -41,7 +41,8 @@ class WatchManager:
         self._ignore_events = False
         self._exclude_filter = exclude_filter
         self._wmd: dict[int, Watch] = {}
-        self._watcher = Watcher(onerror=self._runtime_error)
+        # pyinotify's API is inotify's (wds, per-directory watches, IN_* masks).
+        self._watcher = Watcher(backend="inotify", onerror=self._runtime_error)
         self._table: Mapping[int, str] = self._watcher.watches
         self._fd: int | None = self._watcher.fileno()
         # Set when an event processed may mean the Watcher dropped watches
