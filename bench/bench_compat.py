@@ -5,8 +5,12 @@ then drained and handled: natively (``Watcher.read`` + a callback per event) or
 through ``inwatch.pyinotify`` (``Notifier.read_events`` + ``process_events`` to a
 ``ProcessEvent`` subclass's ``process_IN_*`` method). Runs are interleaved and
 the medians of the CPU time spent compared; the target is compat <= 1.5x native.
+With ``--threaded`` both sides run on the Watcher's threaded driver
+(``Watcher.start`` against ``ThreadedNotifier``), the CPU time of every thread
+counted.
 
     python bench/bench_compat.py [--rounds 15] [--events 12000] [--dir /dev/shm] [--read-attrs]
+                                 [--threaded]
 """
 
 from __future__ import annotations
@@ -64,9 +68,32 @@ def native(root: str, kind: str, count: int) -> float:
         return CLOCK() - t0
 
 
-def compat(root: str, kind: str, count: int) -> float:
+def _wait_for(seen: list[int], count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while seen[0] < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"lost events: {seen[0]} of {count} delivered")
+        time.sleep(0.001)
+
+
+def native_threaded(root: str, kind: str, count: int) -> float:
     seen = [0]
 
+    def handle(ev: Any) -> None:
+        seen[0] += 1
+        if READ_ATTRS:
+            ev.maskname, ev.pathname  # noqa: B018
+
+    with Watcher() as w:
+        w.add(root, recursive=True)
+        make_backlog(root, kind, count)
+        t0 = CLOCK()
+        w.start(handle)
+        _wait_for(seen, count)
+        return CLOCK() - t0
+
+
+def _handler(seen: list[int]) -> Any:
     class Handler(pyi.ProcessEvent):
         def process_default(self, event: Any) -> None:
             seen[0] += 1
@@ -78,8 +105,28 @@ def compat(root: str, kind: str, count: int) -> float:
             if READ_ATTRS:
                 event.maskname, event.pathname  # noqa: B018
 
+    return Handler()
+
+
+def compat_threaded(root: str, kind: str, count: int) -> float:
+    seen = [0]
     wm = pyi.WatchManager()
-    notifier = pyi.Notifier(wm, Handler())
+    notifier = pyi.ThreadedNotifier(wm, _handler(seen))
+    try:
+        wm.add_watch(root, pyi.ALL_EVENTS, rec=True, auto_add=True)
+        make_backlog(root, kind, count)
+        t0 = CLOCK()
+        notifier.start()
+        _wait_for(seen, count)
+        return CLOCK() - t0
+    finally:
+        notifier.stop()
+
+
+def compat(root: str, kind: str, count: int) -> float:
+    seen = [0]
+    wm = pyi.WatchManager()
+    notifier = pyi.Notifier(wm, _handler(seen))
     try:
         wm.add_watch(root, pyi.ALL_EVENTS, rec=True, auto_add=True)
         make_backlog(root, kind, count)
@@ -99,6 +146,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=12_000)
     ap.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     ap.add_argument("--read-attrs", action="store_true", help="handlers read maskname, pathname")
+    ap.add_argument("--threaded", action="store_true", help="Watcher.start vs ThreadedNotifier")
     args = ap.parse_args()
     global READ_ATTRS
     READ_ATTRS = args.read_attrs
@@ -106,6 +154,8 @@ def main() -> None:
         if int(f.read()) <= args.events:
             raise SystemExit("max_queued_events is too small for this backlog")
     runners: dict[str, Callable[[str, str, int], float]] = {"native": native, "compat": compat}
+    if args.threaded:
+        runners = {"native": native_threaded, "compat": compat_threaded}
     worst = 0.0
     for kind in ("attrib", "mixed"):
         times: dict[str, list[float]] = {"native": [], "compat": []}

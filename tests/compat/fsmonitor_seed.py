@@ -2,11 +2,11 @@
 # encoding:utf-8
 # ruff: noqa: UP009, UP031  (kept as the seed wrote it)
 # The seed's pyinotify example (../shared/seeds/000_*), with Python 3 print() and
-# only its import line changed: `from pyinotify import ...` -> `from inwatch import ...`.
+# only its import line changed: `from pyinotify import ...` -> `from inwatch.pyinotify import ...`.
 
 import os
 
-from inwatch import IN_CREATE, IN_DELETE, IN_MODIFY, Notifier, ProcessEvent, WatchManager
+from inwatch.pyinotify import IN_CREATE, IN_DELETE, IN_MODIFY, Notifier, ProcessEvent, WatchManager
 
 
 class EventHandler(ProcessEvent):

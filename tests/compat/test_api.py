@@ -8,13 +8,13 @@ import logging
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import inwatch
-from inwatch import compat
 from inwatch import pyinotify as ours
 
 pyinotify = pytest.importorskip("pyinotify")
@@ -63,24 +63,56 @@ def test_constants_and_version() -> None:
             assert ours.EventsCodes.maskname(mask) == expected
 
 
-def test_top_level_exports() -> None:
-    for name in (
-        "WatchManager",
-        "Notifier",
-        "ThreadedNotifier",
-        "AsyncioNotifier",
-        "ProcessEvent",
-        "PrintAllEvents",
-        "ChainIfTrue",
-        "Stats",
-        "ExcludeFilter",
-        "WatchManagerError",
-    ):
-        assert getattr(inwatch, name) is getattr(compat, name)
-        assert name in inwatch.__all__
-    assert inwatch.ALL_EVENTS == pyinotify.ALL_EVENTS
+PYINOTIFY_AT_TOP = (
+    "ALL_EVENTS",
+    "AsyncioNotifier",
+    "ChainIfTrue",
+    "ExcludeFilter",
+    "Notifier",
+    "PrintAllEvents",
+    "ProcessEvent",
+    "Stats",
+    "ThreadedNotifier",
+    "WatchManager",
+    "WatchManagerError",
+)
+
+
+def test_top_level_names_still_reach_the_pyinotify_layer() -> None:
+    """The 11 pyinotify names `inwatch` exported keep working for one release,
+    served by its module __getattr__ with a DeprecationWarning."""
+    for name in PYINOTIFY_AT_TOP:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = getattr(inwatch, name)
+        assert value is getattr(ours, name)
+        assert name not in vars(inwatch) and name not in inwatch.__all__
+        assert [w.category for w in caught] == [DeprecationWarning], name
+        text = str(caught[0].message)
+        assert f"inwatch.{name}" in text and "inwatch.pyinotify" in text, text
     for name in ("IN_CREATE", "IN_DELETE", "IN_MODIFY", "IN_ISDIR", "IN_Q_OVERFLOW"):
         assert getattr(inwatch, name) == getattr(pyinotify, name)
+
+
+def test_compat_is_a_deprecated_alias() -> None:
+    code = (
+        "import warnings\n"
+        "warnings.simplefilter('error', DeprecationWarning)\n"
+        "import inwatch, inwatch.pyinotify as p\n"
+        "import inwatch.compat as c\n"
+        "try:\n"
+        "    c.WatchManager\n"
+        "except DeprecationWarning as w:\n"
+        "    print('warned:', w)\n"
+        "warnings.simplefilter('ignore')\n"
+        "from inwatch.compat import Notifier\n"
+        "print(Notifier is p.Notifier)\n"
+    )
+    assert _python(code).splitlines() == [
+        "warned: inwatch.compat is deprecated and goes in the next release: "
+        "use inwatch.pyinotify.WatchManager",
+        "True",
+    ]
 
 
 EVENT_DICTS: list[dict[str, Any]] = [
@@ -277,7 +309,7 @@ def test_import_installs_no_handler_and_no_asyncore() -> None:
     code = (
         "import logging, sys\n"
         "import inwatch.pyinotify as p\n"
-        "from inwatch import WatchManager\n"
+        "from inwatch.pyinotify import WatchManager\n"
         "lg = logging.getLogger('pyinotify')\n"
         "print(lg.handlers, lg.level, 'asyncore' in sys.modules, p.log is lg)\n"
     )
@@ -350,9 +382,10 @@ def test_replaced_log_is_used(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_output_format_assigned_by_a_program() -> None:
     ev = ours.Event({"wd": 1, "mask": 0x100, "path": "/w", "name": "f", "dir": False})
+    old = ours.output_format
     ours.output_format = ours.ColoredOutputFormat()
     try:
         assert str(ev).startswith("\033[0m<\033[0m\033[31m\033[1mEvent")
     finally:
-        del ours.output_format
+        ours.output_format = old
     assert str(ev).startswith("<Event dir=False")

@@ -197,27 +197,29 @@ def test_moved_out_directories_stop_reporting(tmp_path: Path, s: Setup) -> None:
     assert s.wm.get_wd(str(root / "d")) is None
 
 
-def test_moved_root_gets_unknown_path_suffix(tmp_path: Path) -> None:
-    """A watched root moved elsewhere cannot be followed: as pyinotify does, its
-    path gets "-unknown-path", which programs test for and strip."""
+def _moved_root(mod: Any, base: Path, new: Path) -> tuple[list[str], Any]:
+    (base / "root").mkdir(parents=True)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    setup = Setup(mod)
+    try:
+        (wd,) = setup.wm.add_watch(str(base / "root"), QUIET_MASK).values()
+        os.rename(base / "root", new)
+        (new / "f").touch()
+        lines = setup.drain()
+        return [ln.replace(str(base), "B") for ln in lines], setup.wm.get_path(wd)
+    finally:
+        setup.close()
+
+
+def test_root_moved_elsewhere_gets_unknown_path_suffix(tmp_path: Path) -> None:
+    """A watched root moved to another directory cannot be found: as pyinotify
+    does, its path gets "-unknown-path", which programs test for and strip."""
     pyinotify = pytest.importorskip("pyinotify")
     results = []
     for mod in (pyinotify, ours):
         base = tmp_path / mod.__name__
-        (base / "root").mkdir(parents=True)
-        setup = Setup(mod)
-        try:
-            (wd,) = setup.wm.add_watch(str(base / "root"), QUIET_MASK).values()
-            os.rename(base / "root", base / "moved")
-            (base / "moved" / "f").touch()
-            lines = setup.drain()
-            path = setup.wm.get_path(wd)
-            stripped = path[: -len("-unknown-path")] if path.endswith("-unknown-path") else path
-            results.append(
-                ([ln.replace(str(base), "B") for ln in lines], stripped == str(base / "root"))
-            )
-        finally:
-            setup.close()
+        lines, path = _moved_root(mod, base, base / "elsewhere" / "moved")
+        results.append((lines, path == f"{base}/root-unknown-path"))
     assert results[1] == results[0]
     assert results[1] == (
         [
@@ -227,6 +229,14 @@ def test_moved_root_gets_unknown_path_suffix(tmp_path: Path) -> None:
         ],
         True,
     )
+
+
+def test_root_renamed_in_its_directory_is_followed(tmp_path: Path) -> None:
+    """Renamed within its parent directory, a root is found again by the
+    Watcher: its events carry the new path (pyinotify gave "-unknown-path")."""
+    lines, path = _moved_root(ours, tmp_path, tmp_path / "moved")
+    assert lines == ["IN_MOVE_SELF B/moved", "IN_CREATE B/moved/f", "IN_CLOSE_WRITE B/moved/f"]
+    assert path == str(tmp_path / "moved")
 
 
 def test_renamed_root_under_watched_parent_is_followed(tmp_path: Path, s: Setup) -> None:

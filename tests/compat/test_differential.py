@@ -98,9 +98,18 @@ def mkdirs(root: Path) -> None:
 
 
 # pyinotify reports its own walk of the tree on add_watch(rec=True) (it watches,
-# then lists: OPEN/ACCESS/CLOSE_NOWRITE of every subdirectory); inwatch does
-# not. The recursive scenarios leave those three bits out.
+# then lists: OPEN/ACCESS/CLOSE_NOWRITE of every subdirectory on its parent's
+# watch), and inwatch.pyinotify shows the same (the "rec-listing-*" scenarios);
+# most recursive scenarios leave those three bits out to stay short.
 NOISELESS = 0xFFF & ~(0x01 | 0x10 | 0x20)
+
+
+def deeper(root: Path) -> None:
+    mkdirs(root)
+    (root / "a" / "b" / "c").mkdir()
+    (root / "d").mkdir()
+    touch(root / "d" / "g", "y")
+
 
 SCENARIOS: dict[str, tuple[Step, Callable[[Any, Any, Path], Any], list[Step]]] = {
     "files-flat": (
@@ -146,6 +155,29 @@ SCENARIOS: dict[str, tuple[Step, Callable[[Any, Any, Path], Any], list[Step]]] =
             lambda r: os.unlink(r / "A" / "b" / "z"),
             lambda r: (r / "A" / "b").rename(r / "A" / "c"),
         ],
+    ),
+    "rec-listing-all-events": (
+        deeper,
+        lambda wm, m, r: wm.add_watch(str(r), m.ALL_EVENTS, rec=True),
+        [
+            lambda r: touch(r / "a" / "b" / "x", "1"),
+            lambda r: (r / "d" / "g").read_text(),
+            lambda r: os.listdir(r / "a"),
+        ],
+    ),
+    # A beacon watching a tree for opens: one file opened gives three events,
+    # two of them pyinotify's own listing of the subdirectories.
+    "rec-listing-open": (
+        mkdirs,
+        lambda wm, m, r: wm.add_watch(str(r), m.IN_OPEN, rec=True),
+        [lambda r: (r / "a" / "f").read_text()],
+    ),
+    "rec-listing-auto-add-access": (
+        deeper,
+        lambda wm, m, r: wm.add_watch(
+            str(r), m.IN_ACCESS | m.IN_CLOSE_NOWRITE, rec=True, auto_add=True
+        ),
+        [lambda r: (r / "d" / "g").read_text()],
     ),
     "rmdir-watched-subdir": (
         mkdirs,
@@ -358,3 +390,55 @@ def test_unmount(tmpfs: Path) -> None:
     expected = _unmount_events(pyinotify, tmpfs)
     assert got == expected
     assert "maskname=IN_UNMOUNT" in got[1] and got[-1] == "watches left: []"
+
+
+def test_native_watcher_does_not_show_its_walk(tmp_path: Path) -> None:
+    """Only the pyinotify layer reproduces pyinotify's listing events
+    ("rec-listing-open"); the native Watcher reports what the program did."""
+    import time
+
+    from inwatch import Mask, Watcher
+
+    mkdirs(tmp_path)
+    seen = []
+    with Watcher() as w:
+        w.add(tmp_path, Mask.OPEN, recursive=True)
+        (tmp_path / "a" / "f").read_text()
+        deadline = time.monotonic() + 5
+        while not any(e.name == "f" for e in seen):
+            assert time.monotonic() < deadline, seen
+            seen += w.read(timeout=0.5)
+        seen += w.read(timeout=0.1)
+    assert [(e.maskname, e.pathname) for e in seen] == [("IN_OPEN", str(tmp_path / "a" / "f"))]
+
+
+def _removed_while_queued(mod: Any, root: Path) -> list[str]:
+    """Events read before rm_watch but processed after it: pyinotify drops them."""
+    (root / "sub").mkdir()
+    wm = mod.WatchManager()
+    rec = Recorder()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        wds = wm.add_watch(str(root), mod.IN_CREATE, rec=True)
+        touch(root / "sub" / "f")
+        touch(root / "g")
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        wm.rm_watch(wds[str(root / "sub")])
+        notifier.process_events()
+        drain(notifier)
+        left = sorted(wm.watches)
+    finally:
+        notifier.stop()
+    return [str(e).replace(str(root), "ROOT") for e in rec.events] + [f"left {left}"]
+
+
+def test_events_of_a_watch_removed_while_queued(tmp_path: Path) -> None:
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _removed_while_queued(pyinotify, tmp_path / "oracle")
+    assert expected == [
+        "<Event dir=False mask=0x100 maskname=IN_CREATE name=g path=ROOT pathname=ROOT/g wd=1 >",
+        "left [1]",
+    ]
+    assert _removed_while_queued(inwatch_pyinotify, tmp_path / "ours") == expected

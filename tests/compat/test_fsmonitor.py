@@ -30,6 +30,7 @@ class Monitor:
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.proc.stdout, selectors.EVENT_READ)
         self.buf = b""
+        self.stderr = ""
 
     def lines(self, count: int, timeout: float = 10.0) -> list[str]:
         """The next *count* lines printed (waiting at most *timeout* seconds)."""
@@ -52,7 +53,10 @@ class Monitor:
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(10)
+            code = self.proc.wait(10)
+            assert self.proc.stderr is not None
+            self.stderr = self.proc.stderr.read().decode(errors="replace")
+            return code
         finally:
             self.sel.close()
             for stream in (self.proc.stdout, self.proc.stderr):
@@ -102,3 +106,41 @@ def test_seed_fsmonitor_prints_exact_lines(tmp_path: Path) -> None:
         code = m.stop()
     assert code == 0
     assert m.buf == b""
+
+
+def test_seed_fsmonitor_loses_nothing_when_a_directory_goes_at_once(tmp_path: Path) -> None:
+    """Issue 10, item 14: a file written in an auto-added subdirectory, then the
+    file and the directory deleted at once. The directory's IN_IGNORED is read
+    together with the file's events; its Watch must survive until that IGNORED
+    is *processed*, so the Modify and Delete before it reach the handler.
+    In even rounds the monitor is stopped (SIGSTOP) while the files change, so
+    that all of it is read at once (the widest window); in odd rounds it runs."""
+    root = tmp_path / "watched"
+    root.mkdir()
+    m = Monitor(root)
+    try:
+        assert m.lines(1) == [f"now starting monitor {root}"]
+        for i in range(20):
+            sub = root / f"sub{i}"
+            sub.mkdir()
+            assert m.lines(1) == [f"Create file: {sub} "]
+            if i % 2 == 0:
+                m.proc.send_signal(signal.SIGSTOP)
+            try:
+                with open(sub / "f", "w") as f:
+                    f.write("x")
+                os.unlink(sub / "f")
+                sub.rmdir()
+            finally:
+                m.proc.send_signal(signal.SIGCONT)
+            assert m.lines(4) == [
+                f"Create file: {sub}/f ",
+                f"Modify file: {sub}/f ",
+                f"Delete file: {sub}/f ",
+                f"Delete file: {sub} ",
+            ], f"round {i}"
+        m.quiet()
+    finally:
+        code = m.stop()
+    assert code == 0
+    assert "Unable to retrieve Watch object" not in m.stderr

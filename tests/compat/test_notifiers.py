@@ -4,7 +4,10 @@ the read options, on the real kernel; every wait bounded."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +177,7 @@ def test_append_event(tmp_path: Path) -> None:
     notifier = ours.Notifier(wm, rec)
     try:
         (wd,) = wm.add_watch(str(tmp_path), ours.IN_CREATE).values()
-        from inwatch.compat import _RawEvent
+        from inwatch.pyinotify.events import _RawEvent
 
         notifier.append_event(_RawEvent(wd, ours.IN_CREATE, 0, "made-up\0\0"))
         notifier.process_events()
@@ -251,3 +254,174 @@ def test_loop_ends_when_the_manager_is_closed(tmp_path: Path) -> None:
     notifier.loop(callback=callback)
     assert len(calls) == 3 and notifier._fd is None
     assert not notifier.check_events(10)
+
+
+def _burst_in_new_dirs(root: Path, rounds: int, seen: Callable[[], list[str]]) -> list[str]:
+    """Each round: a directory appears (and is watched: its IN_CREATE was
+    processed), a file is written in it, then both go at once. Returns what a
+    program with mask CREATE|DELETE|MODIFY must see."""
+    expected: list[str] = []
+    for i in range(rounds):
+        sub = root / f"sub{i}"
+        sub.mkdir()
+        expected.append(f"IN_CREATE|IN_ISDIR {sub}")
+        deadline = time.monotonic() + 10
+        while seen() != expected:
+            assert time.monotonic() < deadline, seen()
+            time.sleep(0.005)
+        (sub / "f").write_text("x")
+        os.unlink(sub / "f")
+        sub.rmdir()
+        expected += [
+            f"IN_CREATE {sub}/f",
+            f"IN_MODIFY {sub}/f",
+            f"IN_DELETE {sub}/f",
+            f"IN_IGNORED {sub}",
+            f"IN_DELETE|IN_ISDIR {sub}",
+        ]
+    return expected
+
+
+MASK_14 = ours.IN_CREATE | ours.IN_DELETE | ours.IN_MODIFY
+
+
+def test_threaded_notifier_started_before_any_watch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Watcher's threaded driver ends when no watch is left; the notifier
+    starts it again when add_watch adds one. Its reader runs ahead of the
+    handler, so the table must follow the processed events (issue 10 item 14)."""
+    wm = ours.WatchManager()
+    seen: list[str] = []
+    notifier = ours.ThreadedNotifier(wm, lambda e: seen.append(f"{e.maskname} {e.pathname}"))
+    notifier.start()
+    try:
+        for attempt in range(2):  # the second time after the only watch went
+            root = tmp_path / f"w{attempt}"
+            root.mkdir()
+            wm.add_watch(str(root), MASK_14, rec=True, auto_add=True)
+            expected = _burst_in_new_dirs(root, 10, lambda: list(seen))
+            deadline = time.monotonic() + 10
+            while len(seen) < len(expected):
+                assert time.monotonic() < deadline, seen
+                time.sleep(0.01)
+            assert seen == expected
+            seen.clear()
+            wm.rm_watch(wm.get_wd(str(root)))
+    finally:
+        notifier.stop()
+    assert not notifier.is_alive() and wm.get_fd() is None
+    assert "Unable to retrieve" not in caplog.text
+
+
+def test_asyncio_notifier_made_before_any_watch(tmp_path: Path) -> None:
+    """Made before add_watch, it dispatches once per read and calls the
+    callback once per read, as pyinotify's handle_read does."""
+    loop = asyncio.new_event_loop()
+    try:
+        wm = ours.WatchManager()
+        rec = Recorder()
+        batches: list[int] = []
+        notifier = ours.AsyncioNotifier(
+            wm, loop, callback=lambda n: batches.append(len(rec.events)), default_proc_fun=rec
+        )
+
+        def shown() -> list[str]:
+            return [f"{e.maskname} {e.pathname}" for e in rec.events]
+
+        async def until(expected: list[str]) -> None:
+            deadline = time.monotonic() + 10
+            while shown() != expected:
+                assert time.monotonic() < deadline, shown()
+                await asyncio.sleep(0.005)
+
+        async def scenario() -> None:
+            await asyncio.sleep(0.05)  # the notifier's task waits for a watch
+            wm.add_watch(str(tmp_path), MASK_14, rec=True, auto_add=True)
+            expected: list[str] = []
+            for i in range(5):  # as _burst_in_new_dirs, waiting without blocking the loop
+                sub = tmp_path / f"sub{i}"
+                sub.mkdir()
+                expected.append(f"IN_CREATE|IN_ISDIR {sub}")
+                await until(expected)
+                (sub / "f").write_text("x")
+                os.unlink(sub / "f")
+                sub.rmdir()
+                expected += [
+                    f"IN_CREATE {sub}/f",
+                    f"IN_MODIFY {sub}/f",
+                    f"IN_DELETE {sub}/f",
+                    f"IN_IGNORED {sub}",
+                    f"IN_DELETE|IN_ISDIR {sub}",
+                ]
+                await until(expected)
+
+        loop.run_until_complete(asyncio.wait_for(scenario(), 20))
+        assert batches and batches[-1] == len(rec.events)
+        assert len(batches) <= len(rec.events)
+        notifier.stop()
+        assert wm.get_fd() is None
+    finally:
+        loop.close()
+
+
+def test_asyncio_notifier_stopped_by_its_callback(tmp_path: Path) -> None:
+    """stop() from the callback, on the running loop: the task ends, nothing is
+    left pending when the loop closes (an unraisable error would fail here)."""
+    loop = asyncio.new_event_loop()
+    try:
+        wm = ours.WatchManager()
+        wm.add_watch(str(tmp_path), ours.IN_CREATE)
+        rec = Recorder()
+        notifier = ours.AsyncioNotifier(wm, loop, callback=lambda n: n.stop(), default_proc_fun=rec)
+        (tmp_path / "f").touch()
+
+        async def until_stopped() -> None:
+            while wm.get_fd() is not None:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+
+        loop.run_until_complete(asyncio.wait_for(until_stopped(), 10))
+        assert [e.name for e in rec.events] == ["f"]
+        assert notifier._task is None
+        notifier.stop()  # again: nothing happens
+    finally:
+        loop.close()
+
+
+def test_a_watch_is_forgotten_when_its_ignored_is_processed(tmp_path: Path) -> None:
+    """Issue 10 item 14: reading IN_IGNORED does not change the table; processing
+    it does (as pyinotify), so a handler of an earlier event still finds it."""
+    wm = ours.WatchManager()
+    rec = Recorder()
+    notifier = ours.Notifier(wm, rec)
+    try:
+        wm.add_watch(str(tmp_path), MASK_14, rec=True, auto_add=True)
+        sub = tmp_path / "sub"
+        sub.mkdir()
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        notifier.process_events()
+        wd = wm.get_wd(str(sub))
+        assert wd is not None and wd in wm.watches  # joined when its CREATE was processed
+        (sub / "f").write_text("x")
+        os.unlink(sub / "f")
+        sub.rmdir()
+        deadline = time.monotonic() + 5
+        while not any(e.mask & ours.IN_IGNORED for e in notifier._eventq):
+            assert time.monotonic() < deadline
+            if notifier.check_events(100):
+                notifier.read_events()
+        assert wm.get_wd(str(sub)) == wd and wm.get_watch(wd) is not None  # read, not processed
+        notifier.process_events()
+        assert wm.get_wd(str(sub)) is None and wd not in wm.watches
+    finally:
+        notifier.stop()
+    assert [f"{e.maskname} {e.name}" for e in rec.events] == [
+        "IN_CREATE|IN_ISDIR sub",
+        "IN_CREATE f",
+        "IN_MODIFY f",
+        "IN_DELETE f",
+        "IN_IGNORED ",
+        "IN_DELETE|IN_ISDIR sub",
+    ]

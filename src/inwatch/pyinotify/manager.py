@@ -1,0 +1,456 @@
+""":class:`WatchManager`: pyinotify's watch table, on one :class:`~inwatch.Watcher`.
+
+It is not a second core: the fd, the kernel watches, recursion, ``auto_add``,
+move pairing and the rewriting of paths after renames all belong to the
+Watcher, used through its public methods only. What lives here is what
+pyinotify programs see on top of it: :class:`~.watch.Watch` objects keyed by
+wd, in the order events are processed; return codes (-1 failed, -2 excluded,
+-3 not a path) and ``WatchManagerError`` texts ending with the errno name, as
+programs parse them; and the events pyinotify's own walk of a tree caused.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import glob
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..watcher import Watcher
+from . import _state
+from ._state import PathT
+from .codes import IN_CREATE, IN_DELETE, LISTING
+from .errors import WatchManagerError, shown, str_errno
+from .handlers import ChainIfTrue
+from .watch import Watch, as_list, dir_excluder, key, never
+
+__all__ = ["WatchManager"]
+
+
+class WatchManager:
+    """Watches, as pyinotify's ``WatchManager``, on one :class:`~inwatch.Watcher`.
+
+    ``exclude_filter(path) -> bool`` is the default for :meth:`add_watch`: a
+    directory it returns true for is not watched. :meth:`get_fd` is the
+    Watcher's fd (close-on-exec); :meth:`close` closes it, and so does garbage
+    collection.
+    """
+
+    def __init__(self, exclude_filter: Callable[[Any], bool] = never) -> None:
+        self._ignore_events = False
+        self._exclude_filter = exclude_filter
+        self._wmd: dict[int, Watch] = {}
+        # pyinotify's API is inotify's (wds, per-directory watches, IN_* masks).
+        self._watcher = Watcher(backend="inotify", onerror=self._runtime_error)
+        self._table: Mapping[int, str] = self._watcher.watches
+        self._fd: int | None = self._watcher.fileno()
+        # Set when an event processed may mean the Watcher dropped watches
+        # silently (see _sync_dropped).
+        self._maybe_dropped = False
+        # wds the program removed (rm_watch, del_watch): events of theirs still
+        # queued are not theirs to adopt again (pyinotify drops them too).
+        self._removed: set[int] = set()
+        # Called after add_watch added a watch: a ThreadedNotifier or an
+        # AsyncioNotifier whose driver ended (no watch was left) starts it again.
+        self._on_add: list[Callable[[], None]] = []
+
+    @staticmethod
+    def _runtime_error(err: OSError) -> None:
+        """A directory the Watcher could not watch as it appeared (auto_add):
+        logged as pyinotify logs a failed add_watch."""
+        where = shown(err.filename) if err.filename is not None else "?"
+        _state.log().error(f"add_watch: cannot watch {where} WD=-1, {str_errno(err.errno)}")
+
+    # --- the fd ---------------------------------------------------------------
+
+    def get_fd(self) -> int | None:
+        """The inotify fd (poll it for reading); None once closed."""
+        return self._fd
+
+    def close(self) -> None:
+        """Close the fd: every watch goes. The manager cannot be used after."""
+        self._fd = None
+        self._watcher.close()
+
+    def __del__(self) -> None:
+        # pyinotify programs rarely close their manager: do it quietly for them.
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.close()
+
+    # --- the table ------------------------------------------------------------
+
+    @property
+    def watches(self) -> dict[int, Watch]:
+        """``{wd: Watch}``, the manager's own table, as of the last event
+        processed: a directory the Watcher added by itself (``auto_add``) is in
+        it once its IN_CREATE was processed, and a watch leaves it when its
+        IN_IGNORED is processed (or at :meth:`rm_watch`), as in pyinotify."""
+        return self._wmd
+
+    def get_watch(self, wd: int) -> Watch | None:
+        """The :class:`Watch` for *wd*, or None."""
+        return self._wmd.get(wd)
+
+    def del_watch(self, wd: int) -> None:
+        """Forget *wd* (the kernel watch stays; see :meth:`rm_watch`)."""
+        self._removed.add(wd)
+        if self._wmd.pop(wd, None) is None:
+            _state.log().error("Cannot delete unknown watch descriptor %s", wd)
+
+    def get_wd(self, path: Any) -> int | None:
+        """The wd watching *path* (its current path, after renames), or None: O(1)
+        for a path the Watcher watches."""
+        try:
+            wanted = key(path)
+        except TypeError:
+            return None
+        wd = self._watcher.wd_of(wanted)
+        if wd is not None and wd in self._wmd:
+            return wd
+        # A path pinned by hand ("-unknown-path"), or a directory whose
+        # IN_IGNORED the Watcher read but we have not processed yet.
+        table = self._table
+        for watch in self._wmd.values():
+            if (watch._table is None or watch.wd not in table) and key(watch.path) == wanted:
+                return watch.wd
+        return None
+
+    def get_path(self, wd: int) -> PathT | None:
+        """The current path of *wd*, or None."""
+        watch = self.get_watch(wd)
+        return None if watch is None else watch.path
+
+    # --- the table in process order (issue 10, item 14) ---------------------------
+    #
+    # The Watcher updates its own table when it *reads* events: a directory's
+    # watch is gone from it as soon as its IN_IGNORED is read, although the
+    # events queued ahead of that IGNORED (the last writes in the directory, its
+    # DELETE_SELF) are still waiting to be processed. pyinotify programs see the
+    # table of the *processed* events: pyinotify adds an auto_add watch when it
+    # processes the IN_CREATE, and forgets a watch when it processes its
+    # IN_IGNORED. So this manager keeps its own wd -> Watch map and changes it
+    # only from Notifier.process_events, in event order (and from the calls a
+    # program makes: add_watch, rm_watch, del_watch).
+
+    def _adopt(self, wd: int, path: PathT, parent: Watch) -> Watch:
+        """A directory the Watcher added by itself (auto_add): it inherits its
+        parent's attributes, as pyinotify's auto-added watches do."""
+        if isinstance(parent._path, bytes) != isinstance(path, bytes):
+            path = os.fsencode(path) if isinstance(parent._path, bytes) else os.fsdecode(path)
+        self._removed.discard(wd)  # the kernel gave it out again
+        watch = self._wmd[wd] = Watch(
+            wd,
+            path,
+            parent.mask,
+            parent.proc_fun,
+            parent.auto_add,
+            parent.exclude_filter,
+            table=self._table,
+            is_dir=True,
+        )
+        return watch
+
+    def _announced(self, parent: Watch, pathname: PathT) -> None:
+        """Processing IN_CREATE|IN_ISDIR (or IN_MOVED_TO|IN_ISDIR) on an
+        auto_add watch: the new directory joins the table now, as in pyinotify.
+        If the Watcher already forgot it (created and removed within one read),
+        its events still come, and :meth:`_unknown` adopts it from them."""
+        wd = self._watcher.wd_of(pathname)
+        if wd is not None and wd not in self._wmd:
+            path = self._table.get(wd)
+            if path is not None:
+                self._adopt(wd, path, parent)
+
+    def _unknown(self, wd: int, path: PathT) -> Watch | None:
+        """An event of a wd this manager does not hold: a directory the Watcher
+        watched by itself whose announcement was not processed (its IN_CREATE
+        was filtered out by the mask, or the directory had already gone when it
+        was). *path* is the directory's path as the event carries it; its
+        parent is a watch of ours (the one that reported the directory)."""
+        if wd in self._removed:
+            return None
+        parent_path = os.path.dirname(path)
+        parent: Watch | None = None
+        parent_wd = self._watcher.wd_of(parent_path)
+        if parent_wd is not None and parent_wd != wd:
+            parent = self._wmd.get(parent_wd)
+        if parent is None:  # the parent is gone from the Watcher too: search ours
+            wanted = key(parent_path)
+            for watch in self._wmd.values():
+                if key(watch.path) == wanted:
+                    parent = watch
+                    break
+        if parent is None:
+            return None
+        return self._adopt(wd, path, parent)
+
+    def _sync_dropped(self) -> None:
+        """Forget the watches the Watcher dropped without an IN_IGNORED reaching
+        us (a directory moved out of the watched tree, a directory found gone by
+        the rescan after an overflow). Called once every event read so far was
+        processed, so no event still needs them."""
+        table = self._table
+        wmd = self._wmd
+        for wd in [wd for wd, w in wmd.items() if wd not in table and w._table is not None]:
+            del wmd[wd]
+        self._maybe_dropped = False
+
+    # --- adding ---------------------------------------------------------------
+
+    def add_watch(
+        self,
+        path: Any,
+        mask: int,
+        proc_fun: Any = None,
+        rec: bool = False,
+        auto_add: bool = False,
+        do_glob: bool = False,
+        quiet: bool = True,
+        exclude_filter: Callable[[Any], bool] | None = None,
+    ) -> dict[Any, int]:
+        """Watch *path* (or each path of a list) for *mask*; return ``{path: wd}``.
+
+        ``rec`` watches every subdirectory too; ``auto_add`` watches the
+        directories created later (and reports what they already hold as
+        IN_CREATE, exactly once), and adds IN_CREATE to *mask*. ``do_glob``
+        expands patterns. A wd of -1 means the kernel refused (logged, or
+        :class:`WatchManagerError` with ``quiet=False``), -2 that
+        ``exclude_filter`` excluded the path, -3 that it is not a path.
+        ``str``, ``bytes`` and ``os.PathLike`` paths are accepted; events of a
+        bytes watch carry bytes paths.
+        """
+        ret: dict[Any, int] = {}
+        if exclude_filter is None:
+            exclude_filter = self._exclude_filter
+        if auto_add:
+            mask |= IN_CREATE
+        for npath in as_list(path):
+            if not isinstance(npath, (str, bytes, os.PathLike)):
+                ret[npath] = -3
+                continue
+            npath = os.fspath(npath)
+            found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
+            for apath in found:
+                self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
+        if self._on_add and any(isinstance(wd, int) and wd >= 0 for wd in ret.values()):
+            for hook in list(self._on_add):
+                hook()
+        return ret
+
+    def _add_one(
+        self,
+        apath: PathT,
+        mask: int,
+        proc_fun: Any,
+        rec: bool,
+        auto_add: bool,
+        quiet: bool,
+        exclude_filter: Callable[[Any], bool],
+        ret: dict[Any, int],
+    ) -> None:
+        if exclude_filter(apath):
+            ret[apath] = -2
+            return
+        excluded: list[str] = []
+        failed: list[OSError] = []
+        is_link = os.path.islink(apath)
+        recursive = rec and not is_link and os.path.isdir(apath)
+        try:
+            wd = self._watcher.add(
+                apath,
+                mask,
+                recursive=recursive,
+                exclude=None if exclude_filter is never else dir_excluder(exclude_filter, excluded),
+                follow_symlinks=is_link,
+                auto_add=auto_add,
+                onerror=failed.append,
+            )
+        except OSError as err:
+            ret[apath] = -1
+            self._fail(f"add_watch: cannot watch {shown(apath)} WD=-1", err, quiet, ret)
+            return
+        as_bytes = isinstance(apath, bytes)
+        table = self._table
+        ret[apath] = wd
+        self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
+        self._removed.discard(wd)
+        if recursive:
+            for sub_wd in self._watcher.subtree(wd)[1:]:
+                sub: PathT = table[sub_wd]
+                if as_bytes:
+                    sub = os.fsencode(sub)
+                ret[sub] = sub_wd
+                self._removed.discard(sub_wd)
+                self._wmd[sub_wd] = Watch(
+                    sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
+                )
+            replay_listing(self._watcher, wd, mask)
+            for p in excluded:
+                ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
+            for failure in failed:
+                where = failure.filename if failure.filename is not None else apath
+                ret[os.fsencode(where) if as_bytes else where] = -1
+                self._fail(f"add_watch: cannot watch {shown(where)} WD=-1", failure, quiet, ret)
+
+    @staticmethod
+    def _fail(what: str, err: OSError, quiet: bool, ret: dict[Any, Any]) -> None:
+        msg = f"{what}, {str_errno(err.errno)}"
+        if not quiet:
+            raise WatchManagerError(msg, ret) from err
+        _state.log().error(msg)
+
+    # --- changing and removing ------------------------------------------------
+
+    def update_watch(
+        self,
+        wd: Any,
+        mask: int | None = None,
+        proc_fun: Any = None,
+        rec: bool = False,
+        auto_add: bool = False,
+        quiet: bool = True,
+    ) -> dict[int, bool]:
+        """Change the mask, handler or ``auto_add`` of *wd* (or each wd of a
+        list; with ``rec``, of every watch below too). ``Watch.mask`` follows
+        the new mask. Returns ``{wd: bool}``."""
+        lwd = as_list(wd)
+        if rec:
+            lwd = self._with_subtrees(lwd)
+        ret: dict[int, bool] = {}
+        for awd in lwd:
+            watch = self.get_watch(awd) if isinstance(awd, int) else None
+            if watch is None or awd < 0:
+                msg = f"update_watch: invalid WD={awd}"
+                if not quiet:
+                    raise WatchManagerError(msg, ret)
+                _state.log().error(msg)
+                continue
+            new_mask = None
+            if mask:
+                new_mask = mask
+            if auto_add and not (new_mask or watch.mask) & IN_CREATE:
+                new_mask = (new_mask or watch.mask) | IN_CREATE
+            if new_mask is not None:
+                try:
+                    self._watcher.set_mask(awd, new_mask)
+                except OSError as err:
+                    ret[awd] = False
+                    what = f"update_watch: cannot update {shown(watch.path)} WD=-1"
+                    self._fail(what, err, quiet, ret)
+                    continue
+                watch.mask = new_mask
+            if proc_fun:
+                watch.proc_fun = proc_fun
+            if auto_add:
+                watch.auto_add = True
+                self._watcher.set_auto_add(awd)
+            ret[awd] = True
+        return ret
+
+    def _with_subtrees(self, lwd: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        seen: set[Any] = set()
+        for wd in lwd:
+            subs = self._watcher.subtree(wd) if isinstance(wd, int) else []
+            for sub_wd in subs or [wd]:
+                if sub_wd not in seen:
+                    seen.add(sub_wd)
+                    out.append(sub_wd)
+        return out
+
+    def rm_watch(self, wd: Any, rec: bool = False, quiet: bool = True) -> dict[int, bool]:
+        """Remove watch *wd* (an int, a list, or any iterable such as
+        ``add_watch(...).values()``); with ``rec``, every watch below it too.
+        Returns ``{wd: bool}``; a wd the kernel does not know is False (or
+        :class:`WatchManagerError` with ``quiet=False``, ending in ``(EINVAL)``)."""
+        lwd = as_list(wd)
+        if rec:
+            lwd = self._with_subtrees(lwd)
+        ret: dict[int, bool] = {}
+        for awd in lwd:
+            try:
+                if not isinstance(awd, int) or awd < 0:
+                    raise OSError(_errno.EINVAL, os.strerror(_errno.EINVAL))
+                self._watcher.unwatch(awd)
+            except OSError as err:
+                ret[awd] = False
+                self._fail(f"rm_watch: cannot remove WD={awd}", err, quiet, ret)
+                continue
+            self._wmd.pop(awd, None)
+            self._removed.add(awd)
+            ret[awd] = True
+        return ret
+
+    def watch_transient_file(self, filename: Any, mask: int, proc_class: Any) -> dict[Any, int]:
+        """Watch a file that comes and goes (a pid file): its directory is
+        watched, and only events named like the file reach ``proc_class``
+        (a ProcessEvent subclass, instantiated here)."""
+        filename = os.fspath(filename)
+        dirname = os.path.dirname(filename)
+        if not dirname:
+            return {}
+        basename = os.path.basename(filename)
+        mask |= IN_CREATE | IN_DELETE
+
+        def cmp_name(event: Any) -> bool:
+            return bool(getattr(event, "name", None) == basename)
+
+        return self.add_watch(
+            dirname,
+            mask,
+            proc_fun=proc_class(ChainIfTrue(func=cmp_name)),
+            rec=False,
+            auto_add=False,
+            do_glob=False,
+            exclude_filter=never,
+        )
+
+    def get_ignore_events(self) -> bool:
+        return self._ignore_events
+
+    def set_ignore_events(self, nval: bool) -> None:
+        self._ignore_events = nval
+
+    ignore_events = property(
+        get_ignore_events, set_ignore_events, doc="Drop events instead of processing them."
+    )
+
+
+# What pyinotify's recursive add_watch shows (issue 10, item 12).
+#
+# pyinotify walks a tree with os.walk and watches each directory as the walk
+# yields it: every subdirectory is listed *after* its parent is watched and
+# *before* it is watched itself, so the parent's watch reports
+# IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
+# consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
+# subdirectory's name, when its mask asks for them; programs count those
+# events. The Watcher lists quietly. So after a recursive add the
+# subdirectories are listed again, in the order os.walk lists them (the
+# Watcher walks in that order, so it is the order of their wds), each with
+# its own watch narrowed for the moment to the bits a listing does not
+# cause: the kernel then queues on the parents' watches exactly what it
+# queued for pyinotify, and nothing on the directories' own watches, which
+# pyinotify's walk never showed.
+
+
+def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
+    """List the subdirectories of *top_wd* as pyinotify's walk did (see above)."""
+    if not mask & LISTING:
+        return
+    table = watcher.watches
+    for wd in sorted(watcher.subtree(top_wd)[1:]):
+        path = table.get(wd)
+        if path is None:
+            continue
+        try:
+            watcher.set_mask(wd, mask & ~LISTING)
+            try:
+                with os.scandir(path) as entries:
+                    for _ in entries:
+                        pass
+            finally:
+                watcher.set_mask(wd, mask)
+        except OSError:
+            continue  # gone since: pyinotify's walk would have skipped it too

@@ -1,0 +1,467 @@
+"""The notifiers: they read a :class:`~.manager.WatchManager`'s events and
+dispatch them to handlers, as pyinotify's do.
+
+Each reads through the Watcher's public API: :class:`Notifier` with the
+blocking ``Watcher.read`` (its ``check_events`` polls the fd, as pyinotify's
+API says), :class:`ThreadedNotifier` with the Watcher's threaded driver
+(``Watcher.start``: a reader thread keeps draining the kernel queue while
+handlers run), :class:`AsyncioNotifier` with ``async for`` over the Watcher.
+Only the notifiers whose API is the fd itself register it with their loop:
+:class:`TornadoAsyncNotifier` and ``AsyncNotifier`` (asyncore).
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import contextlib
+import fcntl
+import select
+import termios
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..event import Event as _NativeEvent
+from . import _state, daemon
+from .codes import (
+    _MASKNAMES,
+    ANNOUNCING,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_Q_OVERFLOW,
+    MOVED,
+    SELF,
+    SPECIAL,
+    UNASKED,
+    EventsCodes,
+)
+from .errors import NotifierError
+from .events import Event, make_event
+from .handlers import PrintAllEvents, dispatch_target
+from .manager import WatchManager
+from .watch import Watch
+
+__all__ = ["AsyncioNotifier", "Notifier", "ThreadedNotifier"]
+
+_UNKNOWN_SUFFIX = "-unknown-path"
+
+
+def _pending_bytes(fd: int) -> int:
+    """FIONREAD: how many bytes of events the kernel holds for *fd*."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+    return buf[0]
+
+
+class Notifier:
+    """Reads a WatchManager's events and hands them to handlers, as pyinotify's
+    ``Notifier``.
+
+    ``check_events(timeout_ms)`` waits for events, ``read_events()`` takes them
+    from the kernel, ``process_events()`` dispatches them: to the watch's
+    ``proc_fun`` if it has one, else to ``default_proc_fun`` (a
+    :class:`PrintAllEvents` if None). :meth:`loop` does the three until a
+    callback returns ``True``, ``KeyboardInterrupt`` or :meth:`stop`.
+    ``timeout`` (ms) bounds each wait of the loop; ``read_freq`` (s) and
+    ``threshold`` (bytes) batch reads.
+    """
+
+    def __init__(
+        self,
+        watch_manager: WatchManager,
+        default_proc_fun: Any = None,
+        read_freq: float = 0,
+        threshold: int = 0,
+        timeout: int | None = None,
+    ) -> None:
+        self._watch_manager = watch_manager
+        self._watcher = watch_manager._watcher
+        self._fd: int | None = watch_manager.get_fd()
+        self._pollobj = select.poll()
+        if self._fd is not None:
+            self._pollobj.register(self._fd, select.POLLIN)
+        self._eventq: deque[Any] = deque()
+        self._default_proc_fun = PrintAllEvents() if default_proc_fun is None else default_proc_fun
+        self._read_freq = read_freq
+        self._threshold = threshold
+        self._timeout = timeout
+        self._coalesce = False
+        self._eventset: set[tuple[int, int, int, Any]] = set()
+
+    def append_event(self, event: Any) -> None:
+        """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
+        path = getattr(event, "path", None)
+        if path is None:
+            watch = self._watch_manager.get_watch(event.wd)
+            path = "" if watch is None else watch.path
+        src = getattr(event, "src_pathname", None)
+        cookie = getattr(event, "cookie", 0)
+        self._eventq.append(_NativeEvent(event.wd, event.mask, cookie, event.name, path, src))
+
+    def proc_fun(self) -> Any:
+        return self._default_proc_fun
+
+    def coalesce_events(self, coalesce: bool = True) -> None:
+        """Drop events identical (wd, mask, cookie, name) to one already queued
+        in the same batch."""
+        self._coalesce = coalesce
+        if not coalesce:
+            self._eventset.clear()
+
+    def check_events(self, timeout: int | None = None) -> bool:
+        """Wait up to *timeout* ms (default: the constructor's; None: forever)
+        for events; true if there are some to read."""
+        if timeout is None:
+            timeout = self._timeout
+        if self._watch_manager._fd is None:
+            return False  # closed under us: nothing will ever come
+        ret = self._pollobj.poll(timeout)
+        if not ret:
+            return False
+        return bool(ret[0][1] & select.POLLIN)
+
+    def read_events(self) -> None:
+        """Take every queued event from the kernel (unless fewer than
+        ``threshold`` bytes are queued) into the notifier's queue."""
+        if self._threshold:
+            size = _pending_bytes(self._watcher.fileno())
+            if size < self._threshold:
+                _state.log().debug(
+                    "(fd: %s) %d bytes available to read but threshold is fixed to %d bytes",
+                    self._fd,
+                    size,
+                    self._threshold,
+                )
+                return
+        try:
+            events = self._watcher.read(timeout=0)
+        except (OSError, ValueError) as err:
+            raise NotifierError(err) from err
+        self._queue_events(events)
+
+    def _queue_events(self, events: list[Any]) -> None:
+        if self._coalesce:
+            seen = self._eventset
+            for ev in events:
+                key = (ev.wd, ev.mask, ev.cookie, ev.name)
+                if key not in seen:
+                    seen.add(key)
+                    self._eventq.append(ev)
+        else:
+            self._eventq.extend(events)
+
+    def process_events(self) -> None:
+        """Dispatch every queued event to its handler, in order.
+
+        The manager's table changes here, in event order (see
+        :class:`~.manager.WatchManager`): a directory created under an
+        ``auto_add`` watch joins it when its IN_CREATE is processed, a watch
+        leaves it when its IN_IGNORED is processed, so every event read before
+        that IGNORED still finds its Watch.
+        """
+        wm = self._watch_manager
+        wmd = wm._wmd
+        queue = self._eventq
+        popleft = queue.popleft
+        default = self._default_proc_fun
+        masknames = _MASKNAMES
+        event_cls = Event
+        special = SPECIAL
+        # mask -> (handler, the method it dispatches that mask to), for this batch
+        targets: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
+        while queue:
+            ev = popleft()
+            if wm._ignore_events:
+                continue
+            wd = ev.wd
+            mask = ev.mask
+            watch = wmd.get(wd)
+            if watch is None:
+                if mask & IN_Q_OVERFLOW:
+                    wm._maybe_dropped = True  # the rescan may forget directories
+                    default(make_event({"mask": mask, "maskname": masknames[mask]}))
+                    continue
+                watch = wm._unknown(wd, ev.path)
+                if watch is None:
+                    if not mask & IN_IGNORED and wd not in wm._removed:
+                        _state.log().warning("Unable to retrieve Watch object associated to %r", ev)
+                    continue
+            if mask & IN_ISDIR and mask & ANNOUNCING:
+                if mask & IN_MOVED_FROM:
+                    wm._maybe_dropped = True  # moved out: the Watcher dropped it
+                elif watch.auto_add:
+                    wm._announced(watch, ev.pathname)
+            if mask & special or not mask & watch.mask or watch._table is None:
+                d = self._special_event(ev, watch)
+                if d is None:
+                    continue
+                event: Any = make_event(d)
+            else:
+                ev.__class__ = event_cls  # the Watcher's event, presented as ours
+                event = ev
+            proc = watch.proc_fun or default
+            found = targets.get(mask)
+            if found is None or found[0] is not proc:
+                found = targets[mask] = (proc, dispatch_target(proc, mask))
+            found[1](event)
+            if mask & IN_IGNORED:
+                wmd.pop(wd, None)
+        if self._coalesce:
+            self._eventset.clear()
+        if wm._maybe_dropped or len(wmd) > len(wm._table):
+            wm._sync_dropped()
+
+    def _special_event(self, ev: Any, watch: Watch) -> dict[str, Any] | None:
+        """The attributes of an event that is not a plain one: moves (cookie,
+        src_pathname), events about the watched item itself (its ``dir``),
+        masks narrowed by update_watch, paths pinned by hand."""
+        mask = ev.mask
+        if not mask & (watch.mask | UNASKED):
+            return None  # update_watch narrowed this watch's mask
+        path = ev.path if watch._table is not None else watch._path
+        d = {
+            "wd": ev.wd,
+            "mask": mask,
+            "maskname": _MASKNAMES.get(mask) or EventsCodes.maskname(mask),
+            "path": path,
+            "name": ev.name,
+            "dir": watch.dir if mask & SELF else bool(mask & IN_ISDIR),
+        }
+        if mask & MOVED:
+            d["cookie"] = ev.cookie
+            src = ev.src_pathname
+            if src is not None:
+                d["src_pathname"] = src
+        elif mask & IN_MOVE_SELF:
+            self._moved_self(watch, d)
+        if _state.compat_mode():
+            d["event_name"] = d["maskname"]
+            d["is_dir"] = d["dir"]
+        return d
+
+    def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
+        """A watched item moved; the event carries its path *now*, as pyinotify's
+        does. The Watcher follows a directory renamed inside a watched tree, and
+        a watched root renamed within its parent directory (pyinotify could
+        not: it appended ``-unknown-path``). A root moved anywhere else cannot
+        be found (the kernel does not say where): the Watcher then names it
+        ``PATH-unknown-path``, as pyinotify did, so programs that test for (or
+        strip) that suffix keep working, and it is logged as pyinotify logs it."""
+        if watch._table is None:
+            return  # pinned by hand
+        path = watch.path
+        d["path"] = path
+        suffix: Any = _UNKNOWN_SUFFIX if isinstance(path, str) else _UNKNOWN_SUFFIX.encode()
+        if path.endswith(suffix):
+            _state.log().error(
+                "The pathname '%s' of this watch %s has probably changed and couldn't be "
+                "updated, so it cannot be trusted anymore.",
+                path[: -len(suffix)],
+                watch,
+            )
+
+    # --- looping --------------------------------------------------------------
+
+    def _sleep(self, ref_time: float) -> None:
+        if self._read_freq > 0:
+            delay = self._read_freq - (time.time() - ref_time)
+            if delay > 0:
+                time.sleep(delay)
+
+    def loop(
+        self, callback: Callable[[Any], Any] | None = None, daemonize: bool = False, **args: Any
+    ) -> None:
+        """Process, wait, read, until *callback(notifier)* returns ``True`` (only
+        ``True``), ``KeyboardInterrupt``, or :meth:`stop`; then :meth:`stop`.
+        ``daemonize=True`` forks into the background first (``pid_file``,
+        ``stdin``, ``stdout``, ``stderr`` as in pyinotify)."""
+        if daemonize:
+            daemon.daemonize(**args)
+        try:
+            while self._fd is not None and self._watch_manager._fd is not None:
+                self.process_events()
+                if callback is not None and callback(self) is True:
+                    break
+                ref_time = time.time()
+                if self.check_events():
+                    self._sleep(ref_time)
+                    self.read_events()
+        except KeyboardInterrupt:
+            _state.log().debug("Pyinotify stops monitoring.")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Close the inotify fd (every watch goes). Idempotent."""
+        if self._fd is not None:
+            with contextlib.suppress(KeyError):
+                self._pollobj.unregister(self._fd)
+            self._fd = None
+        self._watch_manager.close()
+
+
+class ThreadedNotifier(threading.Thread, Notifier):
+    """A Notifier in its own thread: ``start()``, then ``stop()`` (which
+    stops, joins and closes).
+
+    It runs on the Watcher's threaded driver (:meth:`inwatch.Watcher.start`):
+    one thread drains the kernel queue while another dispatches, so a slow
+    handler does not make the kernel queue overflow. That driver reads all
+    the time, so ``threshold`` is not used; ``read_freq`` (s) is a pause after
+    each batch, during which events gather into the next one.
+    """
+
+    def __init__(
+        self,
+        watch_manager: WatchManager,
+        default_proc_fun: Any = None,
+        read_freq: float = 0,
+        threshold: int = 0,
+        timeout: int | None = None,
+    ) -> None:
+        threading.Thread.__init__(self)
+        self._stop_event = threading.Event()
+        # Set by stop() and by add_watch: the Watcher's driver ends by itself
+        # when no watch is left, and is started again when one is added.
+        self._wake = threading.Event()
+        self._dispatching: int | None = None  # the thread inside _on_batch
+        Notifier.__init__(self, watch_manager, default_proc_fun, read_freq, threshold, timeout)
+        watch_manager._on_add.append(self._wake.set)
+
+    def _on_batch(self, events: list[Any]) -> None:
+        """The Watcher driver's callback (its handler thread), one read's events."""
+        self._dispatching = threading.get_ident()
+        try:
+            if self._stop_event.is_set():
+                return
+            self._queue_events(events)
+            self.process_events()
+        finally:
+            self._dispatching = None
+        if self._read_freq > 0:
+            self._stop_event.wait(self._read_freq)
+
+    def stop(self) -> None:
+        """Stop the loop, join the thread, close the fd."""
+        self._stop_event.set()
+        self._wake.set()
+        self._watcher.stop()
+        inside = self._dispatching == threading.get_ident()  # a handler called stop()
+        if self.is_alive() and threading.current_thread() is not self and not inside:
+            threading.Thread.join(self)
+        with contextlib.suppress(ValueError):
+            self._watch_manager._on_add.remove(self._wake.set)
+        Notifier.stop(self)
+
+    def loop(self) -> None:  # type: ignore[override]
+        """The thread's loop; use ``start()``."""
+        watcher = self._watcher
+        self._wake.set()  # watches added before start() count
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop_event.is_set():
+                return
+            if watcher.closed or not watcher.watches:
+                continue
+            watcher.start(self._on_batch, batch=True)
+            watcher.join()  # until stop(), or no watch is left
+
+    def run(self) -> None:
+        self.loop()
+
+
+class AsyncioNotifier(Notifier):
+    """A Notifier driven by an asyncio event loop: a task on *loop* iterates
+    the Watcher (``async for``); the events of each read are dispatched in one
+    go, then ``callback(self)`` is called. ``.loop`` is the asyncio loop, as in
+    pyinotify. The task starts when the loop runs."""
+
+    def __init__(
+        self,
+        watch_manager: WatchManager,
+        loop: Any,
+        callback: Callable[[Any], Any] | None = None,
+        default_proc_fun: Any = None,
+        read_freq: float = 0,
+        threshold: int = 0,
+        timeout: int | None = None,
+    ) -> None:
+        self.loop = loop  # type: ignore[method-assign]
+        self.handle_read_callback = callback
+        Notifier.__init__(self, watch_manager, default_proc_fun, read_freq, threshold, timeout)
+        self._flush_due = False
+        self._stopping = False
+        self._added: asyncio.Event | None = None
+        watch_manager._on_add.append(self._watch_added)
+        self._task: asyncio.Task[None] | None = loop.create_task(self._consume())
+
+    def _watch_added(self) -> None:
+        added = self._added
+        if added is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self.loop.call_soon_threadsafe(added.set)  # type: ignore[attr-defined]
+
+    async def _consume(self) -> None:
+        watcher = self._watcher
+        self._added = added = asyncio.Event()
+        while not self._stopping and not watcher.closed:
+            if watcher.watches:
+                # The events of one read come without a pass through the loop
+                # in between, so _flush, scheduled on the first, sees them all.
+                # If this task is cancelled (stop() from a callback), the
+                # Watcher's generator is closed here, not later by the collector.
+                events = watcher.__aiter__()
+                try:
+                    async for event in events:
+                        self._queue_events([event])
+                        if not self._flush_due:
+                            self._flush_due = True
+                            self.loop.call_soon(self._flush)  # type: ignore[attr-defined]
+                finally:
+                    aclose = getattr(events, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            # Stopped, or no watch is left: wait for add_watch.
+            added.clear()
+            if self._stopping or watcher.closed or watcher.watches:
+                return
+            await added.wait()
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        if self._fd is None:
+            return
+        self.process_events()
+        if self.handle_read_callback is not None:
+            self.handle_read_callback(self)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._watcher.stop()
+        self._watch_added()  # wake _consume if it waits for a watch
+        with contextlib.suppress(ValueError):
+            self._watch_manager._on_add.remove(self._watch_added)
+        task, self._task = self._task, None
+        loop: Any = self.loop
+        if task is not None and not task.done():
+            if loop.is_running():
+                loop.call_soon_threadsafe(task.cancel)  # stop() may come from any thread
+            elif not loop.is_closed():
+                # Stopped from outside the loop: let the task see the stop and
+                # end, so nothing is left pending when the loop is closed.
+                with contextlib.suppress(asyncio.CancelledError):
+                    loop.run_until_complete(asyncio.wait_for(task, 5))
+        Notifier.stop(self)
+
+    def handle_read(self, *args: Any, **kwargs: Any) -> None:
+        """Read, process, then call the callback (what the task does by itself)."""
+        self.read_events()
+        self.process_events()
+        if self.handle_read_callback is not None:
+            self.handle_read_callback(self)
