@@ -35,6 +35,7 @@ KEYS = [
     "pathname",
     "synthetic",
     "origin",
+    "actor",
     "time",
 ]
 
