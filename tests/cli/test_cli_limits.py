@@ -108,3 +108,14 @@ def test_classic_watch_limit_is_one_line(tmp_path: Path) -> None:
     err = r.stderr.decode()
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "'d'" in err and "max_inotify_watches" in err and "sysctl -w" in err
+
+
+def test_limits_show_the_fanotify_knobs(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Read from /proc/sys/fs/fanotify (never written), in both output modes."""
+    res = run_cli("limits", cwd=tmp_path)
+    knob = "/proc/sys/fs/fanotify/max_queued_events"
+    with open(knob) as f:
+        value = int(f.read())
+    assert "fs.fanotify.max_queued_events" in res.stdout.decode()
+    res = run_cli("limits", "--json", cwd=tmp_path)
+    assert json.loads(res.stdout)["limits"]["fs.fanotify.max_queued_events"] == value

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .. import Limits, inotify_usage, limits
+from ..fanotify.limits import limits as fan_limits
 from ..knobs import raise_command, suggest  # the library's rule: one suggestion
 from ._common import os_reason, plural, quote
 from .args import FORMATTER, CliError
@@ -119,6 +120,7 @@ def run(ns: argparse.Namespace) -> int:
                 "fs.inotify.max_user_watches": lim.max_user_watches,
                 "user.max_inotify_instances": lim.userns_max_instances,
                 "user.max_inotify_watches": lim.userns_max_watches,
+                **{f"fs.fanotify.{k}": v for k, v in fan_limits().__dict__.items()},
             },
             "watch_limit": lim.watch_limit,
             "watch_knob": lim.watch_knob,
@@ -147,6 +149,8 @@ def run(ns: argparse.Namespace) -> int:
         f"  fs.inotify.max_queued_events    {val(lim.max_queued_events):>14}   (per instance)",
         f"  user.max_inotify_watches        {val(lim.userns_max_watches):>14}   (user namespace)",
         f"  user.max_inotify_instances      {val(lim.userns_max_instances):>14}   (user namespace)",
+        "fanotify limits (--backend fanotify: one mark per file system, no per-directory watch):",
+        *(f"  {'fs.fanotify.' + k:<32}{val(v):>14}" for k, v in fan_limits().__dict__.items()),
         "",
         f"in use by uid {os.geteuid()}: {plural(lim.watches_in_use, 'watch')} of "
         f"{val(lim.watch_limit)} ({lim.watch_knob}), "
