@@ -15,10 +15,35 @@ from typing import Any
 
 from ..limits import Limits, inotify_usage, limits, raise_command
 from ._common import text_out
-from .args import CliError
+from .args import FORMATTER, CliError
 from .format import dumps
 
-__all__ = ["TreeCount", "count_dirs", "limits_command", "raise_lines"]
+__all__ = ["HELP", "TreeCount", "add_parser", "count_dirs", "raise_lines", "run"]
+
+HELP = "inotify limits, usage, and whether a tree fits"
+
+EXAMPLES = """\
+examples:
+  inwatch limits                       the limits and who uses inotify now
+  inwatch limits ~/src /srv/data       and whether a recursive watch of each fits
+  inwatch limits --json /              machine-readable
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    lim: argparse.ArgumentParser = sub.add_parser(
+        "limits",
+        help=HELP,
+        description="Show the inotify limits, what the current user uses, and for each "
+        "PATH how many watches a recursive watch needs.",
+        epilog=EXAMPLES,
+        formatter_class=FORMATTER,
+    )
+    lim.add_argument("paths", nargs="*", metavar="PATH", help="trees to check")
+    lim.add_argument("--top", type=int, default=5, metavar="N", help="processes shown (5)")
+    lim.add_argument("--json", action="store_true", help="print as JSON")
+    return lim
+
 
 _FS = "/proc/sys/fs/inotify/"
 _USERNS = "/proc/sys/user/"
@@ -73,7 +98,7 @@ def raise_lines(lim: Limits, needed: int) -> list[str]:
     return lines
 
 
-def limits_command(ns: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
     lim = limits()
     usage = inotify_usage()
     trees = []

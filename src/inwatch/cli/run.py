@@ -36,10 +36,72 @@ from typing import Any
 
 from ..flags import Mask, mask_names
 from ._common import StopFlag, stop_on_signals
-from .args import CliError
+from .args import FORMATTER, CliError, add_session_options, milliseconds
 from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 
-__all__ = ["Batch", "Runner", "run_command"]
+__all__ = ["HELP", "TRAILING_COMMAND", "Batch", "Runner", "add_parser", "run"]
+
+HELP = "run a command when something changes"
+#: Everything after ``--`` is the command to run (``args.argv``).
+TRAILING_COMMAND = True
+
+EXAMPLES = """\
+examples:
+  inwatch run -r src -- make test                    run the tests when src changes
+  inwatch run -r --restart --exclude '*.log' . -- python3 server.py
+                                                     restart a server on every change
+  inwatch run -r --debounce 500 --no-initial docs -- sh -c 'echo "$INWATCH_CHANGED"'
+
+Without -e, a change is modify, attrib, close_write, moved_from, moved_to,
+create, delete, delete_self or move_self (reading a file is not a change).
+The command gets INWATCH_CHANGED (the changed paths, one per line) and
+INWATCH_EVENT (the event names seen, comma separated; INITIAL for the first run).
+Events that happen while the command runs are ignored (without --restart), so the
+command's own writes never trigger it again; with --restart, events during the
+first DEBOUNCE ms after a start are ignored and the command's own files should be
+excluded with --exclude.
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    r: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help=HELP,
+        usage="inwatch run [options] PATH... -- COMMAND [ARG...]",
+        description="Run COMMAND when something changes under PATHs.",
+        epilog=EXAMPLES,
+        formatter_class=FORMATTER,
+    )
+    r.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to watch")
+    add_session_options(r)
+    r.add_argument(
+        "--debounce",
+        type=milliseconds,
+        default=200.0,
+        metavar="MS",
+        help="wait until no event came for MS milliseconds, then run once (default 200)",
+    )
+    r.add_argument(
+        "--restart",
+        action="store_true",
+        help="stop a still running command (its whole process group) and start it again",
+    )
+    r.add_argument(
+        "--grace",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="with --restart: SIGTERM, then SIGKILL after SECONDS (default 3)",
+    )
+    r.add_argument(
+        "--initial",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the command once at start (default: yes)",
+    )
+    r.add_argument("-q", "--quiet", action="store_true", help="no messages on stderr")
+    return r
+
 
 #: What counts as a change by default: not reads, opens or closes without writing.
 DEFAULT_MASK = int(
@@ -175,9 +237,12 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def run_command(ns: argparse.Namespace, command: list[str]) -> int:
-    if ns.debounce < 0:
-        raise CliError("--debounce must be 0 or more milliseconds")
+def run(ns: argparse.Namespace) -> int:
+    command: list[str] = ns.argv
+    if not command:
+        raise CliError("no command to run: give it after '--' (inwatch run PATH -- CMD)")
+    if not ns.paths:
+        raise CliError("no PATH to watch (inwatch run PATH -- CMD)")
     watch_mask, shown = event_mask(ns.event, default=DEFAULT_MASK)
     shown &= ~int(Mask.IGNORED)
     roots = Roots(ns.paths, dereference=not ns.no_dereference)

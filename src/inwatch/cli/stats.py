@@ -26,11 +26,46 @@ from typing import Any
 
 from ..flags import Mask
 from ._common import stop_on_signals, text_out
-from .args import CliError
+from .args import FORMATTER, CliError, add_session_options, seconds
 from .format import dumps, printable
 from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 
-__all__ = ["COLUMNS", "Counts", "render_table", "stats"]
+__all__ = ["COLUMNS", "HELP", "Counts", "add_parser", "render_table", "run"]
+
+HELP = "count events per file"
+
+EXAMPLES = """\
+examples:
+  inwatch stats -r -e open -t 60 ~/project --top 10   which files are opened most often?
+  inwatch stats -r /var/www                          count until Ctrl-C, then print the table
+  inwatch stats -r -t 30 -d modify --json /data      machine-readable counts
+  inwatch stats -e access,modify -a total -z .       ascending by total, zero columns kept
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    s: argparse.ArgumentParser = sub.add_parser(
+        "stats",
+        help=HELP,
+        description="Count inotify events per file until --timeout, Ctrl-C, SIGTERM or "
+        "SIGHUP, then print a table.",
+        epilog=EXAMPLES,
+        formatter_class=FORMATTER,
+    )
+    s.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to watch")
+    add_session_options(s)
+    s.add_argument("-t", "--timeout", type=seconds, metavar="SECONDS", help="count for SECONDS")
+    order = s.add_mutually_exclusive_group()
+    order.add_argument("-a", "--ascending", metavar="EV|total", help="sort ascending by EV")
+    order.add_argument(
+        "-d", "--descending", metavar="EV|total", help="sort descending by EV (default: total)"
+    )
+    s.add_argument("--top", type=int, metavar="N", help="show the N first rows")
+    s.add_argument("-z", "--zero", action="store_true", help="keep columns that are all zero")
+    s.add_argument("--json", action="store_true", help="print the counts as JSON")
+    s.add_argument("-q", "--quiet", action="store_true", help="no start-up messages on stderr")
+    return s
+
 
 _SLICE = 0.2  # longest wait between two looks at the signal flag
 _DRAIN_READS = 64  # reads of what is queued after SIGINT/SIGTERM, at most
@@ -119,7 +154,9 @@ def _sort_key(ns: argparse.Namespace) -> tuple[str, bool]:
     return key, descending
 
 
-def stats(ns: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
+    if not ns.paths:
+        raise CliError("no PATH to watch")
     key, descending = _sort_key(ns)
     if ns.top is not None and ns.top < 1:
         raise CliError("--top must be at least 1")

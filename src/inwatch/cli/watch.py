@@ -18,11 +18,66 @@ from collections.abc import Callable
 from typing import Any
 
 from ._common import read_fromfile, stop_on_signals, text_out
-from .args import CliError
+from .args import FORMATTER, CliError, add_session_options, seconds
 from .format import EventLike, csv_line, format_event, human_line, json_line
 from .session import EventFilter, Roots, event_mask, open_watches, warn_error
 
-__all__ = ["watch"]
+__all__ = ["HELP", "add_parser", "run"]
+
+HELP = "print events as they happen"
+
+EXAMPLES = """\
+examples:
+  inwatch watch -r ~/src                       every event under ~/src, one line each
+  inwatch watch -r -e create,moved_to --json /srv/incoming | jq .pathname
+  inwatch watch -e close_write -1 report.csv   wait until report.csv is written, then exit
+  inwatch watch -t 60 /var/spool/job           exit 2 if nothing happens for 60 s
+  inwatch watch -r --exclude '*.tmp' --exclude .git --format '%T %w%f %e' \\
+          --timefmt '%H:%M:%S' .
+  inwatch watch -r --csv /data > events.csv
+  inwatch watch --fromfile dirs.txt            one path per line, @PATH excludes one
+  inwatch watch --classic dir1/ dir1/dir2/ dir1/dir2/file1
+                                               the seed article's inotify_test output
+
+exit status: 0 on SIGINT/SIGTERM/SIGHUP (after writing every event read), after
+--once, or when no watch remains; 2 on --timeout; 1 on an error (missing path,
+permission, watch limit, bad option, stdout not writable); 128+N when a second
+signal N aborts the final writing.
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    w: argparse.ArgumentParser = sub.add_parser(
+        "watch",
+        help=HELP,
+        description="Print inotify events on PATHs as they happen.",
+        epilog=EXAMPLES,
+        formatter_class=FORMATTER,
+    )
+    w.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to watch")
+    add_session_options(w)
+    w.add_argument("-q", "--quiet", action="store_true", help="no start-up messages on stderr")
+    w.add_argument(
+        "-t",
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="exit with status 2 when no event comes for SECONDS ('inf': never)",
+    )
+    w.add_argument("-1", "--once", action="store_true", help="exit after the first event")
+    out = w.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object per line")
+    out.add_argument("--format", metavar="FMT", help="inotifywait format: %%w %%f %%e %%Xe %%T %%c")
+    out.add_argument("--csv", action="store_true", help="CSV: path,events,name (RFC 4180)")
+    out.add_argument(
+        "--classic", action="store_true", help="the seed article's inotify_test output"
+    )
+    w.add_argument("--timefmt", metavar="FMT", help="strftime format for %%T (and --csv)")
+    w.add_argument(
+        "--no-newline", action="store_true", help="do not end --format output with a newline"
+    )
+    return w
+
 
 EXIT_TIMEOUT = 2
 _DRAIN_SECONDS = 5.0  # at most, to show what was queued before SIGINT/SIGTERM
@@ -52,7 +107,7 @@ def _formatter(ns: argparse.Namespace, roots: Roots) -> Callable[[EventLike, flo
     return lambda ev, t: human_line(ev, t) + "\n"
 
 
-def watch(ns: argparse.Namespace) -> int:
+def run(ns: argparse.Namespace) -> int:
     paths, excluded = _paths(ns)
     if ns.classic:
         if ns.recursive or ns.event or ns.exclude or excluded:

@@ -1,0 +1,55 @@
+"""The commands of ``inwatch``: name -> module, and the parser built from them.
+
+Adding a command is one module and one entry in :data:`COMMANDS`. A command
+module exposes
+
+- ``HELP: str`` -- one line, shown by ``inwatch --help``;
+- ``add_parser(sub) -> argparse.ArgumentParser`` -- calls ``sub.add_parser(NAME,
+  help=HELP, ...)`` on the ``add_subparsers()`` object and adds its options;
+- ``run(args: argparse.Namespace) -> int`` -- does the work, returns the exit status;
+- optionally ``TRAILING_COMMAND = True`` -- everything after ``--`` is a command
+  line of its own, handed over as ``args.argv`` (``inwatch run PATH -- CMD``).
+
+Modules are imported only to build the parser; none starts anything at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from types import ModuleType
+
+from .. import __version__
+from .args import FORMATTER, Parser
+
+__all__ = ["COMMANDS", "build_parser", "load"]
+
+#: Command name -> module path, in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "watch": "inwatch.cli.watch",
+    "stats": "inwatch.cli.stats",
+    "run": "inwatch.cli.run",
+    "limits": "inwatch.cli.limits",
+}
+
+
+def load(name: str) -> ModuleType:
+    """The module of command *name* (KeyError if there is none)."""
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``inwatch`` parser: one sub-parser per registered command."""
+    parser = Parser(
+        prog="inwatch",
+        description="Watch files and directories with Linux inotify, losslessly.",
+        epilog="'inwatch COMMAND --help' shows the options and examples of each command.",
+        formatter_class=FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"inwatch {__version__}")
+    sub = parser.add_subparsers(
+        title="commands", dest="command", metavar="COMMAND", parser_class=Parser
+    )
+    for name in COMMANDS:
+        load(name).add_parser(sub)
+    return parser
