@@ -184,7 +184,9 @@ class Collector:
             self.rejected += len(rejects)
             return True
 
-    def _commit(self, values: list[tuple[Any, ...]], rejects: list[tuple[str, str, bytes, str]]) -> int:
+    def _commit(
+        self, values: list[tuple[Any, ...]], rejects: list[tuple[str, str, bytes, str]]
+    ) -> int:
         if self._conn is None:
             self._conn = server.connect(self.db_url)
             server.ensure_schema(self._conn)
@@ -208,7 +210,7 @@ class Collector:
             await self._nc.flush(timeout=5)
         except Exception as exc:
             # Committed but not acknowledged: JetStream redelivers, ON CONFLICT drops the copies.
-            self._report("ack", f"acknowledgement not confirmed ({exc!r}); rows will be redelivered")
+            self._report("ack", f"acks not confirmed ({exc!r}); the rows will be redelivered")
 
     # -- closing and reporting -----------------------------------------------------------------
     def _close_db(self) -> None:

@@ -70,7 +70,7 @@ def _secret(env: Mapping[str, str], name: str) -> str:
 
 
 def parse_nats_url(url: str, env: Mapping[str, str] | None = None) -> NatsTarget:
-    """``nats://HOST:PORT[,HOST:PORT...]`` (or ``tls://``) -> NatsTarget; ValueError if malformed."""
+    """``nats://HOST:PORT[,HOST:PORT...]`` (or ``tls://``) -> NatsTarget; ValueError if bad."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("nats", "tls"):
         raise ValueError(f"{url!r}: expected nats://HOST:PORT[,HOST:PORT...]")

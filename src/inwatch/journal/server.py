@@ -15,26 +15,27 @@ The schema is created on first use and migrated in place, inside a transaction h
 lock (several collectors may start at once); a database written by a newer inwatch is refused.
 
 Read side (what ``query --db postgresql://``, ``history`` and ``top`` call): :func:`query_rows`,
-:func:`history_rows`, :func:`top_paths`. Rows come back as :class:`StoredRow`, which has the fields
-of ``JournalRow`` (``host`` included).
+:func:`history_rows`, :func:`top_paths`. Rows come back as ``JournalRow`` (``host`` included),
+as from a local journal.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from inwatch.flags import mask_names
 from inwatch.journal import wire
 from inwatch.journal._optional import require
+from inwatch.journal.query import _uid
+from inwatch.journal.schema import JournalRow, op_mask, to_bytes
 from inwatch.journal.ship import SinkError
 
 __all__ = [
     "SCHEMA_VERSION",
     "PgSink",
     "StoreError",
-    "StoredRow",
     "connect",
     "ensure_schema",
     "glob_to_like",
@@ -78,9 +79,7 @@ _NOT_NULL = {"host", "journal_id", "seq", "time_ns", "op", "path", "is_dir", "or
 _CREATE_V1 = [
     "CREATE TABLE inwatch_meta (key text PRIMARY KEY, value text NOT NULL)",
     "CREATE TABLE inwatch_events ("
-    + ", ".join(
-        f"{c} {_TYPES[c]}{' NOT NULL' if c in _NOT_NULL else ''}" for c in wire.COLUMNS
-    )
+    + ", ".join(f"{c} {_TYPES[c]}{' NOT NULL' if c in _NOT_NULL else ''}" for c in wire.COLUMNS)
     + ", received_at timestamptz NOT NULL DEFAULT clock_timestamp()"
     + ", PRIMARY KEY (host, journal_id, seq))",
     "CREATE INDEX inwatch_events_time ON inwatch_events (time_ns)",
@@ -105,32 +104,6 @@ _ORDER = " ORDER BY time_ns, host, journal_id, seq"
 
 class StoreError(Exception):
     """The central store cannot be used as asked (schema too new, no privilege, bad URL)."""
-
-
-@dataclass(frozen=True)
-class StoredRow:
-    host: str
-    journal_id: str
-    seq: int
-    time_ns: int
-    op: str
-    path: bytes
-    src_path: bytes | None
-    is_dir: bool
-    origin: str
-    size: int | None
-    mode: int | None
-    uid: int | None
-    gid: int | None
-    mtime_ns: int | None
-    inode: int | None
-    actor_pid: int | None
-    actor_uid: int | None
-    actor_user: str | None
-    actor_comm: str | None
-    actor_exe: str | None
-    actor_status: str | None
-    digest: bytes | None
 
 
 # -- connecting and the schema ------------------------------------------------------------------
@@ -251,6 +224,12 @@ class PgSink:
 
 
 # -- reading ------------------------------------------------------------------------------------
+# The same filters as the local journal's query (inwatch.journal.query.events), on every host's
+# rows: a path without wildcard means itself and its subtree; a glob's "*" crosses "/"; *ops* match
+# any kernel name in the row's "CREATE|ISDIR"-style op; *user* is the actor's uid when the backend
+# named one, else the file owner's; *since*/*until* are inclusive, in ns since the epoch.
+
+
 def glob_to_like(glob: bytes) -> tuple[bytes, bool]:
     """A LIKE pattern matching at least what *glob* matches, and whether fnmatch must refine it.
 
@@ -267,10 +246,9 @@ def glob_to_like(glob: bytes) -> tuple[bytes, bool]:
         elif c == b"?":
             out += b"_"
         elif c == b"[" and b"]" in glob[i + 2 :]:
-            end = glob.index(b"]", i + 2)
             out += b"_"
             refine = True
-            i = end
+            i = glob.index(b"]", i + 2)
         elif c in (b"%", b"_", b"\\"):
             out += b"\\" + c
         else:
@@ -282,16 +260,23 @@ def glob_to_like(glob: bytes) -> tuple[bytes, bool]:
 _INODE = wire.COLUMNS.index("inode")
 
 
-def _rows(conn: Any, sql: str, params: Sequence[Any]) -> list[StoredRow]:
+def _rows(conn: Any, sql: str, params: Sequence[Any]) -> list[JournalRow]:
     out = []
     for r in conn.execute(sql, params).fetchall():
         if r[_INODE] is not None:  # numeric comes back as Decimal
             r = (*r[:_INODE], int(r[_INODE]), *r[_INODE + 1 :])
-        out.append(StoredRow(*r))
+        out.append(JournalRow(*r))
     return out
 
 
-_READ_OPS = ("OPEN", "ACCESS", "CLOSE_NOWRITE", "IN_OPEN", "IN_ACCESS", "IN_CLOSE_NOWRITE")
+def _op_names(ops: str) -> list[str]:
+    """ "create,move" -> every kernel name those bits spell (MOVE is MOVED_FROM and MOVED_TO)."""
+    return list(mask_names(op_mask(ops)))
+
+
+def _origins(origin: str | Iterable[str]) -> list[str]:
+    names = [origin] if isinstance(origin, str) else list(origin)
+    return [n.strip() for name in names for n in name.split(",") if n.strip()]
 
 
 def query_rows(
@@ -300,18 +285,17 @@ def query_rows(
     since_ns: int | None = None,
     until_ns: int | None = None,
     after_seq: int | None = None,
-    path: bytes | str | None = None,
-    ops: Iterable[str] | None = None,
-    user: str | None = None,
+    path: str | bytes | None = None,
+    ops: str | None = None,
+    user: str | int | None = None,
     comm: str | None = None,
-    origins: Iterable[str] | None = None,
+    origin: str | Iterable[str] | None = None,
     hosts: Iterable[str] | None = None,
     limit: int | None = None,
-) -> list[StoredRow]:
-    """Rows in time order (then host, journal, seq) matching every filter given.
+) -> list[JournalRow]:
+    """Rows matching every filter given, oldest first (then host, journal, seq).
 
-    *user* is a name or a numeric uid (the actor's); *ops* match case-insensitively; *after_seq*
-    means the per-host sequence (``seq:N``), which is only meaningful with one host.
+    *after_seq* is a journal's own sequence (``seq:N``): meaningful with one host.
     """
     where: list[str] = []
     params: list[Any] = []
@@ -319,34 +303,35 @@ def query_rows(
         where.append("time_ns >= %s")
         params.append(since_ns)
     if until_ns is not None:
-        where.append("time_ns < %s")
+        where.append("time_ns <= %s")
         params.append(until_ns)
     if after_seq is not None:
         where.append("seq > %s")
         params.append(after_seq)
     refine: bytes | None = None
     if path is not None:
-        glob = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
-        like, needs = glob_to_like(glob)
-        where.append("path LIKE %s")
-        params.append(like)
-        refine = glob if needs else None
-    if ops is not None:
-        where.append("upper(op) = ANY(%s)")
-        params.append([o.upper() for o in ops])
-    if user is not None:
-        if user.isdigit():
-            where.append("actor_uid = %s")
-            params.append(int(user))
+        pat = to_bytes(path)
+        like, needs = glob_to_like(pat)
+        if not any(c in pat for c in b"*?["):  # no wildcard: the path and its subtree
+            base = pat.rstrip(b"/") or b"/"
+            where.append("(path = %s OR path LIKE %s)")
+            params += [base, glob_to_like(base.rstrip(b"/"))[0] + b"/%"]
         else:
-            where.append("actor_user = %s")
-            params.append(user)
+            where.append("path LIKE %s")
+            params.append(like)
+            refine = pat if needs else None
+    if ops is not None:
+        where.append("string_to_array(op, '|') && %s::text[]")
+        params.append(_op_names(ops))
+    if user is not None:
+        where.append("coalesce(actor_uid, uid) = %s")
+        params.append(_uid(user))
     if comm is not None:
         where.append("actor_comm = %s")
         params.append(comm)
-    if origins is not None:
+    if origin is not None:
         where.append("origin = ANY(%s)")
-        params.append(list(origins))
+        params.append(_origins(origin))
     if hosts is not None:
         where.append("host = ANY(%s)")
         params.append(list(hosts))
@@ -360,21 +345,23 @@ def query_rows(
     return rows
 
 
-def history_rows(conn: Any, path: bytes | str, *, host: str | None = None) -> list[StoredRow]:
-    """The life of *path* per host, oldest first, followed back through renames into it."""
-    target = path.encode("utf-8", "surrogateescape") if isinstance(path, str) else path
-    hosts = [host] if host is not None else [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT host FROM inwatch_events WHERE path = %s OR src_path = %s",
-            (target, target),
-        ).fetchall()
-    ]
-    seen: dict[tuple[str, str, int], StoredRow] = {}
+def history_rows(conn: Any, path: str | bytes, *, host: str | None = None) -> list[JournalRow]:
+    """The life of *path* on each host (or *host*), oldest first, followed back through renames."""
+    target = to_bytes(path)
+    if host is not None:
+        hosts = [host]
+    else:
+        hosts = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT host FROM inwatch_events WHERE path = %s OR src_path = %s",
+                (target, target),
+            ).fetchall()
+        ]
+    seen: dict[tuple[str, str, int], JournalRow] = {}
     for h in hosts:
-        current, until, hops = target, None, 0
-        while hops < 64:  # a rename cycle cannot loop forever
-            hops += 1
+        current, until = target, None
+        for _hop in range(64):  # a rename cycle cannot loop forever
             sql = _SELECT + " WHERE host = %s AND (path = %s OR src_path = %s)"
             params: list[Any] = [h, current, current]
             if until is not None:
@@ -383,13 +370,16 @@ def history_rows(conn: Any, path: bytes | str, *, host: str | None = None) -> li
             rows = _rows(conn, sql + _ORDER, params)
             for r in rows:
                 seen[(r.host, r.journal_id, r.seq)] = r
+            # The earliest rename into the path: before it, the file lived under its old name.
             into = [r for r in rows if r.path == current and r.src_path not in (None, current)]
-            if not into:
+            if not into or into[0].src_path is None:
                 break
-            first = into[0]
-            assert first.src_path is not None
-            current, until = first.src_path, first.time_ns
+            current, until = into[0].src_path, into[0].time_ns
     return sorted(seen.values(), key=lambda r: (r.time_ns, r.host, r.journal_id, r.seq))
+
+
+# What "opened" counts, and what "changed" leaves out: the kernel's read-side names.
+_READ_OPS = ["OPEN", "ACCESS", "CLOSE_NOWRITE"]
 
 
 def top_paths(
@@ -400,9 +390,10 @@ def top_paths(
     opened: bool = False,
     limit: int = 20,
 ) -> list[tuple[str, bytes, int]]:
-    """(host, path, count) of the most-changed paths (or most-opened with *opened*)."""
-    where = ["upper(op) " + ("= ANY(%s)" if opened else "<> ALL(%s)")]
-    params: list[Any] = [list(_READ_OPS)]
+    """(host, path, count) of the most-changed paths (or the most-opened with *opened*)."""
+    overlap = "string_to_array(op, '|') && %s::text[]"
+    where = [overlap if opened else f"NOT ({overlap})"]
+    params: list[Any] = [_READ_OPS]
     if since_ns is not None:
         where.append("time_ns >= %s")
         params.append(since_ns)

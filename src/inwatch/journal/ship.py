@@ -30,7 +30,7 @@ from inwatch.journal import wire
 from inwatch.journal._optional import require
 from inwatch.journal.natsconn import NatsTarget
 
-__all__ = ["JournalLike", "NatsSink", "Shipper", "Sink", "SinkError"]
+__all__ = ["JournalLike", "NatsSink", "Shipper", "Sink", "SinkError", "sink_for"]
 
 
 class JournalLike(Protocol):
@@ -128,7 +128,7 @@ class Shipper:
         left = self._backlog()
         if left[0]:
             self._say(
-                f"{left[0]} rows not shipped yet; they stay in the journal and ship at the next start"
+                f"{left[0]} rows not shipped yet; they stay in the journal and go at the next start"
             )
         return left[0] == 0
 
@@ -348,3 +348,23 @@ def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     name = type(exc).__name__
     return f"{name}: {text}" if text and name not in text else (text or name)
+
+
+def sink_for(url: str, *, host: str, stream: str = "INWATCH", replicas: int = 1) -> Sink:
+    """The sink a ``--to`` URL names: ``nats://``/``tls://`` (JetStream) or ``postgresql://``.
+
+    ValueError for an unknown scheme or a URL carrying credentials; MissingExtraError (an
+    ImportError) when the client library is not installed.
+    """
+    from inwatch.journal.natsconn import parse_nats_url
+
+    if url.startswith(("nats://", "tls://")):
+        return NatsSink(parse_nats_url(url), host=host, stream=stream, replicas=replicas)
+    if url.startswith(("postgresql://", "postgres://")):
+        from inwatch.journal.server import PgSink, StoreError
+
+        try:
+            return PgSink(url)
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None
+    raise ValueError(f"{url!r}: ship to nats://HOST:PORT[,...] or postgresql://...")

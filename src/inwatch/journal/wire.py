@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -87,7 +86,7 @@ def subject_for(host: str) -> str:
 
 def encode(values: Values) -> bytes:
     obj: dict[str, Any] = {}
-    for name, value in zip(COLUMNS, values):
+    for name, value in zip(COLUMNS, values, strict=True):
         if value is None:
             continue
         if name in BYTES_COLUMNS:
@@ -123,10 +122,9 @@ def decode(payload: bytes) -> Values:
                 except ValueError as exc:
                     raise WireError(f"{name}_b64: {exc}") from None
         out.append(value)
-    missing = [n for n, v in zip(COLUMNS, out) if n in _REQUIRED and v is None]
+    missing = [n for n, v in zip(COLUMNS, out, strict=True) if n in _REQUIRED and v is None]
     if missing:
         raise WireError(f"missing {', '.join(missing)}")
     if not isinstance(out[2], int) or not isinstance(out[3], int):
         raise WireError("seq and time_ns must be integers")
     return tuple(out)
-
