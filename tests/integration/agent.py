@@ -56,7 +56,9 @@ def main() -> int:
         print("Watches established.", file=sys.stderr, flush=True)
         open(args.ready, "w").close()
         if args.generate:
-            gen = threading.Thread(target=generate, args=(args.root, args.generate, args.rate, stop))
+            gen = threading.Thread(
+                target=generate, args=(args.root, args.generate, args.rate, stop)
+            )
             gen.start()
         while not stop.is_set():
             events = w.read(timeout=0.05)

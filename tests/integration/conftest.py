@@ -89,7 +89,9 @@ def central_count(url: str) -> int:
 async def _ensure_stream(url: str, stream: str, replicas: int) -> None:
     from inwatch.journal.wire import SUBJECT_WILDCARD
 
-    nc = await nats.connect(url.split("://")[1].split(","), connect_timeout=1, allow_reconnect=False)
+    nc = await nats.connect(
+        url.split("://")[1].split(","), connect_timeout=1, allow_reconnect=False
+    )
     try:
         js = nc.jetstream(timeout=2)
         await js.add_stream(
@@ -104,7 +106,9 @@ async def _ensure_stream(url: str, stream: str, replicas: int) -> None:
 
 
 async def _stream_msgs(url: str, stream: str) -> int:
-    nc = await nats.connect(url.split("://")[1].split(","), connect_timeout=1, allow_reconnect=False)
+    nc = await nats.connect(
+        url.split("://")[1].split(","), connect_timeout=1, allow_reconnect=False
+    )
     try:
         info = await nc.jetstream(timeout=2).stream_info(stream)
         return int(info.state.messages)
@@ -210,17 +214,33 @@ class Procs:
         root = base / "tree"
         root.mkdir(parents=True, exist_ok=True)
         argv = [
-            sys.executable, str(HERE / "agent.py"), str(root), "--db", str(base / "journal.db"),
-            "--host", host, "--ready", str(base / "ready"), "--to", to, *extra,
+            sys.executable,
+            str(HERE / "agent.py"),
+            str(root),
+            "--db",
+            str(base / "journal.db"),
+            "--host",
+            host,
+            "--ready",
+            str(base / "ready"),
+            "--to",
+            to,
+            *extra,
         ]
-        a = Agent(argv, base / "agent.log", root=root, db=base / "journal.db",
-                  ready=base / "ready")
+        a = Agent(argv, base / "agent.log", root=root, db=base / "journal.db", ready=base / "ready")
         self.all.append(a)
         return a
 
     def collector(self, nats_url: str, db_url: str, name: str = "c0", *extra: str) -> Proc:
-        argv = [sys.executable, str(HERE / "run_collect.py"), "--from", nats_url,
-                "--into", db_url, *extra]
+        argv = [
+            sys.executable,
+            str(HERE / "run_collect.py"),
+            "--from",
+            nats_url,
+            "--into",
+            db_url,
+            *extra,
+        ]
         c = Proc(argv, self.tmp / f"collect-{name}.log")
         self.all.append(c)
         return c
@@ -228,6 +248,8 @@ class Procs:
     def close(self) -> None:
         for p in self.all:
             p.ensure_dead()
+            # Shown by pytest only when the test failed (captured output).
+            print(f"--- {p.log.name} ---\n{p.err()[-3000:] if p.log.exists() else ''}")
 
 
 @pytest.fixture

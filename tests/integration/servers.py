@@ -142,8 +142,17 @@ class PgCluster:
             os.chown(self.dir, 65534, 65534)
             self._as = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
         self._run(
-            "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-            "--locale=C", "--no-sync",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
         )
 
     def _run(self, tool: str, *args: str) -> None:
@@ -157,8 +166,19 @@ class PgCluster:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir}"
             " -c fsync=off -c full_page_writes=off -c max_connections=100"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-o", opts,
-                  "-w", "-t", "30", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")

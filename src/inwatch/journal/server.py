@@ -4,8 +4,10 @@ One table, ``inwatch_events``, holds every host's journal rows under the primary
 (host, journal_id, seq): a row delivered twice (a resend after a lost acknowledgement, a collector
 restarted between its commit and its acks, two collectors racing on a redelivery) is inserted once,
 by ``INSERT ... ON CONFLICT DO NOTHING``. A batch is one statement over ``unnest`` of per-column
-arrays: one round trip per batch, and only the INSERT privilege on the table (plus SELECT on
-``inwatch_meta``) is needed, so ``record --to postgresql://`` can run as an insert-only role.
+arrays: one round trip per batch. Only the INSERT privilege on the table (plus SELECT on
+``inwatch_meta``) is needed, so ``record --to postgresql://`` can run as an insert-only role;
+that is why the ON CONFLICT clause names no conflict target (a target needs SELECT on its
+columns), which is the same thing here: the primary key is the table's only unique index.
 
 Connections use libpq's own configuration: the URL (host, port, dbname, user, sslmode and the other
 TLS parameters) and ``PG*`` environment variables, passwords from ``PGPASSWORD``/``PGPASSFILE`` or
@@ -96,7 +98,7 @@ MIGRATIONS: dict[int, list[str]] = {}
 _INSERT = (
     f"INSERT INTO inwatch_events ({', '.join(wire.COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"%s::{_TYPES[c].split('(')[0]}[]" for c in wire.COLUMNS)
-    + ") ON CONFLICT (host, journal_id, seq) DO NOTHING"
+    + ") ON CONFLICT DO NOTHING"
 )
 _SELECT = f"SELECT {', '.join(wire.COLUMNS)} FROM inwatch_events"
 _ORDER = " ORDER BY time_ns, host, journal_id, seq"
@@ -346,36 +348,66 @@ def query_rows(
 
 
 def history_rows(conn: Any, path: str | bytes, *, host: str | None = None) -> list[JournalRow]:
-    """The life of *path* on each host (or *host*), oldest first, followed back through renames."""
-    target = to_bytes(path)
+    """The life of *path*, as ``Journal.history`` tells it, on every host (or on *host*).
+
+    Per journal (host, journal id): every row on the path and its moves away, and, followed
+    backwards, the life under the names it had before a rename, of the entry itself or of a
+    directory above it. Oldest first (time, then host, then sequence).
+    """
+    target = to_bytes(path).rstrip(b"/") or b"/"
+    names = [target, *_ancestors(target)]
+    sql = (
+        "SELECT DISTINCT host, journal_id FROM inwatch_events"
+        " WHERE (path = ANY(%s) OR src_path = %s)"
+    )
+    params: list[Any] = [names, target]
     if host is not None:
-        hosts = [host]
-    else:
-        hosts = [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT host FROM inwatch_events WHERE path = %s OR src_path = %s",
-                (target, target),
-            ).fetchall()
-        ]
-    seen: dict[tuple[str, str, int], JournalRow] = {}
-    for h in hosts:
-        current, until = target, None
-        for _hop in range(64):  # a rename cycle cannot loop forever
-            sql = _SELECT + " WHERE host = %s AND (path = %s OR src_path = %s)"
-            params: list[Any] = [h, current, current]
-            if until is not None:
-                sql += " AND time_ns <= %s"
-                params.append(until)
-            rows = _rows(conn, sql + _ORDER, params)
-            for r in rows:
-                seen[(r.host, r.journal_id, r.seq)] = r
-            # The earliest rename into the path: before it, the file lived under its old name.
-            into = [r for r in rows if r.path == current and r.src_path not in (None, current)]
-            if not into or into[0].src_path is None:
-                break
-            current, until = into[0].src_path, into[0].time_ns
-    return sorted(seen.values(), key=lambda r: (r.time_ns, r.host, r.journal_id, r.seq))
+        sql += " AND host = %s"
+        params.append(host)
+    found: dict[tuple[str, str, int], JournalRow] = {}
+    for h, jid in conn.execute(sql, params).fetchall():
+        _life(conn, (h, jid), target, 1 << 62, found, 0)
+    return sorted(found.values(), key=lambda r: (r.time_ns, r.host, r.journal_id, r.seq))
+
+
+def _ancestors(p: bytes) -> list[bytes]:
+    out = []
+    while (cut := p.rfind(b"/")) > 0:
+        p = p[:cut]
+        out.append(p)
+    return out
+
+
+_IN_JOURNAL = " WHERE host = %s AND journal_id = %s AND seq < %s AND "
+
+
+def _life(
+    conn: Any,
+    journal: tuple[str, str],
+    p: bytes,
+    before: int,
+    found: dict[tuple[str, str, int], JournalRow],
+    depth: int,
+) -> None:
+    if depth > 64:  # a rename cycle (a -> b -> a ...) is followed this far at most
+        return
+    on_path = _SELECT + _IN_JOURNAL + "(path = %s OR src_path = %s)"
+    rows = _rows(conn, on_path, (*journal, before, p, p))
+    for r in rows:
+        found[(r.host, r.journal_id, r.seq)] = r
+        if r.path == p and r.src_path is not None and r.src_path != p:
+            _life(conn, journal, r.src_path, r.seq, found, depth + 1)
+    # A directory above it renamed: the entry had the old directory's prefix before.
+    for parent in _ancestors(p):
+        moves = _rows(
+            conn,
+            _SELECT + _IN_JOURNAL + "path = %s AND src_path IS NOT NULL"
+            " AND string_to_array(op, '|') && ARRAY['MOVED_TO']",
+            (*journal, before, parent),
+        )
+        for r in moves:
+            assert r.src_path is not None
+            _life(conn, journal, r.src_path + p[len(parent) :], r.seq, found, depth + 1)
 
 
 # What "opened" counts, and what "changed" leaves out: the kernel's read-side names.
