@@ -3,14 +3,16 @@
 Watches ROOT recursively with a real Watcher, appends every batch of events to a real Journal,
 and ships the committed rows with the same Shipper and ``--to`` options as ``record``.
 ``--generate N --rate R`` also writes N files into ROOT at R files/s (a steady simulated load).
-``--ready FILE`` is created once the watches are established. SIGTERM/SIGINT: ship what is
-committed (up to 15 s), exit 0.
+Without ``--to`` it only records (the benchmark's baseline). ``--ready FILE`` is created once
+the watches are established. SIGTERM/SIGINT: ship what is committed (up to 15 s), report rows
+and CPU seconds on stderr, exit 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import sys
 import threading
@@ -53,7 +55,12 @@ def main() -> int:
     gen: threading.Thread | None = None
     with Watcher() as w:
         w.add(args.root, mask=MASK, recursive=True)
-        print("Watches established.", file=sys.stderr, flush=True)
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        print(
+            f"Watches established. cpu_at_ready {use.ru_utime + use.ru_stime:.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
         open(args.ready, "w").close()
         if args.generate:
             gen = threading.Thread(
@@ -69,8 +76,15 @@ def main() -> int:
     if gen is not None:
         gen.join()
     caught_up = all([s.stop(15.0) for s in shippers])
+    rows = journal.last_seq()
     journal.close()
-    print(f"agent {args.host}: stopped, caught up: {caught_up}", file=sys.stderr, flush=True)
+    use = resource.getrusage(resource.RUSAGE_SELF)  # every thread: watch, journal, shipper
+    print(
+        f"agent {args.host}: stopped, caught up: {caught_up}, rows {rows},"
+        f" cpu_s {use.ru_utime + use.ru_stime:.3f}",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 
