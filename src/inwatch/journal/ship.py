@@ -20,6 +20,7 @@ exponential backoff and reports the backlog (rows and age of the oldest) on stde
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 import time
@@ -71,8 +72,9 @@ class Shipper:
         *,
         batch: int = 1000,
         poll: float = 0.2,
+        linger: float = 0.25,
         report_every: float = 5.0,
-        backoff: tuple[float, float] = (0.2, 10.0),
+        backoff: tuple[float, float] = (0.2, 5.0),
         stderr: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -80,6 +82,7 @@ class Shipper:
         self.sink = sink
         self.batch = batch
         self.poll = poll
+        self.linger = linger
         self.report_every = report_every
         self.backoff = backoff
         self.stderr = stderr if stderr is not None else sys.stderr
@@ -166,6 +169,10 @@ class Shipper:
                 self.shipped += delivered
             if failure is None:
                 delay = self.backoff[0]
+                if len(rows) < self.batch and not self._stopping.is_set():
+                    # Let rows gather: each send costs a round trip and a cursor commit
+                    # whatever its size, so a trickle is shipped in a few batches a second.
+                    self._stopping.wait(self.linger)
                 continue
             self.error = str(failure)
             self._report_backlog(rows[delivered] if delivered < len(rows) else rows[-1])
@@ -202,9 +209,12 @@ class NatsSink:
     """Publish rows to a JetStream stream, each with its stable message id, and wait for the acks.
 
     Rows are published back to back on one connection (JetStream stores them in that order) and
-    the acknowledgements are awaited together; the delivered count is the acknowledged prefix.
+    the acknowledgements are awaited together; the delivered count is the acknowledged prefix
+    (a later row acknowledged after an earlier one failed is sent again, and dropped by the
+    server as a duplicate).
     The stream is created if it does not exist (``inwatch.*.events``, file storage, *replicas*).
-    The asyncio loop of nats-py lives in the thread that calls send(): the Shipper's.
+    nats-py runs on an asyncio loop in a thread of the sink's own, started by the first send()
+    and ended by close().
     """
 
     def __init__(
@@ -227,8 +237,13 @@ class NatsSink:
         self.subject = wire.subject_for(host)
         self.name = f"nats:{stream}"
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._nc: Any = None
         self._js: Any = None
+        self._acks: Any = None
+        self._reply_prefix = ""
+        self._batch = 0
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
         self.last_async_error: str | None = None
 
     def display(self) -> str:
@@ -236,20 +251,41 @@ class NatsSink:
 
     def send(self, rows: Sequence[Any]) -> None:
         if self._loop is None:
+            # One loop thread for the sink's life: nats-py's reader, pinger and reconnect tasks
+            # keep running between batches, and a batch costs one hand-over, not a loop start.
             self._loop = asyncio.new_event_loop()
-        self._loop.run_until_complete(self._send(rows))
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="inwatch-nats", daemon=True
+            )
+            self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._send(rows), self._loop).result()
 
     def close(self) -> None:
-        if self._loop is None:
+        loop, self._loop = self._loop, None
+        if loop is None:
             return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(15.0)
+        except Exception:  # closing a dead connection: nothing left to lose
+            pass
+        self._nc = self._acks = None
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10.0)
+            self._thread = None
+        loop.close()
+
+    async def _shutdown(self) -> None:
         if self._nc is not None:
             try:
-                self._loop.run_until_complete(asyncio.wait_for(self._nc.close(), 5.0))
+                await asyncio.wait_for(self._nc.close(), 5.0)
             except Exception:  # closing a dead connection: nothing left to lose
                 pass
-            self._nc = None
-        self._loop.close()
-        self._loop = None
+        # Tasks nats-py may leave behind (a reconnect in progress) end before the loop does.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _connect(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
@@ -271,7 +307,7 @@ class NatsSink:
                 **self.target.connect_options(),
             )
         except Exception as exc:
-            self._nc = None
+            self._nc = self._acks = None
             raise SinkError(f"cannot connect: {_describe(exc)}") from exc
         self._js = self._nc.jetstream(timeout=self.ack_timeout)
         await self._ensure_stream()
@@ -301,47 +337,79 @@ class NatsSink:
 
     async def _send(self, rows: Sequence[Any]) -> None:
         await self._connect()
+        if not self._nc.is_connected:
+            # nats-py is reconnecting by itself: publishing now would only fill its buffer with
+            # copies that the next attempt sends again. Give its reconnect loop a moment.
+            await asyncio.sleep(0.5)
+            if not self._nc.is_connected:
+                raise SinkError(f"disconnected: {self.last_async_error or 'reconnecting'}")
+        # JetStream's publish is a core NATS request: the stream answers each message on its
+        # reply subject with a PubAck ({"stream", "seq", "duplicate"}) or {"error": ...}.
+        # Publishing the whole batch without awaiting in between lets nats-py's flusher write it
+        # in a few socket writes (nats-py's own publish_async yields per message, which costs
+        # one write(2) per row); then the acks are awaited together.
+        if self._acks is None:
+            self._reply_prefix = self._nc.new_inbox()
+            self._acks = await self._nc.subscribe(self._reply_prefix + ".*", cb=self._on_ack)
+        self._batch += 1
+        loop = asyncio.get_running_loop()
+        self._waiting = {}
         futures: list[asyncio.Future[Any]] = []
         error: str | None = None
-        for row in rows:
+        for i, row in enumerate(rows):
             values = wire.row_values(row)
             headers = {
                 "Nats-Msg-Id": wire.msg_id(values[0], values[1], values[2]),
+                "Nats-Expected-Stream": self.stream,
                 "Inwatch-Format": wire.FORMAT,
             }
+            token = f"{self._batch}-{i}"
+            fut: asyncio.Future[Any] = loop.create_future()
+            self._waiting[token] = fut
             try:
-                futures.append(
-                    await self._js.publish_async(
-                        self.subject,
-                        wire.encode(values),
-                        headers=headers,
-                        stream=self.stream,
-                        wait_stall=self.ack_timeout,
-                    )
+                await self._nc.publish(
+                    self.subject,
+                    wire.encode(values),
+                    reply=f"{self._reply_prefix}.{token}",
+                    headers=headers,
                 )
             except Exception as exc:
                 error = _describe(exc)
                 break
+            futures.append(fut)
         if futures:
             await asyncio.wait(futures, timeout=self.ack_timeout)
+        self._waiting = {}  # acks arriving later are for a batch that will be resent
         delivered = 0
         for fut in futures:
             if not fut.done():
                 error = error or f"no acknowledgement within {self.ack_timeout:g} s"
-                fut.cancel()
                 break
-            if fut.cancelled() or fut.exception() is not None:
-                error = error or _describe(fut.exception() or TimeoutError())
+            failure = fut.exception()
+            if failure is not None:
+                error = error or str(failure)
                 break
             delivered += 1
-        # Later futures may still complete; nobody will await them.
-        for fut in futures[delivered:]:
-            if fut.done() and not fut.cancelled():
-                fut.exception()
-            else:
-                fut.cancel()
         if error is not None or delivered < len(rows):
             raise SinkError(error or "not acknowledged", delivered)
+
+    async def _on_ack(self, msg: Any) -> None:
+        fut = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
+        if fut is None or fut.done():
+            return
+        if msg.headers and msg.headers.get("Status") == "503":
+            fut.set_exception(SinkError(f"no stream answers subject {self.subject}"))
+            return
+        try:
+            resp = json.loads(msg.data)
+        except ValueError:
+            fut.set_exception(SinkError(f"bad acknowledgement {msg.data[:80]!r}"))
+            return
+        if "error" in resp:
+            err = resp["error"]
+            fut.set_exception(SinkError(f"{err.get('description', err)} ({err.get('code')})"))
+        else:
+            fut.set_result(resp)
 
 
 def _describe(exc: BaseException) -> str:
