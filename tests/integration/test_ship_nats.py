@@ -74,3 +74,59 @@ def test_all_nats_nodes_down_30s(nats_cluster, pg_url, procs):
     assert stream_messages(nats_cluster.url) == 1000
     assert agent.stop() == 0
     assert collector.stop() == 0
+
+
+async def _publish_garbage(url: str) -> None:
+    import nats
+
+    nc = await nats.connect(["nats://" + s for s in url[7:].split(",")], connect_timeout=1)
+    try:
+        await nc.jetstream().publish("inwatch.intruder.events", b"not a row")
+    finally:
+        await nc.close()
+
+
+def test_a_message_that_is_not_a_row_is_kept_and_reported(nats_cluster, pg_url, procs):
+    import asyncio
+
+    import psycopg
+
+    agent = procs.agent("h1", nats_cluster.url).start()
+    asyncio.run(_publish_garbage(nats_cluster.url))
+    collector = procs.collector(nats_cluster.url, pg_url).start()
+    storm(agent.root, 0, 50)
+    local = _settled(agent, nats_cluster.url, pg_url, 100)
+    assert sorted(central_rows(pg_url)) == sorted(local)
+    wait_for(lambda: "is not an inwatch row" in collector.err(), 10, "the reject report")
+    with psycopg.connect(pg_url) as conn:
+        rejects = conn.execute("SELECT subject, payload, error FROM inwatch_rejects").fetchall()
+    assert rejects == [
+        (
+            "inwatch.intruder.events",
+            b"not a row",
+            "not JSON: Expecting value: line 1 column 1 (char 0)",
+        )
+    ]
+    assert agent.stop() == 0
+    assert collector.stop() == 0
+    assert "100 rows committed (100 new, 0 already there), 1 rejects" in collector.err()
+
+
+def test_collect_refuses_bad_urls_in_one_line(tmp_path, procs):
+    for args, message in [
+        (
+            ["--from", "nats://u:pw@127.0.0.1:1", "--into", "postgresql:///x"],
+            "credentials are never taken from the command line",
+        ),
+        (
+            ["--from", "nats://127.0.0.1:1", "--into", "postgresql://u:pw@127.0.0.1/x"],
+            "a password in the PostgreSQL URL is refused",
+        ),
+        (["--from", "http://x", "--into", "postgresql:///x"], "expected nats://"),
+    ]:
+        c = procs.collector(args[1], args[3], f"bad{len(procs.all)}").start()
+        assert c.popen is not None
+        assert c.popen.wait(30) == 1
+        lines = c.err().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("inwatch collect: "), lines
+        assert message in lines[0]

@@ -74,7 +74,7 @@ class Shipper:
         poll: float = 0.2,
         linger: float = 0.25,
         report_every: float = 5.0,
-        backoff: tuple[float, float] = (0.2, 5.0),
+        backoff: tuple[float, float] = (0.2, 2.0),
         stderr: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -390,6 +390,11 @@ class NatsSink:
                 error = error or str(failure)
                 break
             delivered += 1
+        for fut in futures[delivered:]:  # retrieved: asyncio would log each as never retrieved
+            if fut.done():
+                fut.exception()
+            else:
+                fut.cancel()
         if error is not None or delivered < len(rows):
             raise SinkError(error or "not acknowledged", delivered)
 
