@@ -132,6 +132,25 @@ class CliProc:
             if line.rstrip(b"\n") == want:
                 return
 
+    def wait_stderr_prefix(self, prefix: str, timeout: float = WAIT) -> bytes:
+        """Wait for a stderr line starting with *prefix*; return it."""
+        want = prefix.encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._get(self._err, deadline)
+            except TimeoutError:
+                raise AssertionError(
+                    f"stderr never began a line with {prefix!r} within {timeout}s: "
+                    f"{self.err_seen!r}"
+                ) from None
+            if line is None:
+                self._err_eof = True
+                raise AssertionError(f"stderr ended without {prefix!r}: {self.err_seen!r}")
+            self.err_seen.append(line)
+            if line.startswith(want):
+                return line
+
     def ready(self) -> CliProc:
         self.wait_stderr("Watches established.")
         return self

@@ -56,7 +56,7 @@ def test_burst_runs_once(inwatch, tmp_path: Path) -> None:  # type: ignore[no-un
         (src / n).write_text(n)
     line = proc.line().decode()
     assert line == f"RUN {' '.join('src/' + n for n in names)} [CREATE,MODIFY,CLOSE_WRITE]\n"
-    proc.wait_stderr("inwatch run: exit status 0")  # changes during a run are ignored
+    proc.wait_stderr("inwatch run: exit status 0")
     (src / "later").touch()
     # the burst made exactly one run: the next one is about the later change alone
     assert proc.line() == b"RUN src/later [CREATE,CLOSE_WRITE]\n"
@@ -78,10 +78,17 @@ def test_initial_run_and_own_writes_do_not_loop(inwatch, tmp_path: Path) -> None
     )
     proc.ready()
     assert proc.line() == b"RUN  [INITIAL]\n"
+    # --on-busy queue: the writes of a run make one more run, until a run changed
+    # the same set as the busy-only run before it: the loop rule stops there.
+    assert proc.line() == b"RUN src/own src/out [CREATE,MODIFY,CLOSE_WRITE]\n"
+    assert proc.line() == b"RUN src/own [MODIFY,CLOSE_WRITE]\n"
+    proc.wait_stderr_prefix("inwatch run: not running again: the last run changed the same 1 path")
     for name in ("a", "b", "c"):
-        proc.wait_stderr("inwatch run: exit status 0")
         (src / name).write_text(name)
         assert proc.line() == f"RUN src/{name} [CREATE,MODIFY,CLOSE_WRITE]\n".encode()
+        proc.wait_stderr("inwatch run: exit status 0")
+    # its own writes after each outside change are known: no further run
+    assert proc.try_line(1.0) is None
     proc.proc.send_signal(signal.SIGTERM)
     assert proc.wait() == 0
     assert proc.stdout_rest() == []

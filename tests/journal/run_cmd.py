@@ -1,27 +1,20 @@
-"""``inwatch COMMAND …`` for the journal's commands, built from their modules with
-the registry protocol (HELP, add_parser(sub), run(args)), so the tests can run
-them in a subprocess before the CLI registry lists them."""
+"""``inwatch ARGS`` with the journal's commands registered, for tests and bench
+runs in a subprocess: the registry (inwatch.cli.registry.COMMANDS) is given the
+five entries the integrator adds at merge, then the real ``inwatch.cli.main``
+runs. Once the registry lists them, this is exactly ``python -m inwatch``."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-COMMANDS = ["record", "query", "history", "check", "journal"]
+from inwatch.cli import main
+from inwatch.cli.registry import COMMANDS
 
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="inwatch")
-    sub = parser.add_subparsers(dest="command", required=True)
-    modules = {}
-    for name in COMMANDS:
-        mod = importlib.import_module(f"inwatch.cli.{name}")
-        mod.add_parser(sub)
-        modules[name] = mod
-    args = parser.parse_args(argv)
-    return int(modules[args.command].run(args))
-
+JOURNAL_COMMANDS = {
+    name: f"inwatch.cli.{name}" for name in ("record", "query", "history", "check", "journal")
+}
 
 if __name__ == "__main__":
+    for name, module in JOURNAL_COMMANDS.items():
+        COMMANDS.setdefault(name, module)
     sys.exit(main(sys.argv[1:]))

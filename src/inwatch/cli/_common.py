@@ -1,29 +1,19 @@
-"""What the commands share: error lines, signal flags, output streams, path lists."""
+"""What the commands share: error lines, ``--fromfile``, start-up progress."""
 
 from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import TextIO
+from collections.abc import Callable
 
 from ..errors import InotifyLimitError
 from .args import CliError
+from .format import printable
 
-__all__ = [
-    "Progress",
-    "StopFlag",
-    "error_line",
-    "read_fromfile",
-    "stop_on_signals",
-    "text_out",
-]
+__all__ = ["Progress", "error_line", "os_reason", "plural", "read_fromfile"]
 
 _HINTS = {
     errno.ENOENT: "check the path",
@@ -39,68 +29,37 @@ def error_line(exc: BaseException) -> str:
     if isinstance(exc, CliError):
         return str(exc)
     if isinstance(exc, InotifyLimitError):
-        where = f"cannot watch {_quote(exc.filename)}: " if exc.filename is not None else ""
+        where = f"cannot watch {quote(exc.filename)}: " if exc.filename is not None else ""
         return f"{where}{exc.strerror}"
     if isinstance(exc, OSError):
-        what = exc.strerror or os.strerror(exc.errno or 0) or str(exc)
-        where = f"cannot watch {_quote(exc.filename)}: " if exc.filename is not None else ""
-        hint = _HINTS.get(exc.errno or 0)
-        return f"{where}{what}" + (f" ({hint})" if hint else "")
-    return f"{type(exc).__name__}: {exc}"
+        where = f"cannot watch {quote(exc.filename)}: " if exc.filename is not None else ""
+        return where + os_reason(exc)
+    return f"{type(exc).__name__}: {printable(str(exc))}"
 
 
-def _quote(path: object) -> str:
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    return repr(str(path)) if any(c in str(path) for c in " '\"\n\t") else f"'{path}'"
+def os_reason(exc: OSError) -> str:
+    """``Permission denied (run as a user who may read it, ...)``: the kernel's
+    reason and the fix."""
+    what = exc.strerror or os.strerror(exc.errno or 0) or str(exc)
+    hint = _HINTS.get(exc.errno or 0)
+    return printable(what) + (f" ({hint})" if hint else "")
 
 
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the loops check it between bounded waits."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        #: called from the signal handler (e.g. ``Watcher.stop``) to end a wait
-        self.callback: Callable[[], object] | None = None
-
-    def __bool__(self) -> bool:
-        return self.signum is not None
+def quote(path: object) -> str:
+    """*path* quoted for a message, through the one escaping function."""
+    text = printable(os.fsdecode(path) if isinstance(path, bytes) else str(path))
+    return repr(text) if any(c in text for c in " '\"") else f"'{text}'"
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[StopFlag]:
-    """Within the block, SIGINT and SIGTERM set the returned flag instead of
-    killing the process (an ignored SIGINT, as under ``nohup``/``&``, stays ignored)."""
-    flag = StopFlag()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        flag.signum = signum
-        if flag.callback is not None:
-            flag.callback()
-
-    saved: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
-    for sig in (int(signal.SIGINT), int(signal.SIGTERM)):
-        old = signal.getsignal(sig)
-        if sig == signal.SIGINT and old == signal.SIG_IGN:
-            continue
-        saved[sig] = old
-        signal.signal(sig, handler)
-    try:
-        yield flag
-    finally:
-        for sig, old in saved.items():
-            signal.signal(sig, old)
-
-
-def text_out() -> TextIO:
-    """stdout as UTF-8 with surrogateescape: names were decoded that way, so each
-    is written back as exactly the bytes the kernel gave, whatever the locale
-    (and JSON output is UTF-8, as RFC 8259 requires)."""
-    out = sys.stdout
-    reconfigure = getattr(out, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(encoding="utf-8", errors="surrogateescape")
-    return out
+def plural(n: int, word: str) -> str:
+    """``1 watch``, ``2 watches``, ``1,000 directories``."""
+    if n == 1:
+        return f"1 {word}"
+    if word.endswith(("ch", "sh", "s", "x")):
+        return f"{n:,} {word}es"
+    if word.endswith("y"):
+        return f"{n:,} {word[:-1]}ies"
+    return f"{n:,} {word}s"
 
 
 def read_fromfile(source: str) -> tuple[list[str], list[str]]:

@@ -3,38 +3,52 @@
 Like the C program: one explicit watch per PATH with ``IN_ALL_EVENTS`` (no
 recursion, no path table), every read printed as ``N events queued`` and its
 events, ``IGNORED`` decrementing the watched count, ``Terminating`` when the
-count reaches zero or on SIGINT/SIGTERM. Output is flushed after every read.
+count reaches zero or on SIGINT/SIGTERM/SIGHUP. Output is written after every read.
 
 Where it differs from the C program: a path that cannot be watched is a one-line
 error on stderr and exit status 1 (the C program printed a half line and went on);
-SIGTERM is handled like SIGINT.
+SIGTERM and SIGHUP are handled like SIGINT; options the program did not have
+(``-t``, ``-1``, ``-r``, filters...) are refused rather than ignored.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from ..flags import IN_ALL_EVENTS
-from ..inotify import Inotify
-from ._common import stop_on_signals, text_out
+from .. import IN_ALL_EVENTS, Inotify
+from ._common import read_fromfile
+from .args import CliError
 from .format import ClassicPrinter
+from .output import Output
+from .session import check_path
+from .wait import Waiter
 
 __all__ = ["classic"]
 
-_SLICE = 0.25  # longest wait between two looks at the stop flag
 
-
-def classic(ns: argparse.Namespace, paths: list[str]) -> int:
-    out = text_out()
+def classic(ns: argparse.Namespace) -> int:
+    paths = list(ns.paths)
+    if ns.fromfile:
+        more, excluded = read_fromfile(ns.fromfile)
+        if excluded:
+            raise CliError("--classic watches each PATH: no @PATH excludes in --fromfile")
+        paths.extend(more)
+    if not paths:
+        raise CliError("no PATH to watch (give one or more, or --fromfile)")
+    for path in paths:
+        check_path(path, dereference=True)
+    out = Output()
     printer = ClassicPrinter()
-    with stop_on_signals() as stop, Inotify() as ino:
+    with Waiter() as waiter, Inotify(nonblocking=True) as ino:
         out.write("\n")
         for path in paths:
             wd = ino.add_watch(path, IN_ALL_EVENTS)  # OSError: one line, exit 1
             out.write("\n".join(printer.watching(path, wd)) + "\n")
         out.flush()
-        while not stop and printer.watched_items > 0:
-            events = ino.read(timeout=_SLICE)
+        while printer.watched_items > 0:
+            if waiter.wait(readable=ino.fileno()) == "signal":
+                break
+            events = ino.read(timeout=0)
             if events:
                 out.write("\n".join(printer.batch(events)) + "\n")
                 out.flush()

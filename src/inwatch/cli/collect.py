@@ -3,7 +3,7 @@
 A durable pull consumer (``--durable``, shared by every collector given the same name: run
 several to scale out) fetches batches, inserts them in one transaction, and acknowledges only
 after the commit; see :mod:`inwatch.journal.collect` for why nothing is lost or doubled.
-SIGINT/SIGTERM finish the batch in hand and exit 0.
+SIGINT/SIGTERM/SIGHUP finish the batch in hand and exit 0 (a second one aborts).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import threading
 from typing import Any
 
 from ..journal._optional import MissingExtraError
-from ._common import stop_on_signals
 from .args import FORMATTER, CliError
 from .output import run_guarded
+from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -110,12 +110,30 @@ def _collect(args: argparse.Namespace) -> int:
         flush=True,
     )
     stop = threading.Event()
-    with stop_on_signals() as flag:
-        flag.callback = stop.set
+    failure: list[BaseException] = []
+    # The collector's asyncio loop runs on a thread of its own; the main thread sleeps in the
+    # command line's one wait (signals, or the collector ending by itself on an error).
+    with Waiter(watch_stdout=False) as waiter:
+
+        def work() -> None:
+            try:
+                collector.run(stop)
+            except BaseException as exc:  # handed to the main thread, raised there
+                failure.append(exc)
+            finally:
+                waiter.poke()
+
+        worker = threading.Thread(target=work, name="inwatch-collect")
+        worker.start()
         try:
-            collector.run(stop)
-        except StoreError as exc:
-            raise CliError(f"{where}: {exc}") from None
+            waiter.wait(until=lambda: not worker.is_alive())
+        finally:
+            stop.set()  # the batch in hand is committed and acknowledged first
+            worker.join()
+    if failure:
+        if isinstance(failure[0], StoreError):
+            raise CliError(f"{where}: {failure[0]}")
+        raise failure[0]
     print(
         f"inwatch collect: {collector.collected} rows committed ({collector.inserted} new,"
         f" {collector.collected - collector.inserted} already there), {collector.rejected}"

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..limits import Limits, inotify_usage, limits, raise_command
-from ._common import text_out
+from .. import Limits, inotify_usage, limits
+from ..limits import _suggest, raise_command  # the library's rule: one suggestion
+from ._common import os_reason, plural, quote
 from .args import FORMATTER, CliError
-from .format import dumps
+from .format import dumps, printable
+from .output import Output
 
 __all__ = ["HELP", "TreeCount", "add_parser", "count_dirs", "raise_lines", "run"]
 
@@ -93,8 +94,8 @@ def raise_lines(lim: Limits, needed: int) -> list[str]:
         (_USERNS + "max_inotify_watches", lim.userns_max_watches),
     ):
         if value is not None and total > value:
-            target = 1 << (2 * total - 1).bit_length()  # room to grow, a round number
-            lines.append(raise_command(knob, target))
+            # The value the watch-limit error suggests too (always above *value*).
+            lines.append(raise_command(knob, _suggest(value, lim.watches_in_use, needed)))
     return lines
 
 
@@ -106,7 +107,7 @@ def run(ns: argparse.Namespace) -> int:
         try:
             trees.append(count_dirs(path))
         except OSError as exc:
-            raise CliError(f"cannot look at {path!r}: {exc.strerror} (check the path)") from None
+            raise CliError(f"cannot look at {quote(path)}: {os_reason(exc)}") from None
     needed = sum(t.directories for t in trees)
     fits = lim.watch_limit is None or lim.watches_in_use + needed <= lim.watch_limit
     fixes = raise_lines(lim, needed) if trees else []
@@ -131,13 +132,15 @@ def run(ns: argparse.Namespace) -> int:
             "fits": fits,
             "fix": fixes,
         }
-        text_out().write(dumps(obj) + "\n")
+        out = Output()
+        out.write(dumps(obj) + "\n")
+        out.flush()
         return 0
 
     def val(v: int | None) -> str:
         return "-" if v is None else f"{v:,}"
 
-    out = [
+    lines = [
         "inotify limits (per user):",
         f"  fs.inotify.max_user_watches     {val(lim.max_user_watches):>14}",
         f"  fs.inotify.max_user_instances   {val(lim.max_user_instances):>14}",
@@ -145,40 +148,45 @@ def run(ns: argparse.Namespace) -> int:
         f"  user.max_inotify_watches        {val(lim.userns_max_watches):>14}   (user namespace)",
         f"  user.max_inotify_instances      {val(lim.userns_max_instances):>14}   (user namespace)",
         "",
-        f"in use by uid {os.geteuid()}: {lim.watches_in_use:,} watches of "
-        f"{val(lim.watch_limit)} ({lim.watch_knob}), {lim.instances_in_use:,} instances of "
+        f"in use by uid {os.geteuid()}: {plural(lim.watches_in_use, 'watch')} of "
+        f"{val(lim.watch_limit)} ({lim.watch_knob}), "
+        f"{plural(lim.instances_in_use, 'instance')} of "
         f"{val(lim.instance_limit)} ({lim.instance_knob})",
     ]
     if usage:
-        out.append(f"  {'PID':>7}  {'INSTANCES':>9}  {'WATCHES':>9}  COMMAND")
+        lines.append(f"  {'PID':>7}  {'INSTANCES':>9}  {'WATCHES':>9}  COMMAND")
         for p in usage[: ns.top]:
-            out.append(f"  {p.pid:>7}  {p.instances:>9}  {p.watches:>9}  {p.command}")
+            lines.append(f"  {p.pid:>7}  {p.instances:>9}  {p.watches:>9}  {printable(p.command)}")
         if len(usage) > ns.top:
-            out.append(f"  ... and {len(usage) - ns.top} more processes")
+            lines.append(f"  ... and {plural(len(usage) - ns.top, 'more process')}")
     if trees:
-        out.extend(["", "a recursive watch of each PATH needs:"])
+        lines.extend(["", "a recursive watch of each PATH needs:"])
     for t in trees:
-        what = "directories" if t.is_dir else "file"
-        line = f"  {t.path}: {t.directories:,} {what} -> {t.directories:,} watches"
+        what = plural(t.directories, "directory") if t.is_dir else "1 file"
+        line = f"  {printable(t.path)}: {what} -> {plural(t.directories, 'watch')}"
         if t.unreadable:
-            line += f" ({t.unreadable:,} directories unreadable: they cannot be watched)"
-        out.append(line)
+            line += f" ({plural(t.unreadable, 'directory')} unreadable: they cannot be watched)"
+        lines.append(line)
     if trees:
         free = None if lim.watch_limit is None else lim.watch_limit - lim.watches_in_use
         if fits:
-            out.append(f"fits: {needed:,} watches needed, {val(free)} free under {lim.watch_knob}")
+            lines.append(
+                f"fits: {plural(needed, 'watch')} needed, {val(free)} free under {lim.watch_knob}"
+            )
         else:
-            out.append(
-                f"does not fit: {needed:,} watches needed, {val(free)} free under "
+            lines.append(
+                f"does not fit: {plural(needed, 'watch')} needed, {val(free)} free under "
                 f"{lim.watch_knob}; raise it with:"
             )
-            out.extend(f"  {line}" for line in fixes)
+            lines.extend(f"  {line}" for line in fixes)
             if any("sysctl" in line for line in fixes):
-                out.append("  (to keep it after a reboot, put the setting in /etc/sysctl.d/)")
+                lines.append("  (to keep it after a reboot, put the setting in /etc/sysctl.d/)")
     if lim.instance_limit is not None and lim.instances_in_use >= lim.instance_limit:
-        out.append(
-            f"no inotify instance left: raise it with: "
-            f"{raise_command(lim.instance_knob, 2 * lim.instance_limit)}"
+        value = _suggest(lim.instance_limit, lim.instances_in_use, 1)
+        lines.append(
+            f"no inotify instance left: raise it with: {raise_command(lim.instance_knob, value)}"
         )
-    sys.stdout.write("\n".join(out) + "\n")
+    text = Output()
+    text.write("\n".join(lines) + "\n")
+    text.flush()
     return 0

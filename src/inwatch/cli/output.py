@@ -11,15 +11,18 @@ has gone, and the error rule every command shares (:func:`run_guarded`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
 import sys
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from .args import CliError
 
-__all__ = ["Aborted", "StdoutError", "check_stdout", "run_guarded"]
+__all__ = ["Aborted", "Output", "StdoutError", "Writer", "check_stdout", "run_guarded"]
 
 
 class StdoutError(Exception):
@@ -38,6 +41,149 @@ class Aborted(Exception):
         super().__init__(signum)
         self.signum = signum
         self.unwritten: int | None = None
+
+
+class Output:
+    """Text for fd 1, gathered and written with one ``os.write`` loop per flush.
+
+    Bypasses ``sys.stdout``'s buffering on purpose: the command decides when
+    bytes leave (after each batch of events, see :mod:`~inwatch.cli.watch`), a
+    failed write raises at once instead of at interpreter exit, and a partial
+    write is counted (:attr:`pending`) when a second signal aborts it. Text is
+    encoded as UTF-8 with surrogateescape: names were decoded that way, so each
+    goes out as exactly the bytes the kernel gave, whatever the locale.
+    """
+
+    #: write before this many characters pile up, even mid-batch
+    HIGH_WATER = 1 << 20
+
+    def __init__(self, fd: int = 1) -> None:
+        self.fd = fd
+        self._parts: list[str] = []
+        self._size = 0
+        self.lines = 0  # items written (or being written) in the current flush
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self.HIGH_WATER:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Items given to :meth:`write` and not written yet."""
+        return len(self._parts)
+
+    def flush(self) -> None:
+        """Write everything gathered; BrokenPipeError or :class:`StdoutError`."""
+        if not self._parts:
+            return
+        data = memoryview("".join(self._parts).encode("utf-8", "surrogateescape"))
+        try:
+            while data:
+                n = os.write(self.fd, data)
+                data = data[n:]
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StdoutError(exc) from None
+        self._parts.clear()
+        self._size = 0
+
+
+class Writer:
+    """Formats and writes batches of events on a thread of its own, so the main
+    thread goes back to reading the kernel queue at once.
+
+    *render(batch, out)* formats a batch into *out* (an :class:`Output`); after
+    each batch taken, everything rendered is written (one write per batch; a
+    writer that fell behind takes several batches at once, so a slow reader
+    gets bigger writes, not more of them). Bounded: past *limit* queued events
+    :meth:`put` waits, the main thread stops reading, and the kernel queue
+    absorbs and then reports its overflow (never a silent drop). A failed write
+    is kept in :attr:`error` and *on_error* is called (to wake the main thread),
+    which raises it from :meth:`check`.
+    """
+
+    def __init__(
+        self,
+        out: Output,
+        render: Callable[[list[Any], Output], None],
+        on_error: Callable[[], None],
+        limit: int = 1_000_000,
+    ) -> None:
+        self.out = out
+        self._render = render
+        self._on_error = on_error
+        self._limit = limit
+        self._batches: collections.deque[list[Any]] = collections.deque()
+        self._queued = 0
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="inwatch-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, batch: list[Any]) -> None:
+        if not batch:
+            return
+        with self._cond:
+            while self._queued >= self._limit and self.error is None:
+                self._cond.wait(0.1)
+            self._batches.append(batch)
+            self._queued += len(batch)
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while not self._batches and not self._closed:
+                    cond.wait()
+                if not self._batches:
+                    return
+                batches = list(self._batches)
+                self._batches.clear()
+                self._busy = True
+            try:
+                for batch in batches:
+                    self._render(batch, self.out)
+                    with cond:
+                        self._queued -= len(batch)
+                        cond.notify_all()
+                self.out.flush()
+            except BaseException as exc:  # handed to the main thread
+                with cond:
+                    self.error = exc
+                    self._busy = False
+                    cond.notify_all()
+                self._on_error()
+                return
+            with cond:
+                self._busy = False
+                cond.notify_all()
+
+    def check(self) -> None:
+        """Raise the writer's error, if it had one."""
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def pending(self) -> int:
+        """Events handed over and not written yet (approximately, while running)."""
+        return self._queued + self.out.pending
+
+    def finish(self) -> None:
+        """Wait until everything handed over is written (interruptible: a second
+        signal raises from here), then end the thread; raise its error."""
+        with self._cond:
+            while (self._batches or self._busy) and self.error is None:
+                self._cond.wait(0.1)
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+        self.check()
 
 
 def check_stdout() -> None:

@@ -1,9 +1,10 @@
 """``inwatch stats``: count events per file, then print a table (inotifywatch's job).
 
-Counting runs until ``--timeout`` seconds have passed, SIGINT/SIGTERM, or no
-watch remains. Counts are per file (the event's full path), one column per
-event kind; IGNORED is bookkeeping and not counted, a queue overflow is
-reported under the table (the counts are then lower bounds).
+Counting runs until ``--timeout`` seconds have passed, SIGINT/SIGTERM/SIGHUP,
+or no watch remains; then what the kernel queued until then is counted too.
+Counts are per file (the event's full path), one column per event kind;
+IGNORED is bookkeeping and not counted, a queue overflow is reported under
+the table (the counts are then lower bounds).
 
 With ``-r`` the kernel reports an open/read/close of a subdirectory twice: to
 the parent's watch (with the name) and to the subdirectory's own watch. Only
@@ -19,16 +20,18 @@ with nothing between (two chmods in a row) can still be merged by the kernel.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..flags import Mask
-from ._common import stop_on_signals, text_out
+from .. import Mask
 from .args import FORMATTER, CliError, add_session_options, seconds
 from .format import dumps, printable
-from .session import EventFilter, Roots, event_mask, open_watches, warn_error
+from .output import Output
+from .session import Session
+from .wait import Waiter
 
 __all__ = ["COLUMNS", "HELP", "Counts", "add_parser", "render_table", "run"]
 
@@ -66,9 +69,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no start-up messages on stderr")
     return s
 
-
-_SLICE = 0.2  # longest wait between two looks at the signal flag
-_DRAIN_READS = 64  # reads of what is queued after SIGINT/SIGTERM, at most
 
 #: The counted event kinds, in the kernel's bit order.
 COLUMNS: tuple[str, ...] = (
@@ -155,52 +155,21 @@ def _sort_key(ns: argparse.Namespace) -> tuple[str, bool]:
 
 
 def run(ns: argparse.Namespace) -> int:
-    if not ns.paths:
-        raise CliError("no PATH to watch")
     key, descending = _sort_key(ns)
     if ns.top is not None and ns.top < 1:
         raise CliError("--top must be at least 1")
-    if ns.timeout is not None and ns.timeout <= 0:
-        raise CliError("--timeout must be a positive number of seconds")
-    _, shown = event_mask(ns.event)
+    counts = Counts()
     # Ask the kernel for everything, count only what -e names: the kernel merges
     # an event into the identical one before it while unread, so three opens of a
     # file in a row would count once; with every event asked for, each OPEN is
     # followed by its ACCESS/CLOSE and stays separate.
-    watch_mask = int(Mask.ALL_EVENTS)
-    roots = Roots(ns.paths, dereference=not ns.no_dereference)
-    root_set = set(roots.paths)
-    keep = EventFilter(shown, roots, ns.exclude)
-    counts = Counts()
-    out = text_out()
+    with Waiter() as waiter, Session(ns, waiter, watch_mask=int(Mask.ALL_EVENTS)) as session:
+        root_set = set(session.roots.paths)
+        keep = session.keep
+        shown = session.shown
+        recursive = session.recursive
 
-    from ..watcher import Watcher
-
-    with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
-        open_watches(
-            w,
-            roots.paths,
-            watch_mask,
-            ns.recursive,
-            exclude=keep.path_excluded if ns.exclude else None,
-            quiet=ns.quiet,
-        )
-        start = time.monotonic()
-        deadline = None if ns.timeout is None else start + ns.timeout
-        draining = 0
-        while w.watches and draining < _DRAIN_READS:
-            wait = _SLICE
-            if stop:
-                # Count what the kernel queued before the signal, then stop.
-                wait = 0.0
-                draining += 1
-            elif deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-                if wait <= 0:
-                    break
-            events = w.read(timeout=wait)
-            if stop and not events:
-                break
+        def count(events: list[Any]) -> bool:
             for ev in events:
                 mask = ev.mask
                 if mask & Mask.Q_OVERFLOW:
@@ -208,16 +177,27 @@ def run(ns: argparse.Namespace) -> int:
                     continue
                 if not keep(ev):
                     continue
-                if (
-                    ns.recursive
-                    and not ev.name
-                    and mask & _ALSO_ON_PARENT
-                    and ev.path not in root_set
-                ):
+                if recursive and not ev.name and mask & _ALSO_ON_PARENT and ev.path not in root_set:
                     continue  # the parent's watch reported it already
                 counts.add(ev.pathname, mask & shown)
+            return False
+
+        w = session.open()
+        if w is None:
+            return 0  # stopped during setup: nothing counted, no table
+        start = time.monotonic()
+        deadline = None if ns.timeout in (None, math.inf) else start + ns.timeout
+        while True:
+            reason, events = session.read(deadline, until=lambda: not w.watches)
+            count(events)
+            if reason not in ("readable", "ready") or not w.watches:
+                break
+        # Count what the kernel queued before the end, then stop.
+        events, complete = session.read_rest()
+        count(events)
         elapsed = time.monotonic() - start
     rows = counts.rows(key, descending, ns.top)
+    out = Output()
     if ns.json:
         obj: dict[str, Any] = {
             "elapsed": round(elapsed, 3),
@@ -232,5 +212,9 @@ def run(ns: argparse.Namespace) -> int:
     else:
         out.write(render_table(counts, rows, ns.zero))
     out.flush()
-    sys.stderr.flush()
+    if not complete:
+        sys.stderr.write(
+            "inwatch stats: stopped while events were still arriving: "
+            "those after the stop request are not counted\n"
+        )
     return 0

@@ -1,26 +1,39 @@
 """``inwatch watch``: print events as they happen.
 
-Lifetime: until SIGINT/SIGTERM (status 0, output flushed), ``--timeout`` seconds
-without an event shown (status 2, as inotifywait), the first event with
-``--once`` (status 0), or until no watch remains (status 0).
+Lifetime: until SIGINT/SIGTERM/SIGHUP (status 0 once every event read is
+written), ``--timeout`` seconds without an event shown (status 2, as
+inotifywait), the first event with ``--once`` (status 0), or until no watch
+remains (status 0, said on stderr; with ``--once`` and no event yet, status 1).
 
-Each event is flushed as it is written, so a reader never waits for the rest
-of a batch (nor for the next event).
+Threads: the main thread sleeps in the one wait (:class:`~inwatch.cli.wait.Waiter`)
+until the kernel has events, reads and filters them (:meth:`Session.read`), and
+hands them to a :class:`~inwatch.cli.output.Writer` thread that formats and
+writes. Writing costs more per event than reading (a terminal is slow, a pipe's
+reader may be), and the kernel queue holds only ``fs.inotify.max_queued_events``
+(16,384 by default, a few milliseconds of a storm), so the reading never waits
+for the writing: the hand-off is a deque append.
+
+Output is written once per batch: everything handed over since the last write
+is formatted into one buffer and written with one ``write()`` loop; a reader
+thus waits for no more than one batch (no timer, no per-event flush). A write
+that fails ends the command loudly (:mod:`~inwatch.cli.output`), a reader that
+went away ends it quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
+import math
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ._common import read_fromfile, stop_on_signals, text_out
 from .args import FORMATTER, CliError, add_session_options, seconds
-from .format import EventLike, csv_line, format_event, human_line, json_line
-from .session import EventFilter, Roots, event_mask, open_watches, warn_error
+from .format import EventLike, csv_line, format_event, human_line, json_line, printable
+from .output import Aborted, Output, Writer
+from .session import Roots, Session
+from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
 
@@ -80,18 +93,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 EXIT_TIMEOUT = 2
-_DRAIN_SECONDS = 5.0  # at most, to show what was queued before SIGINT/SIGTERM
-
-
-def _paths(ns: argparse.Namespace) -> tuple[list[str], list[str]]:
-    paths = list(ns.paths)
-    excluded: list[str] = []
-    if ns.fromfile:
-        more, excluded = read_fromfile(ns.fromfile)
-        paths.extend(more)
-    if not paths:
-        raise CliError("no PATH to watch (give one or more, or --fromfile)")
-    return paths, excluded
+_DRAIN_SECONDS = 5.0  # after a stop signal, how long to keep reading what the kernel queued
 
 
 def _formatter(ns: argparse.Namespace, roots: Roots) -> Callable[[EventLike, float], str]:
@@ -107,95 +109,125 @@ def _formatter(ns: argparse.Namespace, roots: Roots) -> Callable[[EventLike, flo
     return lambda ev, t: human_line(ev, t) + "\n"
 
 
+def _check_classic(ns: argparse.Namespace) -> None:
+    """--classic is the C program: it has none of the options below."""
+    bad = [
+        flag
+        for flag, given in (
+            ("-r", ns.recursive),
+            ("-e", ns.event),
+            ("--exclude", ns.exclude),
+            ("--exclude-regex", ns.exclude_regex),
+            ("--include-regex", ns.include_regex),
+            ("-t", ns.timeout is not None),
+            ("-1", ns.once),
+            ("-q", ns.quiet),
+            ("-P", ns.no_dereference),
+            ("--timefmt", ns.timefmt),
+            ("--no-newline", ns.no_newline),
+            ("--backend", ns.backend != "auto"),
+        )
+        if given
+    ]
+    if bad:
+        raise CliError(
+            f"--classic is the sample program's output and takes no {', '.join(bad)}: "
+            "watch each PATH with every event until Ctrl-C, or drop --classic"
+        )
+
+
 def run(ns: argparse.Namespace) -> int:
-    paths, excluded = _paths(ns)
     if ns.classic:
-        if ns.recursive or ns.event or ns.exclude or excluded:
-            raise CliError("--classic watches each PATH with all events: no -r, -e, --exclude")
+        _check_classic(ns)
         from .classic import classic
 
-        return classic(ns, paths)
-    if ns.timeout is not None and ns.timeout <= 0:
-        raise CliError("--timeout must be a positive number of seconds")
-    watch_mask, shown = event_mask(ns.event)
-    roots = Roots(paths, dereference=not ns.no_dereference)
-    keep = EventFilter(shown, roots, ns.exclude, excluded, ns.exclude_regex, ns.include_regex)
-    write_one = _formatter(ns, roots)
-    out = text_out()
+        return classic(ns)
+    with Waiter() as waiter, Session(ns, waiter) as session:
+        write_one = _formatter(ns, session.roots)
+        if session.open() is None:
+            return 0  # stopped during setup: nothing was read
 
-    from ..watcher import Watcher
-
-    with stop_on_signals() as stop, Watcher(onerror=warn_error) as w:
-        open_watches(
-            w,
-            roots.paths,
-            watch_mask,
-            ns.recursive,
-            exclude=keep.path_excluded if (ns.exclude or excluded) else None,
-            quiet=ns.quiet,
-        )
-        # Writing a line costs more than the kernel takes to queue an event, so
-        # output runs on the Watcher's threaded driver: its reader drains the
-        # kernel queue into memory while this writer catches up, and a storm
-        # does not overflow the kernel queue because the terminal is slow.
-        shown_at = [time.monotonic()]
-        first_shown = threading.Event()
-        # The main thread sleeps in sigtimedwait() until something needs it: a
-        # signal, the first event with --once, the last watch gone (the handler
-        # thread pokes it with SIGUSR1), or the --timeout deadline. No polling,
-        # so an idle watch never wakes up.
-        main = threading.get_ident()
-        wake = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1}
-
-        def poke() -> None:
-            signal.pthread_kill(main, signal.SIGUSR1)
-
-        def show(events: list[Any]) -> None:
-            t = time.time()
+        def render(events: list[Any], out: Output) -> None:
+            now = time.time()
             for ev in events:
-                if keep(ev):
-                    out.write(write_one(ev, t))
-                    out.flush()  # a reader never waits for the rest of a batch
-                    shown_at[0] = time.monotonic()
-                    if ns.once:
-                        first_shown.set()
-                        w.stop()
-                        poke()
-                        return
-            if not w.watches:
-                poke()
+                out.write(write_one(ev, ev.time or now))
 
-        # Blocked before the threads start, so they inherit the mask and every
-        # one of these signals waits for sigtimedwait() in this thread.
-        saved = signal.pthread_sigmask(signal.SIG_BLOCK, wake)
+        writer = Writer(Output(), render, waiter.poke)
         try:
-            if stop:
-                return 0
-            w.start(show, batch=True)
-            while True:
-                wait = None
-                if ns.timeout is not None:
-                    wait = shown_at[0] + ns.timeout - time.monotonic()
-                    if wait <= 0:
-                        return EXIT_TIMEOUT
-                got = (
-                    signal.sigtimedwait(wake, wait)
-                    if wait is not None
-                    else signal.sigwaitinfo(wake)
-                )
-                if first_shown.is_set():
+            status = _Pump(ns, session, writer).run()
+            writer.finish()
+            return status
+        except Aborted as exc:
+            exc.unwritten = writer.pending
+            raise
+
+
+class _Pump:
+    """The main thread's loop: read, filter, hand to the writer; end as told."""
+
+    def __init__(self, ns: argparse.Namespace, session: Session, writer: Writer) -> None:
+        self.once: bool = ns.once
+        self.quiet: bool = ns.quiet
+        self.timeout: float | None = None if ns.timeout in (None, math.inf) else ns.timeout
+        self.session = session
+        self.writer = writer
+
+    def hand_over(self, events: list[Any]) -> int:
+        """Give the writer what *events* show; how many (-1: ``--once`` is met)."""
+        keep = self.session.keep
+        shown = [ev for ev in events if keep(ev)]
+        if self.once and shown:
+            self.writer.put(shown[:1])
+            return -1
+        self.writer.put(shown)
+        return len(shown)
+
+    def run(self) -> int:
+        session = self.session
+        w = session.watcher
+        writer = self.writer
+        shown_at = time.monotonic()
+
+        def stop_looking() -> bool:
+            return writer.error is not None or not w.watches
+
+        while True:
+            deadline = None if self.timeout is None else shown_at + self.timeout
+            reason, events = session.read(deadline, until=stop_looking)
+            writer.check()
+            if reason == "timeout":
+                return EXIT_TIMEOUT
+            if events:
+                n = self.hand_over(events)
+                if n < 0:
                     return 0
-                if got is not None and got.si_signo != signal.SIGUSR1:
-                    # Show what the kernel queued before the signal, then stop.
-                    w.drain(_DRAIN_SECONDS)
-                    return 0
-                if not w.watches and w.drain(_DRAIN_SECONDS):
-                    return 0  # no watch remains, and everything was shown
-        finally:
-            w.stop()
-            w.join()
-            out.flush()
-            # A poke still pending would kill us (SIGUSR1's default) once unblocked.
-            while signal.sigtimedwait({signal.SIGUSR1}, 0) is not None:
-                pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+                if n:
+                    shown_at = time.monotonic()
+            if reason == "signal" or not w.watches:
+                return self.finish(reason == "signal")
+
+    def finish(self, signalled: bool) -> int:
+        """Write every event the kernel queued, then end (0; 1 for an unmet -1)."""
+        events, complete = self.session.read_rest(_DRAIN_SECONDS)
+        if self.hand_over(events) < 0:
+            return 0
+        if not complete:
+            sys.stderr.write(
+                "inwatch watch: stopped while events were still arriving: "
+                "those after the stop request are not shown\n"
+            )
+        if signalled:
+            return 0
+        roots = ", ".join(printable(p) for p in self.session.roots.paths)
+        if self.once:
+            self.writer.finish()
+            sys.stderr.write(
+                f"inwatch watch: no watch remains ({roots} deleted, replaced or unmounted) "
+                "and no event came; an editor that saves by renaming a new file over the "
+                "old one replaces it: watch its directory instead\n"
+            )
+            return 1
+        if not self.quiet:
+            self.writer.finish()
+            sys.stderr.write(f"inwatch watch: no watch remains ({roots} deleted or unmounted)\n")
+        return 0

@@ -174,9 +174,20 @@ class JournalRow:
     def from_db(cls, host: str, journal_id: str, r: tuple[Any, ...]) -> JournalRow:
         """Build a row from a ``SELECT`` of :data:`EVENT_COLUMNS`."""
         mask: int = r[2]
-        head: list[Any] = [host, journal_id, r[0], r[1], op_name(mask), r[3], r[4]]
-        head += [bool(mask & _ISDIR), ORIGIN_NAMES[r[5]], *r[6:]]
-        return cls(*head)
+        row = object.__new__(cls)
+        # A frozen dataclass's __init__ sets each field through object.__setattr__;
+        # filling __dict__ at once is several times faster, for the same object.
+        row.__dict__.update(
+            zip(
+                _FIELDS,
+                (host, journal_id, r[0], r[1], op_name(mask), r[3], r[4], bool(mask & _ISDIR),
+                 ORIGIN_NAMES[r[5]], *r[6:]), strict=True,
+            )
+        )  # fmt: skip
+        return row
+
+
+_FIELDS: Final = tuple(f.name for f in dataclasses.fields(JournalRow))
 
 
 def op_name(mask: int) -> str:

@@ -41,7 +41,7 @@ from .schema import (
     SCHEMA_VERSION,
     JournalRow,
 )
-from .store import Prepared, Store, prepare
+from .store import Prepared, Store, prepare_batch
 
 __all__ = ["Journal", "default_path"]
 
@@ -213,10 +213,11 @@ class Journal:
     # -- life -------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection (a checkpoint folds the WAL into the file)."""
+        """Close the connection (the last one to close folds the WAL into the file).
+
+        No ``PRAGMA optimize`` here: on a journal of millions of rows it may run
+        ANALYZE, which would cost a short ``query`` most of its time."""
         with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("PRAGMA optimize")
             self.conn.close()
 
     def __enter__(self) -> Journal:
@@ -262,7 +263,7 @@ class Journal:
         transaction with the state they change; return the last sequence number
         (0 when *events* is empty). Stats (and digests) are taken before the
         transaction starts."""
-        return self.write([prepare(ev, self.hash_max) for ev in events])
+        return self.write(prepare_batch(list(events), self.hash_max))
 
     def write(self, items: list[Prepared]) -> int:
         """Commit prepared records (see :func:`~inwatch.journal.store.prepare`)."""

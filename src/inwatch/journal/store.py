@@ -8,6 +8,7 @@ How the ``files`` state follows the kernel's events (inotify(7)):
   (``present`` 1) with the stat taken when the writer looked; a path that was not
   present is created now (and by whom when the backend says so).
 - ``DELETE``, ``DELETE_SELF``, ``MOVED_FROM``: the entry is gone (``present`` 0).
+  ``MOVE_SELF`` changes nothing: the parent's pair of move events does.
   A directory moved away takes its subtree with it: the kernel reports nothing
   for the entries inside, so their rows are marked gone with it.
 - ``MOVED_TO`` with a source (a rename the Watcher paired by cookie): the state row
@@ -31,14 +32,17 @@ from typing import Any, NamedTuple
 
 from ..event import Actor
 from .schema import ORIGIN_CODES
+from .state import FileStates
 
-__all__ = ["STAT_MASK", "Prepared", "StatTuple", "Store", "prepare", "stat_tuple"]
+__all__ = ["STAT_MASK", "Prepared", "StatTuple", "Store", "prepare", "prepare_batch", "stat_tuple"]
 
 _ATTRIB, _CLOSE_WRITE, _MODIFY = 0x4, 0x8, 0x2
 _MOVED_FROM, _MOVED_TO, _CREATE, _DELETE = 0x40, 0x80, 0x100, 0x200
 _DELETE_SELF, _MOVE_SELF, _Q_OVERFLOW, _ISDIR = 0x400, 0x800, 0x4000, 0x40000000
 CHANGE_MASK = _CREATE | _MODIFY | _ATTRIB | _CLOSE_WRITE | _MOVED_TO
-GONE_MASK = _DELETE | _DELETE_SELF | _MOVED_FROM | _MOVE_SELF
+# MOVE_SELF is not here: the parent's MOVED_FROM/MOVED_TO say where it went (and
+# the Watcher already names a moved directory by its new path).
+GONE_MASK = _DELETE | _DELETE_SELF | _MOVED_FROM
 STAT_MASK = CHANGE_MASK  # the entries worth a stat: they exist after the event
 
 # (size, mode, uid, gid, mtime_ns, inode, ctime_ns)
@@ -93,7 +97,24 @@ def file_digest(path: bytes, size: int, max_size: int) -> bytes | None:
     return h.digest()
 
 
-def prepare(ev: Any, hash_max: int | None = None, now_ns: int | None = None) -> Prepared:
+def prepare_batch(events: list[Any], hash_max: int | None = None) -> list[Prepared]:
+    """:func:`prepare` each event, without a stat of an entry that a later event
+    of the same batch deletes or moves away: the kernel reported that before we
+    look, so the entry is gone (or is another file by then)."""
+    gone_at: dict[Any, int] = {}
+    for i, ev in enumerate(events):
+        if ev.mask & GONE_MASK:
+            gone_at[ev.pathname] = i
+    if not gone_at:
+        return [prepare(ev, hash_max) for ev in events]
+    return [
+        prepare(ev, hash_max, stat=gone_at.get(ev.pathname, -1) < i) for i, ev in enumerate(events)
+    ]
+
+
+def prepare(
+    ev: Any, hash_max: int | None = None, now_ns: int | None = None, stat: bool = True
+) -> Prepared:
     """Turn an Event into a :class:`Prepared` record: stat the entry if it still
     exists after a change, hash it after CLOSE_WRITE when *hash_max* is given."""
     pathname = ev.pathname
@@ -106,7 +127,7 @@ def prepare(ev: Any, hash_max: int | None = None, now_ns: int | None = None) -> 
     time_ns = int(t * 1e9) if t else (now_ns or time.time_ns())
     st: StatTuple | None = None
     digest = None
-    if mask & STAT_MASK and path:
+    if stat and mask & STAT_MASK and path:
         try:
             s = os.lstat(path)
         except OSError:
@@ -146,8 +167,10 @@ class Store:
         self.conn = conn
         self._ids: dict[bytes, int] = {}
         self._overflow_gap: int | None = None
+        self.states = FileStates(conn)
 
     def path_id(self, path: bytes) -> int:
+        """The id of *path* in ``paths``, inserted if new."""
         pid = self._ids.get(path)
         if pid is not None:
             return pid
@@ -158,10 +181,41 @@ class Store:
             assert pid is not None
         else:
             pid = row[0]
+        self._remember(path, pid)
+        return pid
+
+    def _remember(self, path: bytes, pid: int) -> None:
         if len(self._ids) >= self._CACHE_MAX:
             self._ids.clear()
         self._ids[path] = pid
-        return pid
+
+    def _resolve(self, paths: list[bytes]) -> dict[bytes, int]:
+        """The ids of all *paths*, with one SELECT per 500 unknown paths and one
+        ``executemany`` for the new ones (ids assigned from ``max(id)``: the
+        caller's write transaction keeps any other writer out meanwhile)."""
+        ids: dict[bytes, int] = {}
+        unknown: list[bytes] = []
+        for p in dict.fromkeys(paths):
+            pid = self._ids.get(p)
+            if pid is None:
+                unknown.append(p)
+            else:
+                ids[p] = pid
+        execute = self.conn.execute
+        for i in range(0, len(unknown), 500):
+            chunk = unknown[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for p, pid in execute(f"SELECT path, id FROM paths WHERE path IN ({marks})", chunk):
+                ids[p] = pid
+        new = [p for p in unknown if p not in ids]
+        if new:
+            base = execute("SELECT coalesce(max(id), 0) FROM paths").fetchone()[0]
+            rows = [(base + 1 + i, p) for i, p in enumerate(new)]
+            self.conn.executemany("INSERT INTO paths (id, path) VALUES (?, ?)", rows)
+            ids.update((p, pid) for pid, p in rows)
+        for p in unknown:
+            self._remember(p, ids[p])
+        return ids
 
     def forget_ids(self) -> None:
         """After a rollback the cached ids may name rows that no longer exist."""
@@ -170,34 +224,42 @@ class Store:
 
     def write(self, items: list[Prepared]) -> int:
         """Insert *items* in order and update ``files``; return the last seq (0 if none)."""
-        execute = self.conn.execute
-        last = 0
+        if not items:
+            return 0
+        ids = self._resolve([it.path for it in items] + [it.src for it in items if it.src])
+        self.states = FileStates(self.conn)
+        self.states.load(list(ids.values()))
+        rows = []
+        none6, none5 = (None,) * 6, (None,) * 5
         for it in items:
-            pid = self.path_id(it.path)
-            sid = self.path_id(it.src) if it.src is not None else None
+            pid = ids[it.path]
+            sid = ids[it.src] if it.src is not None else None
             st = it.st
             a = it.actor
-            cur = execute(
-                "INSERT INTO events (time_ns, mask, path_id, src_id, origin, size, mode, uid,"
-                " gid, mtime_ns, inode, actor_pid, actor_uid, actor_comm, actor_exe,"
-                " actor_status, actor_user, digest)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows.append(
                 (
                     it.time_ns,
                     it.mask,
                     pid,
                     sid,
                     it.origin,
-                    *(st[:6] if st is not None else (None,) * 6),
-                    *((a.pid, a.uid, a.comm, a.exe, a.status) if a else (None,) * 5),
+                    *(st[:6] if st is not None else none6),
+                    *((a.pid, a.uid, a.comm, a.exe, a.status) if a else none5),
                     it.actor_user,
                     it.digest,
-                ),
+                )
             )
-            last = cur.lastrowid or last
             self._gap_bookkeeping(it)
             self._update_state(it, pid, sid)
-        return last
+        self.states.flush()
+        self.conn.executemany(
+            "INSERT INTO events (time_ns, mask, path_id, src_id, origin, size, mode, uid,"
+            " gid, mtime_ns, inode, actor_pid, actor_uid, actor_comm, actor_exe,"
+            " actor_status, actor_user, digest)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        return int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def _gap_bookkeeping(self, it: Prepared) -> None:
         if it.mask & _Q_OVERFLOW:
@@ -225,14 +287,12 @@ class Store:
             self._changed(it, pid)
 
     def _gone(self, it: Prepared, pid: int) -> None:
-        execute = self.conn.execute
-        execute(
-            "UPDATE files SET present = 0, deleted_ns = ? WHERE path_id = ? AND present",
-            (it.time_ns, pid),
-        )
-        if it.mask & (_ISDIR | _DELETE_SELF | _MOVE_SELF | _MOVED_FROM):
+        self.states.gone(pid, it.time_ns)
+        if it.mask & (_ISDIR | _DELETE_SELF):
+            # The kernel reports nothing for the entries inside: they go with it.
+            self.states.reset()
             lo, hi = _under(it.path)
-            execute(
+            self.conn.execute(
                 "UPDATE files SET present = 0, deleted_ns = ? WHERE present AND path_id IN"
                 " (SELECT id FROM paths WHERE path >= ? AND path < ?)",
                 (it.time_ns, lo, hi),
@@ -240,6 +300,7 @@ class Store:
 
     def _moved(self, it: Prepared, pid: int, sid: int) -> None:
         """A paired rename: the state rows move from the source path(s) to the new one."""
+        self.states.reset()  # rows are moved in SQL, by path range
         execute = self.conn.execute
         row = execute("SELECT deleted_ns FROM files WHERE path_id = ?", (sid,)).fetchone()
         if row is None:
@@ -273,45 +334,14 @@ class Store:
         a = it.actor
         st = it.st
         # Who: the process when the backend names it; with inotify only the owner.
-        who_pid = a.pid if a else None
-        who_uid = a.uid if a else (st[2] if st else None)
-        who_comm = a.comm if a else None
-        fresh = it.mask & (_CREATE | _MOVED_TO)
-        stat_cols = st if st is not None else (None,) * 7
-        self.conn.execute(
-            "INSERT INTO files (path_id, present, is_dir, created_ns, created_pid, created_uid,"
-            " created_comm, changed_ns, changed_mask, changed_pid, changed_uid, changed_comm,"
-            " deleted_ns, size, mode, uid, gid, mtime_ns, inode, ctime_ns, digest)"
-            " VALUES (?,1,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(path_id) DO UPDATE SET"
-            "  created_ns = CASE WHEN present THEN created_ns ELSE excluded.created_ns END,"
-            "  created_pid = CASE WHEN present THEN created_pid ELSE excluded.created_pid END,"
-            "  created_uid = CASE WHEN present THEN created_uid ELSE excluded.created_uid END,"
-            "  created_comm = CASE WHEN present THEN created_comm ELSE excluded.created_comm END,"
-            "  present = 1, is_dir = excluded.is_dir, deleted_ns = NULL,"
-            "  changed_ns = excluded.changed_ns, changed_mask = excluded.changed_mask,"
-            "  changed_pid = excluded.changed_pid, changed_uid = excluded.changed_uid,"
-            "  changed_comm = excluded.changed_comm,"
-            "  size = coalesce(excluded.size, size), mode = coalesce(excluded.mode, mode),"
-            "  uid = coalesce(excluded.uid, uid), gid = coalesce(excluded.gid, gid),"
-            "  mtime_ns = coalesce(excluded.mtime_ns, mtime_ns),"
-            "  ctime_ns = coalesce(excluded.ctime_ns, ctime_ns),"
-            "  inode = coalesce(excluded.inode, inode),"
-            "  digest = CASE WHEN excluded.digest IS NOT NULL THEN excluded.digest"
-            "   WHEN excluded.changed_mask & 2 THEN NULL ELSE digest END",
-            (
-                pid,
-                1 if it.mask & _ISDIR else 0,
-                it.time_ns if fresh else None,
-                who_pid if fresh else None,
-                who_uid if fresh else None,
-                who_comm if fresh else None,
-                it.time_ns,
-                it.mask,
-                who_pid,
-                who_uid,
-                who_comm,
-                *stat_cols,
-                it.digest,
-            ),
+        who = (a.pid, a.uid, a.comm) if a is not None else (None, st[2] if st else None, None)
+        self.states.changed(
+            pid,
+            it.time_ns,
+            it.mask,
+            bool(it.mask & _ISDIR),
+            bool(it.mask & (_CREATE | _MOVED_TO)),
+            who,
+            st,
+            it.digest,
         )

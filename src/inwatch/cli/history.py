@@ -1,0 +1,83 @@
+"""``inwatch history PATH``: the life of one path, newest last.
+
+Its current state (created when and by whom when known, last change, now), then
+every event: creation, changes, renames (followed back through the names it had,
+including renames of a directory above it), deletion. Gaps overlapping its life
+are listed after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..journal import JournalError
+from ..journal.report import gap_line, json_line, state_lines, table_line
+from .output import Output, run_guarded
+from .query import add_db_option, open_journal
+
+__all__ = ["HELP", "add_parser", "run"]
+
+HELP = "the life of one path from the journal: created, changed, renamed, deleted"
+
+EXAMPLES = """\
+examples:
+  inwatch history /etc/sudoers             when created, who changed it last, every change
+  inwatch history --json /srv/www/index.html
+
+exit status: 0; 1 when the journal never saw PATH, or on an error.
+"""
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "history",
+        help=HELP,
+        description=HELP,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_db_option(p)
+    p.add_argument("--json", action="store_true", help="the events as JSON lines")
+    p.add_argument("path", metavar="PATH")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_guarded("history", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = os.fsencode(os.path.abspath(args.path))
+    try:
+        with open_journal(args) as j:
+            rows = j.history(path)
+            state = j.state(path)
+            gaps = j.gaps(rows[0].time_ns, None) if rows else []
+    except (JournalError, ValueError) as exc:
+        sys.stderr.write(f"inwatch history: {exc}\n")
+        return 1
+    if not rows and state is None:
+        sys.stderr.write(f"inwatch history: the journal never saw {os.fsdecode(path)!r}\n")
+        return 1
+    out = Output()
+    if args.json:
+        for r in rows:
+            out.write(json_line(r) + "\n")
+        out.flush()
+        return 0
+    out.write(os.fsdecode(path) + "\n")
+    if state is not None:
+        for line in state_lines(state):
+            out.write(f"  {line}\n")
+    out.write("events:\n")
+    for r in rows:
+        out.write(f"  {table_line(r)}\n")
+    if gaps:
+        out.write("gaps (events may be missing):\n")
+        for g in gaps:
+            out.write(f"  {gap_line(g)}\n")
+    out.flush()
+    return 0
