@@ -211,7 +211,8 @@ def main() -> int:
         per_agent = int(a.rate * a.seconds)
         print(
             f"fleet: {a.agents} agents, {a.collectors} collectors, 3-node JetStream (R3), "
-            f"PostgreSQL {Path(bindir).parent.name}; {os.cpu_count()} CPUs",
+            f"PostgreSQL {Path(bindir).parent.name}; {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f} at the start (other work on the machine skews wall times)",
             flush=True,
         )
 
@@ -287,6 +288,7 @@ def main() -> int:
             flush=True,
         )
         lost = lost or count(db, "x") != expect
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print("ship_fleet: LOST OR DOUBLED ROWS" if lost else "ship_fleet: no row lost or doubled")
         return 1 if lost else 0
     finally:

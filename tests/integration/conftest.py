@@ -193,13 +193,22 @@ class Agent(Proc):
     db: Path = Path()
     ready: Path = Path()
 
-    def start(self) -> Agent:
+    def launch(self) -> Agent:
+        """Start without waiting for the watches (see wait_ready)."""
         if self.ready.exists():
             self.ready.unlink()
         super().start()
-        wait_for(lambda: self.ready.exists() or self.popen.poll() is not None, 30, "the agent")  # type: ignore[union-attr]
-        assert self.popen is not None and self.popen.poll() is None, self.err()
         return self
+
+    def wait_ready(self) -> Agent:
+        popen = self.popen
+        assert popen is not None
+        wait_for(lambda: self.ready.exists() or popen.poll() is not None, 60, "the agent")
+        assert popen.poll() is None, self.err()
+        return self
+
+    def start(self) -> Agent:
+        return self.launch().wait_ready()
 
 
 class Procs:

@@ -18,9 +18,11 @@ def test_twenty_hosts_two_collectors(nats_cluster, pg_url, procs):
     agents = [
         procs.agent(
             f"host{i:02d}.example.com", nats_cluster.url, "--generate", str(FILES), "--rate", "30"
-        ).start()
+        ).launch()
         for i in range(HOSTS)
     ]
+    for a in agents:  # started together, as a fleet would be
+        a.wait_ready()
     total = HOSTS * 2 * FILES
     for a in agents:
         wait_for(lambda a=a: len(journal_rows(a.db)) >= 2 * FILES, 60, f"{a.db} to fill")
