@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 import re
 from typing import Any
 
@@ -54,7 +55,7 @@ COLUMNS: tuple[str, ...] = (
 )
 BYTES_COLUMNS = frozenset({"path", "src_path", "digest"})
 _REQUIRED = ("host", "journal_id", "seq", "time_ns", "op", "path")
-#: Payload format version, also sent as the ``Inwatch-Format`` header.
+#: Payload format version (the payload's ``v``).
 FORMAT = "1"
 #: Every host's subject: ``inwatch.<host>.events``.
 SUBJECT_WILDCARD = "inwatch.*.events"
@@ -66,9 +67,13 @@ class WireError(ValueError):
     """A message that is not an inwatch row of a format this version reads."""
 
 
+_GET_ALL = operator.attrgetter(*COLUMNS)  # one C call per row on the shipping hot path
+
+
 def row_values(row: Any) -> Values:
     """The values of a JournalRow (or any object with the same attributes) in COLUMNS order."""
-    return tuple(getattr(row, name) for name in COLUMNS)
+    values: Values = _GET_ALL(row)
+    return values
 
 
 def msg_id(host: str, journal_id: object, seq: int) -> str:
