@@ -14,6 +14,9 @@ Phases, all in one run on the same servers:
             the cluster's restart until every journal row is central
   burst     as fast as one writer can create files in the 20 trees: end-to-end events/s into
             PostgreSQL (from the first file to the last central row)
+  stages    the same burst with no collector running (agents -> JetStream alone), then new
+            durable consumers, 1 and then --collectors, drain the whole stream into PostgreSQL
+            (collectors alone): which stage bounds the end-to-end rate
 The agents are tests/integration/agent.py: a real Watcher, a real SQLite Journal, the Shipper
 that `record --to` uses. Files are written by this process, not by the agents, so agent CPU is
 watch + journal + ship only.
@@ -136,6 +139,15 @@ class Fleet:
                 (d / "tree" / f"f{self.written + k:07d}").write_bytes(b"x")
         self.written += count
 
+    def shipped(self) -> int:
+        from inwatch.journal import Journal
+
+        total = 0
+        for d in self.dirs:
+            with Journal(d / "j.db", create=False) as j:
+                total += j.cursor("nats:INWATCH")
+        return total
+
     def stop(self) -> tuple[int, float]:
         """(rows recorded, agent CPU seconds after start-up) summed over the fleet."""
         for p in self.procs:
@@ -154,6 +166,33 @@ class Fleet:
             rows += int(m.group(1)) - self.marked_rows
             cpu += float(m.group(2)) - float(marks[-1] if marks else r.group(1))  # type: ignore[union-attr]
         return int(rows), cpu
+
+
+async def _consumer(url: str, durable: str | None) -> tuple[int, int]:
+    import nats
+
+    nc = await nats.connect(
+        ["nats://" + s for s in url[7:].split(",")], connect_timeout=1, allow_reconnect=False
+    )
+    try:
+        js = nc.jetstream(timeout=2)
+        if durable is None:
+            return (await js.stream_info("INWATCH")).state.messages, 0
+        info = await js.consumer_info("INWATCH", durable)
+        return info.num_pending or 0, info.num_ack_pending or 0
+    finally:
+        await nc.close()
+
+
+def _stream_msgs(url: str) -> int:
+    return asyncio.run(_consumer(url, None))[0]
+
+
+def _stream_drained(url: str, durable: str) -> bool:
+    try:
+        return asyncio.run(_consumer(url, durable)) == (0, 0)
+    except Exception:  # the consumer is not created yet
+        return False
 
 
 def journal_rows(d: Path) -> int:
@@ -260,6 +299,14 @@ def main() -> int:
         fleet1.write(int(a.rate * a.outage), a.rate)
         nats_c.start_all()
         restarted = time.monotonic()
+
+        def answering() -> bool:
+            try:
+                return _stream_msgs(nats_c.url) >= 0
+            except Exception:
+                return False
+
+        cluster_back = wait(answering, 120, "the cluster to answer for the stream")
         expect = 2 * fleet1.written * a.agents
         wait(lambda: count(db, "o") >= expect, 300, "the backlog to drain")
         recovery = time.monotonic() - restarted
@@ -269,7 +316,8 @@ def main() -> int:
         print(
             f"outage: all NATS nodes down {a.outage:g} s under load; backlog "
             f"{int(2 * a.rate * a.outage * a.agents)} rows; every row central "
-            f"{recovery:.1f} s after the restart; rows {rows1} local, {central_o} central; "
+            f"{recovery:.1f} s after the restart (the stream answered after {cluster_back:.1f} s); "
+            f"rows {rows1} local, {central_o} central; "
             f"agent CPU {cpu_out / rows1 * 1e6:.0f} us/event over this phase",
             flush=True,
         )
@@ -288,6 +336,58 @@ def main() -> int:
             flush=True,
         )
         lost = lost or count(db, "x") != expect
+
+        # where the time goes: agents -> JetStream alone, then the collectors alone
+        for p in collectors:
+            p.send_signal(signal.SIGTERM)
+        for p in collectors:
+            p.wait(60)
+        collectors.clear()
+        fleet3 = Fleet(base, a.agents, nats_c.url, "y")
+        start = time.monotonic()
+        fleet3.write(a.burst, None)
+        expect = 2 * a.burst * a.agents
+        wait(lambda: fleet3.shipped() >= expect, 300, "the agents to ship the burst")
+        to_stream = time.monotonic() - start
+        fleet3.stop()
+        msgs = _stream_msgs(nats_c.url)
+        for n in (1, a.collectors):
+            # New durable consumers into a fresh database: they read the whole stream.
+            name = f"drain{n}"
+            with psycopg.connect(db, autocommit=True) as c:
+                c.execute(f"CREATE DATABASE {name}")
+            target = pg_c.url(name)
+            start = time.monotonic()
+            drain = [
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(COLLECT),
+                        "--from",
+                        nats_c.url,
+                        "--into",
+                        target,
+                        "--durable",
+                        name,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(n)
+            ]
+            wait(lambda t=target: count(t, "") >= msgs, 300, f"{name} to drain the stream")
+            took = time.monotonic() - start
+            for p in drain:
+                p.send_signal(signal.SIGTERM)
+            for p in drain:
+                p.wait(60)
+            lost = lost or count(target, "") != msgs or count(target, "y") != expect
+            print(
+                f"stages: {n} collector(s) drained the stream ({msgs} rows) into PostgreSQL "
+                f"at {msgs / took:.0f} rows/s (start-up included); the agents filled it at "
+                f"{expect / to_stream:.0f} events/s",
+                flush=True,
+            )
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
         print("ship_fleet: LOST OR DOUBLED ROWS" if lost else "ship_fleet: no row lost or doubled")
         return 1 if lost else 0
