@@ -17,6 +17,8 @@ from inwatch.journal.natsconn import parse_nats_url
 from inwatch.journal.server import glob_to_like
 from inwatch.journal.ship import Shipper, SinkError
 
+from .conftest import journal_rows, storm, wait_for
+
 
 def _values(**kw: object) -> tuple[object, ...]:
     row = dict.fromkeys(wire.COLUMNS)
@@ -221,3 +223,16 @@ def test_shipper_stop_says_what_stays_behind(tmp_path):
         assert sh.stop(1.0) is True
     finally:
         j.close()
+
+
+def test_an_agent_whose_cluster_is_unreachable_records_reports_and_stops(procs):
+    from .servers import free_port
+
+    agent = procs.agent("lonely", f"nats://127.0.0.1:{free_port()}").start()
+    storm(agent.root, 0, 20)
+    wait_for(lambda: len(journal_rows(agent.db)) == 40, 30, "local recording")
+    wait_for(lambda: "backlog 40 rows" in agent.err(), 30, "the backlog report")
+    started = time.monotonic()
+    assert agent.stop() == 0
+    assert time.monotonic() - started < 12  # one more try (a bounded connect), then out
+    assert "40 rows not shipped yet; they stay in the journal" in agent.err()

@@ -29,6 +29,17 @@ from inwatch.journal.natsconn import NatsTarget
 __all__ = ["Collector"]
 
 
+def _first_connect_timeout(target: NatsTarget) -> float:
+    return 2.0 * len(target.servers) + 2.0
+
+
+async def _sleep(seconds: float, stop: threading.Event) -> None:
+    """Sleep, but return soon after *stop* is set."""
+    end = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < end:
+        await asyncio.sleep(min(0.1, end - time.monotonic()))
+
+
 class Collector:
     def __init__(
         self,
@@ -85,9 +96,11 @@ class Collector:
                 except server.StoreError:
                     raise
                 except Exception as exc:
-                    self._report("nats", f"cannot fetch from {self.target.display()}: {exc!r}")
+                    timeout = isinstance(exc, asyncio.TimeoutError)  # builtin only from 3.11
+                    what = "no server answered" if timeout else repr(exc)
+                    self._report("nats", f"cannot fetch from {self.target.display()}: {what}")
                     await self._drop_nats_if_closed()
-                    await asyncio.sleep(delay)
+                    await _sleep(delay, stop)
                     delay = min(delay * 2, self.backoff[1])
                     continue
                 delay = self.backoff[0]
@@ -102,14 +115,19 @@ class Collector:
         nats = self._nats
         api = nats.js.api
         if self._nc is None:
-            self._nc = await nats.connect(
-                list(self.target.servers),
-                error_cb=self._quiet,
-                connect_timeout=2,
-                reconnect_time_wait=1,
-                max_reconnect_attempts=-1,
-                name="inwatch-collect",
-                **self.target.connect_options(),
+            # With unlimited reconnects nats-py's first connect never gives up while every
+            # server is down: bound it, so the loop (and a stop request) gets control back.
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    list(self.target.servers),
+                    error_cb=self._quiet,
+                    connect_timeout=2,
+                    reconnect_time_wait=1,
+                    max_reconnect_attempts=-1,
+                    name="inwatch-collect",
+                    **self.target.connect_options(),
+                ),
+                timeout=_first_connect_timeout(self.target),
             )
         js = self._nc.jetstream(timeout=5.0)
         try:
@@ -176,7 +194,7 @@ class Collector:
                 if time.monotonic() - in_progress_at > self.ack_wait / 3:
                     in_progress_at = time.monotonic()
                     await self._in_progress(msgs)
-                await asyncio.sleep(delay)
+                await _sleep(delay, stop)
                 delay = min(delay * 2, self.backoff[1])
                 continue
             self.collected += len(values)

@@ -116,7 +116,8 @@ class Shipper:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Ship what is committed for up to *timeout* s, then stop; True if nothing is left.
+        """Ship what is committed for up to *timeout* s (or until the sink fails), then stop;
+        True if nothing is left.
 
         What is not shipped stays in the journal and goes at the next start (the cursor says where).
         """
@@ -178,6 +179,8 @@ class Shipper:
                     self._stopping.wait(self.linger)
                 continue
             self.error = str(failure)
+            if self._stopping.is_set():
+                return  # stopping and the sink fails: what is left waits in the journal
             self._report_backlog(rows[delivered] if delivered < len(rows) else rows[-1])
             # Interruptible backoff: stop() must not wait for a long retry delay.
             self._stopping.wait(min(delay, max(0.0, self._deadline - self.clock())))
@@ -299,16 +302,26 @@ class NatsSink:
             self.last_async_error = str(exc) or type(exc).__name__
 
         try:
-            self._nc = await self._nats.connect(
-                list(self.target.servers),
-                error_cb=on_error,
-                connect_timeout=2,
-                reconnect_time_wait=1,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                name=f"inwatch-record {self.host}",
-                **self.target.connect_options(),
+            # With unlimited reconnects nats-py's first connect never gives up while every
+            # server is down: bound it, so the Shipper reports, backs off and can be stopped.
+            self._nc = await asyncio.wait_for(
+                self._nats.connect(
+                    list(self.target.servers),
+                    error_cb=on_error,
+                    connect_timeout=2,
+                    reconnect_time_wait=1,
+                    max_reconnect_attempts=-1,
+                    allow_reconnect=True,
+                    name=f"inwatch-record {self.host}",
+                    **self.target.connect_options(),
+                ),
+                timeout=2.0 * len(self.target.servers) + 2.0,
             )
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+            self._nc = self._acks = None
+            raise SinkError(
+                f"cannot connect: no server answered ({self.last_async_error})"
+            ) from None
         except Exception as exc:
             self._nc = self._acks = None
             raise SinkError(f"cannot connect: {_describe(exc)}") from exc
