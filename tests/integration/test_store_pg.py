@@ -144,3 +144,17 @@ def test_password_in_a_postgresql_url_is_refused():
         sink_for("postgresql://u:secret@127.0.0.1/db", host="h")
     with pytest.raises(pg.StoreError, match="pgpass"):
         pg.connect("postgresql://127.0.0.1/db?password=secret")
+
+
+def test_record_to_postgresql_across_a_database_restart(pg_server, pg_url, procs):
+    agent = procs.agent("h1", pg_url).start()
+    storm(agent.root, 0, 200)
+    wait_for(lambda: central_count(pg_url) > 0, 30, "the first rows")
+    pg_server.stop("immediate")
+    storm(agent.root, 200, 200)
+    wait_for(lambda: "cannot ship to postgresql://" in agent.err(), 30, "the backlog report")
+    pg_server.start()
+    wait_for(lambda: len(journal_rows(agent.db)) == 800, 30, "800 journal rows")
+    wait_for(lambda: central_count(pg_url) == 800, 30, "800 central rows")
+    assert sorted(central_rows(pg_url)) == sorted(journal_rows(agent.db))
+    assert agent.stop() == 0
