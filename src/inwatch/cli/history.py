@@ -15,6 +15,8 @@ from typing import Any
 
 from ..journal import JournalError
 from ..journal.report import gap_line, json_line, state_lines, table_line
+from .central import add_host_option, connection, is_central
+from .format import printable
 from .output import Output, run_guarded
 from .query import add_db_option, open_journal
 
@@ -41,6 +43,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     add_db_option(p)
     p.add_argument("--json", action="store_true", help="the events as JSON lines")
+    add_host_option(p)
     p.add_argument("path", metavar="PATH")
     return p
 
@@ -49,8 +52,29 @@ def run(args: argparse.Namespace) -> int:
     return run_guarded("history", lambda: _run(args))
 
 
+def _central(args: argparse.Namespace, path: bytes) -> int:
+    """The life of *path* on every host that ships to the central store (or --host)."""
+    from ..journal import server
+
+    hosts = args.host or [None]
+    with connection(args.db) as conn:
+        rows = [r for h in hosts for r in server.history_rows(conn, path, host=h)]
+    if not rows:
+        sys.stderr.write(f"inwatch history: the central store never saw {os.fsdecode(path)!r}\n")
+        return 1
+    out = Output()
+    if not args.json:
+        out.write(os.fsdecode(path) + "\n" + "events:\n")
+    for r in rows:
+        out.write(json_line(r) + "\n" if args.json else f"  {printable(r.host)}  {table_line(r)}\n")
+    out.flush()
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     path = os.fsencode(os.path.abspath(args.path))
+    if is_central(args.db):
+        return _central(args, path)
     try:
         with open_journal(args) as j:
             rows = j.history(path)

@@ -12,6 +12,9 @@ from typing import Any
 
 from ..journal import Journal, JournalError, default_path, parse_time
 from ..journal.report import csv_text, gap_line, json_line, table_line
+from .args import CliError
+from .central import add_host_option, connection, is_central
+from .format import printable
 from .output import Output, run_guarded
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -54,6 +57,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--comm", metavar="NAME")
     p.add_argument("--origin", metavar="ORIGINS", help="kernel,scan,rescan,offline")
     p.add_argument("--limit", type=int, metavar="N")
+    add_host_option(p)
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per line")
     out.add_argument("--csv", action="store_true", help="CSV with a header")
@@ -68,7 +72,34 @@ def run(args: argparse.Namespace) -> int:
     return run_guarded("query", lambda: _run(args))
 
 
+def _central(args: argparse.Namespace, since: Any, until: Any) -> list[Any]:
+    from ..journal import server
+
+    if until is not None and until.kind == "seq":
+        raise CliError("--until seq:N is per journal: give a time with --db postgresql://")
+    with connection(args.db) as conn:
+        return server.query_rows(
+            conn,
+            since_ns=since.value if since is not None and since.kind == "ns" else None,
+            after_seq=since.value if since is not None and since.kind == "seq" else None,
+            until_ns=until.value if until is not None else None,
+            path=args.path,
+            ops=args.op,
+            user=args.user,
+            comm=args.comm,
+            origin=args.origin,
+            hosts=args.host,
+            limit=args.limit,
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
+    if is_central(args.db):
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until) if args.until else None
+        return _write(args, _central(args, since, until), [], central=True)
+    if args.host:
+        raise CliError("--host is for the central store (--db postgresql://...)")
     try:
         since = parse_time(args.since) if args.since else None
         until = parse_time(args.until) if args.until else None
@@ -95,6 +126,12 @@ def _run(args: argparse.Namespace) -> int:
     except (JournalError, ValueError) as exc:
         sys.stderr.write(f"inwatch query: {exc}\n")
         return 1
+    return _write(args, rows, gaps)
+
+
+def _write(
+    args: argparse.Namespace, rows: list[Any], gaps: list[Any], central: bool = False
+) -> int:
     out = Output()
     if args.json:
         for r in rows:
@@ -103,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         out.write(csv_text(rows))
     else:
         for r in rows:
-            out.write(table_line(r) + "\n")
+            out.write((f"{printable(r.host)}  " if central else "") + table_line(r) + "\n")
     out.flush()
     if gaps:
         sys.stderr.write(

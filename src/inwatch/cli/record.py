@@ -28,11 +28,13 @@ from ..journal import Journal, JournalError, JournalFullError, default_path
 from ..journal.offline import start_root
 from ..journal.recorder import Recorder
 from ..journal.retention import Retention, parse_duration, parse_size
+from ..journal.ship import Shipper
 from ..journal.store import Prepared
 from ._common import error_line
 from .args import FORMATTER, CliError, add_session_options
 from .output import run_guarded
 from .session import Session, warn
+from .shipopts import add_ship_arguments, start_shipper
 from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -80,6 +82,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="FILE", help="the journal (default: see below)")
     p.add_argument("--host", help="the host name stored in the journal (default: hostname)")
     p.add_argument("--commit-ms", type=float, default=100.0, metavar="MS", help="batch period")
+    add_ship_arguments(p)
     p.add_argument("--hash", action="store_true", help="blake2b of files after CLOSE_WRITE")
     p.add_argument("--hash-max-size", default="64M", metavar="SIZE", help="larger: unhashed")
     p.add_argument("--keep", metavar="AGE", help="prune events older than AGE (30d)")
@@ -152,14 +155,21 @@ def _record(
     path = args.db or default_path()
     journal = Journal(path, host=args.host, hash_max=hash_max)
     rec: Recorder | None = None
+    shippers: list[Shipper] = []
     try:
         with session:
             w = session.open()
             if w is None:
                 return 0  # a stop signal during the setup: nothing recorded yet
+            shippers = start_shipper(journal, args, journal.host)
+
+            def shipped_soon() -> None:
+                for s in shippers:
+                    s.wake()
+
             rec = Recorder(
                 journal, commit_ms=args.commit_ms, on_error=lambda _: waiter.poke(),
-                retention=retention,
+                retention=retention, on_commit=shipped_soon,
             )  # fmt: skip
             rec.begin()
             status = 0
@@ -178,6 +188,10 @@ def _record(
                 w.stop()
                 w.join()
                 rec.close()
+                # What is committed goes out for a while more; the rest stays in the
+                # journal (its cursor says where; the Shipper says so) for the next start.
+                for s in shippers:
+                    s.stop(15.0)
         if rec.error is not None:
             if isinstance(rec.error, JournalFullError):
                 return _wait_for_space(
@@ -187,6 +201,8 @@ def _record(
             raise CliError(f"{rec.error} ({rec.lost} event(s) not recorded)")
         return status
     finally:
+        for s in shippers:
+            s.stop(0)
         if rec is not None:
             rec.release()
         journal.close()

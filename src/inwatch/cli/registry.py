@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "history": "inwatch.cli.history",
     "check": "inwatch.cli.check",
     "journal": "inwatch.cli.journal",
+    "collect": "inwatch.cli.collect",
 }
 
 

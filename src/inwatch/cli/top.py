@@ -26,6 +26,7 @@ from ..fanotify.core import EXEC
 from ..fanotify.errors import FanotifyError
 from .args import FORMATTER, CliError, seconds
 from .audit import open_backend, program
+from .central import add_host_option, connection, is_central
 from .format import dumps, printable
 from .output import Output, run_guarded
 from .wait import Waiter
@@ -98,7 +99,40 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--since", metavar="T", help="with --db: from T (ISO time, 90s/15m/24h/7d, seq:N)"
     )
     p.add_argument("--op", metavar="OPS", help="with --db: count these events (e.g. open)")
+    add_host_option(p)
     return p
+
+
+def _from_central(args: argparse.Namespace) -> int:
+    """``top --db postgresql://``: the most-changed (``--op open``: most-opened)
+    paths over every host (or the ``--host`` ones), with their host."""
+    from ..journal import server
+    from ..journal.query import parse_time
+
+    try:
+        since = parse_time(args.since) if args.since else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if since is not None and since.kind != "ns":
+        raise CliError("--since seq:N is per journal: give a time with --db postgresql://")
+    with connection(args.db) as conn:
+        rows = server.top_paths(
+            conn,
+            since_ns=since.value if since is not None else None,
+            hosts=args.host,
+            opened=args.op == "open",
+            limit=args.rows,
+        )
+    out = Output()
+    if args.json:
+        body = [{"host": h, "path": os.fsdecode(p), "count": n} for h, p, n in rows]
+        out.write(dumps({"db": args.db, "since": args.since, "rows": body}) + "\n")
+    else:
+        out.write(f"{'count':>8}  host  path\n")
+        for host, path, n in rows:
+            out.write(f"{n:>8}  {printable(host)}  {printable(os.fsdecode(path))}\n")
+    out.flush()
+    return 0
 
 
 def _from_journal(args: argparse.Namespace) -> int:
@@ -108,6 +142,8 @@ def _from_journal(args: argparse.Namespace) -> int:
 
     if args.paths or args.all:
         raise CliError("--db counts from the journal: give no PATH and no --all")
+    if is_central(args.db):
+        return _from_central(args)
     try:
         since = parse_time(args.since) if args.since else None
         with Journal(args.db, create=False) as j:

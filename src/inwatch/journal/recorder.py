@@ -62,12 +62,14 @@ class Recorder:
         max_pending: int = 2_000_000,
         on_error: Callable[[JournalError], object] | None = None,
         retention: Retention | None = None,
+        on_commit: Callable[[], object] | None = None,
     ) -> None:
         self.journal = journal
         self.commit_s = commit_ms / 1000.0
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.on_error = on_error
+        self.on_commit = on_commit  # after each committed batch (shippers wake up)
         self.retention = retention
         self.error: JournalError | None = None
         self.error_ns: int | None = None  # when the first batch could not be committed
@@ -213,6 +215,8 @@ class Recorder:
                             (time.time_ns(), self.run_id),
                         )
                     self.committed += len(items)
+                    if self.on_commit is not None:
+                        self.on_commit()
                 if self.retention is not None:
                     self.retention.maybe_prune(self.journal)
             except Exception as exc:  # any failure stops recording, loudly

@@ -1,0 +1,51 @@
+"""``--db postgresql://...``: query, history and top read the central store.
+
+The same questions as on a local journal (issue 14), answered by
+:mod:`inwatch.journal.server` over every host that ships to it, or over the
+``--host`` ones. Credentials come from libpq's environment and ``.pgpass``,
+never from the URL (a URL with a password is refused). The central store keeps
+no gap rows: an answer from it cannot say where a host was blind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .args import CliError
+
+__all__ = ["add_host_option", "connection", "is_central"]
+
+
+def is_central(db: str | None) -> bool:
+    return bool(db) and str(db).startswith(("postgresql://", "postgres://"))
+
+
+def add_host_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--host",
+        action="append",
+        metavar="NAME",
+        help="with --db postgresql://...: only this host (repeatable)",
+    )
+
+
+@contextlib.contextmanager
+def connection(url: str) -> Iterator[Any]:
+    """A connection to the central store; one clear CliError if it cannot be had."""
+    from ..journal import server
+    from ..journal._optional import MissingExtraError
+
+    try:
+        conn = server.connect(url)
+    except (server.StoreError, MissingExtraError) as exc:
+        raise CliError(str(exc)) from None
+    except Exception as exc:  # psycopg's OperationalError: no server, refused
+        reason = " ".join(str(exc).split())  # libpq's message spans lines: one line
+        raise CliError(f"cannot reach {url.split('@')[-1]}: {reason}") from None
+    try:
+        yield conn
+    finally:
+        conn.close()
