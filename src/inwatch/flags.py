@@ -76,6 +76,9 @@ class Mask(enum.IntFlag):
     filesystem). An IGNORED follows."""
     MOVE_SELF = 0x00000800
     """The watched file or directory itself was moved."""
+    EXEC = 0x00001000
+    """fanotify only (FAN_OPEN_EXEC, Linux 5.0): a file was opened to be executed.
+    inotify has no such bit and never sets it; do not pass it to an inotify watch."""
 
     # --- events the kernel sends whatever the mask ----------------------------
     UNMOUNT = 0x00002000
