@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from .event import Event
 from .timeouts import poll_ms
 
-__all__ = ["AsyncSession", "Backend", "Blocking", "Threaded", "poll_ms"]
+__all__ = ["AsyncSession", "Backend", "Blocking", "ReadAhead", "Threaded", "poll_ms"]
 
 _MIN_EVENT_BYTES = 16
 
@@ -79,18 +79,28 @@ def _await_work(
 
 
 class Blocking:
-    """``read()`` in the caller's thread."""
+    """``read()`` in the caller's thread (with an optional :class:`ReadAhead`)."""
 
     def __init__(self, backend: Backend, stop_fd: int) -> None:
         self.backend = backend
         self.stop_fd = stop_fd
+        self.ahead: ReadAhead | None = None
         self._poll = select.poll()
         self._poll.register(backend.fileno(), select.POLLIN)
         self._poll.register(stop_fd, select.POLLIN)
 
+    def read_ahead(self, max_queue: int) -> ReadAhead:
+        """Start the read-ahead thread (once); read() then also wakes on its news."""
+        if self.ahead is None:
+            self.ahead = ReadAhead(self.backend, max_queue)
+            self._poll.register(self.ahead.ready_fd, select.POLLIN)
+            self.ahead.start()
+        return self.ahead
+
     def read(self, timeout: float | None, stopped: Callable[[], bool]) -> list[Event[Any]]:
         backend = self.backend
         fd = backend.fileno()
+        ahead = self.ahead
         user_end = None
         if timeout is not None and not math.isinf(timeout):
             user_end = time.monotonic() + timeout
@@ -98,19 +108,105 @@ class Blocking:
         while True:
             if stopped() or backend.closed:
                 return []
-            wait = _wait_for(backend.deadline(), user_end)
+            if ahead is not None and ahead.failure is not None:
+                raise ahead.failure
+            # Bytes the read-ahead thread took are waiting: no need to sleep.
+            wait = 0.0 if backend.backlog else _wait_for(backend.deadline(), user_end)
             ready = self._poll.poll(poll_ms(wait))
             if stopped():
                 return []
-            if any(r == fd for r, _ in ready):
-                backend.read_raw()
+            for r, _ in ready:
+                if r == fd:
+                    backend.read_raw()
+                elif ahead is not None and r == ahead.ready_fd:
+                    ahead.acknowledge()
             events = backend.process()
+            if ahead is not None:
+                ahead.room()
             if events:
                 return events
             if not backend.alive:
                 return []  # the last watch went (its IGNORED woke us): nothing to wait for
             if user_end is not None and time.monotonic() >= user_end:
                 return []
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead.stop()
+
+
+class ReadAhead:
+    """A thread that only takes the kernel's bytes into the backend's buffer.
+
+    For callers of the blocking ``read()`` that take their time between reads
+    (formatting, writing to a slow pipe): the kernel queue is drained as it
+    fills, whatever they cost, up to ``max_queue`` events held in user space;
+    then the thread waits and the kernel queue absorbs (and at worst overflows,
+    which is reported and recovered). ``ready_fd`` (an eventfd) is readable when
+    it took something: wait on it instead of the kernel fd.
+    """
+
+    def __init__(self, backend: Backend, max_queue: int) -> None:
+        self.backend = backend
+        self.limit = max(1, max_queue) * _MIN_EVENT_BYTES
+        self.ready_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="inwatch-read-ahead", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def acknowledge(self) -> None:
+        try:
+            os.eventfd_read(self.ready_fd)
+        except BlockingIOError:
+            pass
+
+    def room(self) -> None:
+        """The consumer processed the buffer: a waiting reader may go on."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        backend = self.backend
+        poller = select.poll()
+        fd = backend.fileno()
+        poller.register(fd, select.POLLIN)
+        poller.register(self._wake_fd, select.POLLIN)
+        try:
+            while not self._stopping:
+                with self._cond:
+                    while backend.backlog >= self.limit and not self._stopping:
+                        self._cond.wait(0.1)  # back-pressure: the kernel queue absorbs
+                ready = poller.poll()
+                if self._stopping or backend.closed:
+                    return
+                if any(r == fd for r, _ in ready) and backend.read_raw():
+                    os.eventfd_write(self.ready_fd, 1)
+        except BaseException as exc:
+            self.failure = exc
+            try:
+                os.eventfd_write(self.ready_fd, 1)
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        try:
+            os.eventfd_write(self._wake_fd, 1)
+        except OSError:
+            pass
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
+            self._thread.join(10)
+        if not self._thread.is_alive() and self._wake_fd >= 0:
+            os.close(self._wake_fd)
+            os.close(self.ready_fd)
+            self._wake_fd = self.ready_fd = -1
 
 
 class Threaded:

@@ -55,7 +55,10 @@ class Watcher:
     ``max_queue`` bounds the events held in user space by the threaded and
     asyncio drivers when the consumer is slower than the producer; when it is
     full they stop reading, the kernel queue fills, and its overflow is
-    reported and recovered like any other (never a silent drop).
+    reported and recovered like any other (never a silent drop). With
+    ``read_ahead``, the blocking ``read()`` gets the same protection: a thread
+    takes the kernel's bytes as they come, and ``read()`` processes them (wait
+    on :meth:`wait_fd`, not :meth:`fileno`, in a select loop).
     ``onerror`` receives errors met while watching new directories at run time
     (no permission, the watch limit); by default they are issued as
     ``RuntimeWarning`` and kept in :attr:`errors`. If ``onerror`` raises, the
@@ -68,6 +71,7 @@ class Watcher:
         max_queue: int = 1_000_000,
         onerror: Callable[[OSError], object] | None = None,
         backend: str = "inotify",
+        read_ahead: bool = False,
     ) -> None:
         chosen, why = choose(backend)
         self._core: WatcherBackend = (
@@ -85,6 +89,7 @@ class Watcher:
         self._failure: BaseException | None = None
         self._read_lock = threading.Lock()
         self.max_queue = max_queue
+        self._read_ahead = read_ahead
 
     # --- the fd and lifetime ----------------------------------------------------
 
@@ -109,6 +114,21 @@ class Watcher:
         """The inotify fd: readable when events are queued (for select/poll)."""
         self._check_open()
         return self._core.kernel_fd()
+
+    def wait_fd(self) -> int:
+        """The fd to wait on (select/poll) before :meth:`read`: the kernel's, or
+        with ``read_ahead`` the read-ahead thread's eventfd (the kernel's fd is
+        drained by that thread as it fills). Starts the read-ahead thread."""
+        self._check_open()
+        if not self._read_ahead:
+            return self._core.kernel_fd()
+        return self._blocking.read_ahead(self.max_queue).ready_fd
+
+    def pending(self) -> int:
+        """Bytes of events not processed yet: queued in the kernel, or taken into
+        user space by a reader thread (0 once nothing is left for read())."""
+        self._check_open()
+        return self._core.port_pending()
 
     @property
     def closed(self) -> bool:
@@ -157,6 +177,7 @@ class Watcher:
         if self._session is not None:
             self._session.close()
             self._session = None
+        self._blocking.close()
         self._core.close()
         os.close(self._stop_fd)
 
@@ -321,6 +342,8 @@ class Watcher:
         and return the events of everything the kernel has queued; ``[]`` on
         timeout, on stop, or when no watch remains."""
         self._check_readable("read()")
+        if self._read_ahead and self._blocking.ahead is None:
+            self._blocking.read_ahead(self.max_queue)
         if not self._read_lock.acquire(blocking=False):
             raise RuntimeError("read() from two threads at once")
         try:

@@ -38,7 +38,6 @@ import argparse
 import errno
 import os
 import re
-import select
 import sys
 import threading
 import time
@@ -363,7 +362,9 @@ class Session:
             names = ", ".join(printable(p) for p in self.skipped)
             warn(f"not watching pseudo filesystems (name them as a PATH to watch them): {names}")
         try:
-            w = Watcher(onerror=warn_error, backend=self.backend)
+            # read_ahead: a thread takes the kernel's bytes as they come, so the
+            # kernel queue never waits for our filtering and formatting.
+            w = Watcher(onerror=warn_error, backend=self.backend, read_ahead=True)
         except PermissionError as exc:
             raise CliError(f"--backend {self.backend}: {exc}") from None
         self.watcher = w
@@ -420,7 +421,7 @@ class Session:
         """The one wait, with the Watcher's fd: ``("readable", events)`` once the
         kernel has queued events (all of them, read and processed), else
         ``(reason, [])`` for a signal, *until()*, or *deadline*."""
-        reason = self.waiter.wait(deadline, until, readable=self.watcher.fileno())
+        reason = self.waiter.wait(deadline, until, readable=self.watcher.wait_fd())
         if reason != "readable":
             return reason, []
         self.reading = True
@@ -435,10 +436,9 @@ class Session:
         *complete* is False when events were still arriving after *seconds*
         (those after the stop request are not read; the caller says so)."""
         w = self.watcher
-        fd = w.fileno()
         got: list[Any] = []
         deadline = time.monotonic() + seconds
-        while select.select([fd], [], [], 0)[0]:
+        while w.pending():  # in the kernel, or taken by the read-ahead thread
             got.extend(w.read(timeout=0))
             if time.monotonic() > deadline:
                 return got, False

@@ -23,12 +23,9 @@ went away ends it quietly.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import math
 import sys
-import termios
 import time
-from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -180,15 +177,11 @@ def run(ns: argparse.Namespace) -> int:
         if session.open() is None:
             return 0  # stopped during setup: nothing was read
 
-        fd = session.watcher.fileno()
-        buf = array("i", [0])
+        watcher = session.watcher
 
         def reader_busy() -> bool:
-            if session.reading:
-                return True
-            # FIONREAD: bytes of events the kernel holds for us, unread.
-            fcntl.ioctl(fd, termios.FIONREAD, buf, True)
-            return buf[0] > 0
+            # Bytes of events the kernel or the read-ahead thread holds for us.
+            return session.reading or watcher.pending() > 0
 
         # The writer thread holds the GIL for at most this long when the reader
         # wakes up (default 5 ms: 2,000 events of a storm).
