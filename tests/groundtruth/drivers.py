@@ -39,7 +39,7 @@ from typing import Any
 
 from .replay import Rec
 
-DRIVERS = ("blocking", "threaded", "asyncio", "pyinotify", "cli")
+DRIVERS = ("blocking", "iter", "threaded", "asyncio", "pyinotify", "cli")
 SENTINEL = b".gt-sentinel"
 QUIET = 0.05
 # How long a watcher may take to report the sentinel before it is called hung.
@@ -80,6 +80,7 @@ class _Seen:
         self.done = threading.Event()  # the sentinel was seen
         self.new = threading.Event()
         self.logged: list[str] = []
+        self.ended = threading.Event()  # the driver ended by itself
 
     def add(self, ev: Any) -> None:
         rec = _rec(ev)
@@ -93,6 +94,7 @@ class _Seen:
 
 
 def _blocking(root: str, seen: _Seen, go: int | None, ready: int) -> None:
+    """``w.read(timeout)`` in a loop: until the sentinel, then until a read is empty."""
     from inwatch import Watcher
 
     with Watcher() as w:
@@ -100,18 +102,11 @@ def _blocking(root: str, seen: _Seen, go: int | None, ready: int) -> None:
         os.write(ready, b"R")
         if go is not None:
             os.read(go, 1)
-        timer = threading.Timer(DEADLINE, w.stop)  # for ev in w ends on stop()
-        timer.start()
-        try:
-            for ev in w:  # the iterator, until the sentinel
+        deadline = time.monotonic() + DEADLINE
+        while not seen.done.is_set() and time.monotonic() < deadline:
+            for ev in w.read(0.1):
                 seen.add(ev)
-                if seen.done.is_set():
-                    break
-        finally:
-            timer.cancel()
-        if not seen.done.is_set():
-            return
-        while True:  # read(timeout) until quiet
+        while seen.done.is_set():
             evs = w.read(QUIET)
             if not evs:
                 return
@@ -119,11 +114,38 @@ def _blocking(root: str, seen: _Seen, go: int | None, ready: int) -> None:
                 seen.add(ev)
 
 
+def _iter(root: str, seen: _Seen, go: int | None, ready: int) -> None:
+    """``for ev in w``, ended by ``w.stop()`` from a thread once quiet. (Not by
+    ``break``: that drops the rest of the batch the iterator holds.)"""
+    from inwatch import Watcher
+
+    with Watcher() as w:
+        w.add(root, recursive=True)
+        os.write(ready, b"R")
+        if go is not None:
+            os.read(go, 1)
+
+        def stopper() -> None:
+            _quiet(seen)
+            w.stop()
+
+        t = threading.Thread(target=stopper, name="gt-stopper", daemon=True)
+        t.start()
+        try:
+            for ev in w:
+                seen.add(ev)
+        finally:
+            seen.ended.set()  # the loop ended on its own: let the stopper go
+            t.join(DEADLINE + 5)
+
+
 def _quiet(seen: _Seen) -> None:
     """Wait for the sentinel, then for QUIET seconds without an event."""
-    if not seen.done.wait(DEADLINE):
-        return
-    while True:
+    deadline = time.monotonic() + DEADLINE
+    while not seen.done.wait(0.05):
+        if seen.ended.is_set() or time.monotonic() > deadline:
+            return
+    while not seen.ended.is_set():
         seen.new.clear()
         if not seen.new.wait(QUIET):
             return
@@ -216,6 +238,7 @@ def _pyinotify(root: str, seen: _Seen, go: int | None, ready: int) -> None:
 
 _IN_PROCESS = {
     "blocking": _blocking,
+    "iter": _iter,
     "threaded": _threaded,
     "asyncio": _asyncio,
     "pyinotify": _pyinotify,

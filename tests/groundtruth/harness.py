@@ -68,16 +68,19 @@ class Result:
 
 
 def draw(seed: int, n_ops: int, storm: int = 0) -> tuple[list[O.Op], list[O.Op]]:
-    """The seed's starting tree (as operations) and *n_ops* operations."""
+    """The seed's starting tree (as operations) and *n_ops* operations; with
+    *storm*, one of them creates and deletes that many files (a queue overflow
+    when nobody reads: each file is 4 events, the default queue 16384)."""
     rng = random.Random(seed)
     scratch = tempfile.mkdtemp(prefix=b"gt-draw-", dir=SHM)
     try:
-        gen = O.Generator(rng, scratch, storm)
+        gen = O.Generator(rng, scratch)
         init = gen.initial()
         O.execute_all(scratch, init)
         ops: list[O.Op] = []
-        for _ in range(n_ops):
-            op = gen.next()
+        storm_at = rng.randrange(n_ops) if storm and n_ops else -1
+        for i in range(n_ops):
+            op = gen.storm(storm) if i == storm_at else gen.next()
             try:
                 O.execute(scratch, op)
             except OSError:
