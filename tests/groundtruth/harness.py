@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from . import ops as O
 from .drivers import SENTINEL, Outcome, Session
-from .replay import Divergence, replay
+from .replay import Divergence, Rec, replay
 
 PACINGS = ("b2b", "5ms", "held")
 GAP = {"b2b": 0.0, "5ms": 0.005, "held": 0.0}
@@ -47,10 +47,22 @@ class Result:
     overflows: int = 0
     events: int = 0
     warnings: list[str] = field(default_factory=list)
+    delivered: list[Rec] = field(default_factory=list)
 
     @property
     def classes(self) -> list[str]:
         return sorted({d.kind for d in self.divergences})
+
+    def show_events(self, root: bytes | None = None, limit: int = 40) -> str:
+        """The delivered events, paths relative to the root."""
+        lines = []
+        for ev in self.delivered[:limit]:
+            rel = _rel(ev.pathname)
+            src = f" from {_rel(ev.src)!r}" if ev.src is not None else ""
+            lines.append(f"    {_names(ev.mask)} {rel!r}{src} [{ev.origin}]")
+        if len(self.delivered) > limit:
+            lines.append(f"    ... and {len(self.delivered) - limit} more")
+        return "\n".join(lines)
 
     def report(self, limit: int = 12) -> str:
         lines = [
@@ -163,16 +175,20 @@ def run(
             overflows,
             len(outcome.events),
             outcome.warnings,
+            outcome.events,
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def shrink(result: Result, tries: int = 3, budget: int = 200) -> Result:
+def shrink(
+    result: Result, target: str | None = None, tries: int = 3, budget: int = 200
+) -> Result:
     """The shortest operation list (over the same starting tree) found that still
-    shows *result*'s first divergence class; at most *budget* runs."""
-    target = result.classes[0]
+    shows the divergence class *target* (default: *result*'s first); at most
+    *budget* runs."""
+    target = target or result.classes[0]
     init, _ = draw(result.seed, 0)
     best = result
     ops = list(result.ops)
@@ -201,3 +217,16 @@ def shrink(result: Result, tries: int = 3, budget: int = 200) -> Result:
         if not shrunk:
             chunk //= 2
     return best
+
+
+def _rel(path: bytes | None) -> bytes | None:
+    if path is None:
+        return None
+    _, sep, rest = path.partition(b"/" + O.ROOT + b"/")
+    return rest if sep else path
+
+
+def _names(mask: int) -> str:
+    from inwatch import mask_names
+
+    return "|".join(mask_names(mask))
