@@ -296,7 +296,13 @@ class Session:
         if pid == 0:  # the child
             os.close(ready_r)
             os.close(go_w)
-            _child(self.driver, self.root, go_r if self.held else None, ready_w, os.fsdecode(self.result))
+            _child(
+                self.driver,
+                self.root,
+                go_r if self.held else None,
+                ready_w,
+                os.fsdecode(self.result),
+            )
         self.pid = pid
         os.close(ready_w)
         os.close(go_r)
@@ -387,9 +393,7 @@ class Session:
         while time.monotonic() < deadline:
             data = _slurp(self.out_path)
             if not seen:
-                seen = any(
-                    r.pathname == sentinel and r.mask & 0x100 for r in _parse_json(data)
-                )
+                seen = any(r.pathname == sentinel and r.mask & 0x100 for r in _parse_json(data))
             if seen:
                 if len(data) != size:
                     size, quiet_since = len(data), time.monotonic()

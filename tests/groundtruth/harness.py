@@ -182,9 +182,7 @@ def run(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def shrink(
-    result: Result, target: str | None = None, tries: int = 3, budget: int = 200
-) -> Result:
+def shrink(result: Result, target: str | None = None, tries: int = 3, budget: int = 200) -> Result:
     """The shortest operation list (over the same starting tree) found that still
     shows the divergence class *target* (default: *result*'s first); at most
     *budget* runs."""

@@ -153,9 +153,8 @@ class Replay:
             self.limbo[rel] = self._take(rel) or {b"": kind}
         elif mask & IN_MOVED_TO:
             self._moved_to(rel, kind, ev, what)
-        elif rel and rel not in self.tree and not mask & _SELF:
-            if rel in self.ever:
-                self._flag("stale", rel, what)
+        elif rel and rel not in self.tree and not mask & _SELF and rel in self.ever:
+            self._flag("stale", rel, what)
 
     def _moved_to(self, rel: bytes, kind: str, ev: Rec, what: str) -> None:
         src = self.rel(ev.src) if ev.src is not None else None

@@ -29,8 +29,7 @@ SENTINEL = ".gt-sentinel"
 
 def _show(events: list[Event[Any]]) -> str:
     return "\n".join(
-        f"  {'|'.join(mask_names(e.mask))} {os.fsdecode(e.pathname)!r} [{e.origin}]"
-        for e in events
+        f"  {'|'.join(mask_names(e.mask))} {os.fsdecode(e.pathname)!r} [{e.origin}]" for e in events
     )
 
 
@@ -107,8 +106,16 @@ def test_8_cli_nested_roots_do_not_report_our_own_listing(tmp_path: Path) -> Non
     out = tmp_path / "out"
     with open(out, "wb") as fout, open(err, "wb") as ferr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "inwatch", "watch", "--json"]
-            + [str(dir1), str(dir2), str(dir2 / "file1")],
+            [
+                sys.executable,
+                "-m",
+                "inwatch",
+                "watch",
+                "--json",
+                str(dir1),
+                str(dir2),
+                str(dir2 / "file1"),
+            ],
             stdout=fout,
             stderr=ferr,
         )
