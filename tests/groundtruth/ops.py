@@ -33,6 +33,8 @@ OUT = b"out"
 
 # Few names, so that renames land on existing names (replacing files, failing
 # on non-empty directories) as often as on new ones.
+# A symbolic link target that does not exist and under which nothing can be created.
+DANGLING = b"nowhere/at-all"
 NAMES = (b"a", b"b", b"c d", b"new\nline", b"caf\xe9", b"\xff\xfe", b"m", b" lead", b"x.y")
 
 
@@ -215,7 +217,7 @@ class Generator:
             elif r < 0.9:
                 ops.append(("create", path))
             else:
-                ops.append(("symlink", self.rng.choice([b"..", b"a", b"/nonexistent"]), path))
+                ops.append(("symlink", self.rng.choice([b".", b"a", DANGLING]), path))
         return ops
 
     def next(self) -> Op:
@@ -270,11 +272,21 @@ class Generator:
         elif kind == "link" and real_files:
             op = ("link", self._pick(real_files), new)
         elif kind == "symlink":
-            target = rng.choice([b"..", b".", b"../..", os.path.basename(new), b"a", b"/dev/shm"])
-            op = ("symlink", target, new)
+            op = ("symlink", self._link_target(new), new)
         else:
             op = ("create", new)
         return op
+
+    def _link_target(self, link: bytes) -> bytes:
+        """A target that never leads out of the base (writing through a link
+        must stay inside the test's own directory, and stay reproducible): a
+        loop to the link itself, its directory or an ancestor inside root/out,
+        a sibling name, or a dangling path (through which nothing is created)."""
+        ups = link.count(b"/") - 1  # how far up stays inside root (or out)
+        choices = [b".", os.path.basename(link), b"a", DANGLING]
+        if ups >= 1:
+            choices.append(b"/".join([b".."] * self.rng.randint(1, ups)))
+        return self.rng.choice(choices)
 
     def storm(self, count: int) -> Op:
         """Create and delete *count* files in the root (a directory made during
