@@ -160,7 +160,7 @@ def run(
                 f"seed {seed}: the real final tree differs from the dry run's: "
                 f"{sorted(set(final.items()) ^ set(expected.items()))[:5]}"
             )
-        divergences, overflows = replay(root, start, outcome.events, final, ever)
+        divergences, overflows = replay(root, start, outcome.events, final, ever, SENTINEL)
         if outcome.hang:
             divergences.append(Divergence("hang", root, "the sentinel never came"))
         if outcome.crash:

@@ -18,6 +18,9 @@ and every path the tree ever held, and returns the divergences. The classes
                    another time
 ``never-was``      an event at a path where no entry ever was
 ``outside``        an event whose path is outside the watched root
+``own-read``       OPEN, ACCESS or CLOSE_NOWRITE of a directory from the kernel,
+                   delivered after the sentinel's CREATE (the last operation): no
+                   operation read it then, so it is the watcher's own listing
 
 How events apply (inotify(7)): CREATE adds the entry (a directory when ISDIR);
 DELETE removes it and whatever the replay still holds below it; MOVED_FROM
@@ -36,7 +39,10 @@ from typing import NamedTuple
 
 from .ops import Tree
 
+IN_ACCESS = 0x1
 IN_MODIFY = 0x2
+IN_CLOSE_NOWRITE = 0x10
+IN_OPEN = 0x20
 IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80
 IN_CREATE = 0x100
@@ -62,6 +68,7 @@ CLASSES = (
     "stale",
     "never-was",
     "outside",
+    "own-read",
     "hang",
     "crash",
 )
@@ -88,8 +95,12 @@ class Divergence(NamedTuple):
 class Replay:
     """The replayed tree, relative to the root ("" is the root itself)."""
 
-    def __init__(self, root: bytes, initial: Tree, ever: set[bytes]) -> None:
+    def __init__(
+        self, root: bytes, initial: Tree, ever: set[bytes], sentinel: bytes | None = None
+    ) -> None:
         self.root = root
+        self.sentinel = sentinel
+        self.after_sentinel = False
         self.tree: Tree = dict(initial)
         self.ever = ever | set(initial) | {b""}
         self.out: list[Divergence] = []
@@ -138,6 +149,15 @@ class Replay:
         if rel not in self.ever:
             self._flag("never-was", rel, what)
         kind = "d" if mask & IN_ISDIR else "f"
+        if (
+            self.after_sentinel
+            and ev.origin == "kernel"
+            and mask & IN_ISDIR
+            and mask & (IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+        ):
+            self._flag("own-read", rel, what)
+        if rel == self.sentinel and mask & IN_CREATE:
+            self.after_sentinel = True
         if mask & IN_CREATE:
             if rel in self.tree:
                 self._flag("dup-create", rel, what)
@@ -189,11 +209,17 @@ class Replay:
 
 
 def replay(
-    root: bytes, initial: Tree, events: list[Rec], final: Tree, ever: set[bytes]
+    root: bytes,
+    initial: Tree,
+    events: list[Rec],
+    final: Tree,
+    ever: set[bytes],
+    sentinel: bytes | None = None,
 ) -> tuple[list[Divergence], int]:
     """The divergences of *events* replayed over *initial* against *final*
-    (trees relative to *root*), and the number of queue overflows seen."""
-    r = Replay(root, initial, ever)
+    (trees relative to *root*), and the number of queue overflows seen.
+    *sentinel*: the path (relative) created by the last operation."""
+    r = Replay(root, initial, ever, sentinel)
     for i, ev in enumerate(events):
         r.apply(i, ev)
     return r.finish(final), r.overflows

@@ -14,6 +14,7 @@ from .replay import (
     IN_MODIFY,
     IN_MOVED_FROM,
     IN_MOVED_TO,
+    IN_OPEN,
     IN_Q_OVERFLOW,
     Rec,
     replay,
@@ -82,6 +83,18 @@ def test_stale_never_was_and_outside() -> None:
     ]
     assert "outside" in classes({}, [Rec(IN_CREATE, b"/w/out/x")], {})
     assert "outside" in classes({}, [Rec(IN_MOVED_TO, p(b"a"), b"/w/out/a")], {b"a": "f"})
+
+
+def test_a_directory_read_after_the_last_operation_is_our_own() -> None:
+    events = [
+        Rec(IN_CREATE | IN_ISDIR, p(b"d")),
+        Rec(IN_OPEN | IN_ISDIR, p(b"d")),  # before the sentinel: an operation may have read it
+        Rec(IN_CREATE, p(b"s")),
+        Rec(IN_OPEN | IN_ISDIR, p(b"d")),
+    ]
+    final = {b"d": "d", b"s": "f"}
+    divergences, _ = replay(R, {}, events, final, {b"d", b"s"}, sentinel=b"s")
+    assert [(d.kind, d.path) for d in divergences] == [("own-read", b"d")]
 
 
 def test_an_overflow_then_a_rescan_converges() -> None:
