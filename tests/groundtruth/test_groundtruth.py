@@ -24,12 +24,12 @@ from .drivers import DRIVERS
 from .harness import PACINGS, Result, run
 from .ops import Op
 
-SEEDS = range(5)  # per driver and pacing: the whole file takes about 40 s
+SEEDS = range(4)  # per driver and pacing: the whole file takes 40-55 s
 N_OPS = 30
 STORM = 4500  # files created and deleted: 4 events each, over the 16384 default queue
 
 
-# Minimal sequences (shrunk by bench/groundtruth.py from seeds 27, 43, 99 and 50
+# Minimal sequences (shrunk by bench/groundtruth.py from seeds 27, 43, 99, 50, 60
 # at the "held" pacing, then with the names simplified by hand). With the reader
 # held they are deterministic: each fails today, every time, for every driver.
 _BASE: list[Op] = [("mkdir", b"root"), ("mkdir", b"out")]
@@ -90,6 +90,19 @@ MINIMAL: dict[str, tuple[list[Op], list[Op]]] = {
             ("rename", b"root/u/v/b", b"root/w/L/x/y/c/x5/m"),
             ("mkdir", b"root/w/L/x/y/x"),
             ("rename", b"root/u/v", b"root/w/L/x/y/x/c5"),
+        ],
+    ),
+    # The last rename is lost in a queue overflow; the rescan compares the disk
+    # with the watch table (where m was already re-pathed by the adoption above),
+    # not with what was reported, so m is never reported gone.  -> extra
+    "overflow-leaves-a-phantom": (
+        [*_BASE, ("mkdir", b"root/m")],
+        [
+            ("mkdir", b"root/m/c"),
+            ("makedirs", b"root/n/n/f"),
+            ("rename", b"root/m/c", b"root/n/n/f/c"),
+            ("storm", b"root", STORM),
+            ("rename", b"root/m", b"root/n/n/f/c/n"),
         ],
     ),
 }
