@@ -63,7 +63,7 @@ def main() -> int:
         for pacing in pacings:
             started = time.monotonic()
             counts: collections.Counter[str] = collections.Counter()
-            bad = overflowed = 0
+            bad = overflowed = tree_bad = 0
             for i in range(args.runs):
                 seed = args.seed + i
                 storm = (
@@ -73,6 +73,7 @@ def main() -> int:
                 overflowed += r.overflows > 0
                 if r.divergences:
                     bad += 1
+                    tree_bad += any(c != "own-read" for c in r.classes)
                     counts.update(r.classes)
                     for c in r.classes:
                         first.setdefault(c, r)
@@ -81,8 +82,8 @@ def main() -> int:
             table.append((driver, pacing, bad, args.runs, counts, overflowed, took))
             print(
                 f"{driver:9} {pacing:4}: {1000 * bad / args.runs:6.1f} per 1000 "
-                f"({bad}/{args.runs}; {overflowed} overflowed) {dict(sorted(counts.items()))} "
-                f"[{took:.0f} s]",
+                f"({bad}/{args.runs}; {tree_bad} other than own-read; {overflowed} overflowed) "
+                f"{dict(sorted(counts.items()))} [{took:.0f} s]",
                 flush=True,
             )
 
