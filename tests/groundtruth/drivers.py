@@ -195,7 +195,7 @@ def _asyncio(root: str, seen: _Seen, go: int | None, ready: int) -> None:
 def _pyinotify(root: str, seen: _Seen, go: int | None, ready: int) -> None:
     import inwatch.pyinotify as pyinotify
 
-    class Handler(pyinotify.ProcessEvent):  # type: ignore[misc]
+    class Handler(pyinotify.ProcessEvent):
         def process_default(self, event: Any) -> None:
             seen.add(event)
 
