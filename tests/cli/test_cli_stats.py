@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from procstate import wait_stopped
 
 from inwatch.cli.stats import Counts, render_table
 from inwatch.flags import Mask
@@ -81,6 +82,7 @@ def test_overflow_is_reported(inwatch, tmp_path: Path) -> None:  # type: ignore[
     proc = inwatch("stats", "-e", "attrib", ".")
     proc.ready()
     proc.proc.send_signal(signal.SIGSTOP)
+    wait_stopped(proc.proc.pid)  # a reader thread must not take a batch meanwhile
     try:
         for i in range(limit // 2 + 10):
             os.utime(a, (i, i))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from procstate import wait_stopped
 
 from inwatch import Mask
 
@@ -219,6 +220,7 @@ def test_queue_overflow_is_shown(inwatch, tmp_path: Path) -> None:  # type: igno
     proc = inwatch("watch", "--json", "-e", "attrib", ".")
     proc.ready()
     proc.proc.send_signal(signal.SIGSTOP)
+    wait_stopped(proc.proc.pid)  # its read-ahead thread must not take a batch meanwhile
     try:
         for i in range(limit // 2 + 10):  # alternate so the kernel cannot merge them
             os.utime(a, (i, i))
