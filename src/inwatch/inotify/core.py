@@ -216,7 +216,7 @@ class InotifyCore(Recovery):
         files = self.files
         held_items = self.recent._items
         echo = self.recent._echo
-        slow, not_plain_file, create = _SLOW, _NOT_PLAIN_FILE, _CREATE
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         new = Event
         alloc = object.__new__
         now = self.now = time.time()  # one timestamp per read
@@ -261,6 +261,8 @@ class InotifyCore(Recovery):
                 emit(ev)
                 continue
             sname = name.decode("utf-8", "surrogateescape")
+            if mask & isdir and sname and not self._known_dir(wd, sname, path):
+                continue  # a directory never reported here (renamed away, gone)
             if special:
                 root = special.get(wd)
                 if root is not None:
@@ -281,6 +283,15 @@ class InotifyCore(Recovery):
         if self._unmounts:
             self._uncover()
         self._settle(started, emit)
+
+    def _known_dir(self, wd: int, name: str, path: str) -> bool:
+        """Has the subdirectory *name* of *wd* been reported (watched, or
+        reported without a watch)? Always, for a root that does not track
+        its subdirectories (no auto_add)."""
+        if self.table.wd_of(join(path, name)) is not None:
+            return True
+        names = self.unwatched.get(wd)
+        return (names is not None and name in names) or not self.root_of(wd).auto_add
 
     def _settles(self, wd: int, mask: int, name: bytes, emit: Emit) -> bool:
         """Deliver the held findings this event depends on; True to drop the
@@ -442,7 +453,15 @@ class InotifyCore(Recovery):
         seen = self.sightings.pop(child, None)
         if seen is not None and seen[1] in self.table.paths and child in self.table.paths:
             path, parent = seen
-            self.watch_new_dir(path, parent, self.root_of(parent), "scan", rewalk=True)
+            root = self.root_of(parent)
+            self.table.move(child, path, parent)
+            # Its watches have their full masks: listing the subtree again would
+            # make them report our own reads. Quiet them meanwhile (the walk
+            # widens them again when done).
+            full_mask = kernel_mask(root)
+            if full_mask & _ECHO:
+                self.widen(child, full_mask & ~_ECHO, replace=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True)
             return
         self.drop_subtree(child, remove_from_kernel=True)
 

@@ -214,6 +214,7 @@ class Roots(TreeState):
         rollback: bool = False,
         known_ok: bool = False,
         report_known: bool = False,
+        seen: set[int] | None = None,
     ) -> int:
         """Watch the directory *top* (and, if *recursive*, the tree below it) for
         *root*; return *top*'s wd (-1 if *top* is watched already under another
@@ -245,6 +246,9 @@ class Roots(TreeState):
                         # was not watched yet).
                         self.sightings[wd] = (p, parent_wd)
                         self.recent.adopt(parent_wd, os.path.basename(p), wd)
+                        # Reported here (the listing's CREATE), watched elsewhere:
+                        # a rescan must not report it a second time.
+                        self.note_unwatched(parent_wd, os.path.basename(p))
                         return -1
                     table.move(wd, p, parent_wd)
                 elif old == p and parent_wd is not None and not report_known:
@@ -258,6 +262,8 @@ class Roots(TreeState):
                     names.discard(os.path.basename(p))
             if top_wd < 0:
                 top_wd = wd
+            if seen is not None:
+                seen.add(wd)
             return wd
 
         def on_gone(p: str, parent_wd: int | None) -> None:
@@ -355,6 +361,20 @@ class Roots(TreeState):
                 self.note_file(wd, name)
                 recent.hold(wd, name, _CREATE, origin, clock())
 
+        seen: set[int] | None = None
+        before: list[int] = []
+        if rewalk:
+            # The subtree is listed again from scratch: what it holds now is what
+            # gets reported; directories it no longer holds (renamed away or
+            # deleted meanwhile, their events still queued) leave the table, so
+            # those events find no watch and are dropped, as news of entries a
+            # reader never heard of.
+            top = self.table.wd_of(full)
+            before = self.table.subtree(top) if top is not None else []
+            for wd in before:
+                self.files.pop(wd, None)
+                self.unwatched.pop(wd, None)
+            seen = set()
         try:
             wd = self.walk(
                 full,
@@ -366,6 +386,7 @@ class Roots(TreeState):
                 None,
                 known_ok=origin == "rescan" or rewalk,
                 report_known=rewalk,
+                seen=seen,
             )
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
@@ -378,6 +399,10 @@ class Roots(TreeState):
             return
         if wd >= 0 and mask_k & ECHO:
             recent.quiet(parent, os.fsencode(os.path.basename(full)), clock())
+        if seen is not None:
+            for gone in before:
+                if gone not in seen and gone in self.table.paths:
+                    self.drop_subtree(gone, remove_from_kernel=True)
 
 
 def _same_dir(state: TreeState, a: str, b: str) -> bool:
