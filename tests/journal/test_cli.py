@@ -134,3 +134,25 @@ def test_top_from_the_journal(tree: Path, db: Path, tmp_path: Path) -> None:
     ]
     res = run_inwatch("top", "--db", str(tmp_path / "none.db"))
     assert res.returncode == 1 and "no such journal" in res.stderr
+
+
+def test_who_changed_it_last_with_the_fanotify_backend(
+    tmpfs: Path, db: Path, tmp_path: Path
+) -> None:
+    """The seed's metadata question with fanotify: history names the program and
+    user that created and changed a file (inotify can only say the file's owner)."""
+    import subprocess
+
+    rec = Recording(db, "-r", "--backend", "fanotify", str(tmpfs), tmp=tmp_path)
+    subprocess.run(["touch", str(tmpfs / "report")], check=True)
+    subprocess.run(["sh", "-c", f"echo data >> {tmpfs / 'report'}"], check=True)
+    wait_for(lambda: _count(db, "close_write") >= 2, what="two close_write")
+    assert rec.stop() == 0
+    res = run_inwatch("history", "--db", str(db), "--json", str(tmpfs / "report"))
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    creates = [r for r in rows if r["op"] == "CREATE"]
+    assert creates and creates[0]["actor_exe"].endswith("/touch"), rows
+    assert creates[0]["actor_uid"] == 0 and creates[0]["actor_user"] == "root"
+    writes = [r for r in rows if r["op"].startswith("CLOSE_WRITE")]
+    assert writes and writes[-1]["actor_exe"].endswith("sh"), rows  # sh's own >> redirection
