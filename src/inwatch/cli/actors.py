@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import pwd
 from typing import Any
 
 from ..event import Actor
+from ..users import user_name
 
 __all__ = ["actor_json", "actor_text", "user_name"]
-
-_users: dict[int, str | None] = {}
-
-
-def user_name(uid: int | None) -> str | None:
-    """The user name of *uid* (cached), ``None`` if unknown."""
-    if uid is None:
-        return None
-    if uid not in _users:
-        try:
-            _users[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            _users[uid] = None
-    return _users[uid]
 
 
 def actor_json(actor: Actor | None) -> dict[str, Any] | None:

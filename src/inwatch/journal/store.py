@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pwd
 import sqlite3
 import stat as stat_mod
 import time
 from typing import Any, NamedTuple
 
 from ..event import Actor
+from ..users import user_name
 from .schema import ORIGIN_CODES
 from .state import FileStates
 
@@ -65,21 +65,6 @@ class Prepared(NamedTuple):
 
 def stat_tuple(st: os.stat_result) -> StatTuple:
     return (st.st_size, st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
-_users: dict[int, str | None] = {}
-
-
-def user_name(uid: int | None) -> str | None:
-    """The login name of *uid* (cached; ``None`` if it has none)."""
-    if uid is None:
-        return None
-    if uid not in _users:
-        try:
-            _users[uid] = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            _users[uid] = None
-    return _users[uid]
 
 
 def file_digest(path: bytes, size: int, max_size: int) -> bytes | None:
