@@ -86,6 +86,7 @@ class InotifyCore(Recovery):
         self._backlog = 0
         self._unmounts: dict[int, str] = {}  # wd -> path, of UNMOUNTs in this read
         self._mounted: set[str] = set()  # new mount points, not yet looked at
+        self._mounts_asked = 0.0
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -136,10 +137,15 @@ class InotifyCore(Recovery):
             if data:
                 self._chunks.append((data, started))
                 self._backlog += len(data)
-            added = self.port.new_mounts()
-            if added:
-                self._mounted.update(added)
-                return len(data) + 1
+            # The mount table's news costs a syscall: asked when the wake-up
+            # brought no event (then it came from the mount table) and at most
+            # every 50 ms otherwise, not on every read of a busy queue.
+            if not data or started - self._mounts_asked >= 0.05:
+                self._mounts_asked = started
+                added = self.port.new_mounts()
+                if added:
+                    self._mounted.update(added)
+                    return len(data) + 1
             return len(data)
 
     def deadline(self) -> float | None:
