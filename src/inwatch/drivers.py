@@ -78,6 +78,29 @@ def _await_work(
         cond.wait(_wait_for(due, None))
 
 
+def _register(poller: Any, backend: Backend) -> tuple[int, set[int]]:
+    """Register what wakes the backend: its kernel fd, and side fds (the mount
+    table) that a backend may offer so that poll-based drivers need not go
+    through an epoll fd. Returns (kernel fd, side fds)."""
+    fds = getattr(backend, "wait_fds", None)
+    pairs: list[tuple[int, int]] = fds() if fds is not None else [(backend.fileno(), select.POLLIN)]
+    for fd, events in pairs:
+        poller.register(fd, events)
+    return pairs[0][0], {fd for fd, _ in pairs[1:]}
+
+
+def _read(backend: Backend, ready: list[tuple[int, int]], fd: int, side: set[int]) -> int:
+    """Take what the ready fds say: the kernel's bytes, and news of a side fd."""
+    woke = False
+    for r, _ in ready:
+        if r == fd:
+            woke = True
+        elif r in side:
+            backend.note_side()  # type: ignore[attr-defined]
+            woke = True
+    return backend.read_raw() if woke else 0
+
+
 class Blocking:
     """``read()`` in the caller's thread (with an optional :class:`ReadAhead`)."""
 
@@ -86,7 +109,7 @@ class Blocking:
         self.stop_fd = stop_fd
         self.ahead: ReadAhead | None = None
         self._poll = select.poll()
-        self._poll.register(backend.fileno(), select.POLLIN)
+        self._fd, self._side = _register(self._poll, backend)
         self._poll.register(stop_fd, select.POLLIN)
 
     def read_ahead(self, max_queue: int) -> ReadAhead:
@@ -99,7 +122,7 @@ class Blocking:
 
     def read(self, timeout: float | None, stopped: Callable[[], bool]) -> list[Event[Any]]:
         backend = self.backend
-        fd = backend.fileno()
+        fd, side = self._fd, self._side
         ahead = self.ahead
         user_end = None
         if timeout is not None and not math.isinf(timeout):
@@ -115,11 +138,9 @@ class Blocking:
             ready = self._poll.poll(poll_ms(wait))
             if stopped():
                 return []
-            for r, _ in ready:
-                if r == fd:
-                    backend.read_raw()
-                elif ahead is not None and r == ahead.ready_fd:
-                    ahead.acknowledge()
+            _read(backend, ready, fd, side)
+            if ahead is not None and any(r == ahead.ready_fd for r, _ in ready):
+                ahead.acknowledge()
             events = backend.process()
             if ahead is not None:
                 ahead.room()
@@ -173,8 +194,7 @@ class ReadAhead:
     def _run(self) -> None:
         backend = self.backend
         poller = select.poll()
-        fd = backend.fileno()
-        poller.register(fd, select.POLLIN)
+        fd, side = _register(poller, backend)
         poller.register(self._wake_fd, select.POLLIN)
         try:
             while not self._stopping:
@@ -184,7 +204,7 @@ class ReadAhead:
                 ready = poller.poll()
                 if self._stopping or backend.closed:
                     return
-                if any(r == fd for r, _ in ready) and backend.read_raw():
+                if _read(backend, ready, fd, side):
                     os.eventfd_write(self.ready_fd, 1)
         except BaseException as exc:
             self.failure = exc
@@ -273,8 +293,7 @@ class Threaded:
     def _read_loop(self) -> None:
         backend = self.backend
         poller = select.poll()
-        fd = backend.fileno()
-        poller.register(fd, select.POLLIN)
+        fd, side = _register(poller, backend)
         poller.register(self.wake_fd, select.POLLIN)
         cond = self.cond
         try:
@@ -287,7 +306,7 @@ class Threaded:
                 ready = poller.poll()
                 if self.stopping or backend.closed:
                     break
-                if any(r == fd for r, _ in ready) and backend.read_raw():
+                if _read(backend, ready, fd, side):
                     with cond:
                         cond.notify_all()
                 elif not backend.alive and not backend.backlog:

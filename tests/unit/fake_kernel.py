@@ -148,6 +148,9 @@ class FakeKernel:
     def inotify_fd(self) -> int:
         return -1
 
+    def wait_fds(self) -> list[tuple[int, int]]:
+        return []
+
     def new_mounts(self) -> set[str] | None:
         return None
 

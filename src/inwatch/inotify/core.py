@@ -95,6 +95,15 @@ class InotifyCore(Recovery):
         """What the drivers wait on (the inotify fd and the mount table)."""
         return self.port.fileno()
 
+    def wait_fds(self) -> list[tuple[int, int]]:
+        """For poll-based drivers: the inotify fd, then the mount table's (so
+        they need not go through the epoll fd of :meth:`fileno`)."""
+        return self.port.wait_fds()
+
+    def note_side(self) -> None:
+        """The mount table's fd woke the driver: ask it at the next read."""
+        self._mounts_asked = float("-inf")
+
     def kernel_fd(self) -> int:
         """The inotify fd itself."""
         return self.port.inotify_fd()

@@ -40,6 +40,10 @@ class Port(Protocol):
         ...
 
     def inotify_fd(self) -> int: ...
+    def wait_fds(self) -> list[tuple[int, int]]:
+        """(fd, poll events) to wait on directly: the inotify fd first."""
+        ...
+
     def new_mounts(self) -> set[str] | None:
         """Mount points added since last asked, or ``None``."""
         ...
@@ -88,6 +92,12 @@ class KernelPort:
 
     def inotify_fd(self) -> int:
         return self._ino.fileno()
+
+    def wait_fds(self) -> list[tuple[int, int]]:
+        fds = [(self._ino.fileno(), select.POLLIN)]
+        if self._mounts is not None:
+            fds.append((self._mounts.wake_fileno(), select.POLLPRI))
+        return fds
 
     def new_mounts(self) -> set[str] | None:
         return None if self._mounts is None else self._mounts.take_added()
