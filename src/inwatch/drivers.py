@@ -134,7 +134,11 @@ class Blocking:
             if ahead is not None and ahead.failure is not None:
                 raise ahead.failure
             # Bytes the read-ahead thread took are waiting: no need to sleep.
-            wait = 0.0 if backend.backlog else _wait_for(backend.deadline(), user_end)
+            if backend.backlog:
+                wait: float | None = 0.0
+            else:
+                due = backend.deadline()
+                wait = _wait_for(due, user_end) if due is not None or user_end is not None else None
             ready = self._poll.poll(poll_ms(wait))
             if stopped():
                 return []

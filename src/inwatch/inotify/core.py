@@ -87,6 +87,7 @@ class InotifyCore(Recovery):
         self._unmounts: dict[int, str] = {}  # wd -> path, of UNMOUNTs in this read
         self._mounted: set[str] = set()  # new mount points, not yet looked at
         self._mounts_asked = 0.0
+        self._closed = False
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -158,8 +159,11 @@ class InotifyCore(Recovery):
             return len(data)
 
     def deadline(self) -> float | None:
+        recent = self.recent
+        if not self.moves._pending and not recent._items and not recent._echo:
+            return None  # the common case, asked on every wait: no call
         due = self.moves.deadline()
-        if self.recent:
+        if recent:
             now = self.port.clock()
             return now if due is None else min(due, now)
         return due
@@ -168,12 +172,13 @@ class InotifyCore(Recovery):
         """Process what was read, in order; settle held findings by reading once more."""
         out: list[Event[Any]] = []
         with self.lock:
-            if self.port.closed:
+            if self._closed:
                 return out
             self._run_chunks(out)
             if self._mounted:
                 self._cover()
-            if self.recent or self.moves:
+            recent = self.recent
+            if recent._items or recent._echo or self.moves._pending:
                 # Findings wait for a read that started after them: do it now.
                 with self._read_lock:
                     if not self._chunks:
@@ -200,11 +205,11 @@ class InotifyCore(Recovery):
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""
         recent = self.recent
-        if recent:
+        if recent._items or recent._echo:
             released = recent.due(horizon)
             if released:
                 self.emit_held(emit, released)
-        if self.moves:
+        if self.moves._pending:
             for _full, child in self.moves.gone(horizon):
                 if child is not None:
                     self._moved_out(child)
@@ -561,9 +566,10 @@ class InotifyCore(Recovery):
 
     @property
     def closed(self) -> bool:
-        return self.port.closed
+        return self._closed
 
     def close(self) -> None:
         with self._read_lock:
             if not self.port.closed:
                 self.port.close()
+            self._closed = True
