@@ -1,4 +1,4 @@
-"""The drivers, written once over a :class:`~inwatch.source.Source`-like backend.
+"""The drivers, written once over a :class:`Backend` (the contract below).
 
 - :class:`Blocking`: ``read(timeout)`` in the caller's thread: wait (poll on the
   backend's fd and a stop eventfd), read, process, return.
@@ -38,14 +38,46 @@ _MIN_EVENT_BYTES = 16
 
 
 class Backend(Protocol):
-    def fileno(self) -> int: ...
-    def read_raw(self) -> int: ...
-    def process(self) -> list[Event[Any]]: ...
-    def deadline(self) -> float | None: ...
+    """The contract every backend implements for the drivers.
+
+    A backend is split in two halves with different clocks. *Reading*
+    (:meth:`read_raw`) takes whatever the kernel has queued into the
+    backend's own buffer, and nothing else: it must be cheap and never block,
+    because while it does not run the kernel queue fills and then overflows.
+    *Processing* (:meth:`process`) turns the buffer into events in read order
+    and may do file-system I/O (watch a new directory and list it, rescan after
+    an overflow), so it never runs on an event loop; calls are serialised.
+    Some decisions wait for a later read (did the MOVED_TO of that MOVED_FROM
+    come?): :meth:`deadline` says by when ``process()`` is due even if nothing
+    more arrives.
+    """
+
+    def fileno(self) -> int:
+        """What to wait on: readable when something is queued."""
+        ...
+
+    def read_raw(self) -> int:
+        """Take what is queued into the buffer (never blocks); 0 if nothing."""
+        ...
+
+    def process(self) -> list[Event[Any]]:
+        """The events of everything taken so far, in read order."""
+        ...
+
+    def deadline(self) -> float | None:
+        """``time.monotonic()`` value by which ``process()`` is due, or ``None``."""
+        ...
+
     @property
-    def alive(self) -> bool: ...
+    def alive(self) -> bool:
+        """False once nothing is watched: the drivers deliver what they hold and end."""
+        ...
+
     @property
-    def backlog(self) -> int: ...
+    def backlog(self) -> int:
+        """What was taken and not processed yet (for back-pressure)."""
+        ...
+
     @property
     def closed(self) -> bool: ...
 

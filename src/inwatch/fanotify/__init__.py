@@ -40,7 +40,7 @@ Modules, leaves first: ``flags`` (the kernel's bits), ``errors``, ``_sys`` (the
 only ctypes), ``wire`` (the pure parser), ``fd`` (the group's fd), ``handles``
 (handle -> path), ``proc`` (the proc connector), ``actors`` (pid -> Actor,
 pidfd-safe), ``rescan`` (tree diff after an overflow), ``core`` (records ->
-:class:`inwatch.Event`), ``backend`` (the :class:`inwatch.source.Source` the
+:class:`inwatch.Event`), ``backend`` (the :class:`inwatch.drivers.Backend` the
 drivers read) and ``limits``.
 """
 

@@ -1,4 +1,6 @@
-"""The fanotify backend: what the shared drivers read (:class:`inwatch.source.Source`).
+"""The fanotify backend: what the shared drivers read.
+
+:class:`Buffered` gives it the contract of :class:`inwatch.drivers.Backend`.
 
 ``add`` costs one ``fanotify_mark`` per filesystem, however large the tree:
 FAN_MARK_FILESYSTEM reports every object of the filesystem, and :mod:`.core`

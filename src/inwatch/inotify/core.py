@@ -1,6 +1,6 @@
 """The inotify core: bytes of ``read(2)`` -> :class:`~inwatch.Event` objects.
 
-It implements :class:`~inwatch.source.Source` for the shared drivers.
+It implements :class:`~inwatch.drivers.Backend` for the shared drivers.
 Reading (:meth:`InotifyCore.read_raw`) only takes bytes off the kernel queue
 into a buffer, stamped with the time the read *started*; processing
 (:meth:`InotifyCore.process`) parses them and keeps the table in step, in read

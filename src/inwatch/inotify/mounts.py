@@ -71,16 +71,6 @@ class MountTable:
             chunks.append(chunk)
         return mount_points(b"".join(chunks))
 
-    def changed(self) -> bool:
-        """Has the mount table changed since we last read it? (one poll(2))"""
-        with self._lock:
-            return bool(self._poll.poll(0))
-
-    def refresh(self) -> tuple[set[str], set[str]]:
-        """Read it again: the mount points added and removed since last time."""
-        with self._lock:
-            return self._refresh()
-
     def _refresh(self) -> tuple[set[str], set[str]]:
         now = self._read()
         added, removed = now - self.points, self.points - now

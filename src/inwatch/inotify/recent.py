@@ -28,7 +28,6 @@ parent's watch report OPEN/ACCESS/CLOSE_NOWRITE of it, which are our own work.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import NamedTuple
 
 __all__ = ["Held", "Recent"]
@@ -66,19 +65,6 @@ class Recent:
 
     def __bool__(self) -> bool:
         return bool(self._items) or bool(self._echo)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def holding(self) -> bool:
-        return bool(self._items)
-
-    def oldest(self) -> float | None:
-        """The stamp of the oldest held finding or echo window."""
-        stamps = [item.until for item in self._items.values()]
-        stamps.extend(self._echo.values())
-        return min(stamps) if stamps else None
 
     # --- recording -----------------------------------------------------------------
 
@@ -205,6 +191,3 @@ class Recent:
                 del self._by_key[key]
         if item.child is not None and self._by_child.get(item.child) == seq:
             del self._by_child[item.child]
-
-    def __iter__(self) -> Iterator[Held]:
-        return iter(list(self._items.values()))

@@ -10,10 +10,13 @@ drops a resend inside the stream's duplicate window) and the central store's uni
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import operator
 import re
 from typing import Any
+
+from .schema import JournalRow
 
 __all__ = [
     "BYTES_COLUMNS",
@@ -29,30 +32,7 @@ __all__ = [
 ]
 
 #: The columns of a journal row, in the order of ``inwatch.journal.schema.JournalRow``.
-COLUMNS: tuple[str, ...] = (
-    "host",
-    "journal_id",
-    "seq",
-    "time_ns",
-    "op",
-    "path",
-    "src_path",
-    "is_dir",
-    "origin",
-    "size",
-    "mode",
-    "uid",
-    "gid",
-    "mtime_ns",
-    "inode",
-    "actor_pid",
-    "actor_uid",
-    "actor_user",
-    "actor_comm",
-    "actor_exe",
-    "actor_status",
-    "digest",
-)
+COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(JournalRow))
 BYTES_COLUMNS = frozenset({"path", "src_path", "digest"})
 _REQUIRED = ("host", "journal_id", "seq", "time_ns", "op", "path")
 #: Payload format version (the payload's ``v``).
