@@ -24,6 +24,16 @@ from .registry import COMMANDS, build_parser, load
 __all__ = ["console", "main"]
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The command *argv* names (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+        if word == "--":
+            return None
+    return None
+
+
 def _split_trailing(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``inwatch run P -- CMD ARGS`` -> (``run P``, ``CMD ARGS``) for a command
     module with ``TRAILING_COMMAND``; the rest untouched."""
@@ -40,7 +50,7 @@ def _split_trailing(argv: list[str]) -> tuple[list[str], list[str] | None]:
 def main(argv: list[str] | None = None) -> int:
     """Run ``inwatch`` with *argv* (default ``sys.argv[1:]``); return the exit status."""
     args_list, trailing = _split_trailing(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser()
+    parser = build_parser(only=_command_named(args_list))
     try:
         ns = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version, usage errors (already printed)
