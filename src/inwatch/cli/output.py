@@ -17,9 +17,7 @@ import errno
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
 from .args import CliError
 
@@ -62,18 +60,20 @@ class Output:
         self.fd = fd
         self._parts: list[str] = []
         self._size = 0
-        self.lines = 0  # items written (or being written) in the current flush
+        self._items = 0
 
-    def write(self, text: str) -> None:
+    def write(self, text: str, items: int = 1) -> None:
+        """Gather *text*, which holds *items* things (lines, events) for :attr:`pending`."""
         self._parts.append(text)
         self._size += len(text)
+        self._items += items
         if self._size >= self.HIGH_WATER:
             self.flush()
 
     @property
     def pending(self) -> int:
         """Items given to :meth:`write` and not written yet."""
-        return len(self._parts)
+        return self._items
 
     def flush(self) -> None:
         """Write everything gathered; BrokenPipeError or :class:`StdoutError`."""
@@ -90,47 +90,40 @@ class Output:
             raise StdoutError(exc) from None
         self._parts.clear()
         self._size = 0
+        self._items = 0
 
 
 class Writer:
-    """Formats and writes batches of events on a thread of its own, so the main
-    thread goes back to reading the kernel queue at once.
+    """Writes text on a thread of its own, so the main thread goes back to
+    reading the kernel queue at once, whatever stdout's reader costs.
 
-    *render(batch, out)* formats a batch into *out* (an :class:`Output`); after
-    each batch taken, everything rendered is written (one write per batch; a
-    writer that fell behind takes several batches at once, so a slow reader
+    The main thread formats (a batch of events is one string, see
+    :mod:`~inwatch.cli.lines`) and hands it over with :meth:`put`; this thread
+    only encodes and writes, which releases the GIL while the kernel copies.
+    After each hand-over taken, everything queued is written (one write per
+    batch; a writer that fell behind takes several at once, so a slow reader
     gets bigger writes, not more of them). Bounded: past *limit* queued events
     :meth:`put` waits, the main thread stops reading, and the kernel queue
     absorbs and then reports its overflow (never a silent drop). A failed write
     is kept in :attr:`error` and *on_error* is called (to wake the main thread),
     which raises it from :meth:`check`.
 
-    The reader comes first: *reader_busy()* says the kernel has events queued
-    that the main thread has not read yet. Both threads need the GIL, and the
-    kernel queue holds a few milliseconds of a storm, so between chunks of
-    :data:`CHUNK` events the writer steps aside (sleeps, releasing the GIL) while
-    the reader has work -- unless its own backlog passed half of *limit*: then
-    it writes on, so the two can never wait for each other.
+    (Formatting on this thread instead was measured costlier: the two threads
+    then take the GIL from each other thousands of times a second, and the
+    writer had to step aside for the reader; formatting is now cheap enough
+    for the reader to do it in passing.)
     """
-
-    CHUNK = 64
-    #: longest a writer steps aside at once, seconds
-    STEP_ASIDE = 0.02
 
     def __init__(
         self,
         out: Output,
-        render: Callable[[list[Any], Output], None],
         on_error: Callable[[], None],
         limit: int = 1_000_000,
-        reader_busy: Callable[[], bool] | None = None,
     ) -> None:
         self.out = out
-        self._render = render
-        self._reader_busy = reader_busy
         self._on_error = on_error
         self._limit = limit
-        self._batches: collections.deque[list[Any]] = collections.deque()
+        self._texts: collections.deque[tuple[str, int]] = collections.deque()
         self._queued = 0
         self._busy = False
         self._closed = False
@@ -139,42 +132,35 @@ class Writer:
         self._thread = threading.Thread(target=self._loop, name="inwatch-writer", daemon=True)
         self._thread.start()
 
-    def put(self, batch: list[Any]) -> None:
-        if not batch:
+    def put(self, text: str, events: int) -> None:
+        """Queue *text*, the lines of *events* events."""
+        if not text:
             return
         with self._cond:
             while self._queued >= self._limit and self.error is None:
                 self._cond.wait(0.1)
-            self._batches.append(batch)
-            self._queued += len(batch)
+            self._texts.append((text, events))
+            self._queued += events
             self._cond.notify_all()
 
     def _loop(self) -> None:
-        # A lower scheduling priority for this thread alone (Linux: a thread id
-        # is a process id for setpriority), so that on a busy machine the
-        # kernel runs the reader first. Best effort.
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 5)
         cond = self._cond
+        out = self.out
         while True:
             with cond:
-                while not self._batches and not self._closed:
+                while not self._texts and not self._closed:
                     cond.wait()
-                if not self._batches:
+                if not self._texts:
                     return
-                batches = list(self._batches)
-                self._batches.clear()
+                texts = list(self._texts)
+                self._texts.clear()
                 self._busy = True
             try:
-                for batch in batches:
-                    for i in range(0, len(batch), self.CHUNK):
-                        self._step_aside()
-                        chunk = batch[i : i + self.CHUNK]
-                        self._render(chunk, self.out)
-                        with cond:
-                            self._queued -= len(chunk)
-                            cond.notify_all()
-                self.out.flush()
+                for text, events in texts:
+                    out.write(text, events)
+                    with cond:
+                        self._queued -= events
+                out.flush()
             except BaseException as exc:  # handed to the main thread
                 with cond:
                     self.error = exc
@@ -185,14 +171,6 @@ class Writer:
             with cond:
                 self._busy = False
                 cond.notify_all()
-
-    def _step_aside(self) -> None:
-        busy = self._reader_busy
-        if busy is None:
-            return
-        until = time.monotonic() + self.STEP_ASIDE
-        while self._queued < self._limit // 2 and busy() and time.monotonic() < until:
-            time.sleep(0.0005)
 
     def check(self) -> None:
         """Raise the writer's error, if it had one."""
@@ -208,7 +186,7 @@ class Writer:
         """Wait until everything handed over is written (interruptible: a second
         signal raises from here), then end the thread; raise its error."""
         with self._cond:
-            while (self._batches or self._busy) and self.error is None:
+            while (self._texts or self._busy) and self.error is None:
                 self._cond.wait(0.1)
             self._closed = True
             self._cond.notify_all()

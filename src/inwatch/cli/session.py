@@ -238,6 +238,15 @@ class EventFilter:
         rel = self.roots.relative(pathname)
         return glob_excluded(self.globs, os.path.basename(pathname), rel)
 
+    def select(self, events: list[Any]) -> list[Any]:
+        """The *events* this filter keeps, in order."""
+        if self.by_path:
+            return [ev for ev in events if self(ev)]
+        # Only the mask decides (a queue overflow's bit is always in it): the
+        # common case, without a call per event.
+        shown = self.shown
+        return [ev for ev in events if ev.mask & shown]
+
     def __call__(self, ev: EventLike) -> bool:
         # On the reader's path, once per event: plain ints, the path looked at
         # only when some filter needs it.

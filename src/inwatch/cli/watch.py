@@ -5,19 +5,20 @@ written), ``--timeout`` seconds without an event shown (status 2, as
 inotifywait), the first event with ``--once`` (status 0), or until no watch
 remains (status 0, said on stderr; with ``--once`` and no event yet, status 1).
 
-Threads: the main thread sleeps in the one wait (:class:`~inwatch.cli.wait.Waiter`)
-until the kernel has events, reads and filters them (:meth:`Session.read`), and
-hands them to a :class:`~inwatch.cli.output.Writer` thread that formats and
-writes. Writing costs more per event than reading (a terminal is slow, a pipe's
-reader may be), and the kernel queue holds only ``fs.inotify.max_queued_events``
-(16,384 by default, a few milliseconds of a storm), so the reading never waits
-for the writing: the hand-off is a deque append.
+Threads: the Watcher's read-ahead thread takes the kernel's bytes as they come
+(the kernel queue holds only ``fs.inotify.max_queued_events``, 16,384 by
+default, a few milliseconds of a storm); the main thread sleeps in the one wait
+(:class:`~inwatch.cli.wait.Waiter`) until there are events, turns them into
+events, filters them (:meth:`Session.read`), formats the batch into one string
+(:mod:`~inwatch.cli.lines`), and hands it to a
+:class:`~inwatch.cli.output.Writer` thread that writes it. Writing may block
+for long (a terminal is slow, a pipe's reader may be), so the reading never
+waits for it: the hand-off is a deque append.
 
 Output is written once per batch: everything handed over since the last write
-is formatted into one buffer and written with one ``write()`` loop; a reader
-thus waits for no more than one batch (no timer, no per-event flush). A write
-that fails ends the command loudly (:mod:`~inwatch.cli.output`), a reader that
-went away ends it quietly.
+goes out with one ``write()`` loop; a reader thus waits for no more than one
+batch (no timer, no per-event flush). A write that fails ends the command
+loudly (:mod:`~inwatch.cli.output`), a reader that went away ends it quietly.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 from .args import FORMATTER, CliError, add_session_options, seconds
-from .format import EventLike, csv_line, format_event, human_line, json_line, printable
+from .format import printable
+from .lines import Renderer, csv_renderer, format_renderer, human_renderer, json_renderer
 from .output import Aborted, Output, Writer
 from .session import Roots, Session
 from .wait import Waiter
@@ -96,47 +97,15 @@ EXIT_TIMEOUT = 2
 _DRAIN_SECONDS = 5.0  # after a stop signal, how long to keep reading what the kernel queued
 
 
-def _formatter(ns: argparse.Namespace, roots: Roots) -> Callable[[EventLike, float], str]:
+def _renderer(ns: argparse.Namespace, roots: Roots) -> Renderer:
+    """The lines of a batch of events in the output mode *ns* asks for."""
     if ns.json:
-        return lambda ev, t: json_line(ev, t) + "\n"
+        return json_renderer()
     if ns.csv:
-        timefmt = ns.timefmt
-        return lambda ev, t: csv_line(ev, t, timefmt, roots.files) + "\n"
+        return csv_renderer(ns.timefmt, roots.files)
     if ns.format is not None:
-        fmt, timefmt = ns.format, ns.timefmt
-        end = "" if ns.no_newline else "\n"
-        return lambda ev, t: format_event(fmt, ev, t, timefmt, roots.files) + end
-    return lambda ev, t: human_line(ev, t) + "\n"
-
-
-def _renderer(ns: argparse.Namespace, roots: Roots) -> Callable[[list[Any], Output], None]:
-    """Formats a batch of events into the output (on the writer thread)."""
-    write_one = _formatter(ns, roots)
-    human = not (ns.json or ns.csv or ns.format is not None)
-    prev: list[Any] = [None]
-
-    def render(events: list[Any], out: Output) -> None:
-        now = time.time()
-        if not human:
-            for ev in events:
-                out.write(write_one(ev, ev.time or now))
-            return
-        # With -r, an open/read/close/attrib of a watched subdirectory is reported
-        # twice, back to back: by the parent's watch (with the name) and by the
-        # directory's own watch (without). On the human line they would be two
-        # identical lines: one is shown. (--json keeps both, each with its wd;
-        # --format and --csv print both, as inotifywait does.)
-        last = prev[0]
-        for ev in events:
-            key = (ev.mask, ev.pathname, bool(ev.name))
-            if last is not None and key[:2] == last[:2] and key[2] != last[2]:
-                last = None
-                continue
-            last = key
-            out.write(write_one(ev, ev.time or now))
-        prev[0] = last
-
-    return render
+        return format_renderer(ns.format, ns.timefmt, roots.files, "" if ns.no_newline else "\n")
+    return human_renderer()
 
 
 def _check_classic(ns: argparse.Namespace) -> None:
@@ -177,19 +146,13 @@ def run(ns: argparse.Namespace) -> int:
         if session.open() is None:
             return 0  # stopped during setup: nothing was read
 
-        watcher = session.watcher
-
-        def reader_busy() -> bool:
-            # Bytes of events the kernel or the read-ahead thread holds for us.
-            return session.reading or watcher.pending() > 0
-
-        # The writer thread holds the GIL for at most this long when the reader
-        # wakes up (default 5 ms: 2,000 events of a storm).
+        # The read-ahead thread holds the GIL for at most this long when the
+        # main thread wants it back (default 5 ms: 2,000 events of a storm).
         switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
-        writer = Writer(Output(), render, waiter.poke, reader_busy=reader_busy)
+        writer = Writer(Output(), waiter.poke)
         try:
-            status = _Pump(ns, session, writer).run()
+            status = _Pump(ns, session, writer, render).run()
             writer.finish()
             return status
         except Aborted as exc:
@@ -202,7 +165,10 @@ def run(ns: argparse.Namespace) -> int:
 class _Pump:
     """The main thread's loop: read, filter, hand to the writer; end as told."""
 
-    def __init__(self, ns: argparse.Namespace, session: Session, writer: Writer) -> None:
+    def __init__(
+        self, ns: argparse.Namespace, session: Session, writer: Writer, render: Renderer
+    ) -> None:
+        self.render = render
         self.once: bool = ns.once
         self.quiet: bool = ns.quiet
         self.timeout: float | None = None if ns.timeout in (None, math.inf) else ns.timeout
@@ -210,14 +176,15 @@ class _Pump:
         self.writer = writer
 
     def hand_over(self, events: list[Any]) -> int:
-        """Give the writer what *events* show; how many (-1: ``--once`` is met)."""
-        keep = self.session.keep
-        shown = [ev for ev in events if keep(ev)]
-        if self.once and shown:
-            self.writer.put(shown[:1])
-            return -1
-        self.writer.put(shown)
-        return len(shown)
+        """Give the writer the lines of what *events* show; how many (-1: ``--once``
+        is met)."""
+        shown = self.session.keep.select(events)
+        if not shown:
+            return 0
+        if self.once:
+            shown = shown[:1]
+        self.writer.put(self.render(shown, time.time()), len(shown))
+        return -1 if self.once else len(shown)
 
     def run(self) -> int:
         session = self.session
