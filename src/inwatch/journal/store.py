@@ -142,6 +142,30 @@ def _under(prefix: bytes) -> tuple[bytes, bytes]:
     return base + b"/", base + b"0"
 
 
+# The INSERTs of an event row by its shape. A column left out is NULL, and
+# leaving it out is cheaper than binding None: the sqlite3 module binds int,
+# float and str directly but looks every other value (None included) up in its
+# adapter registry first, which made the NULLs of a plain inotify event half
+# the cost of its row (6.2 against 3.0 us for 18 and 11 columns).
+_BARE, _MOVED, _STAT, _MOVED_STAT, _FULL = range(5)
+_STAT_COLUMNS = "size, mode, uid, gid, mtime_ns, inode"
+_EVENT_INSERTS = {
+    kind: f"INSERT INTO events ({columns}) VALUES ({','.join('?' * (columns.count(',') + 1))})"
+    for kind, columns in (
+        (_BARE, "time_ns, mask, path_id, origin"),
+        (_MOVED, "time_ns, mask, path_id, src_id, origin"),
+        (_STAT, f"time_ns, mask, path_id, origin, {_STAT_COLUMNS}"),
+        (_MOVED_STAT, f"time_ns, mask, path_id, src_id, origin, {_STAT_COLUMNS}"),
+        (
+            _FULL,
+            f"time_ns, mask, path_id, src_id, origin, {_STAT_COLUMNS}, actor_pid, actor_uid,"
+            " actor_comm, actor_exe, actor_status, actor_user, digest",
+        ),
+    )
+}
+_NONE6, _NONE5 = (None,) * 6, (None,) * 5
+
+
 class Store:
     """Writes prepared records into an open connection (the caller holds the
     transaction). Keeps a bounded cache of path ids and the open overflow gap."""
@@ -214,36 +238,49 @@ class Store:
         ids = self._resolve([it.path for it in items] + [it.src for it in items if it.src])
         self.states = FileStates(self.conn)
         self.states.load(list(ids.values()))
-        rows = []
-        none6, none5 = (None,) * 6, (None,) * 5
+        # Consecutive rows of the same shape (which optional columns they fill)
+        # go in one executemany each, in order: seq follows the kernel's order.
+        runs: list[tuple[int, list[tuple[Any, ...]]]] = []
+        rows: list[tuple[Any, ...]] = []
+        shape = -1
+        update = self._update_state
         for it in items:
             pid = ids[it.path]
-            sid = ids[it.src] if it.src is not None else None
+            src = it.src
+            sid = None if src is None else ids[src]
             st = it.st
             a = it.actor
-            rows.append(
-                (
-                    it.time_ns,
-                    it.mask,
-                    pid,
-                    sid,
-                    it.origin,
-                    *(st[:6] if st is not None else none6),
-                    *((a.pid, a.uid, a.comm, a.exe, a.status) if a else none5),
-                    it.actor_user,
-                    it.digest,
+            mask = it.mask
+            if a is not None or it.actor_user is not None or it.digest is not None:
+                kind = _FULL
+                row: tuple[Any, ...] = (
+                    it.time_ns, mask, pid, sid, it.origin,
+                    *(st[:6] if st is not None else _NONE6),
+                    *((a.pid, a.uid, a.comm, a.exe, a.status) if a else _NONE5),
+                    it.actor_user, it.digest,
+                )  # fmt: skip
+            elif st is None:
+                kind, row = (
+                    (_BARE, (it.time_ns, mask, pid, it.origin))
+                    if sid is None
+                    else (_MOVED, (it.time_ns, mask, pid, sid, it.origin))
                 )
-            )
-            self._gap_bookkeeping(it)
-            self._update_state(it, pid, sid)
+            elif sid is None:
+                kind, row = _STAT, (it.time_ns, mask, pid, it.origin, *st[:6])
+            else:
+                kind, row = _MOVED_STAT, (it.time_ns, mask, pid, sid, it.origin, *st[:6])
+            if kind != shape:
+                shape = kind
+                rows = []
+                runs.append((kind, rows))
+            rows.append(row)
+            if mask & _Q_OVERFLOW or self._overflow_gap is not None:
+                self._gap_bookkeeping(it)
+            update(it, pid, sid)
         self.states.flush()
-        self.conn.executemany(
-            "INSERT INTO events (time_ns, mask, path_id, src_id, origin, size, mode, uid,"
-            " gid, mtime_ns, inode, actor_pid, actor_uid, actor_comm, actor_exe,"
-            " actor_status, actor_user, digest)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        executemany = self.conn.executemany
+        for kind, rows in runs:
+            executemany(_EVENT_INSERTS[kind], rows)
         return int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def _gap_bookkeeping(self, it: Prepared) -> None:
