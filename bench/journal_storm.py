@@ -4,7 +4,8 @@
    delete: 80,000 events with the changes mask) -- every event in the journal, no
    overflow; CPU µs per event of the recorder against ``inwatch watch --json >
    file`` with the same mask on the same storm (rounds interleaved; tree, journal
-   and output on /dev/shm unless ``--storm-dir``); journal bytes per event (target <= 120 B without hashes; CPU target <= 2x watch --json).
+   and output on /dev/shm unless ``--storm-dir``); journal bytes per event
+   (target <= 120 B without hashes; CPU target <= 2x watch --json).
 2. query: ``inwatch query --since T`` over a journal of N events (default 10
    million, made synthetically by the library's own writer SQL) for a 10,000-row
    answer, wall clock of the whole command (target <= 1 s).
