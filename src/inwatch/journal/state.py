@@ -12,7 +12,10 @@ rows by path *range* (a directory's subtree) go to SQL directly, after
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 __all__ = ["COLUMNS", "FileStates"]
@@ -35,6 +38,17 @@ PRESENT, IS_DIR, CREATED, CHANGED, DELETED, SIZE, CTIME, INODE, DIGEST = (
     19,
 )
 _MODIFY = 0x2
+
+
+_NAMES = COLUMNS.split(", ")
+_NONES = (None,) * len(_NAMES)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert(filled: tuple[bool, ...]) -> str:
+    """The statement writing a ``files`` row whose columns *filled* are not NULL."""
+    names = ", ".join(compress(_NAMES, filled))
+    return f"INSERT OR REPLACE INTO files (path_id, {names}) VALUES (?{', ?' * sum(filled)})"
 
 
 class FileStates:
@@ -105,13 +119,22 @@ class FileStates:
         self.dirty.add(pid)
 
     def flush(self) -> None:
-        """Write the changed rows (one ``executemany``)."""
-        if self.dirty:
-            self.conn.executemany(
-                f"INSERT OR REPLACE INTO files (path_id, {COLUMNS}) VALUES (?{', ?' * 20})",
-                [(pid, *row) for pid in self.dirty if (row := self.rows[pid]) is not None],
-            )
-            self.dirty.clear()
+        """Write the changed rows: one ``executemany`` per shape (the columns a
+        row fills; the others are NULL by default). Binding None costs the
+        sqlite3 module an adapter lookup, and under inotify a row has 5 to 11
+        NULLs: leaving them out halves the cost of writing it."""
+        if not self.dirty:
+            return
+        shapes: dict[tuple[bool, ...], list[tuple[Any, ...]]] = {}
+        rows = self.rows
+        for pid in self.dirty:
+            row = rows[pid]
+            if row is not None:
+                filled = tuple(map(is_not, row, _NONES))
+                shapes.setdefault(filled, []).append((pid, *compress(row, filled)))
+        for filled, values in shapes.items():
+            self.conn.executemany(_insert(filled), values)
+        self.dirty.clear()
 
     def reset(self) -> None:
         """Flush, then forget every cached row (SQL is about to change rows directly)."""

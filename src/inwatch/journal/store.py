@@ -26,6 +26,7 @@ import hashlib
 import os
 import sqlite3
 import stat as stat_mod
+import sys
 import time
 from typing import Any, NamedTuple
 
@@ -91,10 +92,9 @@ def prepare_batch(events: list[Any], hash_max: int | None = None) -> list[Prepar
         if ev.mask & GONE_MASK:
             gone_at[ev.pathname] = i
     if not gone_at:
-        return [prepare(ev, hash_max) for ev in events]
-    return [
-        prepare(ev, hash_max, stat=gone_at.get(ev.pathname, -1) < i) for i, ev in enumerate(events)
-    ]
+        return [_prepare(ev, hash_max, None, True) for ev in events]
+    at = gone_at.get
+    return [_prepare(ev, hash_max, None, at(ev.pathname, -1) < i) for i, ev in enumerate(events)]
 
 
 def prepare(
@@ -102,11 +102,20 @@ def prepare(
 ) -> Prepared:
     """Turn an Event into a :class:`Prepared` record: stat the entry if it still
     exists after a change, hash it after CLOSE_WRITE when *hash_max* is given."""
+    return _prepare(ev, hash_max, now_ns, stat)
+
+
+# os.fsencode, without its call: this runs once per recorded event.
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_new_prepared = tuple.__new__  # Prepared(...) without the namedtuple's own __new__ frame
+
+
+def _prepare(ev: Any, hash_max: int | None, now_ns: int | None, stat: bool) -> Prepared:
     pathname = ev.pathname
-    path = pathname if type(pathname) is bytes else os.fsencode(pathname)
+    path = pathname if type(pathname) is bytes else pathname.encode(_FS_ENCODING, _FS_ERRORS)
     src = ev.src_pathname
     if src is not None and type(src) is not bytes:
-        src = os.fsencode(src)
+        src = src.encode(_FS_ENCODING, _FS_ERRORS)
     mask = ev.mask
     t = ev.time
     time_ns = int(t * 1e9) if t else (now_ns or time.time_ns())
@@ -122,16 +131,19 @@ def prepare(
             if hash_max is not None and mask & _CLOSE_WRITE and stat_mod.S_ISREG(s.st_mode):
                 digest = file_digest(path, s.st_size, hash_max)
     actor = ev.actor
-    return Prepared(
-        time_ns,
-        mask,
-        path,
-        src,
-        ORIGIN_CODES[ev.origin],
-        st,
-        actor,
-        user_name(actor.uid) if actor is not None else None,
-        digest,
+    return _new_prepared(
+        Prepared,
+        (
+            time_ns,
+            mask,
+            path,
+            src,
+            ORIGIN_CODES[ev.origin],
+            st,
+            actor,
+            user_name(actor.uid) if actor is not None else None,
+            digest,
+        ),
     )
 
 
@@ -243,32 +255,29 @@ class Store:
         runs: list[tuple[int, list[tuple[Any, ...]]]] = []
         rows: list[tuple[Any, ...]] = []
         shape = -1
-        update = self._update_state
+        changed = self.states.changed
         for it in items:
-            pid = ids[it.path]
-            src = it.src
+            time_ns, mask, path, src, origin, st, a, user, digest = it
+            pid = ids[path]
             sid = None if src is None else ids[src]
-            st = it.st
-            a = it.actor
-            mask = it.mask
-            if a is not None or it.actor_user is not None or it.digest is not None:
+            if a is not None or user is not None or digest is not None:
                 kind = _FULL
                 row: tuple[Any, ...] = (
-                    it.time_ns, mask, pid, sid, it.origin,
+                    time_ns, mask, pid, sid, origin,
                     *(st[:6] if st is not None else _NONE6),
                     *((a.pid, a.uid, a.comm, a.exe, a.status) if a else _NONE5),
-                    it.actor_user, it.digest,
+                    user, digest,
                 )  # fmt: skip
             elif st is None:
                 kind, row = (
-                    (_BARE, (it.time_ns, mask, pid, it.origin))
+                    (_BARE, (time_ns, mask, pid, origin))
                     if sid is None
-                    else (_MOVED, (it.time_ns, mask, pid, sid, it.origin))
+                    else (_MOVED, (time_ns, mask, pid, sid, origin))
                 )
             elif sid is None:
-                kind, row = _STAT, (it.time_ns, mask, pid, it.origin, *st[:6])
+                kind, row = _STAT, (time_ns, mask, pid, origin, *st[:6])
             else:
-                kind, row = _MOVED_STAT, (it.time_ns, mask, pid, sid, it.origin, *st[:6])
+                kind, row = _MOVED_STAT, (time_ns, mask, pid, sid, origin, *st[:6])
             if kind != shape:
                 shape = kind
                 rows = []
@@ -276,7 +285,21 @@ class Store:
             rows.append(row)
             if mask & _Q_OVERFLOW or self._overflow_gap is not None:
                 self._gap_bookkeeping(it)
-            update(it, pid, sid)
+            # The state of the path (see the module docstring).
+            if mask & GONE_MASK:
+                self._gone(it, pid)
+            elif mask & CHANGE_MASK:
+                if mask & _MOVED_TO and sid is not None:
+                    self._moved(it, pid, sid)
+                # Who: the process when the backend names it; with inotify only the owner.
+                if a is not None:
+                    who: tuple[Any, Any, Any] = (a.pid, a.uid, a.comm)
+                else:
+                    who = (None, st[2] if st else None, None)
+                changed(
+                    pid, time_ns, mask, bool(mask & _ISDIR), bool(mask & (_CREATE | _MOVED_TO)),
+                    who, st, digest,
+                )  # fmt: skip
         self.states.flush()
         executemany = self.conn.executemany
         for kind, rows in runs:
@@ -298,15 +321,6 @@ class Store:
                 )
             else:
                 self._overflow_gap = None
-
-    def _update_state(self, it: Prepared, pid: int, sid: int | None) -> None:
-        mask = it.mask
-        if mask & GONE_MASK:
-            self._gone(it, pid)
-        elif mask & CHANGE_MASK:
-            if mask & _MOVED_TO and sid is not None:
-                self._moved(it, pid, sid)
-            self._changed(it, pid)
 
     def _gone(self, it: Prepared, pid: int) -> None:
         self.states.gone(pid, it.time_ns)
@@ -351,19 +365,3 @@ class Store:
                 "UPDATE files SET path_id = ?, present = 1, deleted_ns = NULL WHERE path_id = ?",
                 (new_id, old_id),
             )
-
-    def _changed(self, it: Prepared, pid: int) -> None:
-        a = it.actor
-        st = it.st
-        # Who: the process when the backend names it; with inotify only the owner.
-        who = (a.pid, a.uid, a.comm) if a is not None else (None, st[2] if st else None, None)
-        self.states.changed(
-            pid,
-            it.time_ns,
-            it.mask,
-            bool(it.mask & _ISDIR),
-            bool(it.mask & (_CREATE | _MOVED_TO)),
-            who,
-            st,
-            it.digest,
-        )
