@@ -342,8 +342,6 @@ class Session:
         )
         self.skipped = pseudo_mounts(self.roots.paths) if self.recursive else []
         self.watcher: Any = None
-        #: True while the main thread reads and processes (a writer steps aside)
-        self.reading = False
         self._abandoned = False
 
     def _exclude(self) -> Callable[[str], bool] | None:
@@ -433,11 +431,7 @@ class Session:
         reason = self.waiter.wait(deadline, until, readable=self.watcher.wait_fd())
         if reason != "readable":
             return reason, []
-        self.reading = True
-        try:
-            return reason, self.watcher.read(timeout=0)
-        finally:
-            self.reading = False
+        return reason, self.watcher.read(timeout=0)
 
     def read_rest(self, seconds: float = 5.0) -> tuple[list[Any], bool]:
         """After a stop request or the last watch gone: every event the kernel

@@ -146,8 +146,9 @@ def run(ns: argparse.Namespace) -> int:
         if session.open() is None:
             return 0  # stopped during setup: nothing was read
 
-        # The read-ahead thread holds the GIL for at most this long when the
-        # main thread wants it back (default 5 ms: 2,000 events of a storm).
+        # When the read-ahead thread wakes up (the kernel has events), the main
+        # thread hands it the GIL within this long (default 5 ms: 2,000 events
+        # of a storm, an eighth of the kernel queue).
         switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
         writer = Writer(Output(), waiter.poke)
