@@ -209,6 +209,9 @@ def main() -> int:
     ap.add_argument("--baseline", metavar="SRC", help="also run the inwatch of SRC (a src/ dir)")
     ap.add_argument("--baseline-modes", default="json", help="its modes (default: json)")
     ns = ap.parse_args()
+    # Started in the background (``cmd &``), this process ignores SIGINT, and
+    # its tools would inherit that and never stop when asked.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rounds = ns.rounds or (3 if ns.quick else 10)
     modes = (ns.modes or ("json" if ns.quick else "json,default,format,csv")).split(",")
     tools = [f"inwatch:{m}" for m in modes]
