@@ -259,6 +259,8 @@ def format_renderer(
         w = watched[path] = path if path in file_roots or path.endswith("/") else path + "/"
         found = names.get(mask)
         if found is None:
+            if len(names) >= _CACHE_MAX:
+                names.clear()
             found = names[mask] = tuple(sep.join(inotifywait_names(mask)) for sep in seps)
         return w, found
 
