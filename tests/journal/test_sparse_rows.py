@@ -145,3 +145,40 @@ def test_file_rows_equal_the_full_row_write(tmp_path: Path) -> None:
     assert len(got) >= 5
     # Rows with NULLs of different columns were written (several shapes).
     assert len({tuple(v is None for v in row) for row in got}) >= 3
+
+
+def test_bulk_inserts_keep_order_across_statements(tmp_path: Path) -> None:
+    """More rows than one statement takes (MAX_PARAMS values), of every width."""
+    from inwatch.journal.inserts import MAX_PARAMS, insert_rows
+
+    conn = sqlite3.connect(tmp_path / "t.db")
+    try:
+        for width in (1, 2, 4, 18, MAX_PARAMS):
+            cols = ", ".join(f"c{i}" for i in range(width))
+            conn.execute(f"CREATE TABLE t{width} (seq INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            rows = [tuple(r * width + c for c in range(width)) for r in range(1000)]
+            insert_rows(conn, f"INSERT INTO t{width} ({cols}) VALUES ", width, rows)
+            got = conn.execute(f"SELECT * FROM t{width} ORDER BY seq").fetchall()
+            assert got == [(i + 1, *row) for i, row in enumerate(rows)], width
+    finally:
+        conn.close()
+
+
+def test_a_big_batch_is_stored_in_order(tmp_path: Path) -> None:
+    """A batch of many statements' worth: seq follows the events' order."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shapes = _events(tree)
+    events = [shapes[i % len(shapes)] for i in range(3000)]
+    items = prepare_batch(events, 1 << 20)
+    db = tmp_path / "j.db"
+    _write(db, events)
+    rows = _rows(
+        db,
+        "SELECT e.seq, e.mask, p.path, e.size FROM events e JOIN paths p ON p.id = e.path_id"
+        " ORDER BY e.seq",
+    )
+    assert [r[0] for r in rows] == list(range(1, 3001))
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        (it.mask, it.path, it.st[0] if it.st else None) for it in items
+    ]

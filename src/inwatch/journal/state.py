@@ -5,7 +5,7 @@ close-write, delete): one SQL statement per event on ``files`` cost more than th
 event rows themselves. :class:`FileStates` loads the rows of a batch's paths with
 one ``SELECT`` per 500 ids, applies every event to them in order (the rules are
 in :mod:`inwatch.journal.store`), and writes each changed row once with one
-``executemany``, all inside the batch's transaction. Statements that touch
+bulk insert, all inside the batch's transaction. Statements that touch
 rows by path *range* (a directory's subtree) go to SQL directly, after
 :meth:`FileStates.flush` has written what is pending, and leave the cache empty.
 """
@@ -17,6 +17,8 @@ import sqlite3
 from itertools import compress
 from operator import is_not
 from typing import Any
+
+from .inserts import insert_rows
 
 __all__ = ["COLUMNS", "FileStates"]
 
@@ -46,9 +48,10 @@ _NONES = (None,) * len(_NAMES)
 
 @functools.lru_cache(maxsize=256)
 def _insert(filled: tuple[bool, ...]) -> str:
-    """The statement writing a ``files`` row whose columns *filled* are not NULL."""
+    """The head of the statement writing ``files`` rows whose columns *filled*
+    are not NULL (:func:`~inwatch.journal.inserts.insert_rows` adds the values)."""
     names = ", ".join(compress(_NAMES, filled))
-    return f"INSERT OR REPLACE INTO files (path_id, {names}) VALUES (?{', ?' * sum(filled)})"
+    return f"INSERT OR REPLACE INTO files (path_id, {names}) VALUES "
 
 
 class FileStates:
@@ -119,7 +122,7 @@ class FileStates:
         self.dirty.add(pid)
 
     def flush(self) -> None:
-        """Write the changed rows: one ``executemany`` per shape (the columns a
+        """Write the changed rows: one bulk insert per shape (the columns a
         row fills; the others are NULL by default). Binding None costs the
         sqlite3 module an adapter lookup, and under inotify a row has 5 to 11
         NULLs: leaving them out halves the cost of writing it."""
@@ -133,7 +136,7 @@ class FileStates:
                 filled = tuple(map(is_not, row, _NONES))
                 shapes.setdefault(filled, []).append((pid, *compress(row, filled)))
         for filled, values in shapes.items():
-            self.conn.executemany(_insert(filled), values)
+            insert_rows(self.conn, _insert(filled), sum(filled) + 1, values)
         self.dirty.clear()
 
     def reset(self) -> None:

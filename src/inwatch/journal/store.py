@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from ..event import Actor
 from ..users import user_name
+from .inserts import insert_rows
 from .schema import ORIGIN_CODES
 from .state import FileStates
 
@@ -162,7 +163,7 @@ def _under(prefix: bytes) -> tuple[bytes, bytes]:
 _BARE, _MOVED, _STAT, _MOVED_STAT, _FULL = range(5)
 _STAT_COLUMNS = "size, mode, uid, gid, mtime_ns, inode"
 _EVENT_INSERTS = {
-    kind: f"INSERT INTO events ({columns}) VALUES ({','.join('?' * (columns.count(',') + 1))})"
+    kind: (f"INSERT INTO events ({columns}) VALUES ", columns.count(",") + 1)
     for kind, columns in (
         (_BARE, "time_ns, mask, path_id, origin"),
         (_MOVED, "time_ns, mask, path_id, src_id, origin"),
@@ -212,7 +213,7 @@ class Store:
 
     def _resolve(self, paths: list[bytes]) -> dict[bytes, int]:
         """The ids of all *paths*, with one SELECT per 500 unknown paths and one
-        ``executemany`` for the new ones (ids assigned from ``max(id)``: the
+        bulk insert for the new ones (ids assigned from ``max(id)``: the
         caller's write transaction keeps any other writer out meanwhile)."""
         ids: dict[bytes, int] = {}
         unknown: list[bytes] = []
@@ -232,7 +233,7 @@ class Store:
         if new:
             base = execute("SELECT coalesce(max(id), 0) FROM paths").fetchone()[0]
             rows = [(base + 1 + i, p) for i, p in enumerate(new)]
-            self.conn.executemany("INSERT INTO paths (id, path) VALUES (?, ?)", rows)
+            insert_rows(self.conn, "INSERT INTO paths (id, path) VALUES ", 2, rows)
             ids.update((p, pid) for pid, p in rows)
         for p in unknown:
             self._remember(p, ids[p])
@@ -251,7 +252,7 @@ class Store:
         self.states = FileStates(self.conn)
         self.states.load(list(ids.values()))
         # Consecutive rows of the same shape (which optional columns they fill)
-        # go in one executemany each, in order: seq follows the kernel's order.
+        # go in together, in order: seq follows the kernel's order.
         runs: list[tuple[int, list[tuple[Any, ...]]]] = []
         rows: list[tuple[Any, ...]] = []
         shape = -1
@@ -301,9 +302,8 @@ class Store:
                     who, st, digest,
                 )  # fmt: skip
         self.states.flush()
-        executemany = self.conn.executemany
         for kind, rows in runs:
-            executemany(_EVENT_INSERTS[kind], rows)
+            insert_rows(self.conn, *_EVENT_INSERTS[kind], rows)
         return int(self.conn.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def _gap_bookkeeping(self, it: Prepared) -> None:
