@@ -86,9 +86,9 @@ class FanotifyCore:
     drivers, with the methods the Watcher calls on a backend."""
 
     def __init__(self, onerror: Callable[[OSError], object] | None) -> None:
-        from .fanotify.backend import Buffered, FanotifyBackend
+        from .fanotify.backend import Buffered, FanotifyBackend, env_options
 
-        self.backend = FanotifyBackend()
+        self.backend = FanotifyBackend(**env_options())
         self.buffered = Buffered(self.backend)
         self.onerror = onerror
         self.errors: list[OSError] = []

@@ -20,7 +20,15 @@ from contract_harness import describe, pathnames
 from inwatch import Mask, Watcher
 
 CREATE, DELETE, MOVED_TO = int(Mask.CREATE), int(Mask.DELETE), int(Mask.MOVED_TO)
+MOVED_FROM = int(Mask.MOVED_FROM)
 j = os.path.join
+
+
+@pytest.fixture
+def backend() -> str:
+    """This module is about fanotify alone (and acts from other processes: the
+    listener's own activity is not reported)."""
+    return "fanotify"
 
 
 @pytest.fixture
@@ -36,7 +44,7 @@ def fan_root(tmpfs: Path) -> str:
 def test_tree_events_with_actors(harness: MakeHarness, fan_root: str) -> None:
     """Everything is done by other processes: the listener's own activity is
     never reported (so the harness's in-process sentinels cannot be used)."""
-    h = harness(backend="fanotify")
+    h = harness()
     assert h.w.backend == "fanotify"
     os.makedirs(j(fan_root, "a", "b"))
     h.w.add(fan_root, recursive=True)
@@ -48,6 +56,8 @@ def test_tree_events_with_actors(harness: MakeHarness, fan_root: str) -> None:
     assert f in pathnames(events, CREATE), describe(events)
     moved = [e for e in events if e.mask & MOVED_TO]
     assert [os.fsdecode(e.src_pathname) for e in moved] == [f], describe(events)
+    (left,) = [e for e in events if e.mask & MOVED_FROM]
+    assert left.pathname == f and left.cookie == moved[0].cookie != 0, describe(events)
     touched = next(e for e in events if os.fsdecode(e.pathname) == f)
     assert touched.actor is not None and touched.actor.uid == 0, touched
     assert touched.actor.exe is not None and touched.actor.exe.endswith("touch"), touched

@@ -36,9 +36,30 @@ from .fd import Fanotify
 from .flags import FanInit, FanMark, FanMask
 from .handles import PathCache
 
-__all__ = ["DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
+__all__ = ["CANNOT", "DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
+
+CANNOT: dict[str, str] = {
+    "watch_table": "w.watches holds the roots add() returned, not one watch per directory: "
+    "a filesystem mark needs no per-directory watch",
+    "per_watch": "unwatch(), set_mask() and set_auto_add() act on one directory's watch; "
+    "a filesystem mark has none (NotImplementedError says so)",
+    "move_halves": "a rename inside the watched trees is one MOVED_TO carrying src_pathname "
+    "(FAN_RENAME, or the two halves paired by the moved object's handle): no MOVED_FROM "
+    "half and no cookie",
+    "mounts": "a filesystem mark watches one filesystem: a file system mounted inside a tree "
+    "is not watched, and an unmount sends no UNMOUNT (fanotify has no such event)",
+    "follow_links_inside": "paths come from the kernel resolved: with follow_symlinks a link "
+    "inside a tree to a directory elsewhere is not followed (only a root given as a link is)",
+    "watch_limit": "there is no watch limit to reach: one mark per filesystem",
+    "listing_errors": "no directory is listed at add(): an unreadable subdirectory is watched "
+    "like any other (the kernel names its objects by handle)",
+}
+"""What the Watcher contract (tests/contract) asks that this backend cannot do,
+each with the reason: the contract suite skips exactly these for fanotify, and
+nothing else. Everything not listed here behaves as with inotify."""
 
 _ALL_EVENTS = 0xFFF
+_IGNORED = 0x8000
 DEFAULT_EXEC_PATHS = ("/", "/usr", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/opt")
 """Where programs live: their filesystems get a FAN_OPEN_EXEC-only mark, so that
 the executable of a process is known even after it exited (see :mod:`.actors`)."""
@@ -59,6 +80,26 @@ def availability(path: str | bytes | None = None) -> tuple[bool, str]:
     finally:
         fan.close()
     return True, "fanotify: filesystem marks with FAN_REPORT_DFID_NAME available"
+
+
+ENV = "INWATCH_FANOTIFY"
+"""Options for tests, comma-separated, read by :func:`env_options`: ``report-own``
+(deliver the listener's own changes, so a test may act in-process) and
+``no-rename`` (pair FAN_MOVED_FROM/FAN_MOVED_TO as on kernels before 5.17)."""
+
+
+def env_options() -> dict[str, Any]:
+    """The :class:`FanotifyBackend` arguments :data:`ENV` asks for (the Watcher
+    builds its backend with them); an unknown word is an error, not ignored."""
+    out: dict[str, Any] = {}
+    for word in filter(None, (w.strip() for w in os.environ.get(ENV, "").split(","))):
+        if word == "report-own":
+            out["ignore_own"] = False
+        elif word == "no-rename":
+            out["rename"] = False
+        else:
+            raise ValueError(f"{ENV}: unknown option {word!r} (report-own, no-rename)")
+    return out
 
 
 class FanotifyBackend:
@@ -139,10 +180,17 @@ class FanotifyBackend:
         raws = wire.parse(data)
         with self._lock:
             events = self._core.convert(raws, caps, drain, now)
-            # A deleted root is over, as an inotify watch is after IN_IGNORED.
+            # A deleted root is over, as an inotify watch is: IGNORED (wd = the
+            # root's id) follows its DELETE_SELF.
             for rid in self._core.gone:
-                if rid in self._roots:
+                root = self._roots.get(rid)
+                if root is not None:
                     self._drop(rid)
+                    shown: Any = root.shown if root.as_bytes else os.fsdecode(root.shown)
+                    empty: Any = b"" if root.as_bytes else ""
+                    events.append(
+                        Event(rid, _IGNORED, 0, empty, shown, None, "kernel", now, None, shown)
+                    )
             self._core.gone.clear()
             return events
 

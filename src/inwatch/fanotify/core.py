@@ -10,9 +10,12 @@ What the kernel does that this module relies on:
   record is expanded into one Event per bit in the order a file's life takes
   (:data:`ORDER`: created, opened, read, written, closed, moved away, deleted).
   Repeats are lost: counts are lower bounds.
-- FAN_RENAME (5.17) is one record with the old and the new place: a move
-  inside the watched set is one MOVED_TO with ``src_pathname``; out of it a
-  MOVED_FROM; into it a MOVED_TO without ``src_pathname`` (as inotify).
+- FAN_RENAME (5.17) is one record with the old and the new place (before
+  5.17, or with ``rename=False``, the FAN_MOVED_FROM/FAN_MOVED_TO halves are
+  paired into one, see :mod:`.moves`). It is delivered as inotify would: a move
+  inside the watched set is MOVED_FROM then MOVED_TO with one cookie (made
+  here: fanotify has none) and ``src_pathname`` on the MOVED_TO; out of it a
+  MOVED_FROM; into it a MOVED_TO without ``src_pathname``.
 - A record about a directory itself (OPEN of a directory, MOVE_SELF,
   DELETE_SELF) names it with the entry ``"."``; self events of non-directories
   come with the object's handle only.
@@ -20,9 +23,11 @@ What the kernel does that this module relies on:
   (``wd`` -1, empty path), then each tree's :mod:`.rescan`.
 - ``metadata.pid`` is the process (thread group); 0 when the kernel hides it.
   Records of our own pid (our listings, our rescan, our journal) are used to
-  keep the path cache current and never delivered.
+  keep the path cache current and never delivered (with ``own_pid`` -1, for
+  tests acting in-process, only our reads of directories are dropped).
 
-Events carry ``wd`` -1 and ``cookie`` 0: fanotify has neither.
+Events carry as ``wd`` the id of the root they were reported for (what
+``add`` returned; -1 for Q_OVERFLOW), and a ``cookie`` only on a move's pair.
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ ORDER = (
     _DELETE_SELF,
 )
 _SELF = _DELETE_SELF | _MOVE_SELF
+_DIRENT = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO
+_READS = _OPEN | _ACCESS | _CLOSE_NOWRITE | _ONDIR
 _WANTED = sum(ORDER)
 # Always asked of the kernel, whatever the roots want: the path cache and the
 # snapshots follow creations, deletions and renames.
@@ -166,8 +173,18 @@ class Root:
                 if end < 0:
                     break
                 start = end + 1
-        if self._func is not None and self._func(os.fsdecode(pathname)):
-            return None
+        func = self._func
+        if func is not None and rel:
+            # As for patterns, an excluded directory excludes what is below it:
+            # each leading path inside the root is asked (as the inotify backend
+            # asks each directory it would watch).
+            end = rel.find(b"/")
+            while end >= 0:
+                if func(os.fsdecode(self.prefix + rel[:end])):
+                    return None
+                end = rel.find(b"/", end + 1)
+            if func(os.fsdecode(pathname)):
+                return None
         return rel
 
     def moved(self, src: bytes, dst: bytes) -> bool:
@@ -208,6 +225,10 @@ class Core:
         self.actors = actors
         self.roots: list[Root] = []  # longest path first
         self.own_pid = os.getpid()
+        """Records of this pid are never delivered (-1: every pid's are)."""
+        self.my_pid = os.getpid()
+        """Even when our own records are delivered, our reads of directories are
+        not: they are our listings, which inotify does not report either."""
         self.blind_since = time.time()
         self.overflows = 0
         self.unresolved = 0
@@ -215,6 +236,7 @@ class Core:
         self._batch = 0
         self._root_paths: dict[bytes, list[int]] = {}
         self._file_roots = False
+        self._cookies = 0
         self.gone: list[int] = []
         """Roots whose directory (or file) was deleted: the backend drops them."""
 
@@ -305,6 +327,8 @@ class Core:
             self.actors.saw_exec(ev.pid, pathname, name or os.path.basename(parent), drain)
         if ev.pid == self.own_pid:
             return
+        if is_dir and not mask & ~_READS and ev.pid == self.my_pid and not name:
+            return  # our own listing of a directory (a rescan, a scan of a moved-in tree)
         root = self._root_for(pathname, key_fsid(dkey if dkey is not None else ev.fid or b""))
         if root is None:
             return
@@ -313,16 +337,21 @@ class Core:
             bits &= ~_CREATE
         if bits & _SELF and not is_dir and pathname != root.path:
             bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
+        if not root.is_dir:
+            # A watched file: inotify's path/name for it, and none of the
+            # entry events (CREATE, DELETE, moves) its directory gets.
+            parent, name = pathname, b""
+            bits &= ~_DIRENT
         if not bits:
             return
         actor = self._actor(ev, caps, drain)
         isdir = _ISDIR if is_dir else 0
-        if not root.is_dir:
-            parent, name = pathname, b""  # a watched file: inotify's path/name for it
         p, n, full = _typed(root, parent, name, pathname)
         for bit in ORDER:
             if bits & bit:
-                out.append(Event(-1, bit | isdir, 0, n, p, None, "kernel", now, actor, full))
+                # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
+                flag = 0 if bit & _SELF else isdir
+                out.append(Event(root.id, bit | flag, 0, n, p, None, "kernel", now, actor, full))
 
     def _rename(
         self,
@@ -362,21 +391,36 @@ class Core:
         dst_root = self._root_for(dst, fsid, _MOVED_TO)
         src_root = self._root_for(src, fsid, _MOVED_FROM)
         isdir = _ISDIR if is_dir else 0
-        actor = None
+        if dst_root is None and src_root is None:
+            return
+        actor = self._actor(ev, caps, drain)
+        # Inside the watched set (whatever the masks say), the move is the pair
+        # inotify gives: MOVED_FROM then MOVED_TO, one cookie (ours: fanotify
+        # has none), the MOVED_TO carrying src_pathname.
+        inside = dst_root is not None and self._root_for(src, fsid) is not None
+        cookie = self._cookie() if inside else 0
+        if src_root is not None:
+            p, n, full = _typed(src_root, src_dir, old_name, src)
+            out.append(
+                Event(
+                    src_root.id, _MOVED_FROM | isdir, cookie, n, p, None, "kernel", now, actor, full
+                )
+            )
         if dst_root is not None:
-            actor = self._actor(ev, caps, drain)
             p, n, full = _typed(dst_root, dst_dir, new_name, dst)
             s = None
-            if self._root_for(src, fsid) is not None:  # a move inside the watched set
+            if inside:
                 shown = dst_root.show(src)
                 s = shown if dst_root.as_bytes else os.fsdecode(shown)
-            out.append(Event(-1, _MOVED_TO | isdir, 0, n, p, s, "kernel", now, actor, full))
-            if is_dir and s is None and dst_root.recursive:
+            out.append(
+                Event(dst_root.id, _MOVED_TO | isdir, cookie, n, p, s, "kernel", now, actor, full)
+            )
+            if is_dir and not inside and dst_root.recursive:
                 self._scan_moved_in(dst_root, dst, now, out)
-        elif src_root is not None:
-            actor = self._actor(ev, caps, drain)
-            p, n, full = _typed(src_root, src_dir, old_name, src)
-            out.append(Event(-1, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
+
+    def _cookie(self) -> int:
+        self._cookies = self._cookies % 0xFFFFFFFF + 1  # 32 bits, never 0, as inotify's
+        return self._cookies
 
     def _scan_moved_in(self, root: Root, top: bytes, now: float, out: list[Event[Any]]) -> None:
         """A directory moved in from outside: what it holds was never reported
@@ -393,7 +437,7 @@ class Core:
                 full = _join(d, name)
                 self._scanned[full] = self._batch
                 p, n, f = _typed(root, d, name, full)
-                out.append(Event(-1, bits, 0, n, p, None, "scan", now, None, f))
+                out.append(Event(root.id, bits, 0, n, p, None, "scan", now, None, f))
         if root.snapshot is not None:
             for d, names in snap.dirs.items():
                 root.snapshot.dirs[d] = dict(names)
@@ -449,7 +493,7 @@ class Core:
                 if not bits & root.mask:
                     continue
                 p, n, full = _typed(root, parent, name, _join(parent, name))
-                out.append(Event(-1, bits, 0, n, p, None, "rescan", now, None, full))
+                out.append(Event(root.id, bits, 0, n, p, None, "rescan", now, None, full))
             if root.snapshot is not None:
                 root.snapshot = snap
         return out
