@@ -226,12 +226,12 @@ def test_stop_ends_delivery_and_leaves_no_thread(harness: MakeHarness, scratch: 
     assert h.w.closed
 
 
-def test_selectors_through_fileno(scratch: str) -> None:
+def test_selectors_through_fileno(backend: str, scratch: str) -> None:
     import selectors
 
     from inwatch import Watcher
 
-    with Watcher() as w, selectors.DefaultSelector() as sel:
+    with Watcher(backend=backend) as w, selectors.DefaultSelector() as sel:
         w.add(scratch, recursive=True)
         sel.register(w, selectors.EVENT_READ)
         while sel.select(0):  # add()'s own directory reads are reported too

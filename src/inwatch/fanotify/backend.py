@@ -50,6 +50,10 @@ CANNOT: dict[str, str] = {
     "is not watched, and an unmount sends no UNMOUNT (fanotify has no such event)",
     "follow_links_inside": "paths come from the kernel resolved: with follow_symlinks a link "
     "inside a tree to a directory elsewhere is not followed (only a root given as a link is)",
+    "overflow_names": "after FAN_Q_OVERFLOW the Watcher's trees (added without a snapshot: "
+    "one mark, no listing) are rescanned by ctime: what changed while blind comes as "
+    "MODIFY, and created or deleted names only as their directory's MODIFY "
+    "(FanotifyBackend.add(snapshot=True) gives the exact CREATE/DELETE diff)",
     "watch_limit": "there is no watch limit to reach: one mark per filesystem",
     "listing_errors": "no directory is listed at add(): an unreadable subdirectory is watched "
     "like any other (the kernel names its objects by handle)",
@@ -60,6 +64,8 @@ nothing else. Everything not listed here behaves as with inotify."""
 
 _ALL_EVENTS = 0xFFF
 _IGNORED = 0x8000
+_WAKE = b"wake"
+"""What read_raw returns (this very object) when only remove() woke it."""
 DEFAULT_EXEC_PATHS = ("/", "/usr", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/opt")
 """Where programs live: their filesystems get a FAN_OPEN_EXEC-only mark, so that
 the executable of a process is known even after it exited (see :mod:`.actors`)."""
@@ -139,23 +145,28 @@ class FanotifyBackend:
         )
         self._lock = threading.Lock()
         self._next_id = 1
+        self._ended: list[Event[Any]] = []  # IGNORED of roots remove()d, not yet delivered
         # The proc connector must be drained even while the watched trees are
         # quiet, or a busy machine overflows its socket and every actor becomes
         # uncertain: one epoll fd wakes the driver for either.
-        self._epoll: select.epoll | None = None
+        # remove() of the last root must wake a driver waiting for events, as
+        # inotify's IN_IGNORED does (removing a fanotify mark queues nothing):
+        # an eventfd in the same epoll set.
+        self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._epoll = select.epoll()
+        self._epoll.register(self._fan.fileno(), select.EPOLLIN)
+        self._epoll.register(self._wake, select.EPOLLIN)
         conn = self._actors.connector_fd() if self._actors is not None else None
         if conn is not None:
-            self._epoll = select.epoll()
-            self._epoll.register(self._fan.fileno(), select.EPOLLIN)
             self._epoll.register(conn, select.EPOLLIN)
 
     # --- Source -----------------------------------------------------------------
 
     def fileno(self) -> int:
         """Readable when events (or proc-connector news) are queued."""
-        if self._epoll is not None and not self._fan.closed:
+        if not self._fan.closed:
             return self._epoll.fileno()
-        return self._fan.fileno()
+        return self._fan.fileno()  # raises: closed
 
     def read_raw(self) -> bytes:
         caps: list[Capture | None] = []
@@ -166,11 +177,19 @@ class FanotifyBackend:
             data = self._fan.read_raw()
         drain = actors.replay() if actors is not None else 0
         if not data:
-            return b""
+            try:
+                os.eventfd_read(self._wake)
+            except BlockingIOError:
+                return b""
+            return _WAKE  # remove() queued an IGNORED: process() delivers it
         self._reads.append((time.time(), drain, caps))
         return data
 
     def process(self, data: bytes) -> list[Event[Any]]:
+        if data is _WAKE:
+            with self._lock:
+                ended, self._ended = self._ended, []
+            return ended
         if not data:
             return []
         if self._reads:
@@ -183,15 +202,12 @@ class FanotifyBackend:
             # A deleted root is over, as an inotify watch is: IGNORED (wd = the
             # root's id) follows its DELETE_SELF.
             for rid in self._core.gone:
-                root = self._roots.get(rid)
-                if root is not None:
-                    self._drop(rid)
-                    shown: Any = root.shown if root.as_bytes else os.fsdecode(root.shown)
-                    empty: Any = b"" if root.as_bytes else ""
-                    events.append(
-                        Event(rid, _IGNORED, 0, empty, shown, None, "kernel", now, None, shown)
-                    )
+                if rid in self._roots:
+                    events.append(self._drop(rid, now))
             self._core.gone.clear()
+            if self._ended:
+                events.extend(self._ended)
+                self._ended.clear()
             return events
 
     def deadline(self) -> float | None:
@@ -302,10 +318,17 @@ class FanotifyBackend:
     def remove(self, path_or_id: int | str | bytes) -> None:
         """Stop watching a root (by the id ``add`` returned, or its path)."""
         with self._lock:
-            self._drop(self._find(path_or_id))
+            # As inotify's rm_watch queues IN_IGNORED: delivered by the next
+            # read, which the eventfd wakes (removing a mark queues nothing).
+            self._ended.append(self._drop(self._find(path_or_id), time.time()))
+            os.eventfd_write(self._wake, 1)
 
-    def _drop(self, rid: int) -> None:
+    def _drop(self, rid: int, now: float) -> Event[Any]:
+        """Forget root *rid*; its IGNORED event (wd = the root's id)."""
         root = self._roots.pop(rid)
+        shown: Any = root.shown if root.as_bytes else os.fsdecode(root.shown)
+        empty: Any = b"" if root.as_bytes else ""
+        ignored = Event(rid, _IGNORED, 0, empty, shown, None, "kernel", now, None, shown)
         self._core.set_roots(self._roots.values())
         marked, old = self._marks[root.fsid]
         keep = 0
@@ -333,10 +356,12 @@ class FanotifyBackend:
         ondir = FanMask.ONDIR if root.is_dir else 0
         with contextlib.suppress(OSError):
             self._fan.unmark(root.path, FanMask.DELETE_SELF | ondir, FanMark.INODE)
+        return ignored
 
     def close(self) -> None:
-        if self._epoll is not None:
-            self._epoll.close()
+        self._epoll.close()
+        if not self._fan.closed:
+            os.close(self._wake)
         self._fan.close()
         self._paths.close()
         if self._actors is not None:
