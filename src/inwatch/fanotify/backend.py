@@ -31,10 +31,11 @@ from ..event import Event
 from . import _sys, rescan, wire
 from .actors import Actors, Capture
 from .core import Core, Root, kernel_mask
-from .errors import FanotifyError
+from .errors import FanotifyError, UnsupportedEventError
 from .fd import Fanotify
 from .flags import FanInit, FanMark, FanMask
 from .handles import PathCache
+from .moves import Halves
 
 __all__ = ["CANNOT", "DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
 
@@ -118,11 +119,15 @@ class FanotifyBackend:
         actors: bool = True,
         exec_paths: Iterable[str] = DEFAULT_EXEC_PATHS,
         ignore_own: bool = True,
+        rename: bool | None = None,
     ) -> None:
         """*actors*: identify the process of each event (pidfds, the proc
         connector and exec marks on *exec_paths*' filesystems, as far as the
         process may). *ignore_own*: drop events caused by this process (its
-        listings, its journal); tests turn it off to act on files directly."""
+        listings, its journal); tests turn it off to act on files directly.
+        *rename*: ``None`` uses FAN_RENAME where the kernel has it (5.17) and
+        else pairs FAN_MOVED_FROM/FAN_MOVED_TO (:mod:`.moves`); ``False``
+        always pairs (to test that path on a new kernel)."""
         self._fan = Fanotify(pidfd=actors)
         self._pidfd = bool(self._fan.flags & FanInit.REPORT_PIDFD)
         self._paths = PathCache()
@@ -136,11 +141,17 @@ class FanotifyBackend:
         except BaseException:
             self._fan.close()
             raise
+        self._rename_asked = rename
+        self._halves = False
+        # No FAN_REPORT_TARGET_FID means a kernel before 5.17: no FAN_RENAME either.
+        if rename is False or not self._fan.flags & FanInit.REPORT_TARGET_FID:
+            self._use_halves()
+        self._last_empty = 0.0  # when the last read that found nothing started
         self._exec_paths = tuple(exec_paths) if self._actors and self._actors.table else ()
         self._exec_fsids: set[bytes] = set()
         self._roots: dict[int, Root] = {}
         self._marks: dict[bytes, tuple[bytes, int]] = {}  # fsid -> (marked path, mask)
-        self._reads: collections.deque[tuple[float, int, list[Capture | None]]] = (
+        self._reads: collections.deque[tuple[float, int, list[Capture | None], float]] = (
             collections.deque()
         )
         self._lock = threading.Lock()
@@ -169,6 +180,7 @@ class FanotifyBackend:
         return self._fan.fileno()  # raises: closed
 
     def read_raw(self) -> bytes:
+        started = time.monotonic()
         caps: list[Capture | None] = []
         actors = self._actors
         if actors is not None and self._pidfd:
@@ -177,28 +189,31 @@ class FanotifyBackend:
             data = self._fan.read_raw()
         drain = actors.replay() if actors is not None else 0
         if not data:
+            self._last_empty = started
             try:
                 os.eventfd_read(self._wake)
             except BlockingIOError:
                 return b""
             return _WAKE  # remove() queued an IGNORED: process() delivers it
-        self._reads.append((time.time(), drain, caps))
+        self._reads.append((time.time(), drain, caps, started))
         return data
 
     def process(self, data: bytes) -> list[Event[Any]]:
-        if data is _WAKE:
+        if data is _WAKE or not data:
             with self._lock:
                 ended, self._ended = self._ended, []
+                halves = self._core.halves
+                if halves is not None:
+                    # A read that found nothing settles the departures before it.
+                    halves.settle(self._last_empty, time.time(), ended)
             return ended
-        if not data:
-            return []
         if self._reads:
-            now, drain, caps = self._reads.popleft()
+            now, drain, caps, started = self._reads.popleft()
         else:  # bytes not from read_raw (tests): no captures
-            now, drain, caps = time.time(), 0, []
+            now, drain, caps, started = time.time(), 0, [], time.monotonic()
         raws = wire.parse(data)
         with self._lock:
-            events = self._core.convert(raws, caps, drain, now)
+            events = self._core.convert(raws, caps, drain, now, started)
             # A deleted root is over, as an inotify watch is: IGNORED (wd = the
             # root's id) follows its DELETE_SELF.
             for rid in self._core.gone:
@@ -211,7 +226,18 @@ class FanotifyBackend:
             return events
 
     def deadline(self) -> float | None:
-        return None  # FAN_RENAME is one record: nothing waits for a partner
+        """When a held MOVED_FROM is due (``None`` with FAN_RENAME: one record)."""
+        halves = self._core.halves
+        return None if halves is None else halves.pairer.deadline()
+
+    @property
+    def renames(self) -> str:
+        """How renames reach us: ``"FAN_RENAME"`` or ``"paired halves"``."""
+        return "paired halves" if self._halves else "FAN_RENAME"
+
+    def _use_halves(self) -> None:
+        self._halves = True
+        self._core.halves = Halves(self._core)
 
     @property
     def alive(self) -> bool:
@@ -377,13 +403,22 @@ class FanotifyBackend:
     # --- internals --------------------------------------------------------------
 
     def _kernel_mask(self, mask: int, fsid: bytes) -> int:
-        return kernel_mask(mask, exec_too=self._actors is not None and bool(self._exec_paths))
+        exec_too = self._actors is not None and bool(self._exec_paths)
+        return kernel_mask(mask, exec_too, rename=not self._halves)
 
     def _mark_for(self, fsid: bytes, path: bytes, mask: int) -> None:
         want = self._kernel_mask(mask, fsid)
         marked, have = self._marks.get(fsid, (path, 0))
         if want & ~have:
-            self._fan.mark(path, want | have)
+            try:
+                self._fan.mark(path, want | have)
+            except UnsupportedEventError:
+                if self._halves or self._rename_asked is not None or self._marks:
+                    raise
+                # EINVAL for FAN_RENAME: a kernel before 5.17. Pair the halves.
+                self._use_halves()
+                want = self._kernel_mask(mask, fsid)
+                self._fan.mark(path, want | have)
         self._marks[fsid] = (marked, want | have)
 
     def _mark_exec_filesystems(self) -> None:
@@ -456,12 +491,19 @@ class Buffered:
             return len(data)
 
     def process(self) -> list[Event[Any]]:
+        backend = self.backend
         with self._lock:
             chunks, self._chunks = self._chunks, collections.deque()
             self._backlog = 0
         out: list[Event[Any]] = []
         for data in chunks:
-            out.extend(self.backend.process(data))
+            out.extend(backend.process(data))
+        if backend.deadline() is not None:
+            # A MOVED_FROM waits for its MOVED_TO: one more read (under the
+            # lock, so no reader thread takes bytes between) pairs or settles it.
+            with self._lock:
+                data = b"" if self._chunks or backend.closed else backend.read_raw()
+            out.extend(backend.process(data))
         return out
 
     def deadline(self) -> float | None:

@@ -43,6 +43,7 @@ from ..event import Event
 from . import rescan
 from .actors import Actors, Capture
 from .handles import PathCache, unresolved_path
+from .moves import Halves
 from .wire import RawEvent, key_fsid
 
 __all__ = ["EXEC", "ORDER", "Core", "Root", "kernel_mask"]
@@ -78,6 +79,7 @@ ORDER = (
     _DELETE_SELF,
 )
 _SELF = _DELETE_SELF | _MOVE_SELF
+_MOVE = _MOVED_FROM | _MOVED_TO
 _DIRENT = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO
 _READS = _OPEN | _ACCESS | _CLOSE_NOWRITE | _ONDIR
 _WANTED = sum(ORDER)
@@ -86,10 +88,13 @@ _WANTED = sum(ORDER)
 _INTERNAL = _CREATE | _DELETE | _RENAME | _ONDIR
 
 
-def kernel_mask(mask: int, exec_too: bool) -> int:
+def kernel_mask(mask: int, exec_too: bool, rename: bool = True) -> int:
     """The fanotify mask for an inwatch *mask* (the shared bits have the same
-    values in both APIs; MOVED_FROM/MOVED_TO come from FAN_RENAME)."""
+    values in both APIs; MOVED_FROM/MOVED_TO come from FAN_RENAME, or without
+    *rename* from the two halves, paired by :mod:`.moves`)."""
     fan = (mask & _WANTED & ~(_MOVED_FROM | _MOVED_TO)) | _INTERNAL
+    if not rename:
+        fan = (fan & ~_RENAME) | _MOVED_FROM | _MOVED_TO
     if exec_too:
         fan |= _OPEN_EXEC
     return fan
@@ -237,6 +242,8 @@ class Core:
         self._root_paths: dict[bytes, list[int]] = {}
         self._file_roots = False
         self._cookies = 0
+        self.halves: Halves | None = None
+        """Set when renames come as two halves (no FAN_RENAME): their pairing."""
         self.gone: list[int] = []
         """Roots whose directory (or file) was deleted: the backend drops them."""
 
@@ -250,22 +257,35 @@ class Core:
     # --- one batch ----------------------------------------------------------
 
     def convert(
-        self, raws: list[RawEvent], caps: list[Capture | None], drain: int, now: float
+        self,
+        raws: list[RawEvent],
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        started: float | None = None,
     ) -> list[Event[Any]]:
+        """One read's records (*started*: when that read began, monotonic)."""
         out: list[Event[Any]] = []
         self._batch += 1
         if self._scanned:
             old = self._batch - 2
             self._scanned = {p: b for p, b in self._scanned.items() if b >= old}
         self.paths.prime(raws)
+        halves = self.halves
         for ev in raws:
             if ev.mask & _Q_OVERFLOW:
+                if halves is not None:
+                    halves.flush(now, out)  # their partners were dropped, if any
                 out.extend(self._overflow(now))
                 continue
             if ev.mask & _RENAME:
                 self._rename(ev, caps, drain, now, out)
+            elif halves is not None and ev.mask & _MOVE:
+                halves.record(ev, caps, drain, now, started or 0.0, out)
             else:
                 self._one(ev, caps, drain, now, out)
+        if halves is not None and started is not None:
+            halves.settle(started, now, out)
         self.blind_since = now
         return out
 
@@ -360,6 +380,7 @@ class Core:
         drain: int,
         now: float,
         out: list[Event[Any]],
+        actor: Any = None,
     ) -> None:
         paths = self.paths
         if ev.old_dir is None or ev.new_dir is None:
@@ -371,6 +392,8 @@ class Core:
         dst_dir = paths.dir_path(ev.new_dir) or unresolved_path(ev.new_dir)
         if ev.fid is not None:
             paths.learn(ev.fid, ev.new_dir, new_name, is_dir)
+        elif is_dir:
+            paths.moved_unknown()  # no handle of the moved directory (before 5.17)
         src = _join(src_dir, old_name)
         dst = _join(dst_dir, new_name)
         followed = False
@@ -393,7 +416,8 @@ class Core:
         isdir = _ISDIR if is_dir else 0
         if dst_root is None and src_root is None:
             return
-        actor = self._actor(ev, caps, drain)
+        if actor is None:
+            actor = self._actor(ev, caps, drain)
         # Inside the watched set (whatever the masks say), the move is the pair
         # inotify gives: MOVED_FROM then MOVED_TO, one cookie (ours: fanotify
         # has none), the MOVED_TO carrying src_pathname.
@@ -417,6 +441,51 @@ class Core:
             )
             if is_dir and not inside and dst_root.recursive:
                 self._scan_moved_in(dst_root, dst, now, out)
+
+    def _arrived(
+        self,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        out: list[Event[Any]],
+    ) -> None:
+        """A FAN_MOVED_TO without its MOVED_FROM: moved in from the unknown."""
+        if ev.dir is None:
+            return
+        is_dir = bool(ev.mask & _ONDIR)
+        name = ev.name or b""
+        dst_dir = self.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
+        if ev.fid is not None:
+            self.paths.learn(ev.fid, ev.dir, name, is_dir)
+        elif is_dir:
+            self.paths.moved_unknown()
+        dst = _join(dst_dir, name)
+        self._snap_created(dst_dir, name, is_dir)
+        root = self._root_for(dst, key_fsid(ev.dir), _MOVED_TO)
+        if root is None or ev.pid == self.own_pid:
+            return
+        p, n, full = _typed(root, dst_dir, name, dst)
+        isdir = _ISDIR if is_dir else 0
+        actor = self._actor(ev, caps, drain)
+        out.append(Event(root.id, _MOVED_TO | isdir, 0, n, p, None, "kernel", now, actor, full))
+        if is_dir and root.recursive:
+            self._scan_moved_in(root, dst, now, out)
+
+    def _departed(self, ev: RawEvent, actor: Any, now: float, out: list[Event[Any]]) -> None:
+        """A FAN_MOVED_FROM no MOVED_TO came for: moved away to the unknown."""
+        if ev.dir is None:
+            return
+        name = ev.name or b""
+        src_dir = self.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
+        self._snap_deleted(src_dir, name)
+        src = _join(src_dir, name)
+        root = self._root_for(src, key_fsid(ev.dir), _MOVED_FROM)
+        if root is None or ev.pid == self.own_pid:
+            return
+        p, n, full = _typed(root, src_dir, name, src)
+        isdir = _ISDIR if ev.mask & _ONDIR else 0
+        out.append(Event(root.id, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
 
     def _cookie(self) -> int:
         self._cookies = self._cookies % 0xFFFFFFFF + 1  # 32 bits, never 0, as inotify's

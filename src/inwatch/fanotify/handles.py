@@ -154,6 +154,13 @@ class PathCache:
             if len(files) > _KEEP_FILES:
                 files.popitem(last=False)
 
+    def moved_unknown(self) -> None:
+        """A directory moved and its handle is not known (no FAN_REPORT_TARGET_FID,
+        before 5.17): every path resolved from the kernel may now be stale, so
+        each is asked again (they are "now" paths from then on)."""
+        self._anchors.clear()
+        self._resolved.clear()
+
     def deleted(self, child: bytes) -> None:
         """*child* was deleted: keep its link for late events, for a while."""
         d = self._deleted
