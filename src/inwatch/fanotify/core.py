@@ -411,8 +411,8 @@ class Core:
         if ev.pid == self.own_pid:
             return
         fsid = key_fsid(ev.new_dir)
-        dst_root = self._root_for(dst, fsid, _MOVED_TO)
-        src_root = self._root_for(src, fsid, _MOVED_FROM)
+        dst_root = self._root_for(dst, fsid, _MOVED_TO, entry=True)
+        src_root = self._root_for(src, fsid, _MOVED_FROM, entry=True)
         isdir = _ISDIR if is_dir else 0
         if dst_root is None and src_root is None:
             return
@@ -421,7 +421,7 @@ class Core:
         # Inside the watched set (whatever the masks say), the move is the pair
         # inotify gives: MOVED_FROM then MOVED_TO, one cookie (ours: fanotify
         # has none), the MOVED_TO carrying src_pathname.
-        inside = dst_root is not None and self._root_for(src, fsid) is not None
+        inside = dst_root is not None and self._root_for(src, fsid, entry=True) is not None
         cookie = self._cookie() if inside else 0
         if src_root is not None:
             p, n, full = _typed(src_root, src_dir, old_name, src)
@@ -516,7 +516,12 @@ class Core:
         batch = self._scanned.pop(pathname, None)
         return batch is not None and self._batch - batch <= 2
 
-    def _root_for(self, pathname: bytes, fsid: bytes, bit: int = 0) -> Root | None:
+    def _root_for(
+        self, pathname: bytes, fsid: bytes, bit: int = 0, entry: bool = False
+    ) -> Root | None:
+        """The root reporting *pathname* (with *bit* in its mask); with *entry*,
+        as an entry of a directory: a root is not an entry of itself (its own
+        rename is its MOVE_SELF, as with inotify, whose parent is unwatched)."""
         if pathname.startswith(b"?"):
             # An object nothing could place (never named by an event we read,
             # gone before we could ask the kernel). Only a root that spans its
@@ -528,8 +533,10 @@ class Core:
                     return root
             return None
         for root in self.roots:
-            if (not bit or root.mask & bit) and root.rel(pathname) is not None:
-                return root
+            if not bit or root.mask & bit:
+                rel = root.rel(pathname)
+                if rel is not None and (rel or not entry):
+                    return root
         return None
 
     # --- snapshots ------------------------------------------------------------
