@@ -10,9 +10,10 @@ from pathlib import Path
 from inwatch import Mask
 from inwatch.fanotify import proc
 from inwatch.fanotify.actors import Actors, Capture, is_interpreter
-from inwatch.fanotify.core import Core, Root
+from inwatch.fanotify.core import Core
 from inwatch.fanotify.handles import PathCache
 from inwatch.fanotify.rescan import Snapshot, diff
+from inwatch.fanotify.roots import Root
 from inwatch.fanotify.wire import RawEvent, parse
 
 from .packer import fid_key, pack_all
