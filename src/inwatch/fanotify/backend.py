@@ -35,7 +35,8 @@ from .core import Core, kernel_mask
 from .errors import FanotifyError, UnsupportedEventError
 from .fd import Fanotify
 from .flags import FanInit, FanMark, FanMask
-from .handles import PathCache
+from .handles import PathCache, handle_key
+from .ignores import Ignores
 from .moves import Halves
 from .roots import Root
 
@@ -122,6 +123,7 @@ class FanotifyBackend:
         exec_paths: Iterable[str] = DEFAULT_EXEC_PATHS,
         ignore_own: bool = True,
         rename: bool | None = None,
+        ignore_marks: str = "auto",
     ) -> None:
         """*actors*: identify the process of each event (pidfds, the proc
         connector and exec marks on *exec_paths*' filesystems, as far as the
@@ -129,7 +131,10 @@ class FanotifyBackend:
         listings, its journal); tests turn it off to act on files directly.
         *rename*: ``None`` uses FAN_RENAME where the kernel has it (5.17) and
         else pairs FAN_MOVED_FROM/FAN_MOVED_TO (:mod:`.moves`); ``False``
-        always pairs (to test that path on a new kernel)."""
+        always pairs (to test that path on a new kernel). *ignore_marks*:
+        in-kernel ignore marks on excluded directories and on our own open
+        files (:mod:`.ignores`): ``"auto"``, ``"legacy"`` (the pre-6.0 flags)
+        or ``"off"``."""
         self._fan = Fanotify(pidfd=actors)
         self._pidfd = bool(self._fan.flags & FanInit.REPORT_PIDFD)
         self._paths = PathCache()
@@ -143,6 +148,12 @@ class FanotifyBackend:
         except BaseException:
             self._fan.close()
             raise
+        self._ignores = Ignores(self._fan, self._paths, ignore_marks)
+        if self._ignores.enabled:
+            self._core.ignore_dir = self._ignores.directory
+            self._core.unignore_dir = self._ignores.release
+        self.records = 0
+        """Records parsed so far: what reached user space."""
         self._rename_asked = rename
         self._halves = False
         # No FAN_REPORT_TARGET_FID means a kernel before 5.17: no FAN_RENAME either.
@@ -214,6 +225,7 @@ class FanotifyBackend:
         else:  # bytes not from read_raw (tests): no captures
             now, drain, caps, started = time.time(), 0, [], time.monotonic()
         raws = wire.parse(data)
+        self.records += len(raws)
         with self._lock:
             events = self._core.convert(raws, caps, drain, now, started)
             # A deleted root is over, as an inotify watch is: IGNORED (wd = the
@@ -279,6 +291,9 @@ class FanotifyBackend:
             "unresolved": self._core.unresolved,
             "kernel_lookups": self._paths.kernel_lookups,
             "connector_lost": self._actors.lost if self._actors is not None else 0,
+            "records": self.records,
+            "ignored_dirs": len(self._ignores.dirs),
+            "ignored_files": self._ignores.files,
         }
 
     def add(
@@ -341,6 +356,8 @@ class FanotifyBackend:
             self._roots[rid] = root
             self._core.set_roots(self._roots.values())
             self._mark_exec_filesystems()
+            if self._ignores.enabled:
+                self._ignore_known(root)
         return rid
 
     def remove(self, path_or_id: int | str | bytes) -> None:
@@ -403,6 +420,26 @@ class FanotifyBackend:
         self.close()
 
     # --- internals --------------------------------------------------------------
+
+    def _ignore_known(self, root: Root) -> None:
+        """Ignore marks for what is known at add(): excluded directories named
+        literally (a pattern without wildcards, relative to the root), and our
+        own files open for writing on this filesystem. Excluded directories
+        found later get theirs when created or renamed (core.ignore_dir)."""
+        self._ignores.own_files({root.fsid})
+        if not root.is_dir or root.patterns is None:
+            return
+        for pat in root.patterns:
+            if not pat or any(c in pat for c in "*?[") or pat.startswith("/"):
+                continue
+            cand = os.path.normpath(os.path.join(root.path, os.fsencode(pat)))
+            if not os.path.isdir(cand) or os.path.islink(cand) or not self._core.excluded(cand):
+                continue
+            try:
+                handle, _mnt = _sys.name_to_handle_at(cand)
+            except OSError:
+                continue
+            self._ignores.directory(handle_key(root.fsid, handle), cand)
 
     def _kernel_mask(self, mask: int, fsid: bytes) -> int:
         exec_too = self._actors is not None and bool(self._exec_paths)

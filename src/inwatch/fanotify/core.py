@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..event import Event
@@ -119,6 +119,10 @@ class Core:
         self._root_paths: dict[bytes, list[int]] = {}
         self._file_roots = False
         self._cookies = 0
+        self.ignore_dir: Callable[[bytes, bytes], None] | None = None
+        """Called with (handle key, path) of a directory found excluded (see .ignores)."""
+        self.unignore_dir: Callable[[bytes], None] | None = None
+        """Called with the handle key of a directory that may have been excluded."""
         self.halves: Halves | None = None
         """Set when renames come as two halves (no FAN_RENAME): their pairing."""
         self.gone: list[int] = []
@@ -228,6 +232,9 @@ class Core:
             return  # our own listing of a directory (a rescan, a scan of a moved-in tree)
         root = self._root_for(pathname, key_fsid(dkey if dkey is not None else ev.fid or b""))
         if root is None:
+            fid, ignore = ev.fid, self.ignore_dir
+            if mask & _CREATE and is_dir and fid and ignore and self.excluded(pathname):
+                ignore(fid, pathname)  # a new excluded directory
             return
         bits = mask & root.mask
         if bits & _CREATE and self._scanned and self._seen_by_scan(pathname):
@@ -285,6 +292,12 @@ class Core:
                 root.snapshot.moved((src_dir, old_name), (dst_dir, new_name), is_dir)
         if followed:
             self.set_roots(self.roots)
+        if is_dir and ev.fid is not None and self.ignore_dir is not None:
+            if self.excluded(dst):
+                self.ignore_dir(ev.fid, dst)
+            elif self.unignore_dir is not None:
+                # Watched now: its ignore mark goes before its listing below.
+                self.unignore_dir(ev.fid)
         if ev.pid == self.own_pid:
             return
         fsid = key_fsid(ev.new_dir)
@@ -367,6 +380,16 @@ class Core:
     def _cookie(self) -> int:
         self._cookies = self._cookies % 0xFFFFFFFF + 1  # 32 bits, never 0, as inotify's
         return self._cookies
+
+    def excluded(self, pathname: bytes) -> bool:
+        """A directory that a tree excludes, no tree watches, and no tree lies
+        in: its events may be dropped by the kernel (see .ignores)."""
+        if not any(r.excludes(pathname) for r in self.roots):
+            return False
+        if self._root_for(pathname, b"") is not None:
+            return False
+        below = pathname + b"/"
+        return not any(r.path == pathname or r.path.startswith(below) for r in self.roots)
 
     def _scan_moved_in(self, root: Root, top: bytes, now: float, out: list[Event[Any]]) -> None:
         """A directory moved in from outside: what it holds was never reported

@@ -86,7 +86,7 @@ class PathCache:
             fsid = _sys.fsid(fd)
         finally:
             os.close(fd)
-        key = fsid + struct.pack("=Ii", len(handle.data), handle.type) + handle.data
+        key = handle_key(fsid, handle)
         if fsid not in self._mount_fds:
             # open_by_handle_at refuses an O_PATH mount fd (EBADF): open it for reading.
             top = _mount_point(path)
@@ -231,6 +231,11 @@ class PathCache:
         if len(anchors) > _KEEP_DIRS:
             del anchors[next(iter(anchors))]
         return path
+
+
+def handle_key(fsid: bytes, handle: _sys.Handle) -> bytes:
+    """The key events carry for this object (see :mod:`.wire`)."""
+    return fsid + struct.pack("=Ii", len(handle.data), handle.type) + handle.data
 
 
 def _mount_point(path: bytes) -> bytes:

@@ -31,6 +31,7 @@ class Root:
         "is_dir",
         "mask",
         "path",
+        "patterns",
         "prefix",
         "recursive",
         "shown",
@@ -66,10 +67,13 @@ class Root:
         """The root is its filesystem's root: every object of the mark is inside."""
         self._func: Callable[[str], bool] | None = None
         self._match: Callable[[bytes], Any] | None = None
+        self.patterns: list[str] | None = None
+        """The exclude patterns as given (``None`` for a callable or none)."""
         if callable(exclude):
             self._func = exclude
         elif exclude is not None:
             pats = [exclude] if isinstance(exclude, str) else list(exclude)
+            self.patterns = pats
             if pats:
                 rx = "|".join(f"(?:{fnmatch.translate(p.rstrip('/'))})" for p in pats)
                 self._match = re.compile(os.fsencode(rx)).match
@@ -135,6 +139,14 @@ class Root:
         if p.startswith(self.prefix):
             return _join(shown, p[len(self.prefix) :])
         return p
+
+    def excludes(self, pathname: bytes) -> bool:
+        """Whether *pathname* lies where this tree watches but is excluded."""
+        if not self.is_dir or not pathname.startswith(self.prefix):
+            return False
+        if not self.recursive and b"/" in pathname[len(self.prefix) :]:
+            return False
+        return self.rel(pathname) is None
 
     def excluded(self, parent: bytes, name: bytes) -> bool:
         """For the rescan walk: is *parent*/*name* outside or excluded?"""
