@@ -380,13 +380,19 @@ def test_watching_a_file(harness: MakeHarness, scratch: str) -> None:
     assert h.wait_ended()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one _Root per wd: a second add() of a directory already inside a watched "
-    "tree takes its watches over (the outer tree's events there are filtered by the "
-    "inner root's mask), and remove() of the inner root unwatches them for the outer tree",
-)
-def test_nested_roots_keep_their_own_options(harness: MakeHarness, scratch: str) -> None:
+def test_nested_roots_keep_their_own_options(
+    harness: MakeHarness, scratch: str, request: pytest.FixtureRequest
+) -> None:
+    if harness.backend == "inotify":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="one _Root per wd: a second add() of a directory already inside a "
+                "watched tree takes its watches over (the outer tree's events there are "
+                "filtered by the inner root's mask), and remove() of the inner root unwatches "
+                "them for the outer tree",
+            )
+        )
     root, sub = j(scratch, "root"), j(scratch, "root", "sub")
     os.makedirs(j(sub, "deep"))
     h = harness()
@@ -397,4 +403,8 @@ def test_nested_roots_keep_their_own_options(harness: MakeHarness, scratch: str)
     events = h.sync(root)
     assert pathnames(events, CREATE) == [j(sub, "f")], describe(events)  # for the outer root
     h.w.remove(sub)
-    assert sorted(h.w.watches.values()) == sorted([root, sub, j(sub, "deep")])
+    if h.lacks("watch_table"):  # the outer tree still reports what happens in sub
+        touch(j(sub, "deep", "g"))
+        assert pathnames(h.sync(root), CREATE) == [j(sub, "f"), j(sub, "deep", "g")]
+    else:
+        assert sorted(h.w.watches.values()) == sorted([root, sub, j(sub, "deep")])

@@ -119,6 +119,7 @@ class Core:
         self._root_paths: dict[bytes, list[int]] = {}
         self._file_roots = False
         self._cookies = 0
+        self._nested = False
         self.ignore_dir: Callable[[bytes, bytes], None] | None = None
         """Called with (handle key, path) of a directory found excluded (see .ignores)."""
         self.unignore_dir: Callable[[bytes], None] | None = None
@@ -134,6 +135,12 @@ class Core:
         for r in self.roots:
             self._root_paths.setdefault(r.path, []).append(r.id)
         self._file_roots = any(not r.is_dir for r in self.roots)
+        self._nested = any(
+            r is not o and (r.path == o.path or r.path.startswith(o.prefix))
+            for r in self.roots
+            for o in self.roots
+            if o.is_dir
+        )
 
     # --- one batch ----------------------------------------------------------
 
@@ -236,26 +243,45 @@ class Core:
             if mask & _CREATE and is_dir and fid and ignore and self.excluded(pathname):
                 ignore(fid, pathname)  # a new excluded directory
             return
+        if mask & _CREATE and self._scanned and self._seen_by_scan(pathname):
+            mask &= ~_CREATE
+        if self._nested:
+            # Nested roots (add(tree) and add(tree/sub, mask=...)): each keeps
+            # its own options; a bit goes to the innermost root that asks for it.
+            plan = []
+            taken = 0
+            for r in self.roots:
+                if r.rel(pathname) is not None:
+                    b = self._bits(r, mask & ~taken, pathname, bool(is_dir))
+                    taken |= b
+                    plan.append((r, b))
+        else:
+            plan = [(root, self._bits(root, mask, pathname, bool(is_dir)))]
+        actor: Any = False
+        isdir = _ISDIR if is_dir else 0
+        for r, bits in plan:
+            if not bits:
+                continue
+            if actor is False:
+                actor = self._actor(ev, caps, drain)
+            # A watched file: inotify's path/name for it.
+            par, nm = (parent, name) if r.is_dir else (pathname, b"")
+            p, n, full = _typed(r, par, nm, pathname)
+            for bit in ORDER:
+                if bits & bit:
+                    # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
+                    flag = 0 if bit & _SELF else isdir
+                    out.append(Event(r.id, bit | flag, 0, n, p, None, "kernel", now, actor, full))
+
+    @staticmethod
+    def _bits(root: Root, mask: int, pathname: bytes, is_dir: bool) -> int:
+        """The bits of *mask* that *root* reports for *pathname*."""
         bits = mask & root.mask
-        if bits & _CREATE and self._scanned and self._seen_by_scan(pathname):
-            bits &= ~_CREATE
         if bits & _SELF and not is_dir and pathname != root.path:
             bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
         if not root.is_dir:
-            # A watched file: inotify's path/name for it, and none of the
-            # entry events (CREATE, DELETE, moves) its directory gets.
-            parent, name = pathname, b""
-            bits &= ~_DIRENT
-        if not bits:
-            return
-        actor = self._actor(ev, caps, drain)
-        isdir = _ISDIR if is_dir else 0
-        p, n, full = _typed(root, parent, name, pathname)
-        for bit in ORDER:
-            if bits & bit:
-                # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
-                flag = 0 if bit & _SELF else isdir
-                out.append(Event(root.id, bit | flag, 0, n, p, None, "kernel", now, actor, full))
+            bits &= ~_DIRENT  # a watched file gets none of its directory's entry events
+        return bits
 
     def _rename(
         self,
