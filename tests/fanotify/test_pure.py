@@ -275,3 +275,64 @@ def test_mounted_filesystems_one_point_per_filesystem(tmp_path: Path) -> None:
         return devs[p]
 
     assert mounted_filesystems(str(mounts), dev) == ["/", "/my dir", "/run"]
+
+
+# --- rename halves (no FAN_RENAME) ---------------------------------------------------
+
+
+def _halves_core() -> Core:
+    from inwatch.fanotify.moves import Halves
+
+    core, _ = _core()
+    core.halves = Halves(core)
+    return core
+
+
+def test_halves_without_handles_pair_by_process() -> None:
+    """Linux 5.9-5.16: no child handle. A merged CREATE|MOVED_FROM record (made,
+    then moved away while unread), another process's event in between, then
+    the MOVED_TO: one pair, at the MOVED_TO's place, and the other process's
+    rename is its own pair."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40000100 | 0x40, 5, -1, None, ROOT, b"a"),  # mkdir a; (later) mv a ...
+        RawEvent(0x40, 6, -1, None, ROOT, b"x"),  # pid 6: mv x ...
+        RawEvent(0x2, 7, -1, None, ROOT, b"other"),
+        RawEvent(0x40000080, 5, -1, None, ROOT, b"b"),  # ... b
+        RawEvent(0x80, 6, -1, None, ROOT, b"y"),  # ... y
+    ]
+    out = core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    shape = [(Mask(e.mask), e.pathname, e.src_pathname, e.cookie) for e in out]
+    assert shape == [
+        (Mask.CREATE | Mask.ISDIR, "/w/a", None, 0),
+        (Mask.MODIFY, "/w/other", None, 0),
+        (Mask.MOVED_FROM | Mask.ISDIR, "/w/a", None, 1),
+        (Mask.MOVED_TO | Mask.ISDIR, "/w/b", "/w/a", 1),
+        (Mask.MOVED_FROM, "/w/x", None, 2),
+        (Mask.MOVED_TO, "/w/y", "/w/x", 2),
+    ]
+
+
+def test_halves_by_handle_and_lone_halves() -> None:
+    """With handles (TARGET_FID) the halves pair by the object; a departure
+    left alone is a move out once a read that started after its window was
+    processed; an arrival alone is a move in."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40, 5, -1, F, ROOT, b"f"),  # mv f -> (not read yet)
+        RawEvent(0x80, 5, -1, E, ROOT, b"in"),  # something moved in
+    ]
+    out = core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    assert [(Mask(e.mask), e.pathname) for e in out] == [(Mask.MOVED_TO, "/w/in")]
+    assert core.halves is not None and core.halves.pairer.deadline() == 100.002
+    # A later read, within the window: still waiting; after it: moved out.
+    assert core.convert([], [], 0, 0.0, started=100.001) == []
+    out = core.convert([], [], 0, 0.0, started=100.01)
+    assert [(Mask(e.mask), e.pathname, e.cookie) for e in out] == [(Mask.MOVED_FROM, "/w/f", 0)]
+    # Pairing by handle: F moved from /w/g to /w/h, its record split by a read.
+    core.convert(parse(pack_all([RawEvent(0x40, 5, -1, F, ROOT, b"g")])), [], 0, 0.0, 200.0)
+    out = core.convert(parse(pack_all([RawEvent(0x80, 5, -1, F, ROOT, b"h")])), [], 0, 0.0, 200.001)
+    assert [(Mask(e.mask), e.pathname, e.src_pathname) for e in out] == [
+        (Mask.MOVED_FROM, "/w/g", None),
+        (Mask.MOVED_TO, "/w/h", "/w/g"),
+    ]
