@@ -261,3 +261,30 @@ def test_renamed_root_is_followed(fan_tmpfs: Path) -> None:
         (b_ / "sub" / "f").write_bytes(b"")
         collect(b, has(b_ / "sub" / "f", Mask.CLOSE_WRITE))
         assert b.alive and b.watches == {rid: str(b_)}
+
+
+def test_exec_and_directory_move_self(fan_tmpfs: Path) -> None:
+    """The two kinds no other test names: EXEC (FAN_OPEN_EXEC, fanotify only:
+    bit 0x1000) of a program run from the tree, with its actor, and MOVE_SELF
+    of a directory inside the tree (as an inotify watch on it would report)."""
+    import shutil
+
+    from inwatch.fanotify.core import EXEC
+
+    prog = fan_tmpfs / "prog"
+    shutil.copy(shutil.which("true") or "/bin/true", prog)
+    (fan_tmpfs / "d").mkdir()
+    with FanotifyBackend() as b:
+        b.add(str(fan_tmpfs), Mask.ALL_EVENTS | EXEC, recursive=True)  # EXEC is asked for
+        subprocess.run([str(prog)], check=True, timeout=30)
+        subprocess.run(["mv", "d", "e"], cwd=fan_tmpfs, check=True, timeout=30)
+        got = collect(b, has(fan_tmpfs / "e", Mask.MOVE_SELF))
+    (run,) = [e for e in got if e.mask == EXEC]
+    assert run.pathname == str(prog) and run.actor is not None
+    assert run.actor.exe == str(prog) and run.actor.uid == 0
+    moves = [(Mask(e.mask), e.pathname) for e in got if e.mask & (Mask.MOVE | Mask.MOVE_SELF)]
+    assert moves == [
+        (Mask.MOVED_FROM | Mask.ISDIR, str(fan_tmpfs / "d")),
+        (Mask.MOVED_TO | Mask.ISDIR, str(fan_tmpfs / "e")),
+        (Mask.MOVE_SELF, str(fan_tmpfs / "e")),
+    ]
