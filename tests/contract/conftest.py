@@ -73,10 +73,15 @@ def fanotify_mount() -> Iterator[str]:
         os.rmdir(mnt)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(
+    params=[*BACKENDS, ("fanotify", "no-rename")],
+    ids=[*BACKENDS, "fanotify-halves"],
+)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The backend of this run; skips what it documents it cannot do."""
-    name = str(request.param)
+    """The backend of this run; skips what it documents it cannot do.
+    ``fanotify-halves``: fanotify pairing FAN_MOVED_FROM/FAN_MOVED_TO as on
+    kernels before 5.17 (forced here: this kernel has FAN_RENAME)."""
+    name, option = (request.param, "") if isinstance(request.param, str) else request.param
     needs = [c for m in request.node.iter_markers("needs") for c in m.args]
     needs += NEEDS.get(request.node.originalname, ())
     for capability in needs:
@@ -86,7 +91,8 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     if name == "fanotify":
         request.getfixturevalue("fanotify_mount")
         # The tests act in-process; the Watcher must not drop its own changes.
-        monkeypatch.setenv(ENV, ",".join(filter(None, ["report-own", os.environ.get(ENV)])))
+        words = ["report-own", option, os.environ.get(ENV, "")]
+        monkeypatch.setenv(ENV, ",".join(filter(None, words)))
     return name
 
 

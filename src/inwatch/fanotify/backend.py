@@ -47,9 +47,6 @@ CANNOT: dict[str, str] = {
     "a filesystem mark needs no per-directory watch",
     "per_watch": "unwatch(), set_mask() and set_auto_add() act on one directory's watch; "
     "a filesystem mark has none (NotImplementedError says so)",
-    "move_halves": "a rename inside the watched trees is one MOVED_TO carrying src_pathname "
-    "(FAN_RENAME, or the two halves paired by the moved object's handle): no MOVED_FROM "
-    "half and no cookie",
     "mounts": "a filesystem mark watches one filesystem: a file system mounted inside a tree "
     "is not watched, and an unmount sends no UNMOUNT (fanotify has no such event)",
     "follow_links_inside": "paths come from the kernel resolved: with follow_symlinks a link "
