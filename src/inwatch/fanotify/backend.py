@@ -45,8 +45,9 @@ __all__ = ["CANNOT", "DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "avail
 CANNOT: dict[str, str] = {
     "watch_table": "w.watches holds the roots add() returned, not one watch per directory: "
     "a filesystem mark needs no per-directory watch",
-    "per_watch": "unwatch(), set_mask() and set_auto_add() act on one directory's watch; "
-    "a filesystem mark has none (NotImplementedError says so)",
+    "per_watch": "unwatch(), set_mask(), set_auto_add() and remove() of a directory inside "
+    "a tree act on one directory's watch; a filesystem mark has none (NotImplementedError, "
+    "or KeyError for remove(): only roots can be removed)",
     "mounts": "a filesystem mark watches one filesystem: a file system mounted inside a tree "
     "is not watched, and an unmount sends no UNMOUNT (fanotify has no such event)",
     "follow_links_inside": "paths come from the kernel resolved: with follow_symlinks a link "
