@@ -82,7 +82,9 @@ def availability(path: str | bytes | None = None) -> tuple[bool, str]:
         return False, f"fanotify unavailable: {e}"
     try:
         if path is not None:
-            fan.mark(os.fsencode(path), FanMask.CREATE | FanMask.RENAME | FanMask.ONDIR)
+            # No FAN_RENAME here: before 5.17 it is EINVAL, and the backend
+            # then pairs the MOVED_FROM/MOVED_TO halves instead.
+            fan.mark(os.fsencode(path), FanMask.CREATE | FanMask.ONDIR)
     except OSError as e:
         return False, f"fanotify cannot mark the filesystem of {os.fsdecode(path or '')!r}: {e}"
     finally:
@@ -133,6 +135,8 @@ class FanotifyBackend:
         in-kernel ignore marks on excluded directories and on our own open
         files (:mod:`.ignores`): ``"auto"``, ``"legacy"`` (the pre-6.0 flags)
         or ``"off"``."""
+        if ignore_marks not in ("auto", "legacy", "off"):
+            raise ValueError(f"ignore_marks: 'auto', 'legacy' or 'off', not {ignore_marks!r}")
         self._fan = Fanotify(pidfd=actors)
         self._pidfd = bool(self._fan.flags & FanInit.REPORT_PIDFD)
         self._paths = PathCache()

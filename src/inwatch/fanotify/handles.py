@@ -21,6 +21,12 @@ remembers, for handles not known yet, the *first* place the batch names them
 (for a FAN_RENAME, its old place): that is where they were before anything in the
 batch moved them.
 
+Before 5.17 (no FAN_REPORT_TARGET_FID) no event carries the handle of the
+entry it names, so no link is ever learned: every directory is an anchor,
+resolved by the kernel where it is when first met, and a directory rename
+forgets them all (:meth:`PathCache.moved_unknown`). An event queued before a
+directory was renamed, and resolved after, then shows the later path.
+
 Deleted objects keep their last known link: an event about something already
 gone (its handle is stale: ESTALE) still comes out with its last known path.
 Only an object that no event ever named and that was gone before we could ask
