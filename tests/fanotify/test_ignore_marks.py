@@ -63,11 +63,13 @@ def test_excluded_directories_are_dropped_by_the_kernel(fan_tmpfs: Path, mode: s
 
 
 def test_own_files_are_dropped_by_the_kernel(fan_tmpfs: Path) -> None:
-    """A file this process writes (a journal, an output file) open before add()."""
+    """A file only this process writes (a journal, an output file), named to
+    the backend."""
     journal = open(fan_tmpfs / "journal", "wb")  # noqa: SIM115
     try:
         with FanotifyBackend(ignore_own=False) as b:
             b.add(str(fan_tmpfs), recursive=True)
+            assert b.ignore_own_file(journal.fileno())
             assert b.stats["ignored_files"] == 1
             before = b.records
             for _ in range(20):

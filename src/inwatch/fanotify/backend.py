@@ -362,6 +362,15 @@ class FanotifyBackend:
                 self._ignore_known(root)
         return rid
 
+    def ignore_own_file(self, fd: int) -> bool:
+        """Have the kernel drop the events of the regular file open as *fd*, a
+        file only this process writes (its journal, its output): they would be
+        dropped here anyway (our pid), but each would cost a queue slot and a
+        wake-up. Not for a file others write too: their events would be lost.
+        False if no ignore mark could be placed (then they are dropped here)."""
+        with self._lock:
+            return bool(self._ignores.file(fd))
+
     def remove(self, path_or_id: int | str | bytes) -> None:
         """Stop watching a root (by the id ``add`` returned, or its path)."""
         with self._lock:
@@ -424,11 +433,10 @@ class FanotifyBackend:
     # --- internals --------------------------------------------------------------
 
     def _ignore_known(self, root: Root) -> None:
-        """Ignore marks for what is known at add(): excluded directories named
-        literally (a pattern without wildcards, relative to the root), and our
-        own files open for writing on this filesystem. Excluded directories
-        found later get theirs when created or renamed (core.ignore_dir)."""
-        self._ignores.own_files({root.fsid})
+        """Ignore marks for the excluded directories known at add(): those named
+        literally (a pattern without wildcards, relative to the root). Excluded
+        directories found later get theirs when created or renamed
+        (core.ignore_dir)."""
         if not root.is_dir or root.patterns is None:
             return
         for pat in root.patterns:

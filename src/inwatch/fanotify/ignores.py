@@ -7,8 +7,11 @@ queue of 16,384 records):
 
 - **excluded directories** inside a watched tree (``exclude=``): an ignore
   mark on the directory's inode;
-- **the listener's own files**, the ones it writes (its journal, its output
-  redirected into a watched tree): an ignore mark on each file's inode.
+- **the listener's own files**, the ones only it writes (its journal, its
+  output redirected into a watched tree), when it names them
+  (``FanotifyBackend.ignore_own_file(fd)``): an ignore mark on each file's
+  inode. Never guessed from what is open: a file that others write too would
+  lose their events.
 
 What the kernel does with them (fanotify_mark(2); fs/notify/fanotify):
 
@@ -41,7 +44,6 @@ What the kernel does with them (fanotify_mark(2); fs/notify/fanotify):
 from __future__ import annotations
 
 import os
-import stat as stat_mod
 
 from . import _sys
 from .errors import FanotifyError, UnsupportedEventError
@@ -142,26 +144,6 @@ class Ignores:
 
     # --- own files ----------------------------------------------------------------
 
-    def own_files(self, fsids: set[bytes]) -> int:
-        """Give an ignore mark to every regular file this process has open for
-        writing on the filesystems *fsids* (its journal, an output file);
-        returns how many were new. A file opened later needs :meth:`file`."""
-        if not self.enabled:
-            return 0
-        added = 0
-        for name in os.listdir("/proc/self/fd"):
-            fd = int(name)
-            try:
-                st = os.fstat(fd)
-                if not stat_mod.S_ISREG(st.st_mode) or not _writable(fd):
-                    continue
-                if _sys.fsid(fd) not in fsids:
-                    continue
-            except OSError:
-                continue  # closed meanwhile (listdir's own fd)
-            added += self.file(fd)
-        return added
-
     def file(self, fd: int) -> int:
         """Ignore events of the regular file open as *fd*; 1 if a mark was added."""
         flags = FanMark.ADD | FanMark.IGNORED_SURV_MODIFY
@@ -190,11 +172,3 @@ class Ignores:
             )
         except FanotifyError:
             return None
-
-
-def _writable(fd: int) -> bool:
-    with open(f"/proc/self/fdinfo/{fd}") as f:
-        for line in f:
-            if line.startswith("flags:"):
-                return int(line.split()[1], 8) & os.O_ACCMODE != os.O_RDONLY
-    return False
