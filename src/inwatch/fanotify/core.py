@@ -248,30 +248,49 @@ class Core:
         if self._nested:
             # Nested roots (add(tree) and add(tree/sub, mask=...)): each keeps
             # its own options; a bit goes to the innermost root that asks for it.
-            plan = []
             taken = 0
             for r in self.roots:
                 if r.rel(pathname) is not None:
-                    b = self._bits(r, mask & ~taken, pathname, bool(is_dir))
-                    taken |= b
-                    plan.append((r, b))
-        else:
-            plan = [(root, self._bits(root, mask, pathname, bool(is_dir)))]
-        actor: Any = False
-        isdir = _ISDIR if is_dir else 0
-        for r, bits in plan:
-            if not bits:
-                continue
-            if actor is False:
-                actor = self._actor(ev, caps, drain)
-            # A watched file: inotify's path/name for it.
-            par, nm = (parent, name) if r.is_dir else (pathname, b"")
-            p, n, full = _typed(r, par, nm, pathname)
-            for bit in ORDER:
-                if bits & bit:
-                    # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
-                    flag = 0 if bit & _SELF else isdir
-                    out.append(Event(r.id, bit | flag, 0, n, p, None, "kernel", now, actor, full))
+                    bits = self._bits(r, mask & ~taken, pathname, bool(is_dir))
+                    taken |= bits
+                    self._emit(r, bits, ev, caps, drain, now, parent, name, pathname, out)
+            return
+        # One root (the hot path: no call, no list).
+        bits = mask & root.mask
+        if bits & _SELF and not is_dir and pathname != root.path:
+            bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
+        if not root.is_dir:
+            bits &= ~_DIRENT  # a watched file gets none of its directory's entry events
+        if bits:
+            self._emit(root, bits, ev, caps, drain, now, parent, name, pathname, out)
+
+    def _emit(
+        self,
+        root: Root,
+        bits: int,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        parent: bytes,
+        name: bytes,
+        pathname: bytes,
+        out: list[Event[Any]],
+    ) -> None:
+        """One Event per bit of *bits*, in life order, for *root*."""
+        if not bits:
+            return
+        actor = self._actor(ev, caps, drain)
+        isdir = _ISDIR if ev.mask & _ONDIR else 0
+        if not root.is_dir:
+            parent, name = pathname, b""  # a watched file: inotify's path/name for it
+        p, n, full = _typed(root, parent, name, pathname)
+        rid = root.id
+        for bit in ORDER:
+            if bits & bit:
+                # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
+                flag = 0 if bit & _SELF else isdir
+                out.append(Event(rid, bit | flag, 0, n, p, None, "kernel", now, actor, full))
 
     @staticmethod
     def _bits(root: Root, mask: int, pathname: bytes, is_dir: bool) -> int:
