@@ -42,7 +42,7 @@ from . import rescan
 from .actors import Actors, Capture
 from .handles import PathCache, unresolved_path
 from .moves import Halves
-from .roots import Root
+from .roots import Root, typed
 from .wire import RawEvent, key_fsid
 
 __all__ = ["EXEC", "ORDER", "Core", "Root", "kernel_mask"]
@@ -284,7 +284,7 @@ class Core:
         isdir = _ISDIR if ev.mask & _ONDIR else 0
         if not root.is_dir:
             parent, name = pathname, b""  # a watched file: inotify's path/name for it
-        p, n, full = _typed(root, parent, name, pathname)
+        p, n, full = typed(root, parent, name, pathname)
         rid = root.id
         for bit in ORDER:
             if bits & bit:
@@ -359,14 +359,14 @@ class Core:
         inside = dst_root is not None and self._root_for(src, fsid, entry=True) is not None
         cookie = self._cookie() if inside else 0
         if src_root is not None:
-            p, n, full = _typed(src_root, src_dir, old_name, src)
+            p, n, full = typed(src_root, src_dir, old_name, src)
             out.append(
                 Event(
                     src_root.id, _MOVED_FROM | isdir, cookie, n, p, None, "kernel", now, actor, full
                 )
             )
         if dst_root is not None:
-            p, n, full = _typed(dst_root, dst_dir, new_name, dst)
+            p, n, full = typed(dst_root, dst_dir, new_name, dst)
             s = None
             if inside:
                 shown = dst_root.show(src)
@@ -376,51 +376,6 @@ class Core:
             )
             if is_dir and not inside and dst_root.recursive:
                 self._scan_moved_in(dst_root, dst, now, out)
-
-    def _arrived(
-        self,
-        ev: RawEvent,
-        caps: list[Capture | None],
-        drain: int,
-        now: float,
-        out: list[Event[Any]],
-    ) -> None:
-        """A FAN_MOVED_TO without its MOVED_FROM: moved in from the unknown."""
-        if ev.dir is None:
-            return
-        is_dir = bool(ev.mask & _ONDIR)
-        name = ev.name or b""
-        dst_dir = self.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
-        if ev.fid is not None:
-            self.paths.learn(ev.fid, ev.dir, name, is_dir)
-        elif is_dir:
-            self.paths.moved_unknown()
-        dst = _join(dst_dir, name)
-        self._snap_created(dst_dir, name, is_dir)
-        root = self._root_for(dst, key_fsid(ev.dir), _MOVED_TO)
-        if root is None or ev.pid == self.own_pid:
-            return
-        p, n, full = _typed(root, dst_dir, name, dst)
-        isdir = _ISDIR if is_dir else 0
-        actor = self._actor(ev, caps, drain)
-        out.append(Event(root.id, _MOVED_TO | isdir, 0, n, p, None, "kernel", now, actor, full))
-        if is_dir and root.recursive:
-            self._scan_moved_in(root, dst, now, out)
-
-    def _departed(self, ev: RawEvent, actor: Any, now: float, out: list[Event[Any]]) -> None:
-        """A FAN_MOVED_FROM no MOVED_TO came for: moved away to the unknown."""
-        if ev.dir is None:
-            return
-        name = ev.name or b""
-        src_dir = self.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
-        self._snap_deleted(src_dir, name)
-        src = _join(src_dir, name)
-        root = self._root_for(src, key_fsid(ev.dir), _MOVED_FROM)
-        if root is None or ev.pid == self.own_pid:
-            return
-        p, n, full = _typed(root, src_dir, name, src)
-        isdir = _ISDIR if ev.mask & _ONDIR else 0
-        out.append(Event(root.id, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
 
     def _cookie(self) -> int:
         self._cookies = self._cookies % 0xFFFFFFFF + 1  # 32 bits, never 0, as inotify's
@@ -450,7 +405,7 @@ class Core:
                 bits = _CREATE | (_ISDIR if names[name] else 0)
                 full = _join(d, name)
                 self._scanned[full] = self._batch
-                p, n, f = _typed(root, d, name, full)
+                p, n, f = typed(root, d, name, full)
                 out.append(Event(root.id, bits, 0, n, p, None, "scan", now, None, f))
         if root.snapshot is not None:
             for d, names in snap.dirs.items():
@@ -513,19 +468,11 @@ class Core:
             for bits, parent, name in rescan.diff(root.snapshot, snap, ctimes, since_ns):
                 if not bits & root.mask:
                     continue
-                p, n, full = _typed(root, parent, name, _join(parent, name))
+                p, n, full = typed(root, parent, name, _join(parent, name))
                 out.append(Event(root.id, bits, 0, n, p, None, "rescan", now, None, full))
             if root.snapshot is not None:
                 root.snapshot = snap
         return out
-
-
-def _typed(root: Root, parent: bytes, name: bytes, full: bytes) -> tuple[Any, Any, Any]:
-    if root.shown is not root.path:
-        parent, full = root.show(parent), root.show(full)
-    if root.as_bytes:
-        return parent, name, full
-    return os.fsdecode(parent), os.fsdecode(name), os.fsdecode(full)
 
 
 def _join(parent: bytes, name: bytes) -> bytes:

@@ -28,7 +28,9 @@ from typing import Any, Generic, TypeVar
 
 from ..event import Event
 from .actors import Capture
-from .wire import RawEvent
+from .handles import unresolved_path
+from .roots import _join, typed
+from .wire import RawEvent, key_fsid
 
 __all__ = ["MOVE_WINDOW", "Halves", "MovePairer"]
 
@@ -124,25 +126,72 @@ class Halves:
                 )
                 self.core._rename(joined, caps, drain, now, out, actor)
             else:
-                self.core._arrived(ev, caps, drain, now, out)
+                self._arrived(ev, caps, drain, now, out)
         if mask & _MIDDLE:
             one(ev._replace(mask=(mask & _MIDDLE) | flags), caps, drain, now, out)
         if mask & _MOVED_FROM:
             actor = self.core._actor(ev, caps, drain)
             old = self.pairer.depart(_key(ev), (ev, actor), started)
             if old is not None:
-                self.core._departed(*old, now, out)
+                self._departed(*old, now, out)
         if mask & _AFTER:
             one(ev._replace(mask=(mask & _AFTER) | flags), caps, drain, now, out)
 
     def settle(self, horizon: float, now: float, out: list[Event[Any]]) -> None:
         """Departures no arrival can pair any more: moved away."""
         for ev, actor in self.pairer.gone(horizon):
-            self.core._departed(ev, actor, now, out)
+            self._departed(ev, actor, now, out)
 
     def flush(self, now: float, out: list[Event[Any]]) -> None:
         for ev, actor in self.pairer.flush():
-            self.core._departed(ev, actor, now, out)
+            self._departed(ev, actor, now, out)
+
+    def _arrived(
+        self,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        out: list[Event[Any]],
+    ) -> None:
+        """A FAN_MOVED_TO without its MOVED_FROM: moved in from the unknown."""
+        core = self.core
+        if ev.dir is None:
+            return
+        is_dir = bool(ev.mask & _ONDIR)
+        name = ev.name or b""
+        dst_dir = core.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
+        if ev.fid is not None:
+            core.paths.learn(ev.fid, ev.dir, name, is_dir)
+        elif is_dir:
+            core.paths.moved_unknown()
+        dst = _join(dst_dir, name)
+        core._snap_created(dst_dir, name, is_dir)
+        root = core._root_for(dst, key_fsid(ev.dir), _MOVED_TO)
+        if root is None or ev.pid == core.own_pid:
+            return
+        p, n, full = typed(root, dst_dir, name, dst)
+        isdir = _ISDIR if is_dir else 0
+        actor = core._actor(ev, caps, drain)
+        out.append(Event(root.id, _MOVED_TO | isdir, 0, n, p, None, "kernel", now, actor, full))
+        if is_dir and root.recursive:
+            core._scan_moved_in(root, dst, now, out)
+
+    def _departed(self, ev: RawEvent, actor: Any, now: float, out: list[Event[Any]]) -> None:
+        """A FAN_MOVED_FROM no MOVED_TO came for: moved away to the unknown."""
+        core = self.core
+        if ev.dir is None:
+            return
+        name = ev.name or b""
+        src_dir = core.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
+        core._snap_deleted(src_dir, name)
+        src = _join(src_dir, name)
+        root = core._root_for(src, key_fsid(ev.dir), _MOVED_FROM)
+        if root is None or ev.pid == core.own_pid:
+            return
+        p, n, full = typed(root, src_dir, name, src)
+        isdir = _ISDIR if ev.mask & _ONDIR else 0
+        out.append(Event(root.id, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
 
 
 def _key(ev: RawEvent) -> Key:
@@ -151,7 +200,7 @@ def _key(ev: RawEvent) -> Key:
 
 
 _MOVED_FROM, _MOVED_TO, _CREATE = 0x40, 0x80, 0x100
-_RENAME, _ONDIR = 0x10000000, 0x40000000
+_RENAME, _ONDIR, _ISDIR = 0x10000000, 0x40000000, 0x40000000
 _BEFORE = _CREATE
 _MIDDLE = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x1000  # access .. open, exec
 _AFTER = 0x800 | 0x200 | 0x400  # MOVE_SELF, DELETE, DELETE_SELF

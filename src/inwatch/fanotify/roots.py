@@ -16,7 +16,7 @@ from typing import Any
 
 from . import rescan
 
-__all__ = ["Root"]
+__all__ = ["Root", "typed"]
 
 
 class Root:
@@ -157,3 +157,13 @@ def _join(parent: bytes, name: bytes) -> bytes:
     if not name:
         return parent
     return parent + name if parent.endswith(b"/") else parent + b"/" + name
+
+
+def typed(root: Root, parent: bytes, name: bytes, full: bytes) -> tuple[Any, Any, Any]:
+    """(path, name, pathname) of an event, as the caller named the root and in
+    its type (str roots give str, bytes roots bytes)."""
+    if root.shown is not root.path:
+        parent, full = root.show(parent), root.show(full)
+    if root.as_bytes:
+        return parent, name, full
+    return os.fsdecode(parent), os.fsdecode(name), os.fsdecode(full)
