@@ -336,3 +336,18 @@ def test_halves_by_handle_and_lone_halves() -> None:
         (Mask.MOVED_FROM, "/w/g", None),
         (Mask.MOVED_TO, "/w/h", "/w/g"),
     ]
+
+
+def test_lone_directory_departure_forgets_where_it_was() -> None:
+    """A directory moved away with no MOVED_TO (lost to an overflow): what
+    happens inside it later is not shown at its old place."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40000100, 5, -1, D, ROOT, b"d"),  # mkdir d
+        RawEvent(0x40000040, 5, -1, D, ROOT, b"d"),  # mv d -> (unknown)
+    ]
+    core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    out = core.convert([], [], 0, 0.0, started=101.0)
+    assert [(Mask(e.mask), e.pathname) for e in out] == [(Mask.MOVED_FROM | Mask.ISDIR, "/w/d")]
+    later = [RawEvent(0x2, 5, -1, F, D, b"f")]  # written in d, wherever it is now
+    assert core.convert(parse(pack_all(later)), [], 0, 0.0, started=102.0) == []

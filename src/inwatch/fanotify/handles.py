@@ -160,6 +160,15 @@ class PathCache:
             if len(files) > _KEEP_FILES:
                 files.popitem(last=False)
 
+    def moved_away(self, key: bytes) -> None:
+        """Directory *key* was moved to a place no event told (a lone
+        FAN_MOVED_FROM): forget where it was, so that it is asked of the
+        kernel again rather than placed in its old spot."""
+        self._dirs.pop(key, None)
+        self._anchors.pop(key, None)
+        self._primed.pop(key, None)
+        self._resolved.clear()
+
     def moved_unknown(self) -> None:
         """A directory moved and its handle is not known (no FAN_REPORT_TARGET_FID,
         before 5.17): every path resolved from the kernel may now be stale, so

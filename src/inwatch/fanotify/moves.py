@@ -185,6 +185,11 @@ class Halves:
         name = ev.name or b""
         src_dir = core.paths.dir_path(ev.dir) or unresolved_path(ev.dir)
         core._snap_deleted(src_dir, name)
+        if ev.mask & _ONDIR:
+            if ev.fid is not None:
+                core.paths.moved_away(ev.fid)
+            else:
+                core.paths.moved_unknown()
         src = _join(src_dir, name)
         root = core._root_for(src, key_fsid(ev.dir), _MOVED_FROM)
         if root is None or ev.pid == core.own_pid:
