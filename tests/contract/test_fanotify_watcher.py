@@ -1,10 +1,11 @@
-"""The Watcher on the fanotify backend, through every driver (issue 12).
+"""What only the fanotify Watcher has, through every driver (issue 12).
 
-One filesystem mark per tree; the scenarios of the contract that a filesystem
-mark can do the same way: files, directories made with contents before we
-could look, renames (one MOVED_TO with src_pathname), deletions, and who did
-it. Per-directory operations (wd_of's table, unwatch, set_mask) are inotify's
-and documented as such (inwatch.backends)."""
+Every other scenario of the contract runs on fanotify too (the ``backend``
+parameter of conftest.py). Here: the listener's own activity left out (the
+actions come from other processes), who did it, renames as inotify's pair,
+the per-watch operations refused, ``auto``'s reason, the missing capability
+said in one line, and the list of what fanotify cannot do (CANNOT) kept
+honest against the suite."""
 
 from __future__ import annotations
 
