@@ -121,3 +121,55 @@ def test_every_documented_limit_is_what_some_contract_test_skips() -> None:
     text = "".join(p.read_text() for p in here.glob("*.py") if p.name != Path(__file__).name)
     unused = [c for c in CANNOT if f'"{c}"' not in text]
     assert not unused, unused
+
+
+def test_overflow_then_what_changed_while_blind(
+    harness: MakeHarness, scratch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fanotify form of the contract's overflow scenario (CANNOT's
+    ``overflow_names``): Q_OVERFLOW (wd -1) through every driver, then every
+    entry made or changed while blind is reported after it (``rescan``: MODIFY,
+    by ctime), and a deleted entry as its directory's MODIFY; nothing synthetic
+    before the overflow; later events arrive as before."""
+    from contract_harness import touch
+
+    monkeypatch.setenv("INWATCH_FANOTIFY", "report-own")  # we act in-process
+    with open("/proc/sys/fs/fanotify/max_queued_events") as f:
+        max_queued = int(f.read())
+    root = j(scratch, "root")
+    os.makedirs(j(root, "bulk"))
+    os.makedirs(j(root, "sub"))
+    gone = [j(root, "sub", f"g{i}") for i in range(5)]
+    for p in gone:
+        touch(p)
+    changed = j(root, "changed")
+    touch(changed)
+    new = [j(root, "bulk", f"n{i}") for i in range(max_queued + 500)]
+
+    def changes() -> None:
+        for p in new:
+            touch(p)  # one record each (CREATE|OPEN|CLOSE_WRITE merged)
+        for p in gone:
+            os.unlink(p)
+        with open(changed, "a") as f:
+            f.write("changed while blind")
+
+    h = harness(max_queue=64) if harness.driver == "threaded" else harness()
+    h.w.add(root, recursive=True)
+    h.start()
+    h.blind(changes, poke_dir=root)
+    want = {*new, changed, j(root, "sub")}
+
+    def rescanned(evs: list) -> bool:
+        return want <= {os.fsdecode(e.pathname) for e in evs if e.origin == "rescan"}
+
+    h.collect_until(rescanned, timeout=60)
+    events = h.sync(root)
+    overflows = [i for i, e in enumerate(events) if e.mask & Mask.Q_OVERFLOW]
+    assert overflows and events[overflows[0]].wd == -1, describe(events)
+    assert not [e for e in events[: overflows[0]] if e.synthetic], describe(events)
+    sub = [e for e in events if e.origin == "rescan" and e.pathname == j(root, "sub")]
+    assert sub and all(e.mask == Mask.MODIFY | Mask.ISDIR for e in sub), describe(sub)
+    touch(j(root, "sub", "after"))
+    later = h.sync(root)
+    assert j(root, "sub", "after") in pathnames(later, CREATE), describe(later[-10:])
