@@ -1,10 +1,11 @@
 """The inwatch side of the fan benchmarks: watch TOP with the fanotify backend
 until the stop marker's event, then write what was seen to OUT (JSON).
 
-    fan_listen.py TOP OUT [--inotify]
+    fan_listen.py TOP OUT [--inotify] [--exclude PAT] [--ignore-marks auto|legacy|off]
 
 With ``--inotify`` the same loop runs on inwatch's inotify ``Watcher`` instead
-(no actors), for the side-by-side storm.
+(no actors), for the side-by-side storm. ``--exclude`` and ``--ignore-marks``
+are for fan_ignore.py (the records the parser saw are in the output).
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ def main() -> None:
     if "--inotify" in sys.argv:
         inotify_main(top, out)
         return
-    with FanotifyBackend() as b:
-        b.add(top, recursive=True)
+    exclude = [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--exclude"]
+    marks = "auto"
+    if "--ignore-marks" in sys.argv:
+        marks = sys.argv[sys.argv.index("--ignore-marks") + 1]
+    with FanotifyBackend(ignore_marks=marks) as b:
+        b.add(top, recursive=True, exclude=exclude or None)
         print("ready", flush=True)
         cpu0 = time.process_time_ns()
         events = []
@@ -64,6 +69,7 @@ def main() -> None:
             "events": events,
             "connector": bool(actors and actors.table),
             "connector_lost": actors.lost if actors else 0,
+            "records": b.records,
             "pid": os.getpid(),
         }
     with open(out, "w") as f:

@@ -7,9 +7,9 @@
 - ``"fanotify"``: one filesystem mark for a whole tree (no watch limit, no
   new-directory race) and the actor of every event; needs CAP_SYS_ADMIN for a
   filesystem mark (Linux >= 6.16 allows one unprivileged inside a user
-  namespace that owns the file system) and FAN_REPORT_DFID_NAME (Linux 5.9)
-  with FAN_RENAME (5.17). If it cannot be had, an error says what is missing
-  and that inotify works.
+  namespace that owns the file system) and FAN_REPORT_DFID_NAME (Linux 5.9;
+  renames come from FAN_RENAME on 5.17+, else from the paired halves). If it
+  cannot be had, an error says what is missing and that inotify works.
 - ``"auto"``: fanotify where it can be had, else inotify; the Watcher's
   ``backend_reason`` says which and why.
 
@@ -86,9 +86,9 @@ class FanotifyCore:
     drivers, with the methods the Watcher calls on a backend."""
 
     def __init__(self, onerror: Callable[[OSError], object] | None) -> None:
-        from .fanotify.backend import Buffered, FanotifyBackend
+        from .fanotify.backend import Buffered, FanotifyBackend, env_options
 
-        self.backend = FanotifyBackend()
+        self.backend = FanotifyBackend(**env_options())
         self.buffered = Buffered(self.backend)
         self.onerror = onerror
         self.errors: list[OSError] = []

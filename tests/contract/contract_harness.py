@@ -1,6 +1,12 @@
 """One harness over every driver of :class:`inwatch.Watcher`.
 
-The contract suite runs each scenario once per driver:
+The contract suite runs each scenario once per driver and per backend
+(``inotify``, ``fanotify``; fanotify on a tmpfs of its own, where its filesystem
+mark sees nothing else, with the listener's own changes reported so that the
+test may act in-process). What a backend documents it cannot do
+(``inwatch.fanotify.backend.CANNOT``) is skipped with that reason
+(``@pytest.mark.needs(...)``), or its one assertion left out (:meth:`Harness.lacks`).
+The drivers:
 
 - ``blocking``: the test thread itself calls ``w.read(timeout)`` in a loop;
 - ``threaded``: ``w.start(callback)``, the callback appends to a shared list;
@@ -33,6 +39,7 @@ from typing import Any
 from inwatch import Event, Watcher
 
 DRIVERS = ("blocking", "threaded", "asyncio")
+BACKENDS = ("inotify", "fanotify")
 SENTINEL = ".sentinel-"
 
 Events = list[Event[Any]]
@@ -76,11 +83,12 @@ def touch(path: str | bytes) -> None:
 class Harness:
     """A Watcher and one way of reading it (see the module docstring)."""
 
-    def __init__(self, kind: str, **watcher_kwargs: Any) -> None:
+    def __init__(self, kind: str, backend: str = "inotify", **watcher_kwargs: Any) -> None:
         if kind not in DRIVERS:
             raise ValueError(kind)
         self.kind = kind
-        self.w = Watcher(**watcher_kwargs)
+        self.backend = backend
+        self.w = Watcher(backend=backend, **watcher_kwargs)
         self.events: Events = []
         # Events about sentinel files: kept apart, so that a sentinel's later
         # events (its OPEN, CLOSE_WRITE) never show up among a test's events.
@@ -96,6 +104,11 @@ class Harness:
         self._hold: threading.Event | None = None
         self._held = threading.Event()
         self._closed = False
+
+    def lacks(self, capability: str) -> str:
+        """Why this backend cannot do *capability* ('' if it can): for an
+        assertion of a scenario that only that capability makes true."""
+        return cannot(self.backend).get(capability, "")
 
     # --- driving -------------------------------------------------------------------
 
@@ -269,14 +282,28 @@ class Harness:
             raise AssertionError(f"[{self.kind}] driver errors: {self.errors!r}")
 
 
-class HarnessFactory:
-    """``harness(**watcher_kwargs)`` -> a :class:`Harness` of this test's driver."""
+def cannot(backend: str) -> dict[str, str]:
+    """What *backend* documents it cannot do: capability -> reason."""
+    if backend == "fanotify":
+        from inwatch.fanotify.backend import CANNOT
 
-    def __init__(self, driver: str) -> None:
+        return CANNOT
+    return {}
+
+
+class HarnessFactory:
+    """``harness(**watcher_kwargs)`` -> a :class:`Harness` of this test's driver
+    and backend."""
+
+    def __init__(self, driver: str, backend: str = "inotify") -> None:
         self.driver = driver
+        self.backend = backend
         self.made: list[Harness] = []
 
+    def lacks(self, capability: str) -> str:
+        return cannot(self.backend).get(capability, "")
+
     def __call__(self, **kwargs: Any) -> Harness:
-        h = Harness(self.driver, **kwargs)
+        h = Harness(self.driver, self.backend, **kwargs)
         self.made.append(h)
         return h

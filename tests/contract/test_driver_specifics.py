@@ -19,7 +19,7 @@ CREATE = int(Mask.CREATE)
 j = os.path.join
 
 
-def test_threaded_batches(scratch: str) -> None:
+def test_threaded_batches(backend: str, scratch: str) -> None:
     batches: list[list[Event[Any]]] = []
     got = threading.Event()
 
@@ -28,7 +28,7 @@ def test_threaded_batches(scratch: str) -> None:
         if j(scratch, "f9") in pathnames(events, CREATE):
             got.set()
 
-    with Watcher() as w:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         w.start(on_batch, batch=True)
         for i in range(10):
@@ -41,7 +41,9 @@ def test_threaded_batches(scratch: str) -> None:
     assert created == [j(scratch, f"f{i}") for i in range(10)]
 
 
-def test_a_failing_callback_stops_the_driver_and_reaches_join_and_drain(scratch: str) -> None:
+def test_a_failing_callback_stops_the_driver_and_reaches_join_and_drain(
+    backend: str, scratch: str
+) -> None:
     """The rule: whatever the callback raises stops delivery at once, ``running``
     turns false, and the error is raised from ``drain()`` and ``join()``."""
     seen: list[str] = []
@@ -52,7 +54,7 @@ def test_a_failing_callback_stops_the_driver_and_reaches_join_and_drain(scratch:
             if ev.name == "boom":
                 raise ValueError("callback failed")
 
-    with Watcher() as w:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         w.start(callback)
         touch(j(scratch, "boom"))
@@ -69,8 +71,8 @@ def test_a_failing_callback_stops_the_driver_and_reaches_join_and_drain(scratch:
     assert seen == ["boom"]
 
 
-def test_start_twice_is_refused(scratch: str) -> None:
-    with Watcher() as w:
+def test_start_twice_is_refused(backend: str, scratch: str) -> None:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         w.start(lambda ev: None)
         with pytest.raises(RuntimeError):
@@ -78,10 +80,10 @@ def test_start_twice_is_refused(scratch: str) -> None:
     assert not [t for t in threading.enumerate() if t.name.startswith("inwatch-")]
 
 
-def test_asyncio_context_manager(scratch: str) -> None:
+def test_asyncio_context_manager(backend: str, scratch: str) -> None:
     async def main() -> list[str]:
         got: list[str] = []
-        async with Watcher() as w:
+        async with Watcher(backend=backend) as w:
             w.add(scratch, recursive=True)
             os.mkdir(j(scratch, "d"))
             touch(j(scratch, "d", "f"))
@@ -97,8 +99,8 @@ def test_asyncio_context_manager(scratch: str) -> None:
     assert got == [j(scratch, "d"), j(scratch, "d", "f")]
 
 
-def test_close_from_another_thread_ends_iteration(scratch: str) -> None:
-    w = Watcher()
+def test_close_from_another_thread_ends_iteration(backend: str, scratch: str) -> None:
+    w = Watcher(backend=backend)
     w.add(scratch)
     seen: list[Event[Any]] = []
     started = threading.Event()

@@ -30,9 +30,9 @@ def _names(events: list[Event[Any]]) -> list[str]:
     return [os.fsdecode(e.name) for e in events if e.mask & CREATE]
 
 
-def test_async_for_left_early_leaves_the_watcher_usable(scratch: str) -> None:
+def test_async_for_left_early_leaves_the_watcher_usable(backend: str, scratch: str) -> None:
     async def main() -> list[str]:
-        with Watcher() as w:
+        with Watcher(backend=backend) as w:
             w.add(scratch)
             touch(j(scratch, "first"))
             async for _ev in w:
@@ -60,9 +60,11 @@ def test_async_for_left_early_leaves_the_watcher_usable(scratch: str) -> None:
     assert "second" in got and "third" in got
 
 
-def test_a_second_concurrent_async_for_is_refused_and_stop_ends_the_first(scratch: str) -> None:
+def test_a_second_concurrent_async_for_is_refused_and_stop_ends_the_first(
+    backend: str, scratch: str
+) -> None:
     async def main() -> tuple[str, list[str]]:
-        with Watcher() as w:
+        with Watcher(backend=backend) as w:
             w.add(scratch)
             first_seen: list[str] = []
             waiting = asyncio.Event()
@@ -99,7 +101,9 @@ def test_a_second_concurrent_async_for_is_refused_and_stop_ends_the_first(scratc
     assert "f" in seen
 
 
-def test_threaded_driver_ends_without_watches_and_can_start_again(scratch: str) -> None:
+def test_threaded_driver_ends_without_watches_and_can_start_again(
+    backend: str, scratch: str
+) -> None:
     sub = j(scratch, "sub")
     os.mkdir(sub)
     got: list[str] = []
@@ -110,7 +114,7 @@ def test_threaded_driver_ends_without_watches_and_can_start_again(scratch: str) 
         if os.fsdecode(ev.name) == "again":
             arrived.set()
 
-    with Watcher() as w:
+    with Watcher(backend=backend) as w:
         w.add(sub)
         w.start(cb)
         os.rmdir(sub)  # the last watch goes: the run ends by itself
@@ -132,8 +136,8 @@ def test_threaded_driver_ends_without_watches_and_can_start_again(scratch: str) 
         w.join(10)
 
 
-def test_read_after_stop_is_refused_until_resume(scratch: str) -> None:
-    with Watcher() as w:
+def test_read_after_stop_is_refused_until_resume(backend: str, scratch: str) -> None:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         w.stop()
         touch(j(scratch, "f"))
@@ -144,8 +148,8 @@ def test_read_after_stop_is_refused_until_resume(scratch: str) -> None:
         assert "f" in _names(events)
 
 
-def test_every_operation_after_close_names_the_watcher(scratch: str) -> None:
-    w = Watcher()
+def test_every_operation_after_close_names_the_watcher(backend: str, scratch: str) -> None:
+    w = Watcher(backend=backend)
     w.add(scratch)
     w.close()
     for op in (
@@ -163,8 +167,8 @@ def test_every_operation_after_close_names_the_watcher(scratch: str) -> None:
     w.close()  # still fine
 
 
-def test_infinite_timeout_means_forever_and_nan_is_refused(scratch: str) -> None:
-    with Watcher() as w:
+def test_infinite_timeout_means_forever_and_nan_is_refused(backend: str, scratch: str) -> None:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         threading.Timer(0.05, touch, args=(j(scratch, "f"),)).start()
         assert "f" in _names(w.read(math.inf))
@@ -198,8 +202,8 @@ def _broken(w: Watcher) -> None:
     w._core.process = process  # type: ignore[method-assign]
 
 
-def test_a_dispatcher_failure_reaches_read(scratch: str) -> None:
-    with Watcher() as w:
+def test_a_dispatcher_failure_reaches_read(backend: str, scratch: str) -> None:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         _broken(w)
         touch(j(scratch, "f"))
@@ -209,8 +213,10 @@ def test_a_dispatcher_failure_reaches_read(scratch: str) -> None:
             w.read(0)
 
 
-def test_a_dispatcher_failure_stops_the_threads_and_reaches_join_and_drain(scratch: str) -> None:
-    with Watcher() as w:
+def test_a_dispatcher_failure_stops_the_threads_and_reaches_join_and_drain(
+    backend: str, scratch: str
+) -> None:
+    with Watcher(backend=backend) as w:
         w.add(scratch)
         _broken(w)
         w.start(lambda ev: None)
@@ -222,9 +228,9 @@ def test_a_dispatcher_failure_stops_the_threads_and_reaches_join_and_drain(scrat
             w.drain(1)
 
 
-def test_a_dispatcher_failure_reaches_the_async_for(scratch: str) -> None:
+def test_a_dispatcher_failure_reaches_the_async_for(backend: str, scratch: str) -> None:
     async def main() -> None:
-        with Watcher() as w:
+        with Watcher(backend=backend) as w:
             w.add(scratch)
             _broken(w)
             touch(j(scratch, "f"))

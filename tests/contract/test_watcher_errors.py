@@ -86,7 +86,8 @@ print(json.dumps(out))
 """
 
 
-def test_watch_limit_in_user_namespace_rolls_back(driver: str, scratch: str) -> None:
+@pytest.mark.needs("watch_limit")
+def test_watch_limit_in_user_namespace_rolls_back(driver: str, backend: str, scratch: str) -> None:
     """``unshare -U -r`` then a lowered ``/proc/sys/user/max_inotify_watches``
     (the namespace's own knob; /proc/sys/fs/inotify is never written)."""
     if shutil.which("unshare") is None:
@@ -133,7 +134,8 @@ print(json.dumps(out))
 """
 
 
-def test_unreadable_subdirectory_is_reported(driver: str, scratch: str) -> None:
+@pytest.mark.needs("listing_errors")
+def test_unreadable_subdirectory_is_reported(driver: str, backend: str, scratch: str) -> None:
     """EACCES needs an unprivileged process: the tree is made as root, then a
     child drops to nobody (65534) before adding it."""
     if os.geteuid() != 0:

@@ -136,3 +136,57 @@ def test_without_privilege_says_what_is_missing(tmp_path: Path) -> None:
     assert res.returncode == 1
     (line,) = res.stderr.splitlines()
     assert line.startswith("inwatch audit: ") and "CAP_SYS_ADMIN" in line and "inotify" in line
+
+
+def test_watch_names_pid_uid_and_comm(fan_tmpfs: Path) -> None:
+    """The human line gains ``pid uid comm``; ``--format`` ``%p %u %C``. The
+    writer prints its pid, then becomes touch (exec keeps the pid)."""
+    proc = _start(
+        ["watch", "--backend", "fanotify", "-r", "-e", "create", "--format", "%p %u %C %f", "."],
+        fan_tmpfs,
+    )
+    try:
+        lines = _Lines(proc)
+        _until_created(lines, fan_tmpfs)
+        who = subprocess.run(
+            [*NOBODY, "sh", "-c", "echo $$; exec touch made"],
+            cwd=fan_tmpfs,
+            check=True,
+            timeout=30,
+            capture_output=True,
+            text=True,
+        )
+        pid = who.stdout.strip()
+        while True:
+            line = lines.next()
+            if line.endswith(" made"):
+                break
+    finally:
+        _finish(proc)
+    assert line == f"{pid} nobody touch made", line
+    human = _start(["watch", "--backend", "fanotify", "-r", "-e", "create", "."], fan_tmpfs)
+    try:
+        lines = _Lines(human)
+        _until_created(lines, fan_tmpfs)
+        subprocess.run([*NOBODY, "touch", "again"], cwd=fan_tmpfs, check=True, timeout=30)
+        while "again" not in (line := lines.next()):
+            pass
+    finally:
+        _finish(human)
+    assert "65534" in line or "nobody" in line, line
+    assert "touch" in line, line
+
+
+def _until_created(lines: _Lines, top: Path, timeout: float = 20.0) -> None:
+    """Create probe files until the command (``-e create``) reports one."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        subprocess.run(["touch", str(top / f"probe-{os.getpid()}-{n}")], check=True, timeout=30)
+        try:
+            if "probe-" in lines.next(timeout=0.5):
+                return
+        except pytest.fail.Exception:
+            continue
+    pytest.fail("the command never reported a probe", pytrace=False)

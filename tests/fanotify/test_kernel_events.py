@@ -30,7 +30,8 @@ def test_file_lifecycle(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
     got = collect(fan, has(f, Mask.CLOSE_WRITE))
     assert kinds(got, f) == [Mask.CREATE, Mask.OPEN, Mask.MODIFY, Mask.CLOSE_WRITE]
     e = next(e for e in got if e.pathname == str(f))
-    assert (e.wd, e.cookie, e.path, e.name, e.origin) == (-1, 0, str(fan_tmpfs), "f", "kernel")
+    # wd: the id add() gave the root (one per tree, as fanotify has no watches).
+    assert (e.wd, e.cookie, e.path, e.name, e.origin) == (1, 0, str(fan_tmpfs), "f", "kernel")
     assert e.actor is not None and e.actor.pid == os.getpid() and e.actor.status == "ok"
     assert e.actor.uid == os.geteuid()
 
@@ -55,18 +56,22 @@ def test_directories(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
     collect(fan, has(d / "x", Mask.CREATE, path=str(d)))
     (d / "x").unlink()
     d.rmdir()
-    got = collect(fan, has(d, Mask.DELETE_SELF | ISDIR))
+    got = collect(fan, has(d, Mask.DELETE_SELF))  # no ISDIR on *_SELF, as inotify
     assert has(d, Mask.DELETE | ISDIR)(got)
     assert has(d / "x", Mask.DELETE)(got)
 
 
-def test_rename_inside_is_one_moved_to(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
+def test_rename_inside_is_inotifys_pair(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
+    """One FAN_RENAME record: MOVED_FROM then MOVED_TO, one non-zero cookie."""
     a, b = fan_tmpfs / "a", fan_tmpfs / "b"
     a.write_bytes(b"")
     collect(fan, has(a, Mask.CLOSE_WRITE))
     os.rename(a, b)
     got = collect(fan, has(b, Mask.MOVED_TO, src_pathname=str(a)))
-    assert not [e for e in got if e.mask == Mask.MOVED_FROM]
+    moves = [(e.mask, e.pathname) for e in got if e.mask & Mask.MOVE]
+    assert moves == [(Mask.MOVED_FROM, str(a)), (Mask.MOVED_TO, str(b))]
+    cookies = {e.cookie for e in got if e.mask & Mask.MOVE}
+    assert len(cookies) == 1 and 0 not in cookies
 
 
 def test_renamed_directory_rewrites_paths(fan: FanotifyBackend, fan_tmpfs: Path) -> None:
@@ -132,7 +137,7 @@ def test_deleted_objects_keep_their_paths(fan: FanotifyBackend, fan_tmpfs: Path)
     script = "mkdir d && echo x > d/f && mv d/f d/g && rm -r d"
     subprocess.run(["sh", "-c", script], cwd=fan_tmpfs, check=True, timeout=30)
     d = fan_tmpfs / "d"
-    got = collect(fan, has(d, Mask.DELETE_SELF | ISDIR))
+    got = collect(fan, has(d, Mask.DELETE_SELF))  # no ISDIR on *_SELF, as inotify
     assert has(d / "f", Mask.CREATE)(got)
     assert has(d / "f", Mask.CLOSE_WRITE)(got)
     assert has(d / "g", Mask.MOVED_TO, src_pathname=str(d / "f"))(got)
@@ -256,3 +261,30 @@ def test_renamed_root_is_followed(fan_tmpfs: Path) -> None:
         (b_ / "sub" / "f").write_bytes(b"")
         collect(b, has(b_ / "sub" / "f", Mask.CLOSE_WRITE))
         assert b.alive and b.watches == {rid: str(b_)}
+
+
+def test_exec_and_directory_move_self(fan_tmpfs: Path) -> None:
+    """The two kinds no other test names: EXEC (FAN_OPEN_EXEC, fanotify only:
+    bit 0x1000) of a program run from the tree, with its actor, and MOVE_SELF
+    of a directory inside the tree (as an inotify watch on it would report)."""
+    import shutil
+
+    from inwatch.fanotify.core import EXEC
+
+    prog = fan_tmpfs / "prog"
+    shutil.copy(shutil.which("true") or "/bin/true", prog)
+    (fan_tmpfs / "d").mkdir()
+    with FanotifyBackend() as b:
+        b.add(str(fan_tmpfs), Mask.ALL_EVENTS | EXEC, recursive=True)  # EXEC is asked for
+        subprocess.run([str(prog)], check=True, timeout=30)
+        subprocess.run(["mv", "d", "e"], cwd=fan_tmpfs, check=True, timeout=30)
+        got = collect(b, has(fan_tmpfs / "e", Mask.MOVE_SELF))
+    (run,) = [e for e in got if e.mask == EXEC]
+    assert run.pathname == str(prog) and run.actor is not None
+    assert run.actor.exe == str(prog) and run.actor.uid == 0
+    moves = [(Mask(e.mask), e.pathname) for e in got if e.mask & (Mask.MOVE | Mask.MOVE_SELF)]
+    assert moves == [
+        (Mask.MOVED_FROM | Mask.ISDIR, str(fan_tmpfs / "d")),
+        (Mask.MOVED_TO | Mask.ISDIR, str(fan_tmpfs / "e")),
+        (Mask.MOVE_SELF, str(fan_tmpfs / "e")),
+    ]

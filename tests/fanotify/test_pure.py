@@ -10,9 +10,10 @@ from pathlib import Path
 from inwatch import Mask
 from inwatch.fanotify import proc
 from inwatch.fanotify.actors import Actors, Capture, is_interpreter
-from inwatch.fanotify.core import Core, Root
+from inwatch.fanotify.core import Core
 from inwatch.fanotify.handles import PathCache
 from inwatch.fanotify.rescan import Snapshot, diff
+from inwatch.fanotify.roots import Root
 from inwatch.fanotify.wire import RawEvent, parse
 
 from .packer import fid_key, pack_all
@@ -200,7 +201,7 @@ def test_merged_record_expands_in_life_order() -> None:
         Mask.CLOSE_WRITE,
         Mask.DELETE,
     ]
-    assert {(e.path, e.name, e.wd, e.cookie, e.time) for e in out} == {("/w", "f", -1, 0, 1.0)}
+    assert {(e.path, e.name, e.wd, e.cookie, e.time) for e in out} == {("/w", "f", 1, 0, 1.0)}
 
 
 def test_paths_follow_create_and_rename_in_event_order() -> None:
@@ -216,9 +217,10 @@ def test_paths_follow_create_and_rename_in_event_order() -> None:
     assert [(e.mask, e.pathname, e.src_pathname) for e in out] == [
         (Mask.CREATE | Mask.ISDIR, "/w/d", None),
         (Mask.MODIFY, "/w/d/f", None),
+        (Mask.MOVED_FROM | Mask.ISDIR, "/w/d", None),
         (Mask.MOVED_TO | Mask.ISDIR, "/w/e", "/w/d"),
         (Mask.MODIFY, "/w/e/f", None),
-        (Mask.DELETE_SELF | Mask.ISDIR, "/w/e", None),
+        (Mask.DELETE_SELF, "/w/e", None),  # no ISDIR on *_SELF, as inotify
     ]
 
 
@@ -273,3 +275,79 @@ def test_mounted_filesystems_one_point_per_filesystem(tmp_path: Path) -> None:
         return devs[p]
 
     assert mounted_filesystems(str(mounts), dev) == ["/", "/my dir", "/run"]
+
+
+# --- rename halves (no FAN_RENAME) ---------------------------------------------------
+
+
+def _halves_core() -> Core:
+    from inwatch.fanotify.moves import Halves
+
+    core, _ = _core()
+    core.halves = Halves(core)
+    return core
+
+
+def test_halves_without_handles_pair_by_process() -> None:
+    """Linux 5.9-5.16: no child handle. A merged CREATE|MOVED_FROM record (made,
+    then moved away while unread), another process's event in between, then
+    the MOVED_TO: one pair, at the MOVED_TO's place, and the other process's
+    rename is its own pair."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40000100 | 0x40, 5, -1, None, ROOT, b"a"),  # mkdir a; (later) mv a ...
+        RawEvent(0x40, 6, -1, None, ROOT, b"x"),  # pid 6: mv x ...
+        RawEvent(0x2, 7, -1, None, ROOT, b"other"),
+        RawEvent(0x40000080, 5, -1, None, ROOT, b"b"),  # ... b
+        RawEvent(0x80, 6, -1, None, ROOT, b"y"),  # ... y
+    ]
+    out = core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    shape = [(Mask(e.mask), e.pathname, e.src_pathname, e.cookie) for e in out]
+    assert shape == [
+        (Mask.CREATE | Mask.ISDIR, "/w/a", None, 0),
+        (Mask.MODIFY, "/w/other", None, 0),
+        (Mask.MOVED_FROM | Mask.ISDIR, "/w/a", None, 1),
+        (Mask.MOVED_TO | Mask.ISDIR, "/w/b", "/w/a", 1),
+        (Mask.MOVED_FROM, "/w/x", None, 2),
+        (Mask.MOVED_TO, "/w/y", "/w/x", 2),
+    ]
+
+
+def test_halves_by_handle_and_lone_halves() -> None:
+    """With handles (TARGET_FID) the halves pair by the object; a departure
+    left alone is a move out once a read that started after its window was
+    processed; an arrival alone is a move in."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40, 5, -1, F, ROOT, b"f"),  # mv f -> (not read yet)
+        RawEvent(0x80, 5, -1, E, ROOT, b"in"),  # something moved in
+    ]
+    out = core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    assert [(Mask(e.mask), e.pathname) for e in out] == [(Mask.MOVED_TO, "/w/in")]
+    assert core.halves is not None and core.halves.pairer.deadline() == 100.002
+    # A later read, within the window: still waiting; after it: moved out.
+    assert core.convert([], [], 0, 0.0, started=100.001) == []
+    out = core.convert([], [], 0, 0.0, started=100.01)
+    assert [(Mask(e.mask), e.pathname, e.cookie) for e in out] == [(Mask.MOVED_FROM, "/w/f", 0)]
+    # Pairing by handle: F moved from /w/g to /w/h, its record split by a read.
+    core.convert(parse(pack_all([RawEvent(0x40, 5, -1, F, ROOT, b"g")])), [], 0, 0.0, 200.0)
+    out = core.convert(parse(pack_all([RawEvent(0x80, 5, -1, F, ROOT, b"h")])), [], 0, 0.0, 200.001)
+    assert [(Mask(e.mask), e.pathname, e.src_pathname) for e in out] == [
+        (Mask.MOVED_FROM, "/w/g", None),
+        (Mask.MOVED_TO, "/w/h", "/w/g"),
+    ]
+
+
+def test_lone_directory_departure_forgets_where_it_was() -> None:
+    """A directory moved away with no MOVED_TO (lost to an overflow): what
+    happens inside it later is not shown at its old place."""
+    core = _halves_core()
+    recs = [
+        RawEvent(0x40000100, 5, -1, D, ROOT, b"d"),  # mkdir d
+        RawEvent(0x40000040, 5, -1, D, ROOT, b"d"),  # mv d -> (unknown)
+    ]
+    core.convert(parse(pack_all(recs)), [], 0, 0.0, started=100.0)
+    out = core.convert([], [], 0, 0.0, started=101.0)
+    assert [(Mask(e.mask), e.pathname) for e in out] == [(Mask.MOVED_FROM | Mask.ISDIR, "/w/d")]
+    later = [RawEvent(0x2, 5, -1, F, D, b"f")]  # written in d, wherever it is now
+    assert core.convert(parse(pack_all(later)), [], 0, 0.0, started=102.0) == []

@@ -12,15 +12,21 @@
             for e in b.process(b.read_raw()):
                 print(e.maskname, e.pathname, e.actor)
 
-Events are :class:`inwatch.Event` objects as under inotify (``wd`` -1,
-``cookie`` 0), plus ``actor`` (:class:`inwatch.event.Actor`). Choices, where
-the kernel leaves room:
+Events are :class:`inwatch.Event` objects as under inotify (``wd``: the id
+``add`` returned for the tree; ``cookie`` on a rename's pair), plus ``actor``
+(:class:`inwatch.event.Actor`). What it cannot do as inotify does is listed,
+with the reason, in :data:`.backend.CANNOT`. Choices, where the kernel leaves
+room:
 
 - One FAN_MARK_FILESYSTEM mark per filesystem; paths outside the watched trees
-  are dropped in user space. Adding a tree costs one mark, not a walk.
-- Needs Linux 5.17 (FAN_REPORT_TARGET_FID, FAN_RENAME): a rename is one
-  MOVED_TO with ``src_pathname``; moved out, MOVED_FROM; moved in, MOVED_TO.
-  ``availability()`` says so on older kernels.
+  are dropped in user space, and excluded directories and the listener's own
+  files by the kernel (ignore marks, :mod:`.ignores`). Adding a tree costs one
+  mark, not a walk.
+- Renames as inotify gives them: inside the trees MOVED_FROM then MOVED_TO
+  (``src_pathname``), one cookie; moved out, MOVED_FROM; moved in, MOVED_TO.
+  From one FAN_RENAME record (5.17), or before 5.17 (and with
+  ``rename=False``) from the FAN_MOVED_FROM/FAN_MOVED_TO halves, paired
+  (:mod:`.moves`). Linux 5.9 is the minimum (FAN_REPORT_DFID_NAME).
 - The kernel merges events of one object while unread: a merged record is
   expanded in life order (create, open, exec, read, write, attrib, close,
   moved away, deleted); repeats are lost, so counts are lower bounds.
@@ -39,9 +45,11 @@ the kernel leaves room:
 Modules, leaves first: ``flags`` (the kernel's bits), ``errors``, ``_sys`` (the
 only ctypes), ``wire`` (the pure parser), ``fd`` (the group's fd), ``handles``
 (handle -> path), ``proc`` (the proc connector), ``actors`` (pid -> Actor,
-pidfd-safe), ``rescan`` (tree diff after an overflow), ``core`` (records ->
-:class:`inwatch.Event`), ``backend`` (the :class:`inwatch.drivers.Backend` the
-drivers read) and ``limits``.
+pidfd-safe), ``rescan`` (tree diff after an overflow), ``roots`` (what one
+``add`` watches), ``moves`` (rename halves paired), ``ignores`` (in-kernel
+ignore marks), ``core`` (records -> :class:`inwatch.Event`), ``backend`` (the
+backend), ``buffered`` (its :class:`inwatch.drivers.Backend` for the drivers)
+and ``limits``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fanotify backend: what the shared drivers read.
 
-:class:`Buffered` gives it the contract of :class:`inwatch.drivers.Backend`.
+:class:`.buffered.Buffered` gives it the contract of :class:`inwatch.drivers.Backend`.
 
 ``add`` costs one ``fanotify_mark`` per filesystem, however large the tree:
 FAN_MARK_FILESYSTEM reports every object of the filesystem, and :mod:`.core`
@@ -30,15 +30,44 @@ from typing import Any
 from ..event import Event
 from . import _sys, rescan, wire
 from .actors import Actors, Capture
-from .core import Core, Root, kernel_mask
-from .errors import FanotifyError
+from .buffered import Buffered
+from .core import Core, kernel_mask
+from .errors import FanotifyError, UnsupportedEventError
 from .fd import Fanotify
 from .flags import FanInit, FanMark, FanMask
-from .handles import PathCache
+from .handles import PathCache, handle_key
+from .ignores import Ignores
+from .moves import Halves
+from .roots import Root
 
-__all__ = ["DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
+__all__ = ["CANNOT", "DEFAULT_EXEC_PATHS", "Buffered", "FanotifyBackend", "availability"]
+
+CANNOT: dict[str, str] = {
+    "watch_table": "w.watches holds the roots add() returned, not one watch per directory: "
+    "a filesystem mark needs no per-directory watch",
+    "per_watch": "unwatch(), set_mask(), set_auto_add() and remove() of a directory inside "
+    "a tree act on one directory's watch; a filesystem mark has none (NotImplementedError, "
+    "or KeyError for remove(): only roots can be removed)",
+    "mounts": "a filesystem mark watches one filesystem: a file system mounted inside a tree "
+    "is not watched, and an unmount sends no UNMOUNT (fanotify has no such event)",
+    "follow_links_inside": "paths come from the kernel resolved: with follow_symlinks a link "
+    "inside a tree to a directory elsewhere is not followed (only a root given as a link is)",
+    "overflow_names": "after FAN_Q_OVERFLOW the Watcher's trees (added without a snapshot: "
+    "one mark, no listing) are rescanned by ctime: what changed while blind comes as "
+    "MODIFY, and created or deleted names only as their directory's MODIFY "
+    "(FanotifyBackend.add(snapshot=True) gives the exact CREATE/DELETE diff)",
+    "watch_limit": "there is no watch limit to reach: one mark per filesystem",
+    "listing_errors": "no directory is listed at add(): an unreadable subdirectory is watched "
+    "like any other (the kernel names its objects by handle)",
+}
+"""What the Watcher contract (tests/contract) asks that this backend cannot do,
+each with the reason: the contract suite skips exactly these for fanotify, and
+nothing else. Everything not listed here behaves as with inotify."""
 
 _ALL_EVENTS = 0xFFF
+_IGNORED = 0x8000
+_WAKE = b"wake"
+"""What read_raw returns (this very object) when only remove() woke it."""
 DEFAULT_EXEC_PATHS = ("/", "/usr", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin", "/opt")
 """Where programs live: their filesystems get a FAN_OPEN_EXEC-only mark, so that
 the executable of a process is known even after it exited (see :mod:`.actors`)."""
@@ -53,12 +82,34 @@ def availability(path: str | bytes | None = None) -> tuple[bool, str]:
         return False, f"fanotify unavailable: {e}"
     try:
         if path is not None:
-            fan.mark(os.fsencode(path), FanMask.CREATE | FanMask.RENAME | FanMask.ONDIR)
+            # No FAN_RENAME here: before 5.17 it is EINVAL, and the backend
+            # then pairs the MOVED_FROM/MOVED_TO halves instead.
+            fan.mark(os.fsencode(path), FanMask.CREATE | FanMask.ONDIR)
     except OSError as e:
         return False, f"fanotify cannot mark the filesystem of {os.fsdecode(path or '')!r}: {e}"
     finally:
         fan.close()
     return True, "fanotify: filesystem marks with FAN_REPORT_DFID_NAME available"
+
+
+ENV = "INWATCH_FANOTIFY"
+"""Options for tests, comma-separated, read by :func:`env_options`: ``report-own``
+(deliver the listener's own changes, so a test may act in-process) and
+``no-rename`` (pair FAN_MOVED_FROM/FAN_MOVED_TO as on kernels before 5.17)."""
+
+
+def env_options() -> dict[str, Any]:
+    """The :class:`FanotifyBackend` arguments :data:`ENV` asks for (the Watcher
+    builds its backend with them); an unknown word is an error, not ignored."""
+    out: dict[str, Any] = {}
+    for word in filter(None, (w.strip() for w in os.environ.get(ENV, "").split(","))):
+        if word == "report-own":
+            out["ignore_own"] = False
+        elif word == "no-rename":
+            out["rename"] = False
+        else:
+            raise ValueError(f"{ENV}: unknown option {word!r} (report-own, no-rename)")
+    return out
 
 
 class FanotifyBackend:
@@ -71,11 +122,21 @@ class FanotifyBackend:
         actors: bool = True,
         exec_paths: Iterable[str] = DEFAULT_EXEC_PATHS,
         ignore_own: bool = True,
+        rename: bool | None = None,
+        ignore_marks: str = "auto",
     ) -> None:
         """*actors*: identify the process of each event (pidfds, the proc
         connector and exec marks on *exec_paths*' filesystems, as far as the
         process may). *ignore_own*: drop events caused by this process (its
-        listings, its journal); tests turn it off to act on files directly."""
+        listings, its journal); tests turn it off to act on files directly.
+        *rename*: ``None`` uses FAN_RENAME where the kernel has it (5.17) and
+        else pairs FAN_MOVED_FROM/FAN_MOVED_TO (:mod:`.moves`); ``False``
+        always pairs (to test that path on a new kernel). *ignore_marks*:
+        in-kernel ignore marks on excluded directories and on our own open
+        files (:mod:`.ignores`): ``"auto"``, ``"legacy"`` (the pre-6.0 flags)
+        or ``"off"``."""
+        if ignore_marks not in ("auto", "legacy", "off"):
+            raise ValueError(f"ignore_marks: 'auto', 'legacy' or 'off', not {ignore_marks!r}")
         self._fan = Fanotify(pidfd=actors)
         self._pidfd = bool(self._fan.flags & FanInit.REPORT_PIDFD)
         self._paths = PathCache()
@@ -89,34 +150,52 @@ class FanotifyBackend:
         except BaseException:
             self._fan.close()
             raise
+        self._ignores = Ignores(self._fan, self._paths, ignore_marks)
+        if self._ignores.enabled:
+            self._core.ignore_dir = self._ignores.directory
+            self._core.unignore_dir = self._ignores.release
+        self.records = 0
+        """Records parsed so far: what reached user space."""
+        self._rename_asked = rename
+        self._halves = False
+        # No FAN_REPORT_TARGET_FID means a kernel before 5.17: no FAN_RENAME either.
+        if rename is False or not self._fan.flags & FanInit.REPORT_TARGET_FID:
+            self._use_halves()
+        self._last_empty = 0.0  # when the last read that found nothing started
         self._exec_paths = tuple(exec_paths) if self._actors and self._actors.table else ()
         self._exec_fsids: set[bytes] = set()
         self._roots: dict[int, Root] = {}
         self._marks: dict[bytes, tuple[bytes, int]] = {}  # fsid -> (marked path, mask)
-        self._reads: collections.deque[tuple[float, int, list[Capture | None]]] = (
+        self._reads: collections.deque[tuple[float, int, list[Capture | None], float]] = (
             collections.deque()
         )
         self._lock = threading.Lock()
         self._next_id = 1
+        self._ended: list[Event[Any]] = []  # IGNORED of roots remove()d, not yet delivered
         # The proc connector must be drained even while the watched trees are
         # quiet, or a busy machine overflows its socket and every actor becomes
         # uncertain: one epoll fd wakes the driver for either.
-        self._epoll: select.epoll | None = None
+        # remove() of the last root must wake a driver waiting for events, as
+        # inotify's IN_IGNORED does (removing a fanotify mark queues nothing):
+        # an eventfd in the same epoll set.
+        self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._epoll = select.epoll()
+        self._epoll.register(self._fan.fileno(), select.EPOLLIN)
+        self._epoll.register(self._wake, select.EPOLLIN)
         conn = self._actors.connector_fd() if self._actors is not None else None
         if conn is not None:
-            self._epoll = select.epoll()
-            self._epoll.register(self._fan.fileno(), select.EPOLLIN)
             self._epoll.register(conn, select.EPOLLIN)
 
     # --- Source -----------------------------------------------------------------
 
     def fileno(self) -> int:
         """Readable when events (or proc-connector news) are queued."""
-        if self._epoll is not None and not self._fan.closed:
+        if not self._fan.closed:
             return self._epoll.fileno()
-        return self._fan.fileno()
+        return self._fan.fileno()  # raises: closed
 
     def read_raw(self) -> bytes:
+        started = time.monotonic()
         caps: list[Capture | None] = []
         actors = self._actors
         if actors is not None and self._pidfd:
@@ -125,29 +204,56 @@ class FanotifyBackend:
             data = self._fan.read_raw()
         drain = actors.replay() if actors is not None else 0
         if not data:
-            return b""
-        self._reads.append((time.time(), drain, caps))
+            self._last_empty = started
+            try:
+                os.eventfd_read(self._wake)
+            except BlockingIOError:
+                return b""
+            return _WAKE  # remove() queued an IGNORED: process() delivers it
+        self._reads.append((time.time(), drain, caps, started))
         return data
 
     def process(self, data: bytes) -> list[Event[Any]]:
-        if not data:
-            return []
+        if data is _WAKE or not data:
+            with self._lock:
+                ended, self._ended = self._ended, []
+                halves = self._core.halves
+                if halves is not None:
+                    # A read that found nothing settles the departures before it.
+                    halves.settle(self._last_empty, time.time(), ended)
+            return ended
         if self._reads:
-            now, drain, caps = self._reads.popleft()
+            now, drain, caps, started = self._reads.popleft()
         else:  # bytes not from read_raw (tests): no captures
-            now, drain, caps = time.time(), 0, []
+            now, drain, caps, started = time.time(), 0, [], time.monotonic()
         raws = wire.parse(data)
+        self.records += len(raws)
         with self._lock:
-            events = self._core.convert(raws, caps, drain, now)
-            # A deleted root is over, as an inotify watch is after IN_IGNORED.
+            events = self._core.convert(raws, caps, drain, now, started)
+            # A deleted root is over, as an inotify watch is: IGNORED (wd = the
+            # root's id) follows its DELETE_SELF.
             for rid in self._core.gone:
                 if rid in self._roots:
-                    self._drop(rid)
+                    events.append(self._drop(rid, now))
             self._core.gone.clear()
+            if self._ended:
+                events.extend(self._ended)
+                self._ended.clear()
             return events
 
     def deadline(self) -> float | None:
-        return None  # FAN_RENAME is one record: nothing waits for a partner
+        """When a held MOVED_FROM is due (``None`` with FAN_RENAME: one record)."""
+        halves = self._core.halves
+        return None if halves is None else halves.pairer.deadline()
+
+    @property
+    def renames(self) -> str:
+        """How renames reach us: ``"FAN_RENAME"`` or ``"paired halves"``."""
+        return "paired halves" if self._halves else "FAN_RENAME"
+
+    def _use_halves(self) -> None:
+        self._halves = True
+        self._core.halves = Halves(self._core)
 
     @property
     def alive(self) -> bool:
@@ -187,6 +293,9 @@ class FanotifyBackend:
             "unresolved": self._core.unresolved,
             "kernel_lookups": self._paths.kernel_lookups,
             "connector_lost": self._actors.lost if self._actors is not None else 0,
+            "records": self.records,
+            "ignored_dirs": len(self._ignores.dirs),
+            "ignored_files": self._ignores.files,
         }
 
     def add(
@@ -249,15 +358,33 @@ class FanotifyBackend:
             self._roots[rid] = root
             self._core.set_roots(self._roots.values())
             self._mark_exec_filesystems()
+            if self._ignores.enabled:
+                self._ignore_known(root)
         return rid
+
+    def ignore_own_file(self, fd: int) -> bool:
+        """Have the kernel drop the events of the regular file open as *fd*, a
+        file only this process writes (its journal, its output): they would be
+        dropped here anyway (our pid), but each would cost a queue slot and a
+        wake-up. Not for a file others write too: their events would be lost.
+        False if no ignore mark could be placed (then they are dropped here)."""
+        with self._lock:
+            return bool(self._ignores.file(fd))
 
     def remove(self, path_or_id: int | str | bytes) -> None:
         """Stop watching a root (by the id ``add`` returned, or its path)."""
         with self._lock:
-            self._drop(self._find(path_or_id))
+            # As inotify's rm_watch queues IN_IGNORED: delivered by the next
+            # read, which the eventfd wakes (removing a mark queues nothing).
+            self._ended.append(self._drop(self._find(path_or_id), time.time()))
+            os.eventfd_write(self._wake, 1)
 
-    def _drop(self, rid: int) -> None:
+    def _drop(self, rid: int, now: float) -> Event[Any]:
+        """Forget root *rid*; its IGNORED event (wd = the root's id)."""
         root = self._roots.pop(rid)
+        shown: Any = root.shown if root.as_bytes else os.fsdecode(root.shown)
+        empty: Any = b"" if root.as_bytes else ""
+        ignored = Event(rid, _IGNORED, 0, empty, shown, None, "kernel", now, None, shown)
         self._core.set_roots(self._roots.values())
         marked, old = self._marks[root.fsid]
         keep = 0
@@ -285,10 +412,12 @@ class FanotifyBackend:
         ondir = FanMask.ONDIR if root.is_dir else 0
         with contextlib.suppress(OSError):
             self._fan.unmark(root.path, FanMask.DELETE_SELF | ondir, FanMark.INODE)
+        return ignored
 
     def close(self) -> None:
-        if self._epoll is not None:
-            self._epoll.close()
+        self._epoll.close()
+        if not self._fan.closed:
+            os.close(self._wake)
         self._fan.close()
         self._paths.close()
         if self._actors is not None:
@@ -303,14 +432,42 @@ class FanotifyBackend:
 
     # --- internals --------------------------------------------------------------
 
+    def _ignore_known(self, root: Root) -> None:
+        """Ignore marks for the excluded directories known at add(): those named
+        literally (a pattern without wildcards, relative to the root). Excluded
+        directories found later get theirs when created or renamed
+        (core.ignore_dir)."""
+        if not root.is_dir or root.patterns is None:
+            return
+        for pat in root.patterns:
+            if not pat or any(c in pat for c in "*?[") or pat.startswith("/"):
+                continue
+            cand = os.path.normpath(os.path.join(root.path, os.fsencode(pat)))
+            if not os.path.isdir(cand) or os.path.islink(cand) or not self._core.excluded(cand):
+                continue
+            try:
+                handle, _mnt = _sys.name_to_handle_at(cand)
+            except OSError:
+                continue
+            self._ignores.directory(handle_key(root.fsid, handle), cand)
+
     def _kernel_mask(self, mask: int, fsid: bytes) -> int:
-        return kernel_mask(mask, exec_too=self._actors is not None and bool(self._exec_paths))
+        exec_too = self._actors is not None and bool(self._exec_paths)
+        return kernel_mask(mask, exec_too, rename=not self._halves)
 
     def _mark_for(self, fsid: bytes, path: bytes, mask: int) -> None:
         want = self._kernel_mask(mask, fsid)
         marked, have = self._marks.get(fsid, (path, 0))
         if want & ~have:
-            self._fan.mark(path, want | have)
+            try:
+                self._fan.mark(path, want | have)
+            except UnsupportedEventError:
+                if self._halves or self._rename_asked is not None or self._marks:
+                    raise
+                # EINVAL for FAN_RENAME: a kernel before 5.17. Pair the halves.
+                self._use_halves()
+                want = self._kernel_mask(mask, fsid)
+                self._fan.mark(path, want | have)
         self._marks[fsid] = (marked, want | have)
 
     def _mark_exec_filesystems(self) -> None:
@@ -352,56 +509,3 @@ def _real_parent(path: bytes) -> bytes:
     # only its parent.
     head, tail = os.path.split(path)
     return os.path.join(os.path.realpath(head), tail) if tail else os.path.realpath(path)
-
-
-class Buffered:
-    """The backend with the read buffer inside, for drivers that call
-    ``read_raw() -> int`` (bytes taken) and ``process() -> events`` (everything
-    taken so far, in read order), and watch ``backlog`` (bytes taken and not yet
-    processed) for back-pressure: the protocol of ``inwatch.drivers``.
-
-    ``read_raw`` may run on a reader thread while ``process`` runs on another:
-    the lock guards only the buffer, never the processing."""
-
-    def __init__(self, backend: FanotifyBackend) -> None:
-        self.backend = backend
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._backlog = 0
-        self._lock = threading.Lock()
-
-    def fileno(self) -> int:
-        return self.backend.fileno()
-
-    def read_raw(self) -> int:
-        with self._lock:
-            if self.backend.closed:
-                return 0
-            data = self.backend.read_raw()
-            if data:
-                self._chunks.append(data)
-                self._backlog += len(data)
-            return len(data)
-
-    def process(self) -> list[Event[Any]]:
-        with self._lock:
-            chunks, self._chunks = self._chunks, collections.deque()
-            self._backlog = 0
-        out: list[Event[Any]] = []
-        for data in chunks:
-            out.extend(self.backend.process(data))
-        return out
-
-    def deadline(self) -> float | None:
-        return self.backend.deadline()
-
-    @property
-    def backlog(self) -> int:
-        return self._backlog
-
-    @property
-    def alive(self) -> bool:
-        return self.backend.alive
-
-    @property
-    def closed(self) -> bool:
-        return self.backend.closed

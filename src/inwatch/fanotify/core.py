@@ -10,9 +10,12 @@ What the kernel does that this module relies on:
   record is expanded into one Event per bit in the order a file's life takes
   (:data:`ORDER`: created, opened, read, written, closed, moved away, deleted).
   Repeats are lost: counts are lower bounds.
-- FAN_RENAME (5.17) is one record with the old and the new place: a move
-  inside the watched set is one MOVED_TO with ``src_pathname``; out of it a
-  MOVED_FROM; into it a MOVED_TO without ``src_pathname`` (as inotify).
+- FAN_RENAME (5.17) is one record with the old and the new place (before
+  5.17, or with ``rename=False``, the FAN_MOVED_FROM/FAN_MOVED_TO halves are
+  paired into one, see :mod:`.moves`). It is delivered as inotify would: a move
+  inside the watched set is MOVED_FROM then MOVED_TO with one cookie (made
+  here: fanotify has none) and ``src_pathname`` on the MOVED_TO; out of it a
+  MOVED_FROM; into it a MOVED_TO without ``src_pathname``.
 - A record about a directory itself (OPEN of a directory, MOVE_SELF,
   DELETE_SELF) names it with the entry ``"."``; self events of non-directories
   come with the object's handle only.
@@ -20,16 +23,16 @@ What the kernel does that this module relies on:
   (``wd`` -1, empty path), then each tree's :mod:`.rescan`.
 - ``metadata.pid`` is the process (thread group); 0 when the kernel hides it.
   Records of our own pid (our listings, our rescan, our journal) are used to
-  keep the path cache current and never delivered.
+  keep the path cache current and never delivered (with ``own_pid`` -1, for
+  tests acting in-process, only our reads of directories are dropped).
 
-Events carry ``wd`` -1 and ``cookie`` 0: fanotify has neither.
+Events carry as ``wd`` the id of the root they were reported for (what
+``add`` returned; -1 for Q_OVERFLOW), and a ``cookie`` only on a move's pair.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,6 +41,8 @@ from ..event import Event
 from . import rescan
 from .actors import Actors, Capture
 from .handles import PathCache, unresolved_path
+from .moves import Halves
+from .roots import Root, typed
 from .wire import RawEvent, key_fsid
 
 __all__ = ["EXEC", "ORDER", "Core", "Root", "kernel_mask"]
@@ -73,131 +78,25 @@ ORDER = (
     _DELETE_SELF,
 )
 _SELF = _DELETE_SELF | _MOVE_SELF
+_MOVE = _MOVED_FROM | _MOVED_TO
+_DIRENT = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO
+_READS = _OPEN | _ACCESS | _CLOSE_NOWRITE | _ONDIR
 _WANTED = sum(ORDER)
 # Always asked of the kernel, whatever the roots want: the path cache and the
 # snapshots follow creations, deletions and renames.
 _INTERNAL = _CREATE | _DELETE | _RENAME | _ONDIR
 
 
-def kernel_mask(mask: int, exec_too: bool) -> int:
+def kernel_mask(mask: int, exec_too: bool, rename: bool = True) -> int:
     """The fanotify mask for an inwatch *mask* (the shared bits have the same
-    values in both APIs; MOVED_FROM/MOVED_TO come from FAN_RENAME)."""
+    values in both APIs; MOVED_FROM/MOVED_TO come from FAN_RENAME, or without
+    *rename* from the two halves, paired by :mod:`.moves`)."""
     fan = (mask & _WANTED & ~(_MOVED_FROM | _MOVED_TO)) | _INTERNAL
+    if not rename:
+        fan = (fan & ~_RENAME) | _MOVED_FROM | _MOVED_TO
     if exec_too:
         fan |= _OPEN_EXEC
     return fan
-
-
-class Root:
-    """One watched tree (or file), as ``add`` was given it."""
-
-    __slots__ = (
-        "_func",
-        "_match",
-        "as_bytes",
-        "fsid",
-        "id",
-        "is_dir",
-        "mask",
-        "path",
-        "prefix",
-        "recursive",
-        "shown",
-        "snapshot",
-        "spans_fs",
-    )
-
-    def __init__(
-        self,
-        id: int,
-        path: bytes,
-        mask: int,
-        *,
-        recursive: bool,
-        is_dir: bool,
-        exclude: Iterable[str] | Callable[[str], bool] | None,
-        as_bytes: bool,
-        fsid: bytes,
-    ) -> None:
-        self.id = id
-        self.path = path
-        self.prefix = path if path.endswith(b"/") else path + b"/"
-        self.mask = mask
-        self.recursive = recursive
-        self.is_dir = is_dir
-        self.as_bytes = as_bytes
-        self.fsid = fsid
-        self.snapshot: rescan.Snapshot | None = None
-        self.shown = path
-        """The path as the caller named it (absolute, symlinks unresolved): events
-        show it in place of ``path``, which is what the kernel's paths start with."""
-        self.spans_fs = False
-        """The root is its filesystem's root: every object of the mark is inside."""
-        self._func: Callable[[str], bool] | None = None
-        self._match: Callable[[bytes], Any] | None = None
-        if callable(exclude):
-            self._func = exclude
-        elif exclude is not None:
-            pats = [exclude] if isinstance(exclude, str) else list(exclude)
-            if pats:
-                rx = "|".join(f"(?:{fnmatch.translate(p.rstrip('/'))})" for p in pats)
-                self._match = re.compile(os.fsencode(rx)).match
-
-    def rel(self, pathname: bytes) -> bytes | None:
-        """*pathname* relative to this root, or ``None`` if it is not inside
-        (or excluded)."""
-        if pathname == self.path:
-            return b""
-        if not self.is_dir or not pathname.startswith(self.prefix):
-            return None
-        rel = pathname[len(self.prefix) :]
-        if not self.recursive and b"/" in rel:
-            return None
-        if self._match is not None:
-            # An excluded directory excludes everything below it: test each
-            # component and each leading part of the relative path.
-            match = self._match
-            start = 0
-            while True:
-                end = rel.find(b"/", start)
-                stop = len(rel) if end < 0 else end
-                if match(rel[start:stop]) is not None or match(rel[:stop]) is not None:
-                    return None
-                if end < 0:
-                    break
-                start = end + 1
-        if self._func is not None and self._func(os.fsdecode(pathname)):
-            return None
-        return rel
-
-    def moved(self, src: bytes, dst: bytes) -> bool:
-        """The directory *src* was renamed to *dst*: if this root is it or lies
-        below it, follow it (as the inotify backend follows a renamed root)."""
-        if self.path == src:
-            rest = b""
-        elif self.path.startswith(src + b"/"):
-            rest = self.path[len(src) :]
-        else:
-            return False
-        self.path = dst + rest
-        self.prefix = self.path if self.path.endswith(b"/") else self.path + b"/"
-        self.shown = self.path
-        return True
-
-    def show(self, p: bytes) -> bytes:
-        """*p* (inside this root) under the name the caller gave the root."""
-        shown = self.shown
-        if shown is self.path or shown == self.path:
-            return p
-        if p == self.path:
-            return shown
-        if p.startswith(self.prefix):
-            return _join(shown, p[len(self.prefix) :])
-        return p
-
-    def excluded(self, parent: bytes, name: bytes) -> bool:
-        """For the rescan walk: is *parent*/*name* outside or excluded?"""
-        return self.rel(_join(parent, name)) is None
 
 
 class Core:
@@ -208,6 +107,10 @@ class Core:
         self.actors = actors
         self.roots: list[Root] = []  # longest path first
         self.own_pid = os.getpid()
+        """Records of this pid are never delivered (-1: every pid's are)."""
+        self.my_pid = os.getpid()
+        """Even when our own records are delivered, our reads of directories are
+        not: they are our listings, which inotify does not report either."""
         self.blind_since = time.time()
         self.overflows = 0
         self.unresolved = 0
@@ -215,6 +118,14 @@ class Core:
         self._batch = 0
         self._root_paths: dict[bytes, list[int]] = {}
         self._file_roots = False
+        self._cookies = 0
+        self._nested = False
+        self.ignore_dir: Callable[[bytes, bytes], None] | None = None
+        """Called with (handle key, path) of a directory found excluded (see .ignores)."""
+        self.unignore_dir: Callable[[bytes], None] | None = None
+        """Called with the handle key of a directory that may have been excluded."""
+        self.halves: Halves | None = None
+        """Set when renames come as two halves (no FAN_RENAME): their pairing."""
         self.gone: list[int] = []
         """Roots whose directory (or file) was deleted: the backend drops them."""
 
@@ -224,26 +135,45 @@ class Core:
         for r in self.roots:
             self._root_paths.setdefault(r.path, []).append(r.id)
         self._file_roots = any(not r.is_dir for r in self.roots)
+        self._nested = any(
+            r is not o and (r.path == o.path or r.path.startswith(o.prefix))
+            for r in self.roots
+            for o in self.roots
+            if o.is_dir
+        )
 
     # --- one batch ----------------------------------------------------------
 
     def convert(
-        self, raws: list[RawEvent], caps: list[Capture | None], drain: int, now: float
+        self,
+        raws: list[RawEvent],
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        started: float | None = None,
     ) -> list[Event[Any]]:
+        """One read's records (*started*: when that read began, monotonic)."""
         out: list[Event[Any]] = []
         self._batch += 1
         if self._scanned:
             old = self._batch - 2
             self._scanned = {p: b for p, b in self._scanned.items() if b >= old}
         self.paths.prime(raws)
+        halves = self.halves
         for ev in raws:
             if ev.mask & _Q_OVERFLOW:
+                if halves is not None:
+                    halves.flush(now, out)  # their partners were dropped, if any
                 out.extend(self._overflow(now))
                 continue
             if ev.mask & _RENAME:
                 self._rename(ev, caps, drain, now, out)
+            elif halves is not None and ev.mask & _MOVE:
+                halves.record(ev, caps, drain, now, started or 0.0, out)
             else:
                 self._one(ev, caps, drain, now, out)
+        if halves is not None and started is not None:
+            halves.settle(started, now, out)
         self.blind_since = now
         return out
 
@@ -305,24 +235,72 @@ class Core:
             self.actors.saw_exec(ev.pid, pathname, name or os.path.basename(parent), drain)
         if ev.pid == self.own_pid:
             return
+        if is_dir and not mask & ~_READS and ev.pid == self.my_pid and not name:
+            return  # our own listing of a directory (a rescan, a scan of a moved-in tree)
         root = self._root_for(pathname, key_fsid(dkey if dkey is not None else ev.fid or b""))
         if root is None:
+            fid, ignore = ev.fid, self.ignore_dir
+            if mask & _CREATE and is_dir and fid and ignore and self.excluded(pathname):
+                ignore(fid, pathname)  # a new excluded directory
             return
+        if mask & _CREATE and self._scanned and self._seen_by_scan(pathname):
+            mask &= ~_CREATE
+        if self._nested:
+            # Nested roots (add(tree) and add(tree/sub, mask=...)): each keeps
+            # its own options; a bit goes to the innermost root that asks for it.
+            taken = 0
+            for r in self.roots:
+                if r.rel(pathname) is not None:
+                    bits = self._bits(r, mask & ~taken, pathname, bool(is_dir))
+                    taken |= bits
+                    self._emit(r, bits, ev, caps, drain, now, parent, name, pathname, out)
+            return
+        # One root (the hot path: no call, no list).
         bits = mask & root.mask
-        if bits & _CREATE and self._scanned and self._seen_by_scan(pathname):
-            bits &= ~_CREATE
         if bits & _SELF and not is_dir and pathname != root.path:
             bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
+        if not root.is_dir:
+            bits &= ~_DIRENT  # a watched file gets none of its directory's entry events
+        if bits:
+            self._emit(root, bits, ev, caps, drain, now, parent, name, pathname, out)
+
+    def _emit(
+        self,
+        root: Root,
+        bits: int,
+        ev: RawEvent,
+        caps: list[Capture | None],
+        drain: int,
+        now: float,
+        parent: bytes,
+        name: bytes,
+        pathname: bytes,
+        out: list[Event[Any]],
+    ) -> None:
+        """One Event per bit of *bits*, in life order, for *root*."""
         if not bits:
             return
         actor = self._actor(ev, caps, drain)
-        isdir = _ISDIR if is_dir else 0
+        isdir = _ISDIR if ev.mask & _ONDIR else 0
         if not root.is_dir:
             parent, name = pathname, b""  # a watched file: inotify's path/name for it
-        p, n, full = _typed(root, parent, name, pathname)
+        p, n, full = typed(root, parent, name, pathname)
+        rid = root.id
         for bit in ORDER:
             if bits & bit:
-                out.append(Event(-1, bit | isdir, 0, n, p, None, "kernel", now, actor, full))
+                # inotify sets no ISDIR on DELETE_SELF/MOVE_SELF: nor do we.
+                flag = 0 if bit & _SELF else isdir
+                out.append(Event(rid, bit | flag, 0, n, p, None, "kernel", now, actor, full))
+
+    @staticmethod
+    def _bits(root: Root, mask: int, pathname: bytes, is_dir: bool) -> int:
+        """The bits of *mask* that *root* reports for *pathname*."""
+        bits = mask & root.mask
+        if bits & _SELF and not is_dir and pathname != root.path:
+            bits &= ~_SELF  # files inside a tree: inotify reports no *_SELF for them
+        if not root.is_dir:
+            bits &= ~_DIRENT  # a watched file gets none of its directory's entry events
+        return bits
 
     def _rename(
         self,
@@ -331,6 +309,7 @@ class Core:
         drain: int,
         now: float,
         out: list[Event[Any]],
+        actor: Any = None,
     ) -> None:
         paths = self.paths
         if ev.old_dir is None or ev.new_dir is None:
@@ -342,6 +321,8 @@ class Core:
         dst_dir = paths.dir_path(ev.new_dir) or unresolved_path(ev.new_dir)
         if ev.fid is not None:
             paths.learn(ev.fid, ev.new_dir, new_name, is_dir)
+        elif is_dir:
+            paths.moved_unknown()  # no handle of the moved directory (before 5.17)
         src = _join(src_dir, old_name)
         dst = _join(dst_dir, new_name)
         followed = False
@@ -356,27 +337,59 @@ class Core:
                 root.snapshot.moved((src_dir, old_name), (dst_dir, new_name), is_dir)
         if followed:
             self.set_roots(self.roots)
+        if is_dir and ev.fid is not None and self.ignore_dir is not None:
+            if self.excluded(dst):
+                self.ignore_dir(ev.fid, dst)
+            elif self.unignore_dir is not None:
+                # Watched now: its ignore mark goes before its listing below.
+                self.unignore_dir(ev.fid)
         if ev.pid == self.own_pid:
             return
         fsid = key_fsid(ev.new_dir)
-        dst_root = self._root_for(dst, fsid, _MOVED_TO)
-        src_root = self._root_for(src, fsid, _MOVED_FROM)
+        dst_root = self._root_for(dst, fsid, _MOVED_TO, entry=True)
+        src_root = self._root_for(src, fsid, _MOVED_FROM, entry=True)
         isdir = _ISDIR if is_dir else 0
-        actor = None
-        if dst_root is not None:
+        if dst_root is None and src_root is None:
+            return
+        if actor is None:
             actor = self._actor(ev, caps, drain)
-            p, n, full = _typed(dst_root, dst_dir, new_name, dst)
+        # Inside the watched set (whatever the masks say), the move is the pair
+        # inotify gives: MOVED_FROM then MOVED_TO, one cookie (ours: fanotify
+        # has none), the MOVED_TO carrying src_pathname.
+        inside = dst_root is not None and self._root_for(src, fsid, entry=True) is not None
+        cookie = self._cookie() if inside else 0
+        if src_root is not None:
+            p, n, full = typed(src_root, src_dir, old_name, src)
+            out.append(
+                Event(
+                    src_root.id, _MOVED_FROM | isdir, cookie, n, p, None, "kernel", now, actor, full
+                )
+            )
+        if dst_root is not None:
+            p, n, full = typed(dst_root, dst_dir, new_name, dst)
             s = None
-            if self._root_for(src, fsid) is not None:  # a move inside the watched set
+            if inside:
                 shown = dst_root.show(src)
                 s = shown if dst_root.as_bytes else os.fsdecode(shown)
-            out.append(Event(-1, _MOVED_TO | isdir, 0, n, p, s, "kernel", now, actor, full))
-            if is_dir and s is None and dst_root.recursive:
+            out.append(
+                Event(dst_root.id, _MOVED_TO | isdir, cookie, n, p, s, "kernel", now, actor, full)
+            )
+            if is_dir and not inside and dst_root.recursive:
                 self._scan_moved_in(dst_root, dst, now, out)
-        elif src_root is not None:
-            actor = self._actor(ev, caps, drain)
-            p, n, full = _typed(src_root, src_dir, old_name, src)
-            out.append(Event(-1, _MOVED_FROM | isdir, 0, n, p, None, "kernel", now, actor, full))
+
+    def _cookie(self) -> int:
+        self._cookies = self._cookies % 0xFFFFFFFF + 1  # 32 bits, never 0, as inotify's
+        return self._cookies
+
+    def excluded(self, pathname: bytes) -> bool:
+        """A directory that a tree excludes, no tree watches, and no tree lies
+        in: its events may be dropped by the kernel (see .ignores)."""
+        if not any(r.excludes(pathname) for r in self.roots):
+            return False
+        if self._root_for(pathname, b"") is not None:
+            return False
+        below = pathname + b"/"
+        return not any(r.path == pathname or r.path.startswith(below) for r in self.roots)
 
     def _scan_moved_in(self, root: Root, top: bytes, now: float, out: list[Event[Any]]) -> None:
         """A directory moved in from outside: what it holds was never reported
@@ -392,8 +405,8 @@ class Core:
                 bits = _CREATE | (_ISDIR if names[name] else 0)
                 full = _join(d, name)
                 self._scanned[full] = self._batch
-                p, n, f = _typed(root, d, name, full)
-                out.append(Event(-1, bits, 0, n, p, None, "scan", now, None, f))
+                p, n, f = typed(root, d, name, full)
+                out.append(Event(root.id, bits, 0, n, p, None, "scan", now, None, f))
         if root.snapshot is not None:
             for d, names in snap.dirs.items():
                 root.snapshot.dirs[d] = dict(names)
@@ -403,7 +416,12 @@ class Core:
         batch = self._scanned.pop(pathname, None)
         return batch is not None and self._batch - batch <= 2
 
-    def _root_for(self, pathname: bytes, fsid: bytes, bit: int = 0) -> Root | None:
+    def _root_for(
+        self, pathname: bytes, fsid: bytes, bit: int = 0, entry: bool = False
+    ) -> Root | None:
+        """The root reporting *pathname* (with *bit* in its mask); with *entry*,
+        as an entry of a directory: a root is not an entry of itself (its own
+        rename is its MOVE_SELF, as with inotify, whose parent is unwatched)."""
         if pathname.startswith(b"?"):
             # An object nothing could place (never named by an event we read,
             # gone before we could ask the kernel). Only a root that spans its
@@ -415,8 +433,10 @@ class Core:
                     return root
             return None
         for root in self.roots:
-            if (not bit or root.mask & bit) and root.rel(pathname) is not None:
-                return root
+            if not bit or root.mask & bit:
+                rel = root.rel(pathname)
+                if rel is not None and (rel or not entry):
+                    return root
         return None
 
     # --- snapshots ------------------------------------------------------------
@@ -448,19 +468,11 @@ class Core:
             for bits, parent, name in rescan.diff(root.snapshot, snap, ctimes, since_ns):
                 if not bits & root.mask:
                     continue
-                p, n, full = _typed(root, parent, name, _join(parent, name))
-                out.append(Event(-1, bits, 0, n, p, None, "rescan", now, None, full))
+                p, n, full = typed(root, parent, name, _join(parent, name))
+                out.append(Event(root.id, bits, 0, n, p, None, "rescan", now, None, full))
             if root.snapshot is not None:
                 root.snapshot = snap
         return out
-
-
-def _typed(root: Root, parent: bytes, name: bytes, full: bytes) -> tuple[Any, Any, Any]:
-    if root.shown is not root.path:
-        parent, full = root.show(parent), root.show(full)
-    if root.as_bytes:
-        return parent, name, full
-    return os.fsdecode(parent), os.fsdecode(name), os.fsdecode(full)
 
 
 def _join(parent: bytes, name: bytes) -> bytes:

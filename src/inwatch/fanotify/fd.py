@@ -40,12 +40,27 @@ class Fanotify:
             fd = _sys.fanotify_init(flags, os.O_RDONLY | os.O_CLOEXEC)
         except (FanotifyPermissionError, UnsupportedEventError) as e:
             if not flags & FanInit.REPORT_PIDFD:
-                raise
-            self.pidfd_refused = str(e)
-            flags &= ~FanInit.REPORT_PIDFD
-            fd = _sys.fanotify_init(flags, os.O_RDONLY | os.O_CLOEXEC)
+                fd = self._older(flags, e)
+                flags &= ~FanInit.REPORT_TARGET_FID
+            else:
+                self.pidfd_refused = str(e)
+                flags &= ~FanInit.REPORT_PIDFD
+                try:
+                    fd = _sys.fanotify_init(flags, os.O_RDONLY | os.O_CLOEXEC)
+                except UnsupportedEventError as e2:
+                    fd = self._older(flags, e2)
+                    flags &= ~FanInit.REPORT_TARGET_FID
         self._fd = fd
         self.flags = FanInit(flags)
+
+    @staticmethod
+    def _older(flags: int, error: OSError) -> int:
+        """Linux 5.9 to 5.16: FAN_REPORT_DFID_NAME without the child's handle
+        (FAN_REPORT_TARGET_FID is 5.17). The backend then pairs rename halves
+        and resolves moved directories by the kernel again (see .moves)."""
+        if not isinstance(error, UnsupportedEventError) or not flags & FanInit.REPORT_TARGET_FID:
+            raise error
+        return _sys.fanotify_init(flags & ~FanInit.REPORT_TARGET_FID, os.O_RDONLY | os.O_CLOEXEC)
 
     def fileno(self) -> int:
         if self._fd < 0:

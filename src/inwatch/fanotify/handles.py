@@ -21,6 +21,12 @@ remembers, for handles not known yet, the *first* place the batch names them
 (for a FAN_RENAME, its old place): that is where they were before anything in the
 batch moved them.
 
+Before 5.17 (no FAN_REPORT_TARGET_FID) no event carries the handle of the
+entry it names, so no link is ever learned: every directory is an anchor,
+resolved by the kernel where it is when first met, and a directory rename
+forgets them all (:meth:`PathCache.moved_unknown`). An event queued before a
+directory was renamed, and resolved after, then shows the later path.
+
 Deleted objects keep their last known link: an event about something already
 gone (its handle is stale: ESTALE) still comes out with its last known path.
 Only an object that no event ever named and that was gone before we could ask
@@ -86,7 +92,7 @@ class PathCache:
             fsid = _sys.fsid(fd)
         finally:
             os.close(fd)
-        key = fsid + struct.pack("=Ii", len(handle.data), handle.type) + handle.data
+        key = handle_key(fsid, handle)
         if fsid not in self._mount_fds:
             # open_by_handle_at refuses an O_PATH mount fd (EBADF): open it for reading.
             top = _mount_point(path)
@@ -153,6 +159,22 @@ class PathCache:
             files.move_to_end(child)
             if len(files) > _KEEP_FILES:
                 files.popitem(last=False)
+
+    def moved_away(self, key: bytes) -> None:
+        """Directory *key* was moved to a place no event told (a lone
+        FAN_MOVED_FROM): forget where it was, so that it is asked of the
+        kernel again rather than placed in its old spot."""
+        self._dirs.pop(key, None)
+        self._anchors.pop(key, None)
+        self._primed.pop(key, None)
+        self._resolved.clear()
+
+    def moved_unknown(self) -> None:
+        """A directory moved and its handle is not known (no FAN_REPORT_TARGET_FID,
+        before 5.17): every path resolved from the kernel may now be stale, so
+        each is asked again (they are "now" paths from then on)."""
+        self._anchors.clear()
+        self._resolved.clear()
 
     def deleted(self, child: bytes) -> None:
         """*child* was deleted: keep its link for late events, for a while."""
@@ -224,6 +246,11 @@ class PathCache:
         if len(anchors) > _KEEP_DIRS:
             del anchors[next(iter(anchors))]
         return path
+
+
+def handle_key(fsid: bytes, handle: _sys.Handle) -> bytes:
+    """The key events carry for this object (see :mod:`.wire`)."""
+    return fsid + struct.pack("=Ii", len(handle.data), handle.type) + handle.data
 
 
 def _mount_point(path: bytes) -> bytes:
