@@ -22,7 +22,6 @@ never outliving inwatch.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import shlex
 import signal
@@ -38,7 +37,7 @@ from .wait import Waiter
 __all__ = ["Runner", "describe_status"]
 
 _PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # dlopen(NULL): libc without an ldconfig subprocess
 # Looked up once here: after fork, the child must not take import or ctypes locks.
 _prctl = _libc.prctl
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]

@@ -26,7 +26,6 @@ Kernel rules the hints rely on (fanotify_init(2), fanotify_mark(2)):
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -71,7 +70,8 @@ class _FileHandle(ctypes.Structure):
 
 
 def _load_libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    # dlopen(NULL), as in inwatch.inotify._sys: no ldconfig subprocess at start.
+    return ctypes.CDLL(None, use_errno=True)
 
 
 _libc = _load_libc()

@@ -10,7 +10,6 @@ and ``fcntl`` already retry on EINTR (PEP 475).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -22,8 +21,10 @@ __all__ = ["add_watch", "fionread", "init1", "rm_watch"]
 
 
 def _load_libc() -> ctypes.CDLL:
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name, use_errno=True)
+    # dlopen(NULL): the running program's own symbols, libc's among them (glibc
+    # and musl alike). ctypes.util.find_library("c") would run ldconfig in a
+    # subprocess at every start: milliseconds a short-lived command pays.
+    return ctypes.CDLL(None, use_errno=True)
 
 
 _libc = _load_libc()
