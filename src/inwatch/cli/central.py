@@ -3,8 +3,9 @@
 The same questions as on a local journal (issue 14), answered by
 :mod:`inwatch.journal.server` over every host that ships to it, or over the
 ``--host`` ones. Credentials come from libpq's environment and ``.pgpass``,
-never from the URL (a URL with a password is refused). The central store keeps
-no gap rows: an answer from it cannot say where a host was blind.
+never from the URL (a URL with a password is refused). The agents ship their
+journals' gaps too, so an answer from the central store says where a host was
+blind, in the local commands' words, each gap line led by its host.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from .args import CliError
 
-__all__ = ["add_host_option", "connection", "is_central"]
+__all__ = ["add_host_option", "connection", "gap_lines", "is_central"]
 
 
 def is_central(db: str | None) -> bool:
@@ -49,3 +50,17 @@ def connection(url: str) -> Iterator[Any]:
         yield conn
     finally:
         conn.close()
+
+
+def gap_lines(
+    conn: Any, since_ns: int | None, until_ns: int | None, hosts: list[str] | None
+) -> list[str]:
+    """``HOST  <gap_line>`` for every shipped gap overlapping the range (of *hosts*)."""
+    from ..journal import server
+    from ..journal.report import gap_line
+    from .format import printable
+
+    return [
+        f"{printable(h)}  {gap_line(g)}"
+        for h, g in server.gap_rows(conn, since_ns, until_ns, hosts=hosts)
+    ]

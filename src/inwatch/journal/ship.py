@@ -41,6 +41,8 @@ class JournalLike(Protocol):
     def cursor(self, sink: str) -> int: ...
     def set_cursor(self, sink: str, seq: int) -> None: ...
     def rows_after(self, seq: int, limit: int) -> Sequence[Any]: ...
+    def gaps_to_ship(self, after_id: int) -> Sequence[wire.GapRow]: ...
+    def last_seq(self) -> int: ...
 
 
 class SinkError(Exception):
@@ -59,11 +61,22 @@ class Sink(Protocol):
     def send(self, rows: Sequence[Any]) -> None:
         """Deliver *rows* (in order) or raise SinkError saying how many were delivered."""
 
+    def send_gaps(self, gaps: Sequence[wire.GapRow]) -> None:
+        """Deliver every gap row or raise SinkError (all of them are sent again then)."""
+
     def close(self) -> None: ...
 
 
 class Shipper:
-    """A thread that ships a journal's committed rows to one sink; start(), wake(), stop()."""
+    """A thread that ships a journal's committed rows to one sink; start(), wake(), stop().
+
+    Gaps go with the events, in order. The Shipper reads the gaps not shipped yet, then the
+    journal's last sequence S (so every event committed before those gaps is at or below S),
+    ships the events up to S, then the gaps, then the events after S. So a gap is never sent
+    before an event committed before it, and is sent before every event committed after the
+    Shipper saw it (events committed in between, at or below S, may go before it).
+    The gaps' cursor is ``<sink name>#gaps`` (a gap id), next to the events' cursor.
+    """
 
     def __init__(
         self,
@@ -89,6 +102,11 @@ class Shipper:
         self.clock = clock
         self.shipped = 0
         self.cursor = 0
+        self.gaps_shipped = 0
+        self.gap_cursor = 0
+        self._gap_name = f"{sink.name}#gaps"
+        # gap id -> end_ns of the version shipped by this process (an overflow gap grows).
+        self._gaps_sent: dict[int, int] = {}
         #: The last delivery error, None once the sink takes rows again.
         self.error: str | None = None
         #: An error the thread died of (a journal failure); raised again by stop().
@@ -103,6 +121,7 @@ class Shipper:
     def start(self) -> Shipper:
         self.journal.register_sink(self.sink.name)
         self.cursor = self.journal.cursor(self.sink.name)
+        self.gap_cursor = self.journal.cursor(self._gap_name)
         self._thread = threading.Thread(target=self._run, name="inwatch-shipper", daemon=True)
         self._thread.start()
         return self
@@ -130,11 +149,11 @@ class Shipper:
         if self.fatal is not None:
             raise self.fatal
         left = self._backlog()
-        if left[0]:
-            self._say(
-                f"{left[0]} rows not shipped yet; they stay in the journal and go at the next start"
-            )
-        return left[0] == 0
+        gaps = len(self._new_gaps())
+        if left[0] or gaps:
+            what = f"{left[0]} rows" + (f" and {gaps} gap(s)" if gaps else "")
+            self._say(f"{what} not shipped yet; they stay in the journal and go at the next start")
+        return left[0] == 0 and gaps == 0
 
     # -- the loop ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -146,11 +165,30 @@ class Shipper:
 
     def _loop(self) -> None:
         delay = self.backoff[0]
+        # Gaps read from the journal, and the last sequence committed when they were read:
+        # they are sent once the cursor has reached it (every event committed before them
+        # was acknowledged), before any row after it.
+        held: tuple[list[wire.GapRow], int] | None = None
         while True:
             if self._stopping.is_set() and self.clock() >= self._deadline:
                 return
+            if held is None:
+                gaps = self._new_gaps()
+                if gaps:
+                    held = (gaps, self.journal.last_seq())  # read after the gaps: see above
             rows = self.journal.rows_after(self.cursor, self.batch)
-            if not rows:
+            if held is not None:
+                barrier = held[1]
+                rows = [r for r in rows if r.seq <= barrier]  # up to the gaps, not past them
+            failure: SinkError | None
+            if held is not None and not rows:
+                failure = self._send_gaps(held[0])
+                if failure is None:
+                    held = None
+                    delay = self.backoff[0]
+                    continue
+                oldest_ns = min(g.end_ns for g in held[0])
+            elif not rows:
                 if self._stopping.is_set():
                     return
                 if self.error is not None:
@@ -162,29 +200,53 @@ class Shipper:
                 # cost the same for one row as for hundreds).
                 self._stopping.wait(self.linger)
                 continue
-            try:
-                self.sink.send(rows)
-                delivered, failure = len(rows), None
-            except SinkError as exc:
-                delivered, failure = exc.delivered, exc
-            if delivered:
-                self.cursor = int(rows[delivered - 1].seq)
-                self.journal.set_cursor(self.sink.name, self.cursor)
-                self.shipped += delivered
-            if failure is None:
-                delay = self.backoff[0]
-                if len(rows) < self.batch and not self._stopping.is_set():
-                    # Let rows gather: each send costs a round trip and a cursor commit
-                    # whatever its size, so a trickle is shipped in a few batches a second.
-                    self._stopping.wait(self.linger)
-                continue
+            else:
+                try:
+                    self.sink.send(rows)
+                    delivered, failure = len(rows), None
+                except SinkError as exc:
+                    delivered, failure = exc.delivered, exc
+                if delivered:
+                    self.cursor = int(rows[delivered - 1].seq)
+                    self.journal.set_cursor(self.sink.name, self.cursor)
+                    self.shipped += delivered
+                if failure is None:
+                    delay = self.backoff[0]
+                    if len(rows) < self.batch and not self._stopping.is_set() and held is None:
+                        # Let rows gather: each send costs a round trip and a cursor commit
+                        # whatever its size, so a trickle is shipped in a few batches a second.
+                        self._stopping.wait(self.linger)
+                    continue
+                oldest_ns = rows[min(delivered, len(rows) - 1)].time_ns
             self.error = str(failure)
             if self._stopping.is_set():
                 return  # stopping and the sink fails: what is left waits in the journal
-            self._report_backlog(rows[delivered] if delivered < len(rows) else rows[-1])
+            self._report_backlog(oldest_ns)
             # Interruptible backoff: stop() must not wait for a long retry delay.
             self._stopping.wait(min(delay, max(0.0, self._deadline - self.clock())))
             delay = min(delay * 2, self.backoff[1])
+
+    def _new_gaps(self) -> list[wire.GapRow]:
+        """Gaps not shipped yet, or shipped before they grew."""
+        return [
+            g
+            for g in self.journal.gaps_to_ship(self.gap_cursor)
+            if self._gaps_sent.get(g.gap_id) != g.end_ns
+        ]
+
+    def _send_gaps(self, gaps: list[wire.GapRow]) -> SinkError | None:
+        try:
+            self.sink.send_gaps(gaps)
+        except SinkError as exc:
+            return exc
+        for g in gaps:
+            self._gaps_sent[g.gap_id] = g.end_ns
+        top = max(g.gap_id for g in gaps)
+        if top > self.gap_cursor:
+            self.gap_cursor = top
+            self.journal.set_cursor(self._gap_name, top)
+        self.gaps_shipped += len(gaps)
+        return None
 
     # -- reporting -----------------------------------------------------------------------------
     def _backlog(self) -> tuple[int, str]:
@@ -195,13 +257,13 @@ class Shipper:
         n = len(self.journal.rows_after(self.cursor, 100_000))
         return n, "+" if n == 100_000 else ""
 
-    def _report_backlog(self, oldest: Any) -> None:
+    def _report_backlog(self, oldest_ns: int) -> None:
         now = self.clock()
         if now - self._last_report < self.report_every:
             return
         self._last_report = now
         rows, plus = self._backlog()
-        age = max(0.0, time.time() - int(oldest.time_ns) / 1e9)
+        age = max(0.0, time.time() - oldest_ns / 1e9)
         self._say(
             f"cannot ship to {self.sink.display()}: {self.error}; "
             f"backlog {rows}{plus} rows, oldest {age:.0f} s old; recording goes on, retrying"
@@ -256,6 +318,12 @@ class NatsSink:
         return f"{self.target.display()} (stream {self.stream})"
 
     def send(self, rows: Sequence[Any]) -> None:
+        self._run(self._send(rows, None))
+
+    def send_gaps(self, gaps: Sequence[wire.GapRow]) -> None:
+        self._run(self._send(None, gaps))
+
+    def _run(self, coro: Any) -> None:
         if self._loop is None:
             # One loop thread for the sink's life: nats-py's reader, pinger and reconnect tasks
             # keep running between batches, and a batch costs one hand-over, not a loop start.
@@ -264,7 +332,7 @@ class NatsSink:
                 target=self._loop.run_forever, name="inwatch-nats", daemon=True
             )
             self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._send(rows), self._loop).result()
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def close(self) -> None:
         loop, self._loop = self._loop, None
@@ -351,7 +419,8 @@ class NatsSink:
         if not {wire.SUBJECT_WILDCARD, "inwatch.>", ">", self.subject} & set(subjects):
             raise SinkError(f"stream {self.stream} does not take subject {self.subject}")
 
-    async def _send(self, rows: Sequence[Any]) -> None:
+    async def _send(self, rows: Sequence[Any] | None, gaps: Sequence[wire.GapRow] | None) -> None:
+        """Publish *rows* (or *gaps*) on the host's subject and await the acknowledgements."""
         await self._connect()
         if not self._nc.is_connected:
             # nats-py is reconnecting by itself: publishing now would only fill its buffer with
@@ -372,19 +441,22 @@ class NatsSink:
         self._waiting = {}
         futures: list[asyncio.Future[Any]] = []
         error: str | None = None
-        for i, row in enumerate(rows):
-            values = wire.row_values(row)
-            headers = {
-                "Nats-Msg-Id": wire.msg_id(values[0], values[1], values[2]),
-                "Nats-Expected-Stream": self.stream,
-            }
+        count = len(rows) if rows is not None else len(gaps or ())
+        for i in range(count):
+            if rows is not None:
+                values = wire.row_values(rows[i])
+                mid, payload = wire.msg_id(values[0], values[1], values[2]), wire.encode(values)
+            else:
+                assert gaps is not None
+                mid, payload = wire.gap_msg_id(gaps[i]), wire.encode_gap(gaps[i])
+            headers = {"Nats-Msg-Id": mid, "Nats-Expected-Stream": self.stream}
             token = f"{self._batch}-{i}"
             fut: asyncio.Future[Any] = loop.create_future()
             self._waiting[token] = fut
             try:
                 await self._nc.publish(
                     self.subject,
-                    wire.encode(values),
+                    payload,
                     reply=f"{self._reply_prefix}.{token}",
                     headers=headers,
                 )
@@ -410,7 +482,7 @@ class NatsSink:
                 fut.exception()
             else:
                 fut.cancel()
-        if error is not None or delivered < len(rows):
+        if error is not None or delivered < count:
             raise SinkError(error or "not acknowledged", delivered)
 
     async def _on_ack(self, msg: Any) -> None:
