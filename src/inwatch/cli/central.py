@@ -35,18 +35,27 @@ def add_host_option(p: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def connection(url: str) -> Iterator[Any]:
-    """A connection to the central store; one clear CliError if it cannot be had."""
+    """A connection to the central store, its schema migrated if it is older than this
+    inwatch (first use after an upgrade); one clear CliError if it cannot be had."""
     from ..journal import server
     from ..journal._optional import MissingExtraError
 
+    where = url.split("@")[-1]
     try:
         conn = server.connect(url)
     except (server.StoreError, MissingExtraError) as exc:
         raise CliError(str(exc)) from None
     except Exception as exc:  # psycopg's OperationalError: no server, refused
         reason = " ".join(str(exc).split())  # libpq's message spans lines: one line
-        raise CliError(f"cannot reach {url.split('@')[-1]}: {reason}") from None
+        raise CliError(f"cannot reach {where}: {reason}") from None
     try:
+        try:
+            if conn.execute("SELECT to_regclass('inwatch_meta')").fetchone()[0] is None:
+                raise CliError(f"{where} holds no inwatch rows (nothing was shipped there yet)")
+            server.ensure_schema(conn)
+            conn.commit()  # the SELECT above opened a transaction: the migration is in it
+        except server.StoreError as exc:
+            raise CliError(f"{where}: {exc}") from None
         yield conn
     finally:
         conn.close()
