@@ -161,6 +161,18 @@ class PgCluster:
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}")
 
+    def configure(self, conf: str, hba: str, files: dict[str, bytes]) -> None:
+        """Before start(): *conf* appended to postgresql.conf, pg_hba.conf replaced by *hba*,
+        *files* written into the data directory (owned by the server's user, mode 0600)."""
+        for name, data in {**files, "pg_hba.conf": hba.encode()}.items():
+            path = self.data / name
+            path.write_bytes(data)
+            os.chmod(path, 0o600)
+            if self._as:
+                os.chown(path, 65534, 65534)
+        with open(self.data / "postgresql.conf", "a") as f:
+            f.write("\n" + conf + "\n")
+
     def start(self) -> None:
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir}"

@@ -27,13 +27,9 @@ from typing import Any, TextIO
 
 from inwatch.journal import server, wire
 from inwatch.journal._optional import require
-from inwatch.journal.natsconn import NatsTarget
+from inwatch.journal.natsconn import NatsRefused, NatsTarget, NatsUnreachable, connect
 
 __all__ = ["Collector"]
-
-
-def _first_connect_timeout(target: NatsTarget) -> float:
-    return 2.0 * len(target.servers) + 2.0
 
 
 async def _sleep(seconds: float, stop: threading.Event) -> None:
@@ -98,11 +94,15 @@ class Collector:
                     msgs = await self._sub.fetch(self.batch, timeout=self.fetch_timeout)
                 except self._nats.errors.TimeoutError:
                     continue  # nothing to collect right now
-                except server.StoreError:
-                    raise
+                except (server.StoreError, NatsRefused):
+                    raise  # no retry can fix these: the command says so and exits 1
                 except Exception as exc:
                     timeout = isinstance(exc, asyncio.TimeoutError)  # builtin only from 3.11
-                    what = "no server answered" if timeout else repr(exc)
+                    what = (
+                        "no server answered"
+                        if timeout
+                        else (str(exc) if isinstance(exc, NatsUnreachable) else repr(exc))
+                    )
                     self._report("nats", f"cannot fetch from {self.target.display()}: {what}")
                     await self._drop_nats_if_closed()
                     await _sleep(delay, stop)
@@ -120,20 +120,9 @@ class Collector:
         nats = self._nats
         api = nats.js.api
         if self._nc is None:
-            # With unlimited reconnects nats-py's first connect never gives up while every
-            # server is down: bound it, so the loop (and a stop request) gets control back.
-            self._nc = await asyncio.wait_for(
-                nats.connect(
-                    list(self.target.servers),
-                    error_cb=self._quiet,
-                    connect_timeout=2,
-                    reconnect_time_wait=1,
-                    max_reconnect_attempts=-1,
-                    name="inwatch-collect",
-                    **self.target.connect_options(),
-                ),
-                timeout=_first_connect_timeout(self.target),
-            )
+            # Bounded, so the loop (and a stop request) gets control back while servers are
+            # down; NatsRefused (credentials, TLS trust) ends the collector.
+            self._nc = await connect(nats, self.target, name="inwatch-collect")
         js = self._nc.jetstream(timeout=5.0)
         try:
             await js.stream_info(self.stream)
@@ -154,10 +143,6 @@ class Collector:
         self._sub = await js.pull_subscribe(
             wire.SUBJECT_WILDCARD, durable=self.durable, stream=self.stream, config=config
         )
-
-    async def _quiet(self, exc: Exception) -> None:
-        # nats-py reports every failed reconnect; our own reports say it once every few seconds.
-        pass
 
     async def _drop_nats_if_closed(self) -> None:
         if self._nc is not None and self._nc.is_closed:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TextIO
 
-from inwatch.journal import wire
+from inwatch.journal import natsconn, wire
 from inwatch.journal._optional import require
 from inwatch.journal.natsconn import NatsTarget
 
@@ -46,11 +46,15 @@ class JournalLike(Protocol):
 
 
 class SinkError(Exception):
-    """A sink could not take all the rows; ``delivered`` is how many, from the first, it did."""
+    """A sink could not take all the rows; ``delivered`` is how many, from the first, it did.
 
-    def __init__(self, message: str, delivered: int = 0) -> None:
+    ``refused``: the sink answered but refused us (credentials, TLS trust): retrying goes on
+    (the operator may fix the server's side), but the failure is a configuration error."""
+
+    def __init__(self, message: str, delivered: int = 0, *, refused: bool = False) -> None:
         super().__init__(message)
         self.delivered = delivered
+        self.refused = refused
 
 
 class Sink(Protocol):
@@ -109,6 +113,8 @@ class Shipper:
         self._gaps_sent: dict[int, int] = {}
         #: The last delivery error, None once the sink takes rows again.
         self.error: str | None = None
+        #: The last refusal (credentials, TLS trust) while nothing was shipped after it.
+        self.refused: str | None = None
         #: An error the thread died of (a journal failure); raised again by stop().
         self.fatal: BaseException | None = None
         self._wake = threading.Event()
@@ -116,6 +122,7 @@ class Shipper:
         self._deadline = float("inf")
         self._thread: threading.Thread | None = None
         self._last_report = float("-inf")
+        self._result: bool | None = None
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> Shipper:
@@ -139,7 +146,10 @@ class Shipper:
         True if nothing is left.
 
         What is not shipped stays in the journal and goes at the next start (the cursor says where).
+        A second call returns the first one's answer.
         """
+        if self._result is not None:
+            return self._result
         self._deadline = self.clock() + timeout
         self._stopping.set()
         self._wake.set()
@@ -153,7 +163,8 @@ class Shipper:
         if left[0] or gaps:
             what = f"{left[0]} rows" + (f" and {gaps} gap(s)" if gaps else "")
             self._say(f"{what} not shipped yet; they stay in the journal and go at the next start")
-        return left[0] == 0 and gaps == 0
+        self._result = left[0] == 0 and gaps == 0
+        return self._result
 
     # -- the loop ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -212,6 +223,7 @@ class Shipper:
                     self.shipped += delivered
                 if failure is None:
                     delay = self.backoff[0]
+                    self.refused = None
                     if len(rows) < self.batch and not self._stopping.is_set() and held is None:
                         # Let rows gather: each send costs a round trip and a cursor commit
                         # whatever its size, so a trickle is shipped in a few batches a second.
@@ -219,6 +231,7 @@ class Shipper:
                     continue
                 oldest_ns = rows[min(delivered, len(rows) - 1)].time_ns
             self.error = str(failure)
+            self.refused = self.error if failure.refused else None
             if self._stopping.is_set():
                 return  # stopping and the sink fails: what is left waits in the journal
             self._report_backlog(oldest_ns)
@@ -370,26 +383,16 @@ class NatsSink:
             self.last_async_error = str(exc) or type(exc).__name__
 
         try:
-            # With unlimited reconnects nats-py's first connect never gives up while every
-            # server is down: bound it, so the Shipper reports, backs off and can be stopped.
-            self._nc = await asyncio.wait_for(
-                self._nats.connect(
-                    list(self.target.servers),
-                    error_cb=on_error,
-                    connect_timeout=2,
-                    reconnect_time_wait=1,
-                    max_reconnect_attempts=-1,
-                    allow_reconnect=True,
-                    name=f"inwatch-record {self.host}",
-                    **self.target.connect_options(),
-                ),
-                timeout=2.0 * len(self.target.servers) + 2.0,
+            # Bounded: the Shipper reports, backs off and can be stopped while servers are down.
+            self._nc = await natsconn.connect(
+                self._nats, self.target, name=f"inwatch-record {self.host}", on_error=on_error
             )
-        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+        except natsconn.NatsRefused as exc:
             self._nc = self._acks = None
-            raise SinkError(
-                f"cannot connect: no server answered ({self.last_async_error})"
-            ) from None
+            raise SinkError(f"cannot connect: {exc}", refused=True) from None
+        except natsconn.NatsUnreachable as exc:
+            self._nc = self._acks = None
+            raise SinkError(f"cannot connect: {exc}") from None
         except Exception as exc:
             self._nc = self._acks = None
             raise SinkError(f"cannot connect: {_describe(exc)}") from exc
