@@ -4,6 +4,7 @@ cursor and backlog logic against a scripted sink, on a real journal file."""
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -335,3 +336,36 @@ def test_a_growing_overflow_gap_is_shipped_again_with_its_new_end(tmp_path):
         assert sh.stop(1.0) is True
     finally:
         j.close()
+
+
+_WITHOUT = """
+import sys
+sys.modules[{module!r}] = None  # as if the extra were not installed: import fails
+from inwatch.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "extra"),
+    [
+        ("nats", ["record", "-r", "{root}", "--db", "{db}", "--to", "nats://127.0.0.1:1"], "nats"),
+        ("psycopg", ["record", "{root}", "--db", "{db}", "--to", "postgresql://h/db"], "postgres"),
+        ("nats", ["collect", "--from", "nats://h:1", "--into", "postgresql://h/db"], "nats"),
+        ("psycopg", ["collect", "--from", "nats://h:1", "--into", "postgresql://h/db"], "postgres"),
+        ("psycopg", ["query", "--db", "postgresql://h/db"], "postgres"),
+    ],
+)
+def test_the_commands_name_the_missing_extra_in_one_line(tmp_path, module, argv, extra):
+    root = tmp_path / "tree"
+    root.mkdir()
+    argv = [a.format(root=root, db=tmp_path / "j.db") for a in argv]
+    res = subprocess.run(
+        [sys.executable, "-c", _WITHOUT.format(module=module), *argv],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 1, res
+    (line,) = [x for x in res.stderr.splitlines() if x.startswith("inwatch")][-1:]
+    assert f"pip install 'inwatch[{extra}]'" in line, res.stderr
+    assert "Traceback" not in res.stderr
+    assert "Watches established" not in res.stderr  # refused before any watch is set up

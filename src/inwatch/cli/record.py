@@ -36,7 +36,7 @@ from ._common import error_line
 from .args import FORMATTER, CliError, add_session_options
 from .output import run_guarded
 from .session import Session, warn
-from .shipopts import add_ship_arguments, start_shipper
+from .shipopts import add_ship_arguments, make_sinks, start_shipper
 from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -159,11 +159,12 @@ def _record(
     rec: Recorder | None = None
     shippers: list[Shipper] = []
     try:
+        sinks = make_sinks(args, journal.host)
         with session:
             w = session.open()
             if w is None:
                 return 0  # a stop signal during the setup: nothing recorded yet
-            shippers = start_shipper(journal, args, journal.host)
+            shippers = start_shipper(journal, args, journal.host, sinks)
 
             def shipped_soon() -> None:
                 for s in shippers:
