@@ -1,7 +1,8 @@
-"""Credentials and TLS against real servers: a nats-server with authorization (an nkey seed file,
-user/password from the environment and from a file), a wrong password (one clear line, a non-zero
-exit, no hang; ``record`` goes on recording), NATS over TLS with a throwaway CA, and PostgreSQL with
-``sslmode=verify-full``, a password from a ``.pgpass`` file and an insert-only role."""
+"""Credentials and TLS against real servers: a nats-server with authorization (an nkey seed
+file, user/password from the environment and from a file), a wrong password (one clear line, a
+non-zero exit, no hang; ``record`` goes on recording), NATS over TLS with a throwaway CA and a
+token file, and PostgreSQL with ``sslmode=verify-full``, a password from a ``.pgpass`` file and
+an insert-only role."""
 
 from __future__ import annotations
 
@@ -176,13 +177,19 @@ def _tls_files(ca: trustme.CA, where: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def test_nats_over_tls_with_a_throwaway_ca(ca, nats_binary, tmp_path):  # type: ignore[no-untyped-def]
+def test_nats_over_tls_with_a_throwaway_ca_and_a_token_file(ca, nats_binary, tmp_path):  # type: ignore[no-untyped-def]
     ca_file, cert, key = _tls_files(ca, tmp_path)
-    server = NatsServer(nats_binary, f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n')
+    server = NatsServer(
+        nats_binary,
+        f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\nauthorization {{ token: "t0k3n" }}\n',
+    )
     server.start()
     url = f"tls://127.0.0.1:{server.port}"
+    token = tmp_path / "token"
+    token.write_text("t0k3n\n")
     try:
-        rec = Record(tmp_path, "tls-host", url, {"INWATCH_NATS_TLS_CA": str(ca_file)})
+        env = {"INWATCH_NATS_TLS_CA": str(ca_file), "INWATCH_NATS_TOKEN_FILE": str(token)}
+        rec = Record(tmp_path, "tls-host", url, env)
         try:
             storm(rec.root, 0, 5)
             wait_for(lambda: rec.shipped("nats:INWATCH", 15), 30, "15 rows acked over TLS")
@@ -190,7 +197,7 @@ def test_nats_over_tls_with_a_throwaway_ca(ca, nats_binary, tmp_path):  # type: 
             assert rec.stop() == 0, rec.err()
         # Without the CA, the server's certificate does not verify: one line, exit 1.
         log = tmp_path / "collect.log"
-        env = {"INWATCH_NATS_TLS_CA": ""}
+        env = {"INWATCH_NATS_TLS_CA": "", "INWATCH_NATS_TOKEN_FILE": str(token)}
         collector = _collect(url, "postgresql://127.0.0.1:1/none", env, log)
         try:
             assert collector.wait(30) == 1, log.read_text()
