@@ -159,7 +159,11 @@ class Shipper:
         if self.fatal is not None:
             raise self.fatal
         left = self._backlog()
-        gaps = len(self._new_gaps())
+        # (The newest overflow gap of an earlier run is looked at again, and may have been
+        # shipped then: not counted unless this run knows it is not.)
+        gaps = sum(
+            g.gap_id > self.gap_cursor or g.gap_id in self._gaps_sent for g in self._new_gaps()
+        )
         if left[0] or gaps:
             what = f"{left[0]} rows" + (f" and {gaps} gap(s)" if gaps else "")
             self._say(f"{what} not shipped yet; they stay in the journal and go at the next start")
@@ -197,6 +201,7 @@ class Shipper:
                 if failure is None:
                     held = None
                     delay = self.backoff[0]
+                    self.refused = None
                     continue
                 oldest_ns = min(g.end_ns for g in held[0])
             elif not rows:
