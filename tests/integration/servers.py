@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["NatsCluster", "PgCluster", "free_port", "nats_server_binary", "pg_bindir"]
+__all__ = ["NatsCluster", "NatsServer", "PgCluster", "free_port", "nats_server_binary", "pg_bindir"]
 
 
 def free_port() -> int:
@@ -161,6 +161,18 @@ class PgCluster:
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {done.stdout}{done.stderr}")
 
+    def configure(self, conf: str, hba: str, files: dict[str, bytes]) -> None:
+        """Before start(): *conf* appended to postgresql.conf, pg_hba.conf replaced by *hba*,
+        *files* written into the data directory (owned by the server's user, mode 0600)."""
+        for name, data in {**files, "pg_hba.conf": hba.encode()}.items():
+            path = self.data / name
+            path.write_bytes(data)
+            os.chmod(path, 0o600)
+            if self._as:
+                os.chown(path, 65534, 65534)
+        with open(self.data / "postgresql.conf", "a") as f:
+            f.write("\n" + conf + "\n")
+
     def start(self) -> None:
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir}"
@@ -191,4 +203,55 @@ class PgCluster:
             self.stop("immediate")
         except RuntimeError:
             pass  # not running
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class NatsServer:
+    """One nats-server with JetStream on a loopback port, with *extra* configuration text
+    (``authorization {...}``, ``tls {...}``); started by start(), stopped by close()."""
+
+    def __init__(self, binary: str, extra: str = "", port: int | None = None) -> None:
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="inwatch-nats1-"))
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        (self.dir / "n.conf").write_text(
+            f"listen: 127.0.0.1:{self.port}\n"
+            f'jetstream {{ store_dir: "{self.dir}/js", max_memory_store: 64MB,'
+            " max_file_store: 1GB }\n" + extra
+        )
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        with open(self.dir / "n.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.dir / "n.conf")], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"nats-server exited: {self.log()[-2000:]}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("nats-server does not listen") from None
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        return (self.dir / "n.log").read_text(errors="replace")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -4,7 +4,10 @@ read side against a local journal holding the same rows, schema versions, refuse
 from __future__ import annotations
 
 import collections
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import psycopg
 import pytest
 
 from inwatch import Mask, Watcher
-from inwatch.journal import Journal
+from inwatch.journal import Journal, wire
 from inwatch.journal import server as pg
 from inwatch.journal.ship import sink_for
 
@@ -23,7 +26,8 @@ def test_record_to_postgresql_as_an_insert_only_role(pg_url, procs):
     with psycopg.connect(pg_url, autocommit=True) as admin:
         pg.ensure_schema(admin)
         admin.execute("CREATE ROLE inwatch_writer LOGIN")
-        admin.execute("GRANT INSERT ON inwatch_events TO inwatch_writer")
+        # What the README tells an administrator to grant a writer: INSERT, and nothing more.
+        admin.execute("GRANT INSERT ON inwatch_events, inwatch_gaps TO inwatch_writer")
         admin.execute("GRANT SELECT ON inwatch_meta TO inwatch_writer")
     writer_url = pg_url.replace("postgres@", "inwatch_writer@")
     with psycopg.connect(writer_url) as w, pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -37,7 +41,54 @@ def test_record_to_postgresql_as_an_insert_only_role(pg_url, procs):
     wait_for(lambda: central_count(pg_url) == 402, 30, "402 central rows")
     assert sorted(central_rows(pg_url)) == sorted(journal_rows(agent.db))
     assert odd in {r[4] for r in central_rows(pg_url)}
+    # A gap is shipped by the same role (insert-only: no UPDATE even for a grown gap).
+    with Journal(agent.db) as j:
+        j.add_gap(5, 6, "crash", "a test's gap")
+
+    def central_gaps() -> list[tuple[object, ...]]:
+        with psycopg.connect(pg_url) as conn:
+            return conn.execute("SELECT host, gap_id, start_ns, kind FROM inwatch_gaps").fetchall()
+
+    wait_for(lambda: central_gaps() == [("h1", 1, 5, "crash")], 30, "the central gap")
     assert agent.stop() == 0
+    assert "cannot ship" not in agent.err()
+
+
+def test_an_old_central_database_is_migrated_on_first_use(pg_url, tmp_path):
+    """A database written by the previous inwatch (schema 1: no gaps) keeps its rows and gets
+    the gaps table the first time a new inwatch uses it: here a central query."""
+    with psycopg.connect(pg_url) as conn:
+        for stmt in pg._CREATE_V1:  # what schema 1 was, statement for statement
+            conn.execute(stmt)
+        pg.insert_rows(conn, [wire_values := tuple(_old_row())])
+        conn.commit()
+        assert conn.execute("SELECT to_regclass('inwatch_gaps')").fetchone()[0] is None
+    res = subprocess.run(
+        [sys.executable, "-m", "inwatch", "query", "--db", pg_url, "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert [json.loads(line)["path"] for line in res.stdout.splitlines()] == ["/old"]
+    with psycopg.connect(pg_url) as conn:
+        version = conn.execute("SELECT value FROM inwatch_meta").fetchone()[0]
+        assert version == str(pg.SCHEMA_VERSION) == "2"
+        assert conn.execute("SELECT count(*) FROM inwatch_gaps").fetchone()[0] == 0
+        assert conn.execute("SELECT seq FROM inwatch_events").fetchall() == [(wire_values[2],)]
+    # A database nothing was shipped to is not turned into one by a query.
+    empty = pg_url.rsplit("/", 1)[0] + "/postgres"
+    res = subprocess.run(
+        [sys.executable, "-m", "inwatch", "query", "--db", empty],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 1 and "holds no inwatch rows" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def _old_row() -> list[object]:
+    row = dict.fromkeys(wire.COLUMNS)
+    row.update(host="old", journal_id="j0", seq=1, time_ns=1, op="CREATE", path=b"/old",
+               is_dir=False, origin="kernel")  # fmt: skip
+    return [row[c] for c in wire.COLUMNS]
 
 
 def _record_scenario(root: Path, db: Path) -> Journal:

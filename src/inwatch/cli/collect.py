@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     from ..journal.collect import Collector
-    from ..journal.natsconn import parse_nats_url
+    from ..journal.natsconn import NatsRefused, parse_nats_url
     from ..journal.server import StoreError, store_name
 
     if args.batch < 1:
@@ -110,6 +110,7 @@ def _collect(args: argparse.Namespace) -> int:
         flush=True,
     )
     stop = threading.Event()
+    done = threading.Event()
     failure: list[BaseException] = []
     # The collector's asyncio loop runs on a thread of its own; the main thread sleeps in the
     # command line's one wait (signals, or the collector ending by itself on an error).
@@ -121,23 +122,28 @@ def _collect(args: argparse.Namespace) -> int:
             except BaseException as exc:  # handed to the main thread, raised there
                 failure.append(exc)
             finally:
+                # Not worker.is_alive(): the thread is still alive while it pokes, and a
+                # waiter that looked then would sleep for good.
+                done.set()
                 waiter.poke()
 
         worker = threading.Thread(target=work, name="inwatch-collect")
         worker.start()
         try:
-            waiter.wait(until=lambda: not worker.is_alive())
+            waiter.wait(until=done.is_set)
         finally:
             stop.set()  # the batch in hand is committed and acknowledged first
             worker.join()
     if failure:
         if isinstance(failure[0], StoreError):
             raise CliError(f"{where}: {failure[0]}")
+        if isinstance(failure[0], NatsRefused):
+            raise CliError(f"{target.display()}: {failure[0]}")
         raise failure[0]
     print(
         f"inwatch collect: {collector.collected} rows committed ({collector.inserted} new,"
         f" {collector.collected - collector.inserted} already there), {collector.rejected}"
-        " rejects",
+        f" rejects; {collector.gaps} of the rows were gaps",
         file=sys.stderr,
         flush=True,
     )

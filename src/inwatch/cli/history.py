@@ -15,7 +15,7 @@ from typing import Any
 
 from ..journal import JournalError
 from ..journal.report import gap_line, json_line, state_lines, table_line
-from .central import add_host_option, connection, is_central
+from .central import add_host_option, connection, gap_lines, is_central
 from .format import printable
 from .output import Output, run_guarded
 from .query import add_db_option, open_journal
@@ -59,6 +59,11 @@ def _central(args: argparse.Namespace, path: bytes) -> int:
     hosts = args.host or [None]
     with connection(args.db) as conn:
         rows = [r for h in hosts for r in server.history_rows(conn, path, host=h)]
+        # As a local history: each host's gaps from the first event of the path there on.
+        first: dict[str, int] = {}
+        for r in rows:
+            first[r.host] = min(first.get(r.host, r.time_ns), r.time_ns)
+        gaps = [line for h, t in sorted(first.items()) for line in gap_lines(conn, t, None, [h])]
     if not rows:
         sys.stderr.write(f"inwatch history: the central store never saw {os.fsdecode(path)!r}\n")
         return 1
@@ -67,6 +72,10 @@ def _central(args: argparse.Namespace, path: bytes) -> int:
         out.write(os.fsdecode(path) + "\n" + "events:\n")
     for r in rows:
         out.write(json_line(r) + "\n" if args.json else f"  {printable(r.host)}  {table_line(r)}\n")
+    if gaps and not args.json:
+        out.write("gaps (events may be missing):\n")
+        for line in gaps:
+            out.write(f"  {line}\n")
     out.flush()
     return 0
 

@@ -13,11 +13,11 @@ from typing import Any
 from ..journal import Journal, JournalError, default_path, parse_time
 from ..journal.report import csv_text, gap_line, json_line, table_line
 from .args import CliError
-from .central import add_host_option, connection, is_central
+from .central import add_host_option, connection, gap_lines, is_central
 from .format import printable
 from .output import Output, run_guarded
 
-__all__ = ["HELP", "add_parser", "run"]
+__all__ = ["HELP", "add_parser", "gap_note", "run"]
 
 HELP = "list recorded events from a journal"
 
@@ -72,13 +72,16 @@ def run(args: argparse.Namespace) -> int:
     return run_guarded("query", lambda: _run(args))
 
 
-def _central(args: argparse.Namespace, since: Any, until: Any) -> list[Any]:
+def _central(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """The rows from the central store, and its gap lines (each led by its host)."""
     from ..journal import server
 
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
     if until is not None and until.kind == "seq":
         raise CliError("--until seq:N is per journal: give a time with --db postgresql://")
     with connection(args.db) as conn:
-        return server.query_rows(
+        rows = server.query_rows(
             conn,
             since_ns=since.value if since is not None and since.kind == "ns" else None,
             after_seq=since.value if since is not None and since.kind == "seq" else None,
@@ -91,13 +94,26 @@ def _central(args: argparse.Namespace, since: Any, until: Any) -> list[Any]:
             hosts=args.host,
             limit=args.limit,
         )
+        lo, hi = _span(since, until, rows, args.limit)
+        return rows, gap_lines(conn, lo, hi, args.host)
+
+
+def _span(since: Any, until: Any, rows: list[Any], limit: int | None) -> tuple[Any, Any]:
+    """The time range the answer covers: the bounds given, narrowed to the rows when a
+    bound is a sequence number or --limit cut it short."""
+    lo = since.value if since is not None and since.kind == "ns" else None
+    hi = until.value if until is not None and until.kind == "ns" else None
+    if rows and since is not None and since.kind == "seq":
+        lo = rows[0].time_ns
+    if rows and ((until is not None and until.kind == "seq") or len(rows) == limit):
+        hi = rows[-1].time_ns
+    return lo, hi
 
 
 def _run(args: argparse.Namespace) -> int:
     if is_central(args.db):
-        since = parse_time(args.since) if args.since else None
-        until = parse_time(args.until) if args.until else None
-        return _write(args, _central(args, since, until), [], central=True)
+        rows, lines = _central(args)
+        return _write(args, rows, lines, central=True)
     if args.host:
         raise CliError("--host is for the central store (--db postgresql://...)")
     try:
@@ -114,23 +130,15 @@ def _run(args: argparse.Namespace) -> int:
                 origin=args.origin,
                 limit=args.limit,
             )
-            # The time range the answer covers: the bounds given, narrowed to
-            # the rows when a bound is a sequence number or --limit cut it short.
-            lo = since.value if since is not None and since.kind == "ns" else None
-            hi = until.value if until is not None and until.kind == "ns" else None
-            if rows and since is not None and since.kind == "seq":
-                lo = rows[0].time_ns
-            if rows and ((until is not None and until.kind == "seq") or len(rows) == args.limit):
-                hi = rows[-1].time_ns
-            gaps = j.gaps(lo, hi)
+            gaps = j.gaps(*_span(since, until, rows, args.limit))
     except (JournalError, ValueError) as exc:
         sys.stderr.write(f"inwatch query: {exc}\n")
         return 1
-    return _write(args, rows, gaps)
+    return _write(args, rows, [gap_line(g) for g in gaps])
 
 
 def _write(
-    args: argparse.Namespace, rows: list[Any], gaps: list[Any], central: bool = False
+    args: argparse.Namespace, rows: list[Any], gaps: list[str], central: bool = False
 ) -> int:
     out = Output()
     if args.json:
@@ -143,8 +151,13 @@ def _write(
             out.write((f"{printable(r.host)}  " if central else "") + table_line(r) + "\n")
     out.flush()
     if gaps:
-        sys.stderr.write(
-            f"inwatch query: note: the answer spans {len(gaps)} gap(s) where events may be"
-            " missing:\n" + "".join(f"  {gap_line(g)}\n" for g in gaps)
-        )
+        sys.stderr.write(gap_note("query", gaps))
     return 0
+
+
+def gap_note(command: str, lines: list[str]) -> str:
+    """The note on stderr when an answer spans gaps (local: gap lines; central: led by host)."""
+    return (
+        f"inwatch {command}: note: the answer spans {len(lines)} gap(s) where events may be"
+        " missing:\n" + "".join(f"  {line}\n" for line in lines)
+    )

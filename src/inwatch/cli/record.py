@@ -8,7 +8,9 @@ watched becomes ``offline`` events); then the queued live events are recorded.
 A change during the comparison may be recorded twice (offline and live), never
 missed.
 
-Stop: SIGINT/SIGTERM commit what is queued and exit 0. A journal error (disk
+Stop: SIGINT/SIGTERM commit what is queued and exit 0 (1 when a ``--to`` sink refused
+the credentials or the TLS trust and shipped nothing since: recording went on, the rows
+wait in the journal, but the configuration needs fixing). A journal error (disk
 full, …) stops recording with one line on stderr; for a full disk the command
 then waits for space, records the window as a ``disk_full`` gap, and exits 1
 (a service manager restarting it does not loop while the disk is full).
@@ -34,7 +36,7 @@ from ._common import error_line
 from .args import FORMATTER, CliError, add_session_options
 from .output import run_guarded
 from .session import Session, warn
-from .shipopts import add_ship_arguments, start_shipper
+from .shipopts import add_ship_arguments, make_sinks, start_shipper
 from .wait import Waiter
 
 __all__ = ["HELP", "add_parser", "run"]
@@ -157,11 +159,12 @@ def _record(
     rec: Recorder | None = None
     shippers: list[Shipper] = []
     try:
+        sinks = make_sinks(args, journal.host)
         with session:
             w = session.open()
             if w is None:
                 return 0  # a stop signal during the setup: nothing recorded yet
-            shippers = start_shipper(journal, args, journal.host)
+            shippers = start_shipper(journal, args, journal.host, sinks)
 
             def shipped_soon() -> None:
                 for s in shippers:
@@ -199,7 +202,13 @@ def _record(
                     journal,
                 )  # fmt: skip
             raise CliError(f"{rec.error} ({rec.lost} event(s) not recorded)")
-        return status
+        refused = [s for s in shippers if s.refused is not None]
+        for s in refused:
+            # Recording went on (nothing is lost: the rows wait in the journal), but a sink
+            # that refuses the credentials or the TLS trust is a configuration error: say it
+            # once more and exit 1 so that the service manager shows the failure.
+            _say(f"inwatch record: --to {s.sink.display()}: {s.refused}")
+        return 1 if refused else status
     finally:
         for s in shippers:
             s.stop(0)

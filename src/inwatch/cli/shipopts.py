@@ -12,10 +12,10 @@ import argparse
 from typing import Any
 
 from ..journal._optional import MissingExtraError
-from ..journal.ship import Shipper, sink_for
+from ..journal.ship import Shipper, Sink, sink_for
 from .args import CliError
 
-__all__ = ["add_ship_arguments", "start_shipper"]
+__all__ = ["add_ship_arguments", "make_sinks", "start_shipper"]
 
 
 def add_ship_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,15 +39,22 @@ def add_ship_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def start_shipper(journal: Any, args: argparse.Namespace, host: str) -> list[Shipper]:
-    """One started Shipper per ``--to`` URL; CliError for a bad URL or a missing extra."""
-    shippers: list[Shipper] = []
+def make_sinks(args: argparse.Namespace, host: str) -> list[Sink]:
+    """One sink per ``--to`` URL, nothing connected yet; CliError for a bad URL or a missing
+    extra (called before the watches are set up: a typo must not wait for a big tree)."""
+    sinks: list[Sink] = []
     for url in getattr(args, "to", None) or []:
         try:
-            sink = sink_for(url, host=host, stream=args.stream, replicas=args.replicas)
+            sinks.append(sink_for(url, host=host, stream=args.stream, replicas=args.replicas))
         except (ValueError, MissingExtraError) as exc:
-            for s in shippers:
-                s.stop(0)
             raise CliError(f"--to {url}: {exc}") from None
-        shippers.append(Shipper(journal, sink).start())
-    return shippers
+    return sinks
+
+
+def start_shipper(
+    journal: Any, args: argparse.Namespace, host: str, sinks: list[Sink] | None = None
+) -> list[Shipper]:
+    """One started Shipper per sink (made from ``--to`` unless given); CliError as make_sinks."""
+    if sinks is None:
+        sinks = make_sinks(args, host)
+    return [Shipper(journal, sink).start() for sink in sinks]

@@ -108,6 +108,8 @@ def _from_central(args: argparse.Namespace) -> int:
     paths over every host (or the ``--host`` ones), with their host."""
     from ..journal import server
     from ..journal.query import parse_time
+    from .central import gap_lines
+    from .query import gap_note
 
     try:
         since = parse_time(args.since) if args.since else None
@@ -123,6 +125,7 @@ def _from_central(args: argparse.Namespace) -> int:
             opened=args.op == "open",
             limit=args.rows,
         )
+        gaps = gap_lines(conn, since.value if since is not None else None, None, args.host)
     out = Output()
     if args.json:
         body = [{"host": h, "path": os.fsdecode(p), "count": n} for h, p, n in rows]
@@ -132,6 +135,8 @@ def _from_central(args: argparse.Namespace) -> int:
         for host, path, n in rows:
             out.write(f"{n:>8}  {printable(host)}  {printable(os.fsdecode(path))}\n")
     out.flush()
+    if gaps:
+        sys.stderr.write(gap_note("top", gaps))
     return 0
 
 
@@ -139,6 +144,8 @@ def _from_journal(args: argparse.Namespace) -> int:
     """``top --db``: the most-changed (``--op open``: most-opened) paths of a journal."""
     from ..journal import Journal, JournalError
     from ..journal.query import parse_time
+    from ..journal.report import gap_line
+    from .query import gap_note
 
     if args.paths or args.all:
         raise CliError("--db counts from the journal: give no PATH and no --all")
@@ -148,6 +155,11 @@ def _from_journal(args: argparse.Namespace) -> int:
         since = parse_time(args.since) if args.since else None
         with Journal(args.db, create=False) as j:
             rows = j.top(since=since, ops=args.op, limit=args.rows)
+            lo = since.value if since is not None and since.kind == "ns" else None
+            if since is not None and since.kind == "seq":
+                after = j.events(since=since, limit=1)
+                lo = after[0].time_ns if after else None
+            gaps = [gap_line(g) for g in j.gaps(lo, None)] if since is None or lo else []
     except (JournalError, ValueError) as exc:
         raise CliError(str(exc)) from None
     out = Output()
@@ -159,6 +171,8 @@ def _from_journal(args: argparse.Namespace) -> int:
         for path, n in rows:
             out.write(f"{n:>8}  {printable(os.fsdecode(path))}\n")
     out.flush()
+    if gaps:
+        sys.stderr.write(gap_note("top", gaps))
     return 0
 
 

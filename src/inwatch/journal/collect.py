@@ -11,7 +11,10 @@ While PostgreSQL is unreachable the fetched batch is kept and retried with backo
 JetStream the messages are still in progress so they are not redelivered meanwhile); while NATS is
 unreachable the collector reconnects. Both are reported on stderr at most every few seconds.
 A message that is not an inwatch row is never dropped: it goes to ``inwatch_rejects`` and is
-reported.
+reported. Gap messages (see :mod:`inwatch.journal.wire`) go to ``inwatch_gaps`` in the same
+transaction as the events of their batch: a batch is fetched in stream order, so with one
+collector a gap is committed with or after the events the agent published before it. Several
+collectors commit their batches concurrently: then order holds per batch only.
 """
 
 from __future__ import annotations
@@ -24,13 +27,9 @@ from typing import Any, TextIO
 
 from inwatch.journal import server, wire
 from inwatch.journal._optional import require
-from inwatch.journal.natsconn import NatsTarget
+from inwatch.journal.natsconn import NatsRefused, NatsTarget, NatsUnreachable, connect
 
 __all__ = ["Collector"]
-
-
-def _first_connect_timeout(target: NatsTarget) -> float:
-    return 2.0 * len(target.servers) + 2.0
 
 
 async def _sleep(seconds: float, stop: threading.Event) -> None:
@@ -70,10 +69,12 @@ class Collector:
         self.report_every = report_every
         self.backoff = backoff
         self.stderr = stderr if stderr is not None else sys.stderr
-        #: Messages committed to PostgreSQL, rows that were new there, messages kept as rejects.
+        #: Messages committed to PostgreSQL, rows that were new there, messages kept as rejects,
+        #: gap messages among those committed.
         self.collected = 0
         self.inserted = 0
         self.rejected = 0
+        self.gaps = 0
         self._conn: Any = None
         self._nc: Any = None
         self._sub: Any = None
@@ -93,11 +94,15 @@ class Collector:
                     msgs = await self._sub.fetch(self.batch, timeout=self.fetch_timeout)
                 except self._nats.errors.TimeoutError:
                     continue  # nothing to collect right now
-                except server.StoreError:
-                    raise
+                except (server.StoreError, NatsRefused):
+                    raise  # no retry can fix these: the command says so and exits 1
                 except Exception as exc:
                     timeout = isinstance(exc, asyncio.TimeoutError)  # builtin only from 3.11
-                    what = "no server answered" if timeout else repr(exc)
+                    what = (
+                        "no server answered"
+                        if timeout
+                        else (str(exc) if isinstance(exc, NatsUnreachable) else repr(exc))
+                    )
                     self._report("nats", f"cannot fetch from {self.target.display()}: {what}")
                     await self._drop_nats_if_closed()
                     await _sleep(delay, stop)
@@ -115,20 +120,9 @@ class Collector:
         nats = self._nats
         api = nats.js.api
         if self._nc is None:
-            # With unlimited reconnects nats-py's first connect never gives up while every
-            # server is down: bound it, so the loop (and a stop request) gets control back.
-            self._nc = await asyncio.wait_for(
-                nats.connect(
-                    list(self.target.servers),
-                    error_cb=self._quiet,
-                    connect_timeout=2,
-                    reconnect_time_wait=1,
-                    max_reconnect_attempts=-1,
-                    name="inwatch-collect",
-                    **self.target.connect_options(),
-                ),
-                timeout=_first_connect_timeout(self.target),
-            )
+            # Bounded, so the loop (and a stop request) gets control back while servers are
+            # down; NatsRefused (credentials, TLS trust) ends the collector.
+            self._nc = await connect(nats, self.target, name="inwatch-collect")
         js = self._nc.jetstream(timeout=5.0)
         try:
             await js.stream_info(self.stream)
@@ -150,10 +144,6 @@ class Collector:
             wire.SUBJECT_WILDCARD, durable=self.durable, stream=self.stream, config=config
         )
 
-    async def _quiet(self, exc: Exception) -> None:
-        # nats-py reports every failed reconnect; our own reports say it once every few seconds.
-        pass
-
     async def _drop_nats_if_closed(self) -> None:
         if self._nc is not None and self._nc.is_closed:
             self._nc = self._sub = None
@@ -162,10 +152,15 @@ class Collector:
     async def _store(self, msgs: list[Any], stop: threading.Event) -> bool:
         """Insert and commit the batch; False if stopped before it could be committed."""
         values: list[tuple[Any, ...]] = []
+        gaps: list[wire.GapRow] = []
         rejects: list[tuple[str, str, bytes, str]] = []
         for m in msgs:
             try:
-                values.append(wire.decode(m.data))
+                decoded = wire.decode_any(m.data)
+                if isinstance(decoded, wire.GapRow):
+                    gaps.append(decoded)
+                else:
+                    values.append(decoded)
             except wire.WireError as exc:
                 seq = m.metadata.sequence.stream if m.metadata else "?"
                 rejects.append((f"{self.stream}:{seq}", m.subject, bytes(m.data), str(exc)))
@@ -177,7 +172,7 @@ class Collector:
         in_progress_at = time.monotonic()
         while True:
             try:
-                new = await asyncio.to_thread(self._commit, values, rejects)
+                new = await asyncio.to_thread(self._commit, values, gaps, rejects)
             except server.StoreError:
                 raise
             except (self._psycopg.Error, OSError) as exc:
@@ -197,19 +192,23 @@ class Collector:
                 await _sleep(delay, stop)
                 delay = min(delay * 2, self.backoff[1])
                 continue
-            self.collected += len(values)
+            self.collected += len(values) + len(gaps)
             self.inserted += new
+            self.gaps += len(gaps)
             self.rejected += len(rejects)
             return True
 
     def _commit(
-        self, values: list[tuple[Any, ...]], rejects: list[tuple[str, str, bytes, str]]
+        self,
+        values: list[tuple[Any, ...]],
+        gaps: list[wire.GapRow],
+        rejects: list[tuple[str, str, bytes, str]],
     ) -> int:
         if self._conn is None:
             self._conn = server.connect(self.db_url)
             server.ensure_schema(self._conn)
         with self._conn.transaction():
-            new = server.insert_rows(self._conn, values)
+            new = server.insert_rows(self._conn, values) + server.insert_gaps(self._conn, gaps)
             if rejects:
                 server.insert_rejects(self._conn, rejects)
         return new

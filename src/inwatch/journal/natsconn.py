@@ -9,18 +9,32 @@ user or password in it is refused. They come from, in this order:
 - ``INWATCH_NATS_TOKEN`` or ``INWATCH_NATS_TOKEN_FILE``.
 
 TLS: ``tls://`` URLs, or any of ``INWATCH_NATS_TLS_CA`` / ``_TLS_CERT`` / ``_TLS_KEY`` (file paths).
+
+:func:`connect` is the one way in for the agent's sink and the collector: a first connection
+bounded in time (nats-py's own retries never give up while every server is down), and a server
+that refuses the credentials or a certificate that does not verify ends it at once with
+:class:`NatsRefused` (retrying cannot fix either; the agent reports it, the collector exits).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["NatsTarget", "parse_nats_url"]
+__all__ = ["NatsRefused", "NatsTarget", "NatsUnreachable", "connect", "parse_nats_url", "refusal"]
+
+
+class NatsUnreachable(Exception):
+    """No server of the list answered within the first connection's time limit."""
+
+
+class NatsRefused(Exception):
+    """A server answered but refused us: bad credentials, or a TLS certificate not trusted."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,16 @@ class NatsTarget:
 
     def display(self) -> str:
         return ",".join(self.servers)
+
+    def credentials(self) -> str:
+        """Which credentials are used, for messages (never the secret itself)."""
+        env = self.env
+        for name in ("INWATCH_NATS_CREDS", "INWATCH_NATS_NKEY", "INWATCH_NATS_USER"):
+            if env.get(name):
+                return f"{name}={env[name]}"
+        if env.get("INWATCH_NATS_TOKEN") or env.get("INWATCH_NATS_TOKEN_FILE"):
+            return "INWATCH_NATS_TOKEN(_FILE)"
+        return "no credentials (INWATCH_NATS_* unset)"
 
     def connect_options(self) -> dict[str, Any]:
         """Keyword arguments for ``nats.connect`` (credentials and TLS; no reconnect policy)."""
@@ -94,3 +118,87 @@ def parse_nats_url(url: str, env: Mapping[str, str] | None = None) -> NatsTarget
     if not servers:
         raise ValueError(f"{url!r}: no server")
     return NatsTarget(tuple(servers), tls=scheme == "tls", env=dict(env or os.environ))
+
+
+def refusal(exc: BaseException, target: NatsTarget) -> str | None:
+    """What *exc* says when it is a refusal that no retry can fix, else None."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        ca = target.env.get("INWATCH_NATS_TLS_CA")
+        return f"TLS: the server's certificate does not verify ({exc.verify_message or text}); " + (
+            f"CA {ca}" if ca else "set INWATCH_NATS_TLS_CA to the CA file"
+        )
+    lower = text.lower()
+    if type(exc).__name__ == "AuthorizationError" or "authorization violation" in lower:
+        return (
+            f"the server refused the credentials (Authorization Violation; {target.credentials()})"
+        )
+    if "authentication" in lower and ("expired" in lower or "revoked" in lower):
+        return f"the server refused the credentials ({text}; {target.credentials()})"
+    return None
+
+
+async def connect(
+    nats: Any,
+    target: NatsTarget,
+    *,
+    name: str,
+    on_error: Callable[[Exception], Awaitable[None]] | None = None,
+) -> Any:
+    """A nats-py connection to *target* that reconnects forever once made.
+
+    The first connection gets ``2 s`` per server plus ``2 s``: NatsUnreachable after that;
+    NatsRefused as soon as a server refuses the credentials or the TLS handshake fails to
+    verify (nats-py would retry those forever, reporting each only to its error callback).
+    """
+    refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    last: list[str] = []
+
+    async def error_cb(exc: Exception) -> None:
+        last[:] = [str(exc) or type(exc).__name__]
+        why = refusal(exc, target)
+        if why is not None and not refused.done():
+            refused.set_result(why)
+        if on_error is not None:
+            await on_error(exc)
+
+    try:
+        options = target.connect_options()
+    except (OSError, ValueError) as exc:
+        raise NatsRefused(str(exc)) from None
+    nc = nats.NATS()
+    task = asyncio.ensure_future(
+        nc.connect(
+            list(target.servers),
+            error_cb=error_cb,
+            connect_timeout=2,
+            reconnect_time_wait=1,
+            max_reconnect_attempts=-1,
+            allow_reconnect=True,
+            name=name,
+            **options,
+        )
+    )
+    done, _ = await asyncio.wait(
+        {task, refused}, timeout=2.0 * len(target.servers) + 2.0, return_when="FIRST_COMPLETED"
+    )
+    if task in done:
+        refused.cancel()
+        try:
+            task.result()
+            return nc
+        except Exception as exc:
+            why = refusal(exc, target)
+            if why is not None:
+                raise NatsRefused(why) from None
+            raise
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    try:  # whatever nats-py started for the attempt (a reconnect loop) ends with it
+        await asyncio.wait_for(nc.close(), 2.0)
+    except Exception:  # never connected: nothing to close
+        pass
+    if refused in done:
+        raise NatsRefused(refused.result())
+    refused.cancel()
+    raise NatsUnreachable(f"no server answered ({last[0] if last else 'timed out'})")

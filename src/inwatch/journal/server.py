@@ -1,6 +1,6 @@
 """The central PostgreSQL store: schema, idempotent batch writes, and the read side.
 
-One table, ``inwatch_events``, holds every host's journal rows under the primary key
+The table ``inwatch_events`` holds every host's journal rows under the primary key
 (host, journal_id, seq): a row delivered twice (a resend after a lost acknowledgement, a collector
 restarted between its commit and its acks, two collectors racing on a redelivery) is inserted once,
 by ``INSERT ... ON CONFLICT DO NOTHING``. A batch is one statement over ``unnest`` of per-column
@@ -8,6 +8,11 @@ arrays: one round trip per batch. Only the INSERT privilege on the table (plus S
 ``inwatch_meta``) is needed, so ``record --to postgresql://`` can run as an insert-only role;
 that is why the ON CONFLICT clause names no conflict target (a target needs SELECT on its
 columns), which is the same thing here: the primary key is the table's only unique index.
+
+``inwatch_gaps`` holds every host's gap rows (windows in which its journal may miss events) under
+(host, journal_id, gap_id, end_ns): an overflow gap grows while its rescan runs and each version
+is inserted once (insert-only again: no UPDATE privilege needed); readers take the latest
+version of each gap (:func:`gap_rows`). A writer needs INSERT on both tables.
 
 Connections use libpq's own configuration: the URL (host, port, dbname, user, sslmode and the other
 TLS parameters) and ``PG*`` environment variables, passwords from ``PGPASSWORD``/``PGPASSFILE`` or
@@ -24,13 +29,13 @@ as from a local journal.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from inwatch.flags import mask_names
 from inwatch.journal import wire
 from inwatch.journal._optional import require
-from inwatch.journal.query import _uid
+from inwatch.journal.query import Gap, _uid
 from inwatch.journal.schema import JournalRow, op_mask, to_bytes
 from inwatch.journal.ship import SinkError
 
@@ -40,15 +45,17 @@ __all__ = [
     "StoreError",
     "connect",
     "ensure_schema",
+    "gap_rows",
     "glob_to_like",
     "history_rows",
+    "insert_gaps",
     "insert_rows",
     "query_rows",
     "store_name",
     "top_paths",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Any constant shared by every inwatch: serialises schema creation across collectors.
 _SCHEMA_LOCK = 0x696E7761
 
@@ -90,15 +97,31 @@ _CREATE_V1 = [
     # Messages a collector could not read: kept, never dropped, and reported on stderr.
     "CREATE TABLE inwatch_rejects (id bigserial PRIMARY KEY, received_at timestamptz NOT NULL"
     " DEFAULT clock_timestamp(), source text, subject text, payload bytea, error text)",
-    f"INSERT INTO inwatch_meta VALUES ('schema_version', '{SCHEMA_VERSION}')",
+    "INSERT INTO inwatch_meta VALUES ('schema_version', '1')",
 ]
-#: MIGRATIONS[v] takes a version-v database to v + 1.
-MIGRATIONS: dict[int, list[str]] = {}
+#: MIGRATIONS[v] takes a version-v database to v + 1 (a new database is made at version 1,
+#: then migrated: one path for old and new databases).
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: the journals' gaps (issue 14), so a central answer says where a host was blind.
+    1: [
+        "CREATE TABLE inwatch_gaps (host text NOT NULL, journal_id text NOT NULL,"
+        " gap_id bigint NOT NULL, start_ns bigint NOT NULL, end_ns bigint NOT NULL,"
+        " kind text NOT NULL, detail text NOT NULL,"
+        " received_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+        " PRIMARY KEY (host, journal_id, gap_id, end_ns))",
+        "CREATE INDEX inwatch_gaps_time ON inwatch_gaps (start_ns)",
+    ],
+}
 
 _INSERT = (
     f"INSERT INTO inwatch_events ({', '.join(wire.COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"%s::{_TYPES[c].split('(')[0]}[]" for c in wire.COLUMNS)
     + ") ON CONFLICT DO NOTHING"
+)
+_INSERT_GAPS = (
+    f"INSERT INTO inwatch_gaps ({', '.join(wire.GAP_COLUMNS)}) SELECT * FROM unnest("
+    "%s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[]"
+    ") ON CONFLICT DO NOTHING"
 )
 _SELECT = f"SELECT {', '.join(wire.COLUMNS)} FROM inwatch_events"
 _ORDER = " ORDER BY time_ns, host, journal_id, seq"
@@ -147,7 +170,6 @@ def ensure_schema(conn: Any) -> int:
             if conn.execute("SELECT to_regclass('inwatch_meta')").fetchone()[0] is None:
                 for stmt in _CREATE_V1:
                     conn.execute(stmt)
-                return SCHEMA_VERSION
             row = conn.execute(
                 "SELECT value FROM inwatch_meta WHERE key = 'schema_version'"
             ).fetchone()
@@ -167,7 +189,11 @@ def ensure_schema(conn: Any) -> int:
                 )
             return version
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise StoreError(f"cannot create or read the inwatch schema: {exc}".strip()) from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StoreError(
+            f"cannot create, migrate or read the inwatch schema ({first}): run `inwatch collect`"
+            " or any inwatch command against it once as the database's owner"
+        ) from None
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -182,6 +208,15 @@ def insert_rows(conn: Any, rows: Sequence[Sequence[Any]]) -> int:
     columns[1] = [str(v) for v in columns[1]]  # journal_id: text, whatever the journal uses
     cur = conn.execute(_INSERT, columns)
     return int(cur.rowcount)
+
+
+def insert_gaps(conn: Any, gaps: Sequence[wire.GapRow]) -> int:
+    """Insert gap rows in the current transaction; returns how many were new."""
+    if not gaps:
+        return 0
+    columns = [list(c) for c in zip(*gaps, strict=True)]
+    columns[1] = [str(v) for v in columns[1]]
+    return int(conn.execute(_INSERT_GAPS, columns).rowcount)
 
 
 def insert_rejects(conn: Any, rejects: Iterable[tuple[str, str, bytes, str]]) -> None:
@@ -206,12 +241,18 @@ class PgSink:
         return self.name
 
     def send(self, rows: Sequence[Any]) -> None:
+        self._write(lambda conn: insert_rows(conn, [wire.row_values(r) for r in rows]))
+
+    def send_gaps(self, gaps: Sequence[wire.GapRow]) -> None:
+        self._write(lambda conn: insert_gaps(conn, gaps))
+
+    def _write(self, insert: Callable[[Any], int]) -> None:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = connect(self.url)
                 ensure_schema(self._conn)
             with self._conn.transaction():
-                insert_rows(self._conn, [wire.row_values(r) for r in rows])
+                insert(self._conn)
         except (self._psycopg.Error, StoreError, OSError) as exc:
             self.close()
             text = str(exc).strip().splitlines()
@@ -439,3 +480,27 @@ def top_paths(
     )
     params.append(limit)
     return [(h, bytes(p), int(n)) for h, p, n in conn.execute(sql, params).fetchall()]
+
+
+def gap_rows(
+    conn: Any,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+    *,
+    hosts: Iterable[str] | None = None,
+) -> list[tuple[str, Gap]]:
+    """(host, Gap) of the gaps overlapping [*since_ns*, *until_ns*] (as ``Journal.gaps``), the
+    latest version of each, oldest first (then host)."""
+    where = ""
+    params: list[Any] = [since_ns, until_ns]
+    if hosts is not None:
+        where = " WHERE host = ANY(%s)"
+        params.insert(0, list(hosts))
+    sql = (
+        "SELECT host, start_ns, max(end_ns) AS end_ns, kind, detail FROM inwatch_gaps"
+        + where
+        + " GROUP BY host, journal_id, gap_id, start_ns, kind, detail"
+        " HAVING max(end_ns) >= coalesce(%s, max(end_ns)) AND start_ns <= coalesce(%s, start_ns)"
+        " ORDER BY start_ns, host, journal_id, gap_id"
+    )
+    return [(h, Gap(int(a), int(b), k, d)) for h, a, b, k, d in conn.execute(sql, params)]

@@ -43,6 +43,7 @@ from .schema import (
     JournalRow,
 )
 from .store import Prepared, Store, prepare_batch
+from .wire import GapRow
 
 __all__ = ["Journal", "default_path"]
 
@@ -296,6 +297,21 @@ class Journal:
             (seq, limit),
         )
         return [JournalRow.from_db(self.host, self.journal_id, r) for r in rows]
+
+    def gaps_to_ship(self, after_id: int) -> list[GapRow]:
+        """Gap rows with id > *after_id*, and the newest ``overflow`` gap whatever its id,
+        ascending by id.
+
+        The newest overflow gap is the only one that changes after it is written: the
+        writer extends its ``end_ns`` over the rescan events that follow the overflow
+        (``Store._gap_bookkeeping``), so a shipper must look at it again (its ``end_ns``
+        says whether it grew)."""
+        rows = self.read(
+            "SELECT id, start_ns, end_ns, kind, detail FROM gaps WHERE id > ?"
+            " OR id = (SELECT max(id) FROM gaps WHERE kind = 'overflow') ORDER BY id",
+            (after_id,),
+        )
+        return [GapRow(self.host, self.journal_id, *r) for r in rows]
 
     def cursor(self, sink: str) -> int:
         """The last sequence number shipped to *sink* (0 if never set)."""
