@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import nkeys
+from nacl.signing import VerifyKey  # nkeys' own dependency
 
-__all__ = ["Key", "Operator", "creds_text", "jwt_encode"]
+__all__ = ["Key", "Operator", "claims_id", "creds_text", "jwt_decode", "jwt_encode"]
 
 _HEADER = {"typ": "JWT", "alg": "ed25519-nkey"}
 # ClaimsData's fields in Go's declaration order: json.Marshal keeps it, and jti hashes it.
@@ -69,17 +70,35 @@ class Key:
         return bytes(nkeys.from_seed(bytearray(self.seed)).sign(data))
 
 
+def claims_id(data: dict[str, Any]) -> str:
+    """The ``jti`` of claims *data* (given in Go's field order, without ``jti``):
+    unpadded base32 of the SHA-512/256 of their compact JSON (``ClaimsData.hash()``)."""
+    digest = hashlib.new("sha512_256", _json(data)).digest()
+    return base64.b32encode(digest).decode().rstrip("=")
+
+
 def jwt_encode(issuer: Key, sub: str, name: str, nats: dict[str, Any], **std: Any) -> str:
     """A JWT v2 for subject *sub*, signed by *issuer*; *std* adds standard claims (``exp``)."""
     claims: dict[str, Any] = {"iat": int(time.time()), "iss": issuer.public, "name": name}
     claims.update(sub=sub, **std)
     data = {k: claims[k] for k in _STANDARD if claims.get(k)}
-    data["jti"] = base64.b32encode(hashlib.new("sha512_256", _json(data)).digest())
-    data["jti"] = data["jti"].decode().rstrip("=")
+    data["jti"] = claims_id(data)
     body = {k: data[k] for k in _STANDARD if k in data}
     body["nats"] = {**nats, "version": 2}
     signed = f"{_b64(_json(_HEADER))}.{_b64(_json(body))}"
     return f"{signed}.{_b64(issuer.sign(signed.encode()))}"
+
+
+def jwt_decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of *token*, after checking its signature against its ``iss`` key."""
+    head, body, sig = token.split(".")
+    pad = lambda part: base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))  # noqa: E731
+    header, claims = json.loads(pad(head)), json.loads(pad(body))
+    # A public nkey: base32 of (prefix byte, 32-byte ed25519 key, CRC-16 little-endian).
+    raw = base64.b32decode(claims["iss"] + "=" * (-len(claims["iss"]) % 8))
+    assert nkeys.crc16_checksum(raw[:-2]) == raw[-2:], claims["iss"]
+    VerifyKey(raw[1:-2]).verify(f"{head}.{body}".encode(), pad(sig))  # BadSignatureError
+    return header, claims
 
 
 def creds_text(user_jwt: str, user: Key) -> str:

@@ -8,6 +8,8 @@ password from a ``.pgpass`` file and an insert-only role."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import nacl.exceptions
 import nkeys
 import psycopg
 import pytest
@@ -27,7 +30,7 @@ from inwatch.journal import server as pg
 from inwatch.journal.server import store_name
 
 from .conftest import central_rows, journal_rows, storm, wait_for
-from .natsjwt import Operator
+from .natsjwt import Operator, claims_id, jwt_decode
 from .servers import NatsServer, PgCluster, pg_bindir
 
 
@@ -198,6 +201,38 @@ async def _stream_count(url: str, creds: Path, stream: str) -> int:
         await nc.close()
 
 
+def test_jwts_are_made_as_nats_io_jwt_makes_them(tmp_path):  # type: ignore[no-untyped-def]
+    # Golden: the operator JWT of nats-server's test/configs/nkeys/op.jwt (made by nats-io/jwt
+    # v1, whose ClaimsData also held "type"): the same hash gives its jti.
+    v1 = {"aud": "TESTS", "exp": 1859121275, "iat": 1543761275,
+          "iss": "OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG",
+          "name": "Synadia Communications Inc.", "nbf": 1543761275,
+          "sub": "OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG",
+          "type": "operator"}  # fmt: skip
+    assert claims_id(v1) == "XNLZ6XYPHTMDJQRNQOHUOJQGWCU7MI5W5JXCZNXBYUKEQW67I25Q"
+    operator = Operator()
+    operator.account("INWATCH")
+    user = operator.write_creds(tmp_path / "u.creds", "INWATCH", "u", exp=2000000000)
+    text = (tmp_path / "u.creds").read_text().splitlines()
+    assert (text[0], text[2]) == ("-----BEGIN NATS USER JWT-----", "------END NATS USER JWT------")
+    assert text[8:11] == ["-----BEGIN USER NKEY SEED-----", user.seed.decode(),
+                          "------END USER NKEY SEED------"]  # fmt: skip
+    header, claims = jwt_decode(text[1])
+    assert header == {"typ": "JWT", "alg": "ed25519-nkey"}
+    assert (claims["iss"], claims["sub"]) == (operator.accounts["INWATCH"].public, user.public)
+    assert claims["nats"]["type"] == "user" and claims["nats"]["version"] == 2
+    v2 = {k: claims[k] for k in ("exp", "iat", "iss", "name", "sub")}  # ClaimsData, no "nats"
+    assert list(claims)[:6] == ["exp", "jti", "iat", "iss", "name", "sub"]
+    assert claims["jti"] == claims_id(v2)
+    _, account = jwt_decode(operator.account_jwt("INWATCH"))
+    assert account["iss"] == operator.key.public and account["nats"]["limits"]["disk_storage"]
+    # A token whose claims were altered no longer verifies.
+    head, _, sig = text[1].split(".")
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "exp": 0}).encode()).decode()
+    with pytest.raises(nacl.exceptions.BadSignatureError):
+        jwt_decode(f"{head}.{forged.rstrip('=')}.{sig}")
+
+
 def test_nats_creds_file_jwt_login_ships_every_row(jwt_nats, pg_url, tmp_path):  # type: ignore[no-untyped-def]
     server, operator = jwt_nats
     agent, collector_creds = tmp_path / "agent.creds", tmp_path / "collect.creds"
@@ -285,33 +320,38 @@ def test_an_unknown_revoked_or_expired_creds_file_is_refused_like_a_wrong_passwo
     assert server.log().count("authentication error") >= 6, server.log()[-3000:]
 
 
-def test_a_creds_file_that_cannot_be_used_is_one_line_before_any_watch(jwt_nats, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_credentials_file_that_cannot_be_used_is_one_line_before_any_watch(jwt_nats, tmp_path):  # type: ignore[no-untyped-def]
     server, operator = jwt_nats
     _start_jwt(server, operator)
-    unreadable = tmp_path / "unreadable.creds"
+    unreadable, creds = tmp_path / "unreadable.creds", tmp_path / "agent.creds"
     operator.write_creds(unreadable, "INWATCH", "agent")
     unreadable.chmod(0)
+    operator.write_creds(creds, "INWATCH", "agent")
     seed = operator.user("INWATCH", "agent")[0].seed.decode()
-    seed_file = tmp_path / "agent.nk"  # an nkey seed file (INWATCH_NATS_NKEY's) given as .creds
+    seed_file = tmp_path / "agent.nk"  # an nkey seed file (INWATCH_NATS_NKEY's)
     seed_file.write_text(seed + "\n")
     no_jwt = tmp_path / "no-jwt.creds"  # a .creds file whose JWT block was lost
     no_jwt.write_text(f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n")
     (tmp_path / "a-directory").mkdir()
     no_caps = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
-    cases = {  # name: (creds path, what the line says, argv prefix)
-        "missing": (tmp_path / "missing.creds", "(No such file or directory)", []),
-        "directory": (tmp_path / "a-directory", "(Is a directory)", []),
+    not_creds = "is not a NATS .creds file"
+    seed_hint = "(one line SU...); a .creds file goes in INWATCH_NATS_CREDS"
+    cases = {  # name: (variable, its file, what the line says, argv prefix)
+        "missing": ("CREDS", tmp_path / "missing.creds", "(No such file or directory)", []),
+        "directory": ("CREDS", tmp_path / "a-directory", "(Is a directory)", []),
         # root reads any file; without CAP_DAC_OVERRIDE (as a hardened service) it cannot.
-        "unreadable": (unreadable, "(Permission denied)", no_caps),
+        "unreadable": ("CREDS", unreadable, "(Permission denied)", no_caps),
         # nats-py 2.16 fails on this one with a TypeError from nkeys, retried for ever...
-        "seed file": (seed_file, "is not a NATS .creds file", []),
+        "seed as creds": ("CREDS", seed_file, not_creds, []),
         # ... and loops for ever in its event loop looking for the JWT line in this one.
-        "no JWT": (no_jwt, "is not a NATS .creds file", []),
+        "no JWT": ("CREDS", no_jwt, not_creds, []),
+        # The other way round: ErrInvalidSeed at each connection, retried for ever.
+        "creds as seed": ("NKEY", creds, f"is not an nkey user seed file {seed_hint}", []),
     }
     root = tmp_path / "tree"
     root.mkdir()
-    for name, (creds, says, prefix) in cases.items():
-        env = {**os.environ, "INWATCH_NATS_CREDS": str(creds)}
+    for name, (variable, path, says, prefix) in cases.items():
+        env = {**os.environ, f"INWATCH_NATS_{variable}": str(path)}
         db = tmp_path / f"{name}.db"
         record = [*prefix, sys.executable, "-m", "inwatch", "record", "-r", str(root), "--db",
                   str(db), "--to", server.url]  # fmt: skip
@@ -320,13 +360,12 @@ def test_a_creds_file_that_cannot_be_used_is_one_line_before_any_watch(jwt_nats,
         for argv in (record, collect):
             done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
             command = argv[len(prefix) + 3]
-            lines = done.stderr.splitlines()
-            assert done.returncode == 1 and len(lines) == 1, (name, command, done.stderr)
+            # One line, status 1; before any watch: no "Setting up watches", no baseline.
+            lines = (done.stdout + done.stderr).splitlines()
+            assert done.returncode == 1 and len(lines) == 1, (name, command, lines)
             (line,) = lines
             assert line.startswith(f"inwatch {command}: "), (name, line)
-            assert str(creds) in line and says in line, (name, line)
-            # Refused before any watch: no baseline stored, nothing recorded, nothing sent.
-            assert "Baseline" not in done.stdout + done.stderr, (name, done.stdout)
+            assert str(path) in line and says in line, (name, line)
         with Journal(db, create=False) as j:
             assert j.last_seq() == 0, name
 

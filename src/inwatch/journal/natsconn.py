@@ -76,7 +76,7 @@ class NatsTarget:
         if env.get("INWATCH_NATS_CREDS"):
             opts["user_credentials"] = _creds_file(env["INWATCH_NATS_CREDS"])
         elif env.get("INWATCH_NATS_NKEY"):
-            opts["nkeys_seed"] = _readable(env["INWATCH_NATS_NKEY"])
+            opts["nkeys_seed"] = _seed_file(env["INWATCH_NATS_NKEY"])
         elif env.get("INWATCH_NATS_USER"):
             opts["user"] = env["INWATCH_NATS_USER"]
             opts["password"] = _secret(env, "INWATCH_NATS_PASSWORD")
@@ -125,6 +125,23 @@ def _creds_file(path: str) -> str:
             f"{path} is not a NATS .creds file (a user JWT and the user's nkey seed between"
             " BEGIN/END lines, as nsc writes it)"
         )
+    return path
+
+
+def _seed_file(path: str) -> str:
+    """*path* when it holds one user nkey seed (``SU`` + 56 base32 characters), else ValueError.
+
+    nats-py reads the whole file, strips it and decodes it as a seed only while connecting: a
+    ``.creds`` file given here by mistake would fail there (ErrInvalidSeed), retried for ever.
+    """
+    try:
+        with open(path, "rb") as f:
+            seed = f.read(4096).strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} ({exc.strerror or exc})") from None
+    if not (len(seed) == 58 and seed.startswith(b"SU") and seed.isalnum()):
+        hint = "; a .creds file goes in INWATCH_NATS_CREDS" if b"BEGIN" in seed else ""
+        raise ValueError(f"{path} is not an nkey user seed file (one line SU...){hint}")
     return path
 
 
