@@ -10,6 +10,10 @@ user or password in it is refused. They come from, in this order:
 
 TLS: ``tls://`` URLs, or any of ``INWATCH_NATS_TLS_CA`` / ``_TLS_CERT`` / ``_TLS_KEY`` (file paths).
 
+The credentials' files are read and checked (a ``.creds`` file has its two blocks, a seed file
+one ``SU...`` seed) when the URL is parsed, so that a typo is one line before any watch is set,
+and again at each connection.
+
 :func:`connect` is the one way in for the agent's sink and the collector: a first connection
 bounded in time (nats-py's own retries never give up while every server is down), and a server
 that refuses the credentials or a certificate that does not verify ends it at once with
