@@ -307,11 +307,11 @@ def test_an_unknown_revoked_or_expired_creds_file_is_refused_like_a_wrong_passwo
         lines = log.read_text().splitlines()
         assert lines[1:] == [f"inwatch collect: {server.url}: {refused(creds)}"], (name, lines)
     # record: goes on recording locally, reports the refusal, exits 1 when stopped.
-    records = {n: Record(tmp_path, n, server.url, {"INWATCH_NATS_CREDS": str(c)})
-               for n, c in kinds.items()}  # fmt: skip
+    records: dict[str, Record] = {}
     try:
-        for rec in records.values():
-            storm(rec.root, 0, 4)
+        for name, creds in kinds.items():
+            records[name] = Record(tmp_path, name, server.url, {"INWATCH_NATS_CREDS": str(creds)})
+            storm(records[name].root, 0, 4)
         for name, rec in records.items():
             wait_for(lambda rec=rec: len(journal_rows(rec.db)) == 12, 30, f"{name}: 12 rows")
             why = refused(kinds[name])
