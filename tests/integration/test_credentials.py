@@ -1,11 +1,15 @@
 """Credentials and TLS against real servers: a nats-server with authorization (an nkey seed
 file, user/password from the environment and from a file), a wrong password (one clear line, a
-non-zero exit, no hang; ``record`` goes on recording), NATS over TLS with a throwaway CA and a
-token file, and PostgreSQL with ``sslmode=verify-full``, a password from a ``.pgpass`` file and
-an insert-only role."""
+non-zero exit, no hang; ``record`` goes on recording), a nats-server in decentralised (JWT) mode
+with ``.creds`` files (a good one, and unknown, revoked, expired or unusable ones), NATS over
+TLS with a throwaway CA and a token file, and PostgreSQL with ``sslmode=verify-full``, a
+password from a ``.pgpass`` file and an insert-only role."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import nacl.exceptions
 import nkeys
 import psycopg
 import pytest
@@ -25,6 +30,7 @@ from inwatch.journal import server as pg
 from inwatch.journal.server import store_name
 
 from .conftest import central_rows, journal_rows, storm, wait_for
+from .natsjwt import Operator, claims_id, jwt_decode
 from .servers import NatsServer, PgCluster, pg_bindir
 
 
@@ -160,6 +166,221 @@ def test_a_wrong_password_is_one_clear_line_and_a_failure_never_a_hang(auth_nats
     assert "12 rows not shipped yet" in rec.err()
     with Journal(rec.db, create=False) as j:
         assert j.cursor("nats:INWATCH") == 0 and j.last_seq() == 12
+
+
+# -- decentralised authentication: .creds files (user JWT + nkey seed) --------------------------
+@pytest.fixture
+def jwt_nats(nats_binary: str) -> Iterator[tuple[NatsServer, Operator]]:
+    """A nats-server trusting a fresh operator (``resolver: MEMORY``), with the system account
+    and the account INWATCH (JetStream enabled) preloaded; (server, operator) — the operator
+    writes .creds files for users of INWATCH. Not started: a revocation lives in the account
+    JWT the server preloads, so each test makes its users, then calls ``_start_jwt``."""
+    operator = Operator()
+    operator.account("INWATCH")
+    server = NatsServer(nats_binary)
+    try:
+        yield server, operator
+    finally:
+        server.close()
+
+
+def _start_jwt(server: NatsServer, operator: Operator, extra: str = "") -> NatsServer:
+    """Write the operator's configuration (as it stands: accounts, revocations) and start."""
+    conf = server.dir / "n.conf"
+    conf.write_text(conf.read_text() + operator.server_config() + extra)
+    return server.start()
+
+
+async def _stream_count(url: str, creds: Path, stream: str) -> int:
+    import nats
+
+    nc = await nats.connect(url, user_credentials=str(creds), allow_reconnect=False)
+    try:
+        return int((await nc.jetstream(timeout=5).stream_info(stream)).state.messages)
+    finally:
+        await nc.close()
+
+
+def test_jwts_are_made_as_nats_io_jwt_makes_them(tmp_path):  # type: ignore[no-untyped-def]
+    # Golden: the operator JWT of nats-server's test/configs/nkeys/op.jwt (made by nats-io/jwt
+    # v1, whose ClaimsData also held "type"): the same hash gives its jti.
+    v1 = {"aud": "TESTS", "exp": 1859121275, "iat": 1543761275,
+          "iss": "OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG",
+          "name": "Synadia Communications Inc.", "nbf": 1543761275,
+          "sub": "OCAT33MTVU2VUOIMGNGUNXJ66AH2RLSDAF3MUBCYAY5QMIL65NQM6XQG",
+          "type": "operator"}  # fmt: skip
+    assert claims_id(v1) == "XNLZ6XYPHTMDJQRNQOHUOJQGWCU7MI5W5JXCZNXBYUKEQW67I25Q"
+    operator = Operator()
+    operator.account("INWATCH")
+    user = operator.write_creds(tmp_path / "u.creds", "INWATCH", "u", exp=2000000000)
+    text = (tmp_path / "u.creds").read_text().splitlines()
+    assert (text[0], text[2]) == ("-----BEGIN NATS USER JWT-----", "------END NATS USER JWT------")
+    assert text[8:11] == ["-----BEGIN USER NKEY SEED-----", user.seed.decode(),
+                          "------END USER NKEY SEED------"]  # fmt: skip
+    header, claims = jwt_decode(text[1])
+    assert header == {"typ": "JWT", "alg": "ed25519-nkey"}
+    assert (claims["iss"], claims["sub"]) == (operator.accounts["INWATCH"].public, user.public)
+    assert claims["nats"]["type"] == "user" and claims["nats"]["version"] == 2
+    v2 = {k: claims[k] for k in ("exp", "iat", "iss", "name", "sub")}  # ClaimsData, no "nats"
+    assert list(claims)[:6] == ["exp", "jti", "iat", "iss", "name", "sub"]
+    assert claims["jti"] == claims_id(v2)
+    _, account = jwt_decode(operator.account_jwt("INWATCH"))
+    assert account["iss"] == operator.key.public and account["nats"]["limits"]["disk_storage"]
+    # A token whose claims were altered no longer verifies.
+    head, _, sig = text[1].split(".")
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "exp": 0}).encode()).decode()
+    with pytest.raises(nacl.exceptions.BadSignatureError):
+        jwt_decode(f"{head}.{forged.rstrip('=')}.{sig}")
+
+
+def test_nats_creds_file_jwt_login_ships_every_row(jwt_nats, pg_url, tmp_path):  # type: ignore[no-untyped-def]
+    server, operator = jwt_nats
+    agent, collector_creds = tmp_path / "agent.creds", tmp_path / "collect.creds"
+    operator.write_creds(agent, "INWATCH", "agent")
+    operator.write_creds(collector_creds, "INWATCH", "collector")
+    _start_jwt(server, operator, "debug: true\n")  # the server logs each JWT it accepts
+    rec = Record(tmp_path, "jwt-host", server.url, {"INWATCH_NATS_CREDS": str(agent)})
+    try:
+        storm(rec.root, 0, 7)  # CREATE, MODIFY, CLOSE_WRITE each
+        wait_for(lambda: rec.shipped("nats:INWATCH", 21), 30, "21 rows acked with a .creds login")
+    finally:
+        assert rec.stop() == 0, rec.err()
+    assert "cannot ship" not in rec.err(), rec.err()
+    # The stream (created by the agent in the account INWATCH) holds every row, once.
+    assert asyncio.run(_stream_count(server.url, agent, "INWATCH")) == 21
+    # A collector logged in as another user of the account takes them into PostgreSQL.
+    log = tmp_path / "collect.log"
+    collector = _collect(server.url, pg_url, {"INWATCH_NATS_CREDS": str(collector_creds)}, log)
+    try:
+        want = sorted(journal_rows(rec.db))
+        assert len(want) == 21
+        wait_for(lambda: sorted(central_rows(pg_url)) == want, 30, "the 21 rows collected")
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        assert collector.wait(60) == 0, log.read_text()
+    log = server.log()
+    assert "authentication error" not in log, log[-3000:]
+    for creds, user in ((agent, "agent"), (collector_creds, "collector")):
+        # Each logged in with the user JWT of its .creds file (and not some other way).
+        accepted = f'Authenticated JWT: Client "{_user_key(creds)}" (claim-name: "{user}"'
+        assert accepted in log, (user, log[-3000:])
+
+
+def _user_key(creds: Path) -> str:
+    """The public key of the user whose JWT *creds* holds."""
+    return str(jwt_decode(creds.read_text().splitlines()[1])[1]["sub"])
+
+
+def test_an_unknown_revoked_or_expired_creds_file_is_refused_like_a_wrong_password(  # type: ignore[no-untyped-def]
+    jwt_nats, tmp_path
+):
+    server, operator = jwt_nats
+    kinds = {name: tmp_path / f"{name}.creds" for name in ("unknown", "revoked", "expired")}
+    # unknown: a user of an account (under another operator) this server never heard of.
+    stranger = Operator()
+    stranger.account("INWATCH")
+    stranger.write_creds(kinds["unknown"], "INWATCH", "stranger")
+    # revoked: the account JWT revokes every JWT of this user issued up to a minute from now.
+    revoked = operator.write_creds(kinds["revoked"], "INWATCH", "revoked")
+    operator.revoke("INWATCH", revoked, int(time.time()) + 60)
+    # expired: a JWT whose exp has passed.
+    operator.write_creds(kinds["expired"], "INWATCH", "expired", exp=int(time.time()) - 60)
+    _start_jwt(server, operator, "debug: true\n")  # the server logs why it refuses each
+
+    def refused(creds: Path) -> str:
+        why = f"Authorization Violation; INWATCH_NATS_CREDS={creds}"
+        return f"the server refused the credentials ({why})"
+
+    # collect: one line, exit 1, at once (the first line says what it was going to do).
+    for name, creds in kinds.items():
+        log = tmp_path / f"collect-{name}.log"
+        started = time.monotonic()
+        collector = _collect(server.url, "postgresql://127.0.0.1:1/none",
+                             {"INWATCH_NATS_CREDS": str(creds)}, log)  # fmt: skip
+        try:
+            assert collector.wait(30) == 1, (name, log.read_text())
+        finally:
+            if collector.poll() is None:
+                collector.kill()
+                collector.wait()
+        assert time.monotonic() - started < 20, name
+        lines = log.read_text().splitlines()
+        assert lines[1:] == [f"inwatch collect: {server.url}: {refused(creds)}"], (name, lines)
+    # record: goes on recording locally, reports the refusal, exits 1 when stopped.
+    records: dict[str, Record] = {}
+    try:
+        for name, creds in kinds.items():
+            records[name] = Record(tmp_path, name, server.url, {"INWATCH_NATS_CREDS": str(creds)})
+            storm(records[name].root, 0, 4)
+        for name, rec in records.items():
+            wait_for(lambda rec=rec: len(journal_rows(rec.db)) == 12, 30, f"{name}: 12 rows")
+            why = refused(kinds[name])
+            wait_for(lambda rec=rec, why=why: why in rec.err(), 30, f"{name}: the refusal")
+    finally:
+        codes = {name: rec.stop() for name, rec in records.items()}
+    assert codes == dict.fromkeys(kinds, 1), [r.err() for r in records.values()]
+    for name, rec in records.items():
+        lines = rec.err().splitlines()
+        assert lines[-1] == f"inwatch record: --to {server.url} (stream INWATCH):" \
+            f" cannot connect: {refused(kinds[name])}", (name, lines)  # fmt: skip
+        assert "12 rows not shipped yet" in rec.err(), (name, rec.err())
+        with Journal(rec.db, create=False) as j:
+            assert j.cursor("nats:INWATCH") == 0 and j.last_seq() == 12, name
+    # The server refused each for the reason meant, not for a flaw in how the JWTs are made.
+    log = server.log()
+    for reason in ("Account JWT lookup error: account missing", "User authentication revoked",
+                   "User JWT no longer valid: &{Issues:[claim is expired]}"):  # fmt: skip
+        assert reason in log, (reason, log[-3000:])
+
+
+def test_a_credentials_file_that_cannot_be_used_is_one_line_before_any_watch(jwt_nats, tmp_path):  # type: ignore[no-untyped-def]
+    server, operator = jwt_nats
+    _start_jwt(server, operator)
+    unreadable, creds = tmp_path / "unreadable.creds", tmp_path / "agent.creds"
+    operator.write_creds(unreadable, "INWATCH", "agent")
+    unreadable.chmod(0)
+    operator.write_creds(creds, "INWATCH", "agent")
+    seed = operator.user("INWATCH", "agent")[0].seed.decode()
+    seed_file = tmp_path / "agent.nk"  # an nkey seed file (INWATCH_NATS_NKEY's)
+    seed_file.write_text(seed + "\n")
+    no_jwt = tmp_path / "no-jwt.creds"  # a .creds file whose JWT block was lost
+    no_jwt.write_text(f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n")
+    (tmp_path / "a-directory").mkdir()
+    no_caps = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    not_creds = "is not a NATS .creds file"
+    seed_hint = "(one line SU...); a .creds file goes in INWATCH_NATS_CREDS"
+    cases = {  # name: (variable, its file, what the line says, argv prefix)
+        "missing": ("CREDS", tmp_path / "missing.creds", "(No such file or directory)", []),
+        "directory": ("CREDS", tmp_path / "a-directory", "(Is a directory)", []),
+        # root reads any file; without CAP_DAC_OVERRIDE (as a hardened service) it cannot.
+        "unreadable": ("CREDS", unreadable, "(Permission denied)", no_caps),
+        # nats-py 2.16 fails on this one with a TypeError from nkeys, retried for ever...
+        "seed as creds": ("CREDS", seed_file, not_creds, []),
+        # ... and loops for ever in its event loop looking for the JWT line in this one.
+        "no JWT": ("CREDS", no_jwt, not_creds, []),
+        # The other way round: ErrInvalidSeed at each connection, retried for ever.
+        "creds as seed": ("NKEY", creds, f"is not an nkey user seed file {seed_hint}", []),
+    }
+    root = tmp_path / "tree"
+    root.mkdir()
+    for name, (variable, path, says, prefix) in cases.items():
+        env = {**os.environ, f"INWATCH_NATS_{variable}": str(path)}
+        db = tmp_path / f"{name}.db"
+        record = [*prefix, sys.executable, "-m", "inwatch", "record", "-r", str(root), "--db",
+                  str(db), "--to", server.url]  # fmt: skip
+        collect = [*prefix, sys.executable, "-m", "inwatch", "collect", "--from", server.url,
+                   "--into", "postgresql://127.0.0.1:1/none"]  # fmt: skip
+        for argv in (record, collect):
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
+            command = argv[len(prefix) + 3]
+            # One line, status 1; before any watch: no "Setting up watches", no baseline.
+            lines = (done.stdout + done.stderr).splitlines()
+            assert done.returncode == 1 and len(lines) == 1, (name, command, lines)
+            (line,) = lines
+            assert line.startswith(f"inwatch {command}: "), (name, line)
+            assert str(path) in line and says in line, (name, line)
+        with Journal(db, create=False) as j:
+            assert j.last_seq() == 0, name
 
 
 @pytest.fixture(scope="module")

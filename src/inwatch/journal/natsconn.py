@@ -10,6 +10,10 @@ user or password in it is refused. They come from, in this order:
 
 TLS: ``tls://`` URLs, or any of ``INWATCH_NATS_TLS_CA`` / ``_TLS_CERT`` / ``_TLS_KEY`` (file paths).
 
+The credentials' files are read and checked (a ``.creds`` file has its two blocks, a seed file
+one ``SU...`` seed) when the URL is parsed, so that a typo is one line before any watch is set,
+and again at each connection.
+
 :func:`connect` is the one way in for the agent's sink and the collector: a first connection
 bounded in time (nats-py's own retries never give up while every server is down), and a server
 that refuses the credentials or a certificate that does not verify ends it at once with
@@ -58,17 +62,8 @@ class NatsTarget:
 
     def connect_options(self) -> dict[str, Any]:
         """Keyword arguments for ``nats.connect`` (credentials and TLS; no reconnect policy)."""
+        opts = self.credential_options()
         env = self.env
-        opts: dict[str, Any] = {}
-        if env.get("INWATCH_NATS_CREDS"):
-            opts["user_credentials"] = _readable(env["INWATCH_NATS_CREDS"])
-        elif env.get("INWATCH_NATS_NKEY"):
-            opts["nkeys_seed"] = _readable(env["INWATCH_NATS_NKEY"])
-        elif env.get("INWATCH_NATS_USER"):
-            opts["user"] = env["INWATCH_NATS_USER"]
-            opts["password"] = _secret(env, "INWATCH_NATS_PASSWORD")
-        elif env.get("INWATCH_NATS_TOKEN") or env.get("INWATCH_NATS_TOKEN_FILE"):
-            opts["token"] = _secret(env, "INWATCH_NATS_TOKEN")
         ca, cert, key = (env.get(f"INWATCH_NATS_TLS_{k}") for k in ("CA", "CERT", "KEY"))
         if self.tls or ca or cert:
             ctx = ssl.create_default_context(cafile=_readable(ca) if ca else None)
@@ -77,10 +72,80 @@ class NatsTarget:
             opts["tls"] = ctx
         return opts
 
+    def credential_options(self) -> dict[str, Any]:
+        """The credentials' part of :meth:`connect_options`; ValueError for a file that cannot
+        be read or is not what it should be (checked by parse_nats_url, and at each connect)."""
+        env = self.env
+        opts: dict[str, Any] = {}
+        if env.get("INWATCH_NATS_CREDS"):
+            opts["user_credentials"] = _creds_file(env["INWATCH_NATS_CREDS"])
+        elif env.get("INWATCH_NATS_NKEY"):
+            opts["nkeys_seed"] = _seed_file(env["INWATCH_NATS_NKEY"])
+        elif env.get("INWATCH_NATS_USER"):
+            opts["user"] = env["INWATCH_NATS_USER"]
+            opts["password"] = _secret(env, "INWATCH_NATS_PASSWORD")
+        elif env.get("INWATCH_NATS_TOKEN") or env.get("INWATCH_NATS_TOKEN_FILE"):
+            opts["token"] = _secret(env, "INWATCH_NATS_TOKEN")
+        return opts
+
 
 def _readable(path: str) -> str:
-    if not os.access(path, os.R_OK):
-        raise ValueError(f"cannot read {path}")
+    # Opened, not os.access(): for root, access(R_OK) says yes to a directory and to a file
+    # that CAP_DAC_OVERRIDE would not let it read once the service manager drops it.
+    try:
+        with open(path, "rb"):
+            return path
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} ({exc.strerror or exc})") from None
+
+
+def _creds_file(path: str) -> str:
+    """*path* when it reads as a ``.creds`` file, else ValueError saying why.
+
+    A ``.creds`` file holds a user JWT on the line after ``-----BEGIN NATS USER JWT-----`` and
+    the user's nkey seed (``SU...``) on the line after ``-----BEGIN USER NKEY SEED-----``, as
+    ``nsc`` writes it. nats-py reads the file only while connecting, and (2.16) a wrong file
+    does not give a clear error there: a bare seed file (what INWATCH_NATS_NKEY takes) ends in
+    a TypeError inside nkeys, and a file with the seed block but no JWT line makes
+    ``_read_creds_user_jwt`` loop for ever at the end of the file, inside the event loop,
+    where no timeout can end it. So the file is checked here, before the first connection.
+    """
+    try:
+        with open(path, "rb") as f:
+            text = f.read(1 << 20)  # a .creds file is ~1 KiB; a huge file is not one
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} ({exc.strerror or exc})") from None
+    lines = text.splitlines()
+
+    def after(marker: bytes) -> bytes:
+        for i, line in enumerate(lines[:-1]):
+            if marker in line:
+                return lines[i + 1].strip()
+        return b""
+
+    user_jwt, seed = after(b"BEGIN NATS USER JWT"), after(b"BEGIN USER NKEY SEED")
+    if user_jwt.count(b".") != 2 or not seed.startswith(b"SU"):
+        raise ValueError(
+            f"{path} is not a NATS .creds file (a user JWT and the user's nkey seed between"
+            " BEGIN/END lines, as nsc writes it)"
+        )
+    return path
+
+
+def _seed_file(path: str) -> str:
+    """*path* when it holds one user nkey seed (``SU`` + 56 base32 characters), else ValueError.
+
+    nats-py reads the whole file, strips it and decodes it as a seed only while connecting: a
+    ``.creds`` file given here by mistake would fail there (ErrInvalidSeed), retried for ever.
+    """
+    try:
+        with open(path, "rb") as f:
+            seed = f.read(4096).strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} ({exc.strerror or exc})") from None
+    if not (len(seed) == 58 and seed.startswith(b"SU") and seed.isalnum()):
+        hint = "; a .creds file goes in INWATCH_NATS_CREDS" if b"BEGIN" in seed else ""
+        raise ValueError(f"{path} is not an nkey user seed file (one line SU...){hint}")
     return path
 
 
@@ -88,8 +153,12 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     if env.get(name) is not None:
         return env[name]
     if env.get(name + "_FILE"):
-        with open(_readable(env[name + "_FILE"]), encoding="utf-8") as f:
-            return f.read().strip()
+        try:
+            with open(env[name + "_FILE"], encoding="utf-8") as f:
+                return f.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ValueError(f"cannot read {env[name + '_FILE']} ({why or exc})") from None
     raise ValueError(f"{name} or {name}_FILE is not set")
 
 
@@ -117,7 +186,13 @@ def parse_nats_url(url: str, env: Mapping[str, str] | None = None) -> NatsTarget
         servers.append(f"{scheme}://{host}:{split.port or 4222}")
     if not servers:
         raise ValueError(f"{url!r}: no server")
-    return NatsTarget(tuple(servers), tls=scheme == "tls", env=dict(env or os.environ))
+    target = NatsTarget(
+        tuple(servers), tls=scheme == "tls", env=dict(os.environ if env is None else env)
+    )
+    # A credentials file that is missing, unreadable or not what it should be is a typo:
+    # said now, before the caller sets up any watch, rather than at the first connection.
+    target.credential_options()
+    return target
 
 
 def refusal(exc: BaseException, target: NatsTarget) -> str | None:
