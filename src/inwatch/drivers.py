@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import math
 import os
 import select
 import threading
@@ -139,6 +138,8 @@ class Blocking:
     def __init__(self, backend: Backend, stop_fd: int) -> None:
         self.backend = backend
         self.stop_fd = stop_fd
+        #: set by the owner's stop() (which also signals stop_fd), cleared by resume()
+        self.stopped = False
         self.ahead: ReadAhead | None = None
         self._poll = select.poll()
         self._fd, self._side = _register(self._poll, backend)
@@ -152,31 +153,48 @@ class Blocking:
             self.ahead.start()
         return self.ahead
 
-    def read(self, timeout: float | None, stopped: Callable[[], bool]) -> list[Event[Any]]:
+    def read(self, timeout: float | None) -> list[Event[Any]]:
+        # The latency path: one wake-up, one read, one process() per event when
+        # events come one at a time, so every call here counts (see
+        # bench/profile_core.py): the wait is computed inline, and the kernel's
+        # fd alone being ready (the common case) skips _read's loop.
         backend = self.backend
         fd, side = self._fd, self._side
         ahead = self.ahead
-        user_end = None
-        if timeout is not None and not math.isinf(timeout):
-            user_end = time.monotonic() + timeout
-        poll_ms(timeout)  # validates it
+        poll = self._poll.poll
+        ms = poll_ms(timeout)  # validates it
+        user_end = None if timeout is None or ms is None else time.monotonic() + timeout
         while True:
-            if stopped() or backend.closed:
+            if self.stopped or backend.closed:
                 return []
             if ahead is not None and ahead.failure is not None:
                 raise ahead.failure
             # Bytes the read-ahead thread took are waiting: no need to sleep.
             if backend.backlog:
-                wait: float | None = 0.0
+                ms = 0
             else:
                 due = backend.deadline()
-                wait = _wait_for(due, user_end) if due is not None or user_end is not None else None
-            ready = self._poll.poll(poll_ms(wait))
-            if stopped():
-                return []
-            _read(backend, ready, fd, side)
-            if ahead is not None and any(r == ahead.ready_fd for r, _ in ready):
-                ahead.acknowledge()
+                if due is not None:
+                    ms = poll_ms(_wait_for(due, user_end))
+                elif user_end is not None:
+                    # as poll_ms: whole milliseconds rounded up, within poll's range
+                    ms = int((user_end - time.monotonic()) * 1000 + 0.999)
+                    if ms < 0:
+                        ms = 0
+                    elif ms > 2**31 - 1:
+                        ms = 2**31 - 1
+                else:
+                    ms = None
+            ready = poll(ms)
+            if ready:
+                if self.stopped:
+                    return []
+                if len(ready) == 1 and ready[0][0] == fd:
+                    backend.read_raw()
+                else:
+                    _read(backend, ready, fd, side)
+                    if ahead is not None and any(r == ahead.ready_fd for r, _ in ready):
+                        ahead.acknowledge()
             events = backend.process()
             if ahead is not None:
                 ahead.room()

@@ -83,40 +83,6 @@ _NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 BATCH = 1024
 
 
-class _Chunk:
-    """One read's bytes, parsed, being dispatched (maybe over several batches)."""
-
-    __slots__ = ("flat", "it", "left", "moved_to", "now", "records", "size", "started")
-
-    def __init__(self, data: bytes, started: float) -> None:
-        self.flat = parse_flat(data)
-        it = self.it = iter(self.flat)
-        # zip reuses its result tuple when the loop unpacks it: nothing is
-        # allocated per record (see wire.parse_flat).
-        self.records = zip(it, it, it, it, strict=True)
-        self.left = len(self.flat) >> 2  # records not dispatched yet
-        self.size = len(data)
-        self.started = started
-        self.now = time.time()  # one timestamp per read, the batches of it included
-        self.moved_to: set[int] | None = None  # cookies of its MOVED_TOs (when asked)
-
-    def arrives_later(self, cookie: int) -> bool:
-        """Can the MOVED_TO of the MOVED_FROM being dispatched still come?
-
-        Yes if it is later in this read, or if the MOVED_FROM was the last event
-        read (the same rename queues the MOVED_TO a moment later: the pairer
-        waits for a read that started after that). No if other events follow it
-        in this read without it. A MOVED_TO with its cookie in this read is
-        later: the kernel queues a rename's MOVED_FROM first.
-        """
-        if not length_hint(self.it):  # what follows it in the read
-            return True
-        if self.moved_to is None:
-            flat = self.flat
-            self.moved_to = {flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 1] & _MOVED_TO}
-        return cookie in self.moved_to
-
-
 class InotifyCore(Recovery):
     """The inotify backend: one fd, its watch table, and the dispatcher."""
 
@@ -127,11 +93,22 @@ class InotifyCore(Recovery):
     ) -> None:
         super().__init__(port if port is not None else KernelPort(), onerror)
         self._read_lock = threading.Lock()
-        # Reads not dispatched yet: (bytes, when the read started). The one being
-        # dispatched is _chunk; _backlog counts the bytes of both.
+        # Reads not dispatched yet: (bytes, when the read started). Bytes taken
+        # and bytes dispatched are counted apart (each has one writer: the
+        # reader, under _read_lock, and the dispatcher), so no lock is needed
+        # to keep their difference, the backlog, exact.
         self._chunks: collections.deque[tuple[bytes, float]] = collections.deque()
-        self._chunk: _Chunk | None = None
-        self._backlog = 0
+        self._taken = 0
+        self._done = 0
+        # The read being dispatched, when a batch ended inside it: its records
+        # (see wire.parse_flat), how many are left, its size and start stamp.
+        self._records: Any = None
+        self._flat: list[Any] = []
+        self._it: Any = iter(())
+        self._left = 0
+        self._size = 0
+        self._started = 0.0
+        self._moved_to: set[int] | None = None  # cookies of its MOVED_TOs (when asked)
         self._unmounts: dict[int, str] = {}  # wd -> path, of UNMOUNTs in this read
         self._mounted: set[str] = set()  # new mount points, not yet looked at
         self._mounts_asked = 0.0
@@ -179,12 +156,12 @@ class InotifyCore(Recovery):
                 return 0
             from . import _sys
 
-            return _sys.fionread(self.port.inotify_fd()) + self._backlog
+            return _sys.fionread(self.port.inotify_fd()) + self._taken - self._done
 
     @property
     def backlog(self) -> int:
         """Bytes read from the kernel and not processed yet (1 for news of mounts)."""
-        return self._backlog or len(self._mounted)
+        return self._taken - self._done or len(self._mounted)
 
     def read_raw(self) -> int:
         """Take everything the kernel has queued into the buffer (and note a
@@ -194,7 +171,7 @@ class InotifyCore(Recovery):
             data = self.port.read()
             if data:
                 self._chunks.append((data, started))
-                self._backlog += len(data)
+                self._taken += len(data)
             # The mount table's news costs a syscall: asked when the wake-up
             # brought no event (then it came from the mount table) and at most
             # every 50 ms otherwise, not on every read of a busy queue.
@@ -223,9 +200,10 @@ class InotifyCore(Recovery):
         with self.lock:
             if self._closed:
                 return out
-            self._run_chunks(out)
-            if self._chunk is not None:
-                return out  # a batch ended inside a read: the rest comes next call
+            if self._records is not None or self._chunks:
+                self._dispatch(out)
+                if self._records is not None:
+                    return out  # a batch ended inside a read: the rest comes next call
             if self._mounted:
                 self._cover()
             recent = self.recent
@@ -237,29 +215,12 @@ class InotifyCore(Recovery):
                         data = self.port.read()
                         if data:
                             self._chunks.append((data, started))
-                            self._backlog += len(data)
+                            self._taken += len(data)
                         else:
                             self._settle(started, out.append)
-                self._run_chunks(out)
+                if self._chunks:
+                    self._dispatch(out)
         return out
-
-    def _run_chunks(self, out: list[Event[Any]]) -> None:
-        """Dispatch reads in order until *out* holds a batch or none is left."""
-        while len(out) < BATCH:
-            chunk = self._chunk
-            if chunk is None:
-                with self._read_lock:
-                    if not self._chunks:
-                        return
-                    data, started = self._chunks.popleft()
-                chunk = self._chunk = _Chunk(data, started)
-            self._dispatch(chunk, out)
-            if chunk.left:
-                return  # the batch is full
-            self._chunk = None
-            with self._read_lock:
-                self._backlog -= chunk.size
-            self.last_read = chunk.now
 
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""
@@ -277,13 +238,17 @@ class InotifyCore(Recovery):
 
     # --- the dispatcher ---------------------------------------------------------------
 
-    def _dispatch(self, chunk: _Chunk, out: list[Event[Any]]) -> None:
-        """Turn one read's records into events, keeping the table in step: as
-        many as fit in the batch *out*; the read's end settles what waited for it.
+    def _dispatch(self, out: list[Event[Any]]) -> None:
+        """Turn the reads' records into events, keeping the table in step, until
+        *out* holds a batch: first the rest of a read a batch ended in, then the
+        reads taken since, in order. The end of each read settles what waited
+        for it.
 
         The loop is the hot path: an event that needs no bookkeeping costs a
         dict lookup, a decode and one `Event`; a file created or deleted in a
-        plain tree adds a set update. Everything else goes to `_slow`.
+        plain tree adds a set update. Everything else goes to `_slow`. When
+        events come one at a time (the latency path), the fixed cost of a read
+        counts as much: it is kept to this one call and the parser's.
 
         Here alone, `Event(...)` is inlined as slot stores: the call of its
         ``__init__`` costs 10-15 % of delivering an event (measured against
@@ -291,80 +256,108 @@ class InotifyCore(Recovery):
         stores set every slot, so the two cannot drift apart).
         """
         emit = out.append
-        paths = self.table.paths
-        special = self.special
-        files = self.files
-        held_items = self.recent._items
-        echo = self.recent._echo
-        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
+        chunks = self._chunks
         new = Event
         alloc = object.__new__
-        now = self.now = chunk.now
-        quota = BATCH - len(out)
-        for wd, mask, cookie, name in islice(chunk.records, quota):
-            path = paths.get(wd)
-            if path is None:
-                if mask & _Q_OVERFLOW:
-                    self._overflow(emit)
-                continue  # a watch we already dropped
-            if (held_items or echo) and self._settles(wd, mask, name, emit):
-                continue  # our own listing's echo
-            if mask & slow:
-                if special or mask & not_plain_file:
-                    self._slow(chunk, wd, mask, cookie, name, path, emit)
-                    continue
-                # A file created or deleted in a plain tree: keep the baseline.
-                sname = name.decode("utf-8", "surrogateescape")
-                names = files.get(wd)
-                if mask & create:
-                    if names is None:
-                        files[wd] = {sname}
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
+        while True:
+            records = self._records
+            if records is None:
+                if not chunks or len(out) >= BATCH:
+                    return
+                # No lock to pop: read_raw only appends, and only we (under
+                # self.lock) pop.
+                data, self._started = chunks.popleft()
+                self._size = len(data)
+                try:
+                    flat = self._flat = parse_flat(data)
+                except BaseException:
+                    self._done += len(data)  # not to be dispatched: out of the backlog
+                    raise
+                it = self._it = iter(flat)
+                # zip reuses its result tuple when the loop unpacks it: nothing
+                # is allocated per record (see wire.parse_flat).
+                records = self._records = zip(it, it, it, it, strict=True)
+                self._left = len(flat) >> 2
+                self._moved_to = None
+                self.now = time.time()  # one timestamp per read, over all its batches
+            now = self.now
+            paths = self.table.paths
+            special = self.special
+            files = self.files
+            held_items = self.recent._items
+            echo = self.recent._echo
+            quota = BATCH - len(out)
+            for wd, mask, cookie, name in islice(records, quota):
+                path = paths.get(wd)
+                if path is None:
+                    if mask & _Q_OVERFLOW:
+                        self._overflow(emit)
+                    continue  # a watch we already dropped
+                if (held_items or echo) and self._settles(wd, mask, name, emit):
+                    continue  # our own listing's echo
+                if mask & slow:
+                    if special or mask & not_plain_file:
+                        self._slow(wd, mask, cookie, name, path, emit)
+                        continue
+                    # A file created or deleted in a plain tree: keep the baseline.
+                    sname = name.decode("utf-8", "surrogateescape")
+                    names = files.get(wd)
+                    if mask & create:
+                        if names is None:
+                            files[wd] = {sname}
+                        else:
+                            names.add(sname)
+                    elif names is not None and sname in names:
+                        names.discard(sname)
                     else:
-                        names.add(sname)
-                elif names is not None and sname in names:
-                    names.discard(sname)
-                else:
-                    continue  # never reported: there before our watch, gone before our listing
-                # Event(...) inlined (see _dispatch's docstring): every slot, in order.
-                ev = alloc(new)
+                        continue  # never reported: there before our watch, gone before our listing
+                    # Event(...) inlined (see _dispatch's docstring): every slot, in order.
+                    ev = alloc(new)
+                    ev.wd = wd
+                    ev.mask = mask
+                    ev.cookie = cookie
+                    ev.name = sname
+                    ev.path = path
+                    ev.pathname = path + "/" + sname
+                    ev.src_pathname = None
+                    ev.origin = "kernel"
+                    ev.time = now
+                    ev.actor = None
+                    emit(ev)
+                    continue
+                sname = name.decode("utf-8", "surrogateescape")
+                if mask & isdir and sname and not self._known_dir(wd, sname, path):
+                    continue  # a directory never reported here (renamed away, gone)
+                if special:
+                    root = special.get(wd)
+                    if root is not None:
+                        self.emit_one(emit, wd, mask, cookie, sname, path)
+                        continue
+                ev = alloc(new)  # Event(...) inlined, as above
                 ev.wd = wd
                 ev.mask = mask
                 ev.cookie = cookie
                 ev.name = sname
                 ev.path = path
-                ev.pathname = path + "/" + sname
+                ev.pathname = path + "/" + sname if sname else path
                 ev.src_pathname = None
                 ev.origin = "kernel"
                 ev.time = now
                 ev.actor = None
                 emit(ev)
-                continue
-            sname = name.decode("utf-8", "surrogateescape")
-            if mask & isdir and sname and not self._known_dir(wd, sname, path):
-                continue  # a directory never reported here (renamed away, gone)
-            if special:
-                root = special.get(wd)
-                if root is not None:
-                    self.emit_one(emit, wd, mask, cookie, sname, path)
-                    continue
-            ev = alloc(new)  # Event(...) inlined, as above
-            ev.wd = wd
-            ev.mask = mask
-            ev.cookie = cookie
-            ev.name = sname
-            ev.path = path
-            ev.pathname = path + "/" + sname if sname else path
-            ev.src_pathname = None
-            ev.origin = "kernel"
-            ev.time = now
-            ev.actor = None
-            emit(ev)
-        chunk.left -= min(quota, chunk.left)
-        if chunk.left:
-            return
-        if self._unmounts:
-            self._uncover()
-        self._settle(chunk.started, emit)
+            self._left -= quota
+            if self._left > 0:
+                return  # the batch is full
+            # The end of a read.
+            self._records = None
+            self._done += self._size
+            self.last_read = now
+            if self._unmounts:
+                self._uncover()
+            recent = self.recent
+            if recent._items or recent._echo or self.moves._pending or self.pending:
+                self._settle(self._started, emit)
 
     def _known_dir(self, wd: int, name: str, path: str) -> bool:
         """Has the subdirectory *name* of *wd* been reported (watched, or
@@ -402,7 +395,6 @@ class InotifyCore(Recovery):
 
     def _slow(
         self,
-        chunk: _Chunk,
         wd: int,
         mask: int,
         cookie: int,
@@ -450,8 +442,8 @@ class InotifyCore(Recovery):
             if child is None and not known and self.root_of(wd).auto_add:
                 return
             if mask & _MOVED_FROM:
-                if chunk.arrives_later(cookie):
-                    self.moves.depart(cookie, (full, child), chunk.started)
+                if self._arrives_later(cookie):
+                    self.moves.depart(cookie, (full, child), self._started)
                 elif child is not None:
                     self._moved_out(child)
             # DELETE|ISDIR: the child's own IGNORED cleans up after it.
@@ -460,8 +452,8 @@ class InotifyCore(Recovery):
             if files is None or name not in files:
                 return
             files.discard(name)
-            if mask & _MOVED_FROM and chunk.arrives_later(cookie):
-                self.moves.depart(cookie, (full, None), chunk.started)
+            if mask & _MOVED_FROM and self._arrives_later(cookie):
+                self.moves.depart(cookie, (full, None), self._started)
         self.emit_one(emit, wd, mask, cookie, name, path)
 
     def _uncover(self) -> None:
@@ -578,6 +570,25 @@ class InotifyCore(Recovery):
         self.emit_one(emit, wd, mask, cookie, name, path, src)
         if root.auto_add:
             self.watch_new_dir(full, wd, root, "scan")
+
+    def _arrives_later(self, cookie: int) -> bool:
+        """Can the MOVED_TO of the MOVED_FROM being dispatched still come?
+
+        Yes if it is later in this read, or if the MOVED_FROM was the last event
+        read (the same rename queues the MOVED_TO a moment later: the pairer
+        waits for a read that started after that). No if other events follow it
+        in this read without it. A MOVED_TO with its cookie in this read is
+        later: the kernel queues a rename's MOVED_FROM first. (The set of them
+        is made once per read: a storm of renames stays linear.)
+        """
+        if not length_hint(self._it):  # the records after this one
+            return True
+        if self._moved_to is None:
+            flat = self._flat
+            self._moved_to = {
+                flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 1] & _MOVED_TO
+            }
+        return cookie in self._moved_to
 
     def _follow_root(self, wd: int, path: str) -> None:
         """A watched root was renamed: follow it to where it went.

@@ -123,20 +123,41 @@ class Inotify:
         fd = self.fileno()
         if not (timeout == 0 and self._nonblocking) and not self._poll_ready(timeout):
             return b""
+        return self._take(fd)
+
+    def read_now(self) -> bytes:
+        """``read_bytes(0)`` of a ``nonblocking`` instance, in one call: every
+        byte queued now, ``b""`` if nothing (the drivers' hot path)."""
+        fd = self._fd
+        if fd < 0:
+            raise ValueError("I/O operation on a closed Inotify")
+        if not self._nonblocking:
+            return self.read_bytes(0)
+        try:
+            data = os.read(fd, _MIN_READ)
+        except BlockingIOError:
+            return b""
+        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
+
+    def _take(self, fd: int) -> bytes:
+        """Everything queued, whole events; the fd is known readable or non-blocking."""
         try:
             data = os.read(fd, _MIN_READ)
         except BlockingIOError:  # nothing queued (or another reader took it)
             return b""
+        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
+
+    @staticmethod
+    def _more(fd: int, data: bytes) -> bytes:
         # The kernel fills the buffer with whole events only; one nearly full
         # means more may be queued: take the rest now, sized by FIONREAD (a read
         # that is not nearly full needs no ioctl: that is the latency path).
-        if len(data) > _MIN_READ - _LARGEST_EVENT:
-            size = _sys.fionread(fd)
-            if size:
-                try:
-                    data += os.read(fd, size)
-                except BlockingIOError:
-                    pass  # another reader took them
+        size = _sys.fionread(fd)
+        if size:
+            try:
+                data += os.read(fd, size)
+            except BlockingIOError:
+                pass  # another reader took them
         return data
 
     def read(self, timeout: float | None = None) -> list[RawEvent]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import select
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from .fd import Inotify
@@ -73,11 +74,13 @@ class KernelPort:
     """The real thing: one non-blocking inotify fd, the mount table, and the
     file system. What the drivers wait on is an epoll fd over both."""
 
-    __slots__ = ("_epoll", "_ino", "_mounts", "clock")
+    __slots__ = ("_epoll", "_ino", "_mounts", "clock", "read")
 
     def __init__(self) -> None:
         self._ino = Inotify(nonblocking=True)
         self.clock = time.monotonic
+        # Port.read, bound once: the core calls it on every wake-up.
+        self.read: Callable[[], bytes] = self._ino.read_now
         self._epoll = select.epoll(2)
         self._epoll.register(self._ino.fileno(), select.EPOLLIN)
         self._mounts: MountTable | None = None
@@ -112,9 +115,6 @@ class KernelPort:
 
     def rm_watch(self, wd: int) -> None:
         self._ino.rm_watch(wd)
-
-    def read(self) -> bytes:
-        return self._ino.read_bytes(0)
 
     def scandir(self, path: str) -> list[DirEntryLike]:
         with os.scandir(path) as it:
