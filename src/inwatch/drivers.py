@@ -164,6 +164,7 @@ class Blocking:
         poll = self._poll.poll
         ms = poll_ms(timeout)  # validates it
         user_end = None if timeout is None or ms is None else time.monotonic() + timeout
+        first = True
         while True:
             if self.stopped or backend.closed:
                 return []
@@ -176,6 +177,8 @@ class Blocking:
                 due = backend.deadline()
                 if due is not None:
                     ms = poll_ms(_wait_for(due, user_end))
+                elif first:
+                    pass  # the whole timeout: ms as computed above
                 elif user_end is not None:
                     # as poll_ms: whole milliseconds rounded up, within poll's range
                     ms = int((user_end - time.monotonic()) * 1000 + 0.999)
@@ -200,6 +203,7 @@ class Blocking:
                 ahead.room()
             if events:
                 return events
+            first = False
             if not backend.alive:
                 return []  # the last watch went (its IGNORED woke us): nothing to wait for
             if user_end is not None and time.monotonic() >= user_end:
