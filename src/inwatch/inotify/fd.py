@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import select
+import sys
 import warnings
 from types import TracebackType
 
@@ -25,6 +26,8 @@ PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # read() sizes its buffer from FIONREAD so one call drains the whole queue.
 _MIN_READ = 65536
 _LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
+_FS_ENCODING = sys.getfilesystemencoding()  # what os.fsencode uses
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 class Inotify:
@@ -99,6 +102,10 @@ class Inotify:
         (``ONLYDIR``), ``FileExistsError`` (``MASK_CREATE``) or
         :class:`~inwatch.WatchLimitError`, each naming the path.
         """
+        if type(path) is str:  # the common case, without fsencode's generality
+            return _sys.add_watch(
+                self.fileno(), path.encode(_FS_ENCODING, _FS_ERRORS), int(mask), path
+            )
         return _sys.add_watch(self.fileno(), os.fsencode(path), int(mask), os.fspath(path))
 
     def rm_watch(self, wd: int) -> None:

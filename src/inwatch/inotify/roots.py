@@ -230,6 +230,8 @@ class Roots(TreeState):
         paths = table.paths
         top_wd = -1
         preexisting: set[int] = set()
+        recent = self.recent
+        unwatched = self.unwatched
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd
@@ -256,10 +258,12 @@ class Roots(TreeState):
             if old is None or old == p:
                 self.register(wd, p, root, parent_wd)
             if parent_wd is not None:
-                self.recent.adopt(parent_wd, os.path.basename(p), wd)
-                names = self.unwatched.get(parent_wd)
+                name = p[p.rfind("/") + 1 :]  # os.path.basename, without the call
+                if recent._items:  # nothing held (the common case): nothing to adopt
+                    recent.adopt(parent_wd, name, wd)
+                names = unwatched.get(parent_wd)
                 if names:
-                    names.discard(os.path.basename(p))
+                    names.discard(name)
             if top_wd < 0:
                 top_wd = wd
             if seen is not None:

@@ -78,9 +78,12 @@ def scan_tree(
         for entry in entries:
             name = entry.name
             full = entry.path
-            sub_rel = f"{rel}/{name}" if rel else name
-            if excluded is not None and excluded(sub_rel, name, full):
-                continue
+            if excluded is not None:
+                sub_rel = f"{rel}/{name}" if rel else name
+                if excluded(sub_rel, name, full):
+                    continue
+            else:
+                sub_rel = ""  # only exclusion patterns look at it
             try:
                 is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
             except OSError:
