@@ -170,24 +170,32 @@ class Blocking:
                 return []
             if ahead is not None and ahead.failure is not None:
                 raise ahead.failure
-            # Bytes the read-ahead thread took are waiting: no need to sleep.
             if backend.backlog:
-                ms = 0
+                # Read and not processed yet (the rest of a burst handed out in
+                # batches, or what the read-ahead thread took): process it before
+                # reading more, so that a caller taking every buffered batch
+                # (pyinotify's read_events) is done in bounded time, storm or not.
+                events = backend.process()
+                if ahead is not None:
+                    ahead.room()
+                if events:
+                    return events
+                first = False
+                continue
+            due = backend.deadline()
+            if due is not None:
+                ms = poll_ms(_wait_for(due, user_end))
+            elif first:
+                pass  # the whole timeout: ms as computed above
+            elif user_end is not None:
+                # as poll_ms: whole milliseconds rounded up, within poll's range
+                ms = int((user_end - time.monotonic()) * 1000 + 0.999)
+                if ms < 0:
+                    ms = 0
+                elif ms > 2**31 - 1:
+                    ms = 2**31 - 1
             else:
-                due = backend.deadline()
-                if due is not None:
-                    ms = poll_ms(_wait_for(due, user_end))
-                elif first:
-                    pass  # the whole timeout: ms as computed above
-                elif user_end is not None:
-                    # as poll_ms: whole milliseconds rounded up, within poll's range
-                    ms = int((user_end - time.monotonic()) * 1000 + 0.999)
-                    if ms < 0:
-                        ms = 0
-                    elif ms > 2**31 - 1:
-                        ms = 2**31 - 1
-                else:
-                    ms = None
+                ms = None
             ready = poll(ms)
             if ready:
                 if self.stopped:

@@ -138,8 +138,14 @@ class Notifier:
                     self._threshold,
                 )
                 return
+        watcher = self._watcher
         try:
-            events = self._watcher.read(timeout=0)
+            events = watcher.read(timeout=0)
+            # The Watcher hands a burst out in batches; pyinotify's read_events
+            # takes all that was read (the batches after the first come from
+            # the Watcher's buffer, not the kernel: this ends, storm or not).
+            while watcher.backlog:
+                events += watcher.read(timeout=0)
         except (OSError, ValueError) as err:
             raise NotifierError(err) from err
         self._queue_events(events)
