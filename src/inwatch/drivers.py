@@ -162,7 +162,10 @@ class Blocking:
         fd, side = self._fd, self._side
         ahead = self.ahead
         poll = self._poll.poll
-        ms = poll_ms(timeout)  # validates it
+        if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= 1e6:
+            ms: int | None = int(timeout * 1000 + 0.999)  # poll_ms, without the call
+        else:
+            ms = poll_ms(timeout)  # validates it
         user_end = None if timeout is None or ms is None else time.monotonic() + timeout
         first = True
         while True:

@@ -360,7 +360,7 @@ class Watcher:
             raise WatcherClosedError("this Watcher is closed")
         if self._read_ahead and self._blocking.ahead is None:
             self._blocking.read_ahead(self.max_queue)
-        if not self._read_lock.acquire(blocking=False):
+        if not self._read_lock.acquire(False):  # (positional: the cheaper call)
             raise RuntimeError("read() from two threads at once")
         try:
             return self._blocking.read(timeout)
