@@ -136,7 +136,7 @@ class Watcher:
     @property
     def backlog(self) -> int:
         """Bytes read from the kernel and not yet returned as events: a burst is
-        handed out in batches of about a thousand events, and the next
+        handed out in batches of a few hundred events, and the next
         ``read()`` returns the following one at once, without reading the
         kernel (0 when nothing is left)."""
         return self._core.backlog
@@ -352,7 +352,7 @@ class Watcher:
     def read(self, timeout: float | None = None) -> list[Event[Any]]:
         """Wait up to *timeout* seconds (``None`` or ``inf``: until :meth:`stop`)
         and return the events of everything the kernel has queued, a big burst
-        in batches of about a thousand (see :attr:`backlog`); ``[]`` on
+        in batches of a few hundred (see :attr:`backlog`); ``[]`` on
         timeout, on stop, or when no watch remains."""
         if self._failure is not None or self._threaded is not None or self._blocking.stopped:
             self._check_readable("read()")

@@ -72,15 +72,18 @@ _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _
 _NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 
 # Events handed out per process() call, at most (a soft bound: a slow-path event
-# may add its held findings). Why bound it: every Event is an object the cyclic
-# garbage collector tracks, and while a caller holds a batch, the collections
-# its allocation triggers traverse all of it. A 12,000-event burst handed out
-# at once cost ~0.2 µs an event in collections (gen-1 and full ones over the
-# whole heap); handed out 1,024 at a time, the events a caller already dropped
-# are freed before the next collection, which then finds little to traverse.
-# The rest of the read waits in the buffer (``backlog`` stays non-zero, so the
-# drivers call again at once).
-BATCH = 1024
+# may add its held findings); the rest of the read waits in the buffer
+# (``backlog`` stays non-zero, so the drivers call again at once). Why bound it:
+# every Event is an object the cyclic garbage collector tracks, and a
+# generation-0 collection runs once allocations outnumber deallocations by 700
+# (CPython's default threshold), traversing every young object still alive.
+# A 12,000-event burst handed out at once triggered ~17 of them, then gen-1 and
+# full ones over the whole heap: ~0.2 µs an event (bench/profile_core.py, GC on
+# against off). A caller holds at most two batches at once (the one it is
+# iterating and the one being built for its next read), so with 256 the count
+# stays below 700 and a burst drains without a single collection; the cost of
+# a batch (one read() call, ~5 µs) is 0.02 µs an event.
+BATCH = 256
 
 
 class InotifyCore(Recovery):

@@ -152,7 +152,7 @@ class Notifier:
         """Queue the Watcher's next batch of what read_events took; False if none.
 
         The Watcher takes everything the kernel has queued at once but hands a
-        big burst out in batches of about a thousand events (its buffer, not
+        big burst out in batches of a few hundred events (its buffer, not
         the kernel: this ends, storm or not). read_events queues the first;
         process_events the others as it gets to them, so that a burst is never
         held all at once as objects (what the cyclic GC would traverse again
