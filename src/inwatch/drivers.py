@@ -34,6 +34,9 @@ from .timeouts import poll_ms
 __all__ = ["AsyncSession", "Backend", "Blocking", "ReadAhead", "Threaded", "poll_ms"]
 
 _MIN_EVENT_BYTES = 16
+# Events the asyncio worker makes ahead of the consumer, at most (two of
+# the inotify backend's batches; see AsyncSession._work).
+_AHEAD = 512
 
 
 class Backend(Protocol):
@@ -500,9 +503,17 @@ class AsyncSession:
     def _work(self) -> None:
         backend = self.backend
         cond = self.cond
+        out = self.out
         try:
             while True:
                 with cond:
+                    # The consumer has enough to go on: the rest of a burst stays
+                    # bytes in the buffer meanwhile (the loop's reader keeps
+                    # draining the kernel). Events made far ahead of the consumer
+                    # would all be alive at once, and the GC traverses them at
+                    # every collection (0.3 µs an event on a 12,000-event burst).
+                    while len(out) >= _AHEAD and not self.ending:
+                        cond.wait()
                     if not _await_work(backend, cond, lambda: self.ending):
                         return
                 events = backend.process()
@@ -523,7 +534,12 @@ class AsyncSession:
             pass  # loop closed
 
     def _after_work(self) -> None:
+        """On the loop: events were added (by the worker) or all taken (by the
+        consumer)."""
         self.wake.set()
+        if len(self.out) < _AHEAD:
+            with self.cond:
+                self.cond.notify_all()  # a worker waiting for the consumer goes on
         roomy = len(self.out) < self.max_queue // 2 and self.backend.backlog < self.limit // 2
         if roomy and self.backend.alive and not self.ending:
             self._add_reader()
