@@ -130,3 +130,48 @@ def test_pyinotify_read_events_takes_a_whole_burst(scratch: str) -> None:
     finally:
         notifier.stop()
     assert seen == [f"f{i:05d}" for i in range(n)]
+
+
+def test_async_for_over_a_burst_bigger_than_the_workers_lead(scratch: str) -> None:
+    """The asyncio worker stops _AHEAD events ahead of the consumer and goes on
+    as it consumes: every event, once, in order."""
+    import asyncio
+
+    from inwatch import drivers
+
+    n = drivers._AHEAD * 4 + 3
+
+    async def main() -> list[str]:
+        names: list[str] = []
+        with Watcher() as w:
+            w.add(scratch)
+            for i in range(n):
+                os.mknod(os.path.join(scratch, f"f{i:05d}"))
+            async for ev in w:
+                names.append(ev.name)
+                if len(names) == n:
+                    break
+        return names
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == [f"f{i:05d}" for i in range(n)]
+
+
+def test_the_threaded_driver_delivers_a_burst_in_batches(scratch: str) -> None:
+    n = core_module.BATCH * 3 + 11
+    names: list[str] = []
+    sizes: list[int] = []
+    with Watcher() as w:
+        w.add(scratch)
+        for i in range(n):
+            os.mknod(os.path.join(scratch, f"f{i:05d}"))
+
+        def batch(events: list[Event[Any]]) -> None:
+            sizes.append(len(events))
+            names.extend(ev.name for ev in events)
+
+        w.start(batch, batch=True)
+        assert w.drain(30)
+        w.stop()
+        w.join(10)
+    assert names == [f"f{i:05d}" for i in range(n)]
+    assert max(sizes) <= core_module.BATCH
