@@ -1,6 +1,7 @@
 """Where the library's microseconds go: the three hot paths, in one process.
 
-    python bench/profile_core.py [--rounds 7] [--src DIR,DIR...] [--profile burst|read|setup]
+    python bench/profile_core.py [--rounds 7] [--src DIR,DIR...] [--only burst,read,setup]
+                                 [--profile burst|read|setup]
 
 Unlike ``bench/run`` (a worker process per peer, CPU from /proc), this times
 the paths in-process, with ``time.process_time`` (user + system: the kernel's
@@ -218,6 +219,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--src", default="", help="other checkouts' src dirs, comma-separated")
+    ap.add_argument("--only", default="burst,read,setup", help="which paths, comma-separated")
     ap.add_argument("--profile", choices=("burst", "read", "setup"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -230,7 +232,9 @@ def main() -> None:
         return
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
     srcs = [os.path.realpath(here), *(os.path.realpath(s) for s in args.src.split(",") if s)]
-    for what, unit in (("burst", "CPU µs/event"), ("read", "CPU µs/read"), ("setup", "µs/watch")):
+    units = {"burst": "CPU µs/event", "read": "CPU µs/read", "setup": "µs/watch"}
+    for what in args.only.split(","):
+        unit = units[what]
         runs: dict[str, list[float]] = {}
         for _ in range(args.rounds):
             for src in srcs:

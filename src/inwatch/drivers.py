@@ -172,7 +172,9 @@ class Blocking:
         user_end = None if timeout is None or ms is None else time.monotonic() + timeout
         first = True
         while True:
-            if self.stopped or backend.closed:
+            # (The owner checked that the backend is open before calling; its
+            # close() stops this driver first, so `stopped` covers the wait.)
+            if self.stopped or (not first and backend.closed):
                 return []
             if ahead is not None and ahead.failure is not None:
                 raise ahead.failure
