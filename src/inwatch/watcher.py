@@ -354,10 +354,10 @@ class Watcher:
         and return the events of everything the kernel has queued, a big burst
         in batches of a few hundred (see :attr:`backlog`); ``[]`` on
         timeout, on stop, or when no watch remains."""
+        # One test for the common case (close() stops first, so a closed
+        # Watcher is a stopped one and _check_readable says which).
         if self._failure is not None or self._threaded is not None or self._blocking.stopped:
             self._check_readable("read()")
-        elif self._core.closed:
-            raise WatcherClosedError("this Watcher is closed")
         if self._read_ahead and self._blocking.ahead is None:
             self._blocking.read_ahead(self.max_queue)
         if not self._read_lock.acquire(False):  # (positional: the cheaper call)
