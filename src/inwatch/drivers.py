@@ -63,7 +63,9 @@ class Backend(Protocol):
         ...
 
     def process(self) -> list[Event[Any]]:
-        """The events of everything taken so far, in read order."""
+        """The events of everything taken so far, in read order: all of it, or
+        the next batch of it (then ``backlog`` stays non-zero and the drivers
+        call again without waiting)."""
         ...
 
     def deadline(self) -> float | None:
