@@ -104,11 +104,11 @@ class InotifyCore(Recovery):
         self._taken = 0
         self._done = 0
         # The read being dispatched, when a batch ended inside it: its records
-        # (see wire.parse_flat), how many are left, its size and start stamp.
+        # (see wire.parse_flat) and the iterator under them (what is left), its
+        # size and start stamp.
         self._records: Any = None
         self._flat: list[Any] = []
         self._it: Any = iter(())
-        self._left = 0
         self._size = 0
         self._started = 0.0
         self._moved_to: set[int] | None = None  # cookies of its MOVED_TOs (when asked)
@@ -281,9 +281,10 @@ class InotifyCore(Recovery):
                 # zip reuses its result tuple when the loop unpacks it: nothing
                 # is allocated per record (see wire.parse_flat).
                 records = self._records = zip(it, it, it, it, strict=True)
-                self._left = len(flat) >> 2
                 self._moved_to = None
                 self.now = time.time()  # one timestamp per read, over all its batches
+            else:
+                it = self._it
             now = self.now
             paths = self.table.paths
             special = self.special
@@ -349,8 +350,7 @@ class InotifyCore(Recovery):
                 ev.time = now
                 ev.actor = None
                 emit(ev)
-            self._left -= quota
-            if self._left > 0:
+            if length_hint(it):  # records left (counted by the iterator itself)
                 return  # the batch is full
             # The end of a read.
             self._records = None
