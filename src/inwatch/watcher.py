@@ -85,7 +85,6 @@ class Watcher:
         self._blocking = Blocking(self._core, self._stop_fd)
         self._threaded: Threaded | None = None
         self._session: AsyncSession | None = None
-        self._stopped = False
         self._failure: BaseException | None = None
         self._read_lock = threading.Lock()
         self.max_queue = max_queue
@@ -135,15 +134,28 @@ class Watcher:
         return self._core.closed
 
     @property
+    def backlog(self) -> int:
+        """Bytes read from the kernel and not yet returned as events: a burst is
+        handed out in batches of a few hundred events, and the next
+        ``read()`` returns the following one at once, without reading the
+        kernel (0 when nothing is left)."""
+        return self._core.backlog
+
+    @property
     def watches(self) -> Mapping[int, str]:
         """wd -> path of every watch, read-only and live."""
         self._check_open()
         return MappingProxyType(self._core.watch_map())
 
+    @property
+    def _stopped(self) -> bool:
+        # One flag, kept where the blocking read() checks it on every wake-up.
+        return self._blocking.stopped
+
     def stop(self) -> None:
         """End the running consumer (see the module docstring); safe from any
         thread or a signal handler."""
-        self._stopped = True
+        self._blocking.stopped = True
         try:
             os.eventfd_write(self._stop_fd, 1)
         except OSError:
@@ -161,7 +173,7 @@ class Watcher:
     def resume(self) -> None:
         """Allow ``read()``/iteration/``async for`` again after :meth:`stop`."""
         self._check_open()
-        self._stopped = False
+        self._blocking.stopped = False
         try:
             os.eventfd_read(self._stop_fd)
         except BlockingIOError:
@@ -339,15 +351,19 @@ class Watcher:
 
     def read(self, timeout: float | None = None) -> list[Event[Any]]:
         """Wait up to *timeout* seconds (``None`` or ``inf``: until :meth:`stop`)
-        and return the events of everything the kernel has queued; ``[]`` on
+        and return the events of everything the kernel has queued, a big burst
+        in batches of a few hundred (see :attr:`backlog`); ``[]`` on
         timeout, on stop, or when no watch remains."""
-        self._check_readable("read()")
+        # One test for the common case (close() stops first, so a closed
+        # Watcher is a stopped one and _check_readable says which).
+        if self._failure is not None or self._threaded is not None or self._blocking.stopped:
+            self._check_readable("read()")
         if self._read_ahead and self._blocking.ahead is None:
             self._blocking.read_ahead(self.max_queue)
-        if not self._read_lock.acquire(blocking=False):
+        if not self._read_lock.acquire(False):  # (positional: the cheaper call)
             raise RuntimeError("read() from two threads at once")
         try:
-            return self._blocking.read(timeout, lambda: self._stopped)
+            return self._blocking.read(timeout)
         except BaseException as exc:
             if not isinstance(exc, (KeyboardInterrupt, ValueError)):
                 self._failure = exc

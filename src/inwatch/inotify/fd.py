@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import select
+import sys
 import warnings
 from types import TracebackType
 
@@ -25,6 +26,8 @@ PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # read() sizes its buffer from FIONREAD so one call drains the whole queue.
 _MIN_READ = 65536
 _LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
+_FS_ENCODING = sys.getfilesystemencoding()  # what os.fsencode uses
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 class Inotify:
@@ -99,6 +102,10 @@ class Inotify:
         (``ONLYDIR``), ``FileExistsError`` (``MASK_CREATE``) or
         :class:`~inwatch.WatchLimitError`, each naming the path.
         """
+        if type(path) is str:  # the common case, without fsencode's generality
+            return _sys.add_watch(
+                self.fileno(), path.encode(_FS_ENCODING, _FS_ERRORS), int(mask), path
+            )
         return _sys.add_watch(self.fileno(), os.fsencode(path), int(mask), os.fspath(path))
 
     def rm_watch(self, wd: int) -> None:
@@ -123,20 +130,41 @@ class Inotify:
         fd = self.fileno()
         if not (timeout == 0 and self._nonblocking) and not self._poll_ready(timeout):
             return b""
+        return self._take(fd)
+
+    def read_now(self) -> bytes:
+        """``read_bytes(0)`` of a ``nonblocking`` instance, in one call: every
+        byte queued now, ``b""`` if nothing (the drivers' hot path)."""
+        fd = self._fd
+        if fd < 0:
+            raise ValueError("I/O operation on a closed Inotify")
+        if not self._nonblocking:
+            return self.read_bytes(0)
+        try:
+            data = os.read(fd, _MIN_READ)
+        except BlockingIOError:
+            return b""
+        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
+
+    def _take(self, fd: int) -> bytes:
+        """Everything queued, whole events; the fd is known readable or non-blocking."""
         try:
             data = os.read(fd, _MIN_READ)
         except BlockingIOError:  # nothing queued (or another reader took it)
             return b""
+        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
+
+    @staticmethod
+    def _more(fd: int, data: bytes) -> bytes:
         # The kernel fills the buffer with whole events only; one nearly full
         # means more may be queued: take the rest now, sized by FIONREAD (a read
         # that is not nearly full needs no ioctl: that is the latency path).
-        if len(data) > _MIN_READ - _LARGEST_EVENT:
-            size = _sys.fionread(fd)
-            if size:
-                try:
-                    data += os.read(fd, size)
-                except BlockingIOError:
-                    pass  # another reader took them
+        size = _sys.fionread(fd)
+        if size:
+            try:
+                data += os.read(fd, size)
+            except BlockingIOError:
+                pass  # another reader took them
         return data
 
     def read(self, timeout: float | None = None) -> list[RawEvent]:

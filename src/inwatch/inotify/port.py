@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import select
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from .fd import Inotify
@@ -73,11 +74,15 @@ class KernelPort:
     """The real thing: one non-blocking inotify fd, the mount table, and the
     file system. What the drivers wait on is an epoll fd over both."""
 
-    __slots__ = ("_epoll", "_ino", "_mounts", "clock")
+    __slots__ = ("_epoll", "_ino", "_mounts", "add_watch", "clock", "read")
 
     def __init__(self) -> None:
         self._ino = Inotify(nonblocking=True)
         self.clock = time.monotonic
+        # Port.read and Port.add_watch, bound once: the core calls the first on
+        # every wake-up, the second twice a directory when it sets a tree up.
+        self.read: Callable[[], bytes] = self._ino.read_now
+        self.add_watch: Callable[[str, int], int] = self._ino.add_watch
         self._epoll = select.epoll(2)
         self._epoll.register(self._ino.fileno(), select.EPOLLIN)
         self._mounts: MountTable | None = None
@@ -107,14 +112,8 @@ class KernelPort:
             return None
         return self._mounts.was_mount_point(os.path.abspath(path))
 
-    def add_watch(self, path: str, mask: int) -> int:
-        return self._ino.add_watch(path, mask)
-
     def rm_watch(self, wd: int) -> None:
         self._ino.rm_watch(wd)
-
-    def read(self) -> bytes:
-        return self._ino.read_bytes(0)
 
     def scandir(self, path: str) -> list[DirEntryLike]:
         with os.scandir(path) as it:

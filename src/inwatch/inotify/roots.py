@@ -112,20 +112,20 @@ class Roots(TreeState):
             st = self.port.stat(top, True)
             visited = {(st.st_dev, st.st_ino)}
 
-        def on_entry(wd: int, parent: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
-            if not is_dir:
-                self.note_file(wd, name)
+        def on_file(wd: int, parent: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
+            self.note_file(wd, name)
 
         return self.walk(
             top,
             None,
             root,
             mask_k,
-            on_entry,
+            on_file,
             keep_going,
             visited,
             recursive=recursive,
             rollback=True,
+            files_only=True,
         )
 
     def _is_dir(self, path: str, follow: bool) -> bool:
@@ -215,6 +215,7 @@ class Roots(TreeState):
         known_ok: bool = False,
         report_known: bool = False,
         seen: set[int] | None = None,
+        files_only: bool = False,
     ) -> int:
         """Watch the directory *top* (and, if *recursive*, the tree below it) for
         *root*; return *top*'s wd (-1 if *top* is watched already under another
@@ -224,12 +225,17 @@ class Roots(TreeState):
         path is not walked again; with *known_ok* (a rescan after an overflow,
         when the rename's events may be lost) it is re-pathed instead.
         With *rollback*, an error removes every watch this walk created.
+        With *files_only*, *on_entry* hears of files only (set-up: the directories
+        report themselves by being watched).
         """
         quiet = (mask_k & ~ECHO) | _MASK_ADD
         table = self.table
         paths = table.paths
         top_wd = -1
         preexisting: set[int] = set()
+        recent = self.recent
+        unwatched = self.unwatched
+        plain_root = root.is_default  # asked once a walk, not once a directory
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd
@@ -254,12 +260,17 @@ class Roots(TreeState):
                 elif old == p and parent_wd is not None and not report_known:
                     return -1  # watched and listed already
             if old is None or old == p:
-                self.register(wd, p, root, parent_wd)
+                if plain_root:
+                    table.add(wd, p, parent_wd)  # what register does for a default root
+                else:
+                    self.register(wd, p, root, parent_wd)
             if parent_wd is not None:
-                self.recent.adopt(parent_wd, os.path.basename(p), wd)
-                names = self.unwatched.get(parent_wd)
+                name = p[p.rfind("/") + 1 :]  # os.path.basename, without the call
+                if recent._items:  # nothing held (the common case): nothing to adopt
+                    recent.adopt(parent_wd, name, wd)
+                names = unwatched.get(parent_wd)
                 if names:
-                    names.discard(os.path.basename(p))
+                    names.discard(name)
             if top_wd < 0:
                 top_wd = wd
             if seen is not None:
@@ -285,6 +296,7 @@ class Roots(TreeState):
                     visited=visited,
                     listdir=self.port.scandir,
                     on_gone=on_gone,
+                    files_only=files_only,
                 )
             else:
                 top_wd = watch(top, parent)

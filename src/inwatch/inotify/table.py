@@ -32,6 +32,11 @@ def join(path: str, name: str) -> str:
 
 
 def parent_of(path: str) -> str:
+    """``os.path.dirname(path) or "/"``; on the setup path (once a watch), so
+    the common case (one separator, not at the end) is one ``rfind``."""
+    i = path.rfind(_sep)
+    if i > 0 and path[i - 1] != _sep and i != len(path) - 1:
+        return path[:i]
     return os.path.dirname(path) or _sep
 
 
@@ -68,20 +73,29 @@ class WatchTable:
         known under another path (a hard link, the same dir reached twice) keeps
         its first path.
         """
-        if wd in self.paths:
+        paths = self.paths
+        if wd in paths:
             if parent is None:
                 self.roots.add(wd)
-                self.wds[self.paths[wd]] = wd
+                self.wds[paths[wd]] = wd
             return
-        stale = self.wd_of(path)
+        # wd_of(path), inlined: this runs once a watch when a tree is set up.
+        stale = self.wds.get(path)
+        if stale is None:
+            up = self.wds.get(parent_of(path))
+            if up is not None:
+                for child in self.children.get(up, ()):
+                    if paths[child] == path:
+                        stale = child
+                        break
         if stale is not None:
             self.discard(stale)  # its IGNORED is still on its way
-        self.paths[wd] = path
+        paths[wd] = path
         if parent is None:
             self.roots.add(wd)
             self.wds[path] = wd
             parent = self.wd_of(parent_of(path))  # a root inside another tree
-        if parent is not None and parent in self.paths and not self._below(parent, wd):
+        if parent is not None and parent in paths and not self._below(parent, wd):
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:

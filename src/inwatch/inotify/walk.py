@@ -39,6 +39,7 @@ def scan_tree(
     visited: set[tuple[int, int]] | None = None,
     listdir: Callable[[str], list[DirEntryLike]] | None = None,
     on_gone: Callable[[str, int | None], None] | None = None,
+    files_only: bool = False,
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
 
@@ -55,6 +56,7 @@ def scan_tree(
     ``os.scandir``); *on_gone(path, parent_wd)* hears of a subdirectory that
     vanished before it could be watched or listed (a race: renamed or deleted
     meanwhile), so the caller can look again once the queue has told why.
+    With *files_only*, *on_entry* is not called for directories.
     """
     if listdir is None:
         listdir = _scandir
@@ -78,9 +80,12 @@ def scan_tree(
         for entry in entries:
             name = entry.name
             full = entry.path
-            sub_rel = f"{rel}/{name}" if rel else name
-            if excluded is not None and excluded(sub_rel, name, full):
-                continue
+            if excluded is not None:
+                sub_rel = f"{rel}/{name}" if rel else name
+                if excluded(sub_rel, name, full):
+                    continue
+            else:
+                sub_rel = ""  # only exclusion patterns look at it
             try:
                 is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
             except OSError:
@@ -94,7 +99,7 @@ def scan_tree(
                 if key in visited:
                     continue  # a loop, or the same directory reached twice
                 visited.add(key)
-            if on_entry is not None:
+            if on_entry is not None and not (files_only and is_dir):
                 on_entry(wd, path, name, is_dir, entry)
             if is_dir:
                 subdirs.append((full, sub_rel, wd))

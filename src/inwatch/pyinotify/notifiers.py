@@ -92,6 +92,9 @@ class Notifier:
         self._timeout = timeout
         self._coalesce = False
         self._eventset: set[tuple[int, int, int, Any]] = set()
+        # read_events took a burst the Watcher hands out in batches: process_events
+        # queues the batches after the first (see _next_batch).
+        self._batches = False
 
     def append_event(self, event: Any) -> None:
         """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
@@ -142,7 +145,31 @@ class Notifier:
             events = self._watcher.read(timeout=0)
         except (OSError, ValueError) as err:
             raise NotifierError(err) from err
+        self._batches = True
         self._queue_events(events)
+
+    def _next_batch(self) -> bool:
+        """Queue the Watcher's next batch of what read_events took; False if none.
+
+        The Watcher takes everything the kernel has queued at once but hands a
+        big burst out in batches of a few hundred events (its buffer, not
+        the kernel: this ends, storm or not). read_events queues the first;
+        process_events the others as it gets to them, so that a burst is never
+        held all at once as objects (what the cyclic GC would traverse again
+        and again: see inwatch.inotify.core.BATCH). Handlers see every event
+        read_events took, in order, as pyinotify's do."""
+        watcher = self._watcher
+        if not self._batches:
+            return False  # the events came from a driver (threads, asyncio)
+        if not watcher.backlog or watcher.closed:
+            self._batches = False
+            return False
+        try:
+            events = watcher.read(timeout=0)
+        except (OSError, ValueError) as err:
+            raise NotifierError(err) from err
+        self._queue_events(events)
+        return True
 
     def _queue_events(self, events: list[Any]) -> None:
         if self._coalesce:
@@ -174,7 +201,7 @@ class Notifier:
         special = SPECIAL
         # mask -> (handler, the method it dispatches that mask to), for this batch
         targets: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
-        while queue:
+        while queue or self._next_batch():
             ev = popleft()
             if wm._ignore_events:
                 continue
