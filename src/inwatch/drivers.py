@@ -19,17 +19,19 @@ queue fills, and its overflow is reported and recovered (never a silent drop).
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import os
 import select
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .event import Event
 from .timeouts import poll_ms
+
+if TYPE_CHECKING:
+    import asyncio  # imported where an async for starts: a command line never pays for it
 
 __all__ = ["AsyncSession", "Backend", "Blocking", "ReadAhead", "Threaded", "poll_ms"]
 
@@ -463,6 +465,8 @@ class AsyncSession:
         self.max_queue = max(1, max_queue)
         self.limit = self.max_queue * _MIN_EVENT_BYTES
         self.out: collections.deque[Event[Any]] = collections.deque()
+        import asyncio  # loaded already: an event loop is running
+
         self.wake = asyncio.Event()
         self.cond = threading.Condition()
         self.ending = False

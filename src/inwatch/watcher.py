@@ -26,7 +26,6 @@ the lifecycle and the one failure channel:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import warnings
@@ -418,6 +417,8 @@ class Watcher:
 
     async def _aiter(self) -> AsyncIterator[Event[Any]]:
         self._check_readable("async for")
+        import asyncio  # here, not at import: loaded already when a loop runs, and ~20 ms otherwise
+
         loop = asyncio.get_running_loop()
         old = self._session
         if old is not None:
