@@ -191,7 +191,7 @@ class Blocking:
                 if ahead is not None:
                     ahead.room()
                 if events:
-                    return events
+                    return self._handed(events, timeout)
                 first = False
                 continue
             due = backend.deadline()
@@ -222,12 +222,35 @@ class Blocking:
             if ahead is not None:
                 ahead.room()
             if events:
-                return events
+                return self._handed(events, timeout)
             first = False
             if not backend.alive:
                 return []  # the last watch went (its IGNORED woke us): nothing to wait for
             if user_end is not None and time.monotonic() >= user_end:
                 return []
+
+    def _handed(self, events: list[Event[Any]], timeout: float | None) -> list[Event[Any]]:
+        """*events* go to the caller; what if a batch of the burst stays behind?
+
+        A caller that waits on an fd before each ``read()`` must not wait while
+        events sit in our buffer: the kernel's fd is not readable for bytes
+        already taken off its queue, so it would stall until the next kernel
+        event. With the read-ahead thread, its ``ready_fd`` (what ``wait_fd()``
+        gives) is made readable again. Without it, ``read(0)`` (the poll that
+        follows a select on the kernel's fd) takes every buffered batch."""
+        backend = self.backend
+        if not backend.backlog:
+            return events
+        ahead = self.ahead
+        if ahead is not None:
+            ahead.ready()
+        elif timeout == 0:
+            while backend.backlog:
+                more = backend.process()
+                if not more:
+                    break
+                events.extend(more)
+        return events
 
     def close(self) -> None:
         if self.ahead is not None:
@@ -263,6 +286,13 @@ class ReadAhead:
             os.eventfd_read(self.ready_fd)
         except BlockingIOError:
             pass
+
+    def ready(self) -> None:
+        """Events wait in the buffer: make ``ready_fd`` readable (again)."""
+        try:
+            os.eventfd_write(self.ready_fd, 1)
+        except OSError:
+            pass  # closed: the run is over
 
     def room(self) -> None:
         """The consumer processed the buffer: a waiting reader may go on."""

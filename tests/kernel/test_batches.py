@@ -175,3 +175,33 @@ def test_the_threaded_driver_delivers_a_burst_in_batches(scratch: str) -> None:
         w.join(10)
     assert names == [f"f{i:05d}" for i in range(n)]
     assert max(sizes) <= core_module.BATCH
+
+
+def _select_then_read(w: Watcher, fd: int, want: int) -> list[Event[Any]]:
+    """The event-loop pattern: wait until *fd* is readable (at most 2 s a
+    wait), then read(0); stop when *want* events came or a wait found nothing."""
+    import select
+
+    got: list[Event[Any]] = []
+    while len(got) < want:
+        readable, _, _ = select.select([fd], [], [], 2.0)
+        if not readable:
+            break  # stalled: events were left where the fd does not show them
+        got += w.read(0)
+    return got
+
+
+def test_read_zero_after_a_select_on_the_kernel_fd_takes_every_buffered_batch(
+    scratch: str,
+) -> None:
+    """Without read-ahead the fd is the kernel's, which is not readable for
+    bytes already taken: read(0) (the poll after a select) hands out all of them."""
+    n = core_module.BATCH * 4 + 100
+    with Watcher() as w:
+        w.add(scratch)
+        for i in range(n):
+            os.mknod(os.path.join(scratch, f"f{i:05d}"))
+        got = _select_then_read(w, w.fileno(), n)
+        assert w.backlog == 0
+    names = [ev.name for ev in got if ev.mask & _CREATE]
+    assert names == [f"f{i:05d}" for i in range(n)]
