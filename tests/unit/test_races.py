@@ -203,3 +203,33 @@ def test_overflow_after_a_failed_watch_leaves_no_phantom_directory() -> None:
     fk.queue[-1:] = [pack_event(-1, 0x4000)]  # ... and its DELETE is lost
     events += run(fk, core)
     check(fk, core, set(), events)
+
+
+def test_directory_listed_under_two_names_reports_its_contents_under_the_first() -> None:
+    """A tree moved in is walked; m/cd is listed, then (while b is walked) cd is
+    renamed to b/b0, where the walk finds it again under its second name. An
+    event inside cd queued before the rename must come after the CREATEs of m
+    and m/cd, not after those of b and b/b0 (found by the ground truth, seed 14)."""
+    fk, core = setup()
+    fk.mkdir("/out")
+    for p in ("/out/c1", "/out/c1/m", "/out/c1/m/cd", "/out/c1/b"):
+        fk.mkdir(p)
+    run(fk, core)
+    orig = fk.scandir
+
+    def scandir(path: str) -> list[Any]:
+        entries = orig(path)
+        if path == f"{ROOT}/c1/m/cd":
+            fk.create(f"{ROOT}/c1/m/cd/f")  # the kernel reports it: cd is watched
+        return entries
+
+    def rename_cd() -> None:
+        fk.rename(f"{ROOT}/c1/m/cd", f"{ROOT}/c1/b/b0")
+
+    fk.scandir = scandir  # type: ignore[method-assign]
+    fk.after_watch[f"{ROOT}/c1/b"] = rename_cd
+    fk.rename("/out/c1", f"{ROOT}/c1")
+    events = run(fk, core)
+    fk.scandir = orig  # type: ignore[method-assign]
+    events += run(fk, core)
+    check(fk, core, set(), events)

@@ -85,12 +85,20 @@ class Recent:
             self._by_child[child] = seq
 
     def adopt(self, wd: int, name: str, child: int) -> None:
-        """The held directory *name* in *wd* got its own watch *child*."""
+        """The held directory *name* in *wd* got its own watch *child*.
+
+        A directory can be held under two names: listed at its first, renamed,
+        then found again by a listing of its new parent (the rename's events
+        still queued). What the kernel queued inside it before the rename
+        happened at the first name, so that finding stays the one its contents
+        depend on: a later one never takes its place."""
+        anchored = self._by_child.get(child)
         for seq in self._by_key.get((wd, name), ()):
             item = self._items[seq]
             if item.child is None:
                 self._items[seq] = item._replace(child=child)
-                self._by_child[child] = seq
+                if anchored is None or anchored not in self._items:
+                    self._by_child[child] = anchored = seq
 
     def quiet(self, wd: int, name: bytes, until: float) -> None:
         """Drop OPEN/ACCESS/CLOSE_NOWRITE of *name* on *wd* until *until* is passed."""
