@@ -233,3 +233,23 @@ def test_directory_listed_under_two_names_reports_its_contents_under_the_first()
     fk.scandir = orig  # type: ignore[method-assign]
     events += run(fk, core)
     check(fk, core, set(), events)
+
+
+def test_event_in_a_watched_directory_before_its_rename_does_not_release_its_new_name() -> None:
+    """D (watched, reported) gets a file, then is renamed into a new tree N
+    whose walk finds it under its new name before the rename's MOVED_FROM is
+    processed. The file's CREATE happened at D: it must not release the walk's
+    findings about N ahead of the kernel's CREATE of N/sub (that gave a
+    duplicate CREATE; ground truth, seed 9)."""
+    fk, core = setup("D/")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/N")
+    fk.create(f"{ROOT}/D/f")
+
+    def after_n_watched() -> None:
+        fk.mkdir(f"{ROOT}/N/sub")  # the kernel reports it, and the walk finds it
+        fk.rename(f"{ROOT}/D", f"{ROOT}/N/sub/D2")  # sub not watched yet: no MOVED_TO
+
+    fk.after_watch[f"{ROOT}/N"] = after_n_watched
+    events = run(fk, core)
+    check(fk, core, {"D/"}, events)

@@ -245,7 +245,10 @@ class Roots(TreeState):
                         # comes (moved from its old place into a directory that
                         # was not watched yet).
                         self.sightings[wd] = (p, parent_wd)
-                        self.recent.adopt(parent_wd, os.path.basename(p), wd)
+                        # Not adopted: the events queued in it before the rename
+                        # happened under its old name, known to a reader (or held
+                        # there); they must not release this later finding ahead
+                        # of the queue (see Recent.adopt).
                         # Reported here (the listing's CREATE), watched elsewhere:
                         # a rescan must not report it a second time.
                         self.note_unwatched(parent_wd, os.path.basename(p))
