@@ -23,6 +23,7 @@ from inwatch.inotify.wire import pack_event
 
 MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x40, 0x80, 0x100, 0x200
 DELETE_SELF, MOVE_SELF, IGNORED, ISDIR = 0x400, 0x800, 0x8000, 0x40000000
+ATTRIB = 0x4
 
 
 @dataclass
@@ -111,6 +112,15 @@ class FakeKernel:
         self.nodes[node.ino] = node
         parent.children[name] = node.ino
         self._queue(parent, CREATE, name=name)
+
+    def attrib(self, path: str) -> None:
+        """chmod: ATTRIB on the entry's own watch (no name), then on its
+        parent's (with the name), as inotify(7) reports a directory's events."""
+        parent, name = self._split(path)
+        node = self.nodes[parent.children[name]]
+        isdir = ISDIR if node.is_dir else 0
+        self._queue(node, ATTRIB | isdir)
+        self._queue(parent, ATTRIB | isdir, name=name)
 
     def rename(self, src: str, dst: str) -> None:
         sparent, sname = self._split(src)

@@ -253,3 +253,26 @@ def test_event_in_a_watched_directory_before_its_rename_does_not_release_its_new
     fk.after_watch[f"{ROOT}/N"] = after_n_watched
     events = run(fk, core)
     check(fk, core, {"D/"}, events)
+
+
+def test_directory_followed_to_where_a_listing_saw_it_reports_that_name_first() -> None:
+    """As above, and D is deleted at its new name right after the walk watched
+    it there. Its MOVED_FROM comes with no MOVED_TO: it is followed to where the
+    walk saw it, and the events about it from then on (MOVE_SELF, DELETE_SELF)
+    come after the CREATE of that name, not before (ground truth, seed 9)."""
+    fk, core = setup("D/", "D/f")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/N")
+
+    def after_n_watched() -> None:
+        fk.mkdir(f"{ROOT}/N/sub")
+        fk.rename(f"{ROOT}/D", f"{ROOT}/N/sub/D2")
+
+    def after_d2_watched() -> None:
+        fk.attrib(f"{ROOT}/N/sub/D2")  # rm -rf reads it: events on its own watch
+        fk.rmdir(f"{ROOT}/N/sub/D2")
+
+    fk.after_watch[f"{ROOT}/N"] = after_n_watched
+    fk.after_watch[f"{ROOT}/N/sub/D2"] = after_d2_watched
+    events = run(fk, core)
+    check(fk, core, {"D/", "D/f"}, events)

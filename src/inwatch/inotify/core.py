@@ -475,6 +475,9 @@ class InotifyCore(Recovery):
             path, parent = seen
             root = self.root_of(parent)
             self.table.move(child, path, parent)
+            # From here on its events name it there, after the listing's CREATE
+            # of that name (still held, if the queue has not caught up with it).
+            self.recent.adopt(parent, os.path.basename(path), child)
             # Its watches have their full masks: listing the subtree again would
             # make them report our own reads. Quiet them meanwhile (the walk
             # widens them again when done).
