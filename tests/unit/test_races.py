@@ -276,3 +276,45 @@ def test_directory_followed_to_where_a_listing_saw_it_reports_that_name_first() 
     fk.after_watch[f"{ROOT}/N/sub/D2"] = after_d2_watched
     events = run(fk, core)
     check(fk, core, {"D/", "D/f"}, events)
+
+
+def test_directory_renamed_between_our_watch_and_our_listing_is_listed_there() -> None:
+    """mkdir d; echo > d/f; then, after add_watch(d) and before scandir(d), mv d e.
+    The listing fails (ENOENT) though the watch exists and follows the rename:
+    once the rename is processed, e is listed, and f (there before the watch,
+    so never reported by the kernel) is reported as e/f."""
+    fk, core = setup()
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/d")
+    fk.makedirs(f"{ROOT}/d/sub")
+    fk.create(f"{ROOT}/d/f")
+    fk.after_watch[f"{ROOT}/d"] = lambda: fk.rename(f"{ROOT}/d", f"{ROOT}/e")
+    events = run(fk, core)
+    check(fk, core, set(), events)
+    fk.create(f"{ROOT}/e/sub/late")  # and sub is watched
+    events2 = run(fk, core)
+    assert [e.pathname for e in events2] == [f"{ROOT}/e/sub/late"], events2
+
+
+def test_directory_followed_to_a_listing_sighting_and_renamed_again() -> None:
+    """D (with D/s and D/f, reported) is renamed into a new tree whose walk sees
+    it as N/sub/D2, then renamed again to N/sub/D3 before it can be listed there:
+    the listing that follows it fails. Nothing of its old subtree may be
+    reported under N/sub/D2; once its second rename is processed it is listed
+    at N/sub/D3 (ground truth, seed 18)."""
+    fk, core = setup("D/", "D/s/", "D/f")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/N")
+
+    def after_n_watched() -> None:
+        fk.mkdir(f"{ROOT}/N/sub")
+        fk.rename(f"{ROOT}/D", f"{ROOT}/N/sub/D2")
+
+    def after_d2_watched() -> None:
+        fk.rename(f"{ROOT}/N/sub/D2", f"{ROOT}/N/sub/D3")
+        fk.attrib(f"{ROOT}/N/sub/D3/s")
+
+    fk.after_watch[f"{ROOT}/N"] = after_n_watched
+    fk.after_watch[f"{ROOT}/N/sub/D2"] = after_d2_watched
+    events = run(fk, core)
+    check(fk, core, {"D/", "D/s/", "D/f"}, events)

@@ -213,7 +213,7 @@ class InotifyCore(Recovery):
             for _full, child in self.moves.gone(horizon):
                 if child is not None:
                     self._moved_out(child)
-        if self.pending:
+        if self.pending or self.unlisted:
             self.settle_pending()
 
     # --- the dispatcher ---------------------------------------------------------------
@@ -512,7 +512,7 @@ class InotifyCore(Recovery):
             self.sightings.pop(moved_wd, None)
             self.table.move(moved_wd, full, wd)
             self.emit_one(emit, wd, mask, cookie, name, path, src)
-            if moved_wd in self.pending:
+            if moved_wd in self.pending or moved_wd in self.unlisted:
                 self.settle_pending()
             return
         self.emit_one(emit, wd, mask, cookie, name, path, src)

@@ -124,7 +124,10 @@ class Recovery(Roots):
         return d.visit
 
     def settle_pending(self) -> None:
-        """List again the directories in which a subdirectory got away from us."""
+        """List again the directories in which a subdirectory got away from us,
+        and list those we watch but could never list."""
+        if self.unlisted:
+            self._settle_unlisted()
         for wd in list(self.pending):
             path = self.table.paths.get(wd)
             if path is None:
@@ -149,3 +152,32 @@ class Recovery(Roots):
                 if self._is_dir(full, root.follow):
                     names.discard(name)
                     self.watch_new_dir(full, wd, root, "scan")
+
+    def _settle_unlisted(self) -> None:
+        """A directory watched but never listed (see roots.watch_new_dir) is
+        listed once ``add_watch`` of the path the table has for it gives back
+        its own wd: the inode is at that path *now*, so the queue has caught up
+        with the rename that made its listing fail (a stale path gives ENOENT
+        or another wd: wait; a deletion ends it with IGNORED; a move out of the
+        tree, with MOVED_FROM)."""
+        for wd in list(self.unlisted):
+            path = self.table.paths.get(wd)
+            parent = None if path is None else self.table.wd_of(os.path.dirname(path) or "/")
+            if path is None or parent is None:
+                self.unlisted.discard(wd)  # left the tree (or a root): nothing to list
+                continue
+            root = self.root_of(wd)
+            full_mask = kernel_mask(root)
+            try:
+                again = self.port.add_watch(path, (full_mask & ~ECHO) | _MASK_ADD)
+            except OSError:
+                continue  # the path is stale: the rename is still queued
+            if again != wd:
+                if again not in self.table.paths:
+                    self.port.rm_watch(again)
+                continue  # another directory now has that name: wait for the queue
+            self.unlisted.discard(wd)
+            if full_mask & ECHO:
+                # Listing it must not make its watch report our own reads.
+                self.widen(wd, full_mask & ~ECHO, replace=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True)

@@ -377,6 +377,9 @@ class Roots(TreeState):
             for wd in before:
                 self.files.pop(wd, None)
                 self.unwatched.pop(wd, None)
+            # What an earlier listing found there and still holds is found again
+            # (or is gone): held twice, it would be reported twice.
+            recent.drop_dirs(set(before))
             seen = set()
         try:
             wd = self.walk(
@@ -395,8 +398,24 @@ class Roots(TreeState):
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                 # Renamed or deleted before we got to it: its own events (still
                 # queued) say which; until then it is reported but unwatched.
-                self.note_unwatched(parent, os.path.basename(full))
-                self.pending.add(parent)
+                unlisted = self.table.wd_of(full)
+                if unlisted is not None and unlisted in self.table.paths:
+                    # Watched (by this walk, or before a rewalk), never listed at
+                    # this name: add_watch succeeded, scandir got ENOENT, so it
+                    # was renamed (or deleted) in between. Its watch follows its
+                    # inode, so the rename's MOVED_FROM/MOVED_TO will re-path it;
+                    # then it is listed (settle_pending). What it held before is
+                    # not known here: nothing of it is kept or held meanwhile.
+                    for sub in self.table.subtree(unlisted)[1:]:
+                        if sub in self.table.paths:
+                            self.drop_subtree(sub, remove_from_kernel=True)
+                    self.recent.drop_dirs({unlisted})
+                    self.files.pop(unlisted, None)
+                    self.unwatched.pop(unlisted, None)
+                    self.unlisted.add(unlisted)
+                else:
+                    self.note_unwatched(parent, os.path.basename(full))
+                    self.pending.add(parent)
             else:
                 self.runtime_error(exc)
             return
