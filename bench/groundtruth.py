@@ -55,7 +55,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.trace:
         os.environ["GT_TRACE"] = "1"  # read by the forked watcher (tests/groundtruth/drivers.py)
-        traced = open(args.trace, "w", encoding="utf-8")
+    traced = open(args.trace or os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed at exit)
     drivers = args.drivers.split(",")
     pacings = args.pacings.split(",")
     for d in drivers:
@@ -73,7 +73,8 @@ def main() -> int:
             started = time.monotonic()
             counts: collections.Counter[str] = collections.Counter()
             bad = overflowed = tree_bad = 0
-            for i in range(args.runs * args.repeat):
+            total = args.runs * args.repeat
+            for i in range(total):
                 seed = args.seed + i // args.repeat
                 storm = (
                     STORM_FILES
@@ -95,10 +96,10 @@ def main() -> int:
                         first.setdefault(c, r)
             took = time.monotonic() - started
             any_bad = any_bad or bad > 0
-            table.append((driver, pacing, bad, args.runs * args.repeat, counts, overflowed, took))
+            table.append((driver, pacing, bad, total, counts, overflowed, took))
             print(
-                f"{driver:9} {pacing:4}: {1000 * bad / (args.runs * args.repeat):6.1f} per 1000 "
-                f"({bad}/{args.runs * args.repeat}; {tree_bad} other than own-read; {overflowed} overflowed) "
+                f"{driver:9} {pacing:4}: {1000 * bad / total:6.1f} per 1000 "
+                f"({bad}/{total}; {tree_bad} other than own-read; {overflowed} overflowed) "
                 f"{dict(sorted(counts.items()))} [{took:.0f} s]",
                 flush=True,
             )

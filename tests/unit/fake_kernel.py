@@ -23,7 +23,7 @@ from inwatch.inotify.wire import pack_event
 
 MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x40, 0x80, 0x100, 0x200
 DELETE_SELF, MOVE_SELF, IGNORED, ISDIR = 0x400, 0x800, 0x8000, 0x40000000
-ATTRIB = 0x4
+MODIFY, ATTRIB = 0x2, 0x4
 
 
 @dataclass
@@ -112,6 +112,11 @@ class FakeKernel:
         self.nodes[node.ino] = node
         parent.children[name] = node.ino
         self._queue(parent, CREATE, name=name)
+
+    def modify(self, path: str) -> None:
+        """A write to a file: MODIFY on its directory's watch."""
+        parent, name = self._split(path)
+        self._queue(parent, MODIFY, name=name)
 
     def attrib(self, path: str) -> None:
         """chmod: ATTRIB on the entry's own watch (no name), then on its

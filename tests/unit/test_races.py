@@ -318,3 +318,22 @@ def test_directory_followed_to_a_listing_sighting_and_renamed_again() -> None:
     fk.after_watch[f"{ROOT}/N/sub/D2"] = after_d2_watched
     events = run(fk, core)
     check(fk, core, {"D/", "D/s/", "D/f"}, events)
+
+
+def test_file_there_before_our_watch_and_gone_before_our_listing_is_not_news() -> None:
+    """d/f exists when d's watch is added; it is written to and renamed out of d
+    before d is listed. Its MODIFY names d/f, where a reader never heard of an
+    entry: like its MOVED_FROM, it is not news (ground truth, seed 28)."""
+    fk, core = setup()
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/d")
+    fk.create(f"{ROOT}/d/f")
+
+    def after_d_watched() -> None:
+        fk.modify(f"{ROOT}/d/f")
+        fk.rename(f"{ROOT}/d/f", f"{ROOT}/g")
+
+    fk.after_watch[f"{ROOT}/d"] = after_d_watched
+    events = run(fk, core)
+    check(fk, core, set(), events)
+    assert [e.pathname for e in events if e.mask & 0x80] == [f"{ROOT}/g"], events

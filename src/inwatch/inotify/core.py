@@ -281,8 +281,16 @@ class InotifyCore(Recovery):
                 emit(ev)
                 continue
             sname = name.decode("utf-8", "surrogateescape")
-            if mask & isdir and sname and not self._known_dir(wd, sname, path):
-                continue  # a directory never reported here (renamed away, gone)
+            if sname:
+                if mask & isdir:
+                    if not self._known_dir(wd, sname, path):
+                        continue  # a directory never reported here (renamed away, gone)
+                else:
+                    names = files.get(wd)
+                    if (names is None or sname not in names) and not self._known_file(
+                        wd, sname, path
+                    ):
+                        continue  # a file never reported here (see _known_file)
             if special:
                 root = special.get(wd)
                 if root is not None:
@@ -312,6 +320,20 @@ class InotifyCore(Recovery):
             return True
         names = self.unwatched.get(wd)
         return (names is not None and name in names) or not self.root_of(wd).auto_add
+
+    def _known_file(self, wd: int, name: str, path: str) -> bool:
+        """Has the file *name* of *wd* been reported (its CREATE or MOVED_TO, or a
+        listing)? A file that was there when our watch was added and left before
+        our listing (renamed away, deleted) was never reported: the kernel
+        still queues its MODIFY, CLOSE_WRITE... from the moment of the watch,
+        naming an entry a reader of the events never heard of. Like its DELETE or
+        MOVED_FROM, they are not news. Always known for a root that does not
+        track its entries (no auto_add), and when a watched directory (a
+        symlink followed) has that name."""
+        if not self.root_of(wd).auto_add or self.table.wd_of(join(path, name)) is not None:
+            return True
+        names = self.unwatched.get(wd)
+        return names is not None and name in names
 
     def _settles(self, wd: int, mask: int, name: bytes, emit: Emit) -> bool:
         """Deliver the held findings this event depends on; True to drop the

@@ -95,7 +95,9 @@ class Recent:
         anchored = self._by_child.get(child)
         for seq in self._by_key.get((wd, name), ()):
             item = self._items[seq]
-            if item.child is None:
+            # A held DELETE of that name (the directory a mount hid, say) is
+            # about what was there before: never the anchor of what is there.
+            if item.child is None and not item.mask & _DEPARTURES:
                 self._items[seq] = item._replace(child=child)
                 if anchored is None or anchored not in self._items:
                     self._by_child[child] = anchored = seq
