@@ -5,6 +5,7 @@ back, while the driver is kept from reading (the widest window)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import subprocess
@@ -292,8 +293,8 @@ def test_forced_directory_followed_to_a_sighting_then_gone(scratch: str) -> None
         port, core = _core(top)
         try:
             _drain(core, top)
-            port.after_watch[j(top, "N")] = lambda: _sh("mkdir N/sub; mv D N/sub/D2", top)
-            port.after_watch[j(top, "N", "sub", "D2")] = lambda: _sh(then, top)
+            port.after_watch[j(top, "N")] = functools.partial(_sh, "mkdir N/sub; mv D N/sub/D2", top)
+            port.after_watch[j(top, "N", "sub", "D2")] = functools.partial(_sh, then, top)
             os.mkdir(j(top, "N"))
             _check(top, {"D/", "D/s/", "D/f"}, _drain(core, top))
         finally:
