@@ -293,7 +293,8 @@ def test_forced_directory_followed_to_a_sighting_then_gone(scratch: str) -> None
         port, core = _core(top)
         try:
             _drain(core, top)
-            port.after_watch[j(top, "N")] = functools.partial(_sh, "mkdir N/sub; mv D N/sub/D2", top)
+            move_d = "mkdir N/sub; mv D N/sub/D2"
+            port.after_watch[j(top, "N")] = functools.partial(_sh, move_d, top)
             port.after_watch[j(top, "N", "sub", "D2")] = functools.partial(_sh, then, top)
             os.mkdir(j(top, "N"))
             _check(top, {"D/", "D/s/", "D/f"}, _drain(core, top))
