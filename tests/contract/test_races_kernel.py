@@ -316,3 +316,17 @@ def test_forced_file_there_at_our_watch_gone_before_our_listing(scratch: str) ->
         assert j(scratch, "g") in [e.pathname for e in events], describe(events)
     finally:
         core.close()
+
+
+def test_forced_sighting_outlives_an_older_paired_rename(scratch: str) -> None:
+    """Queued before any read: mkdir n; mv A B/m0; mv B/m0 n/cd. The walk of n
+    sees A at n/cd; the older paired rename does not cancel that, and A's
+    contents are reported at n/cd (seed 76's missing subtree)."""
+    _sh("mkdir -p A/s B; touch A/f", scratch)
+    _port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        _sh("mkdir n; mv A B/m0; mv B/m0 n/cd", scratch)
+        _check(scratch, {"A/", "A/s/", "A/f", "B/"}, _drain(core, scratch))
+    finally:
+        core.close()

@@ -337,3 +337,19 @@ def test_file_there_before_our_watch_and_gone_before_our_listing_is_not_news() -
     events = run(fk, core)
     check(fk, core, set(), events)
     assert [e.pathname for e in events if e.mask & 0x80] == [f"{ROOT}/g"], events
+
+
+def test_sighting_outlives_an_older_paired_rename() -> None:
+    """Everything queued before the reader reads: mkdir n; mv A m0 (paired:
+    both watched); mv m0 n/cd (n not watched yet: MOVED_FROM only). Processing
+    CREATE n, the walk finds A at n/cd (a sighting, newer than every queued
+    event); the paired rename A -> m0 is older than that sighting, so the
+    unpaired MOVED_FROM of m0 that follows still means "went to n/cd": A's
+    contents are reported there (ground truth, seed 76)."""
+    fk, core = setup("A/", "A/f", "A/s/", "B/")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/n")
+    fk.rename(f"{ROOT}/A", f"{ROOT}/B/m0")
+    fk.rename(f"{ROOT}/B/m0", f"{ROOT}/n/cd")
+    events = run(fk, core)
+    check(fk, core, {"A/", "A/f", "A/s/", "B/"}, events)

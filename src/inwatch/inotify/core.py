@@ -494,7 +494,9 @@ class InotifyCore(Recovery):
         contents reported there (a reader of the events saw it leave)."""
         seen = self.sightings.pop(child, None)
         if seen is not None and seen[1] in self.table.paths and child in self.table.paths:
-            path, parent = seen
+            parent = seen[1]
+            # At its parent's path now (the parent may have been renamed since).
+            path = join(self.table.paths[parent], os.path.basename(seen[0]))
             root = self.root_of(parent)
             self.table.move(child, path, parent)
             # From here on its events name it there, after the listing's CREATE
@@ -531,7 +533,12 @@ class InotifyCore(Recovery):
         if names:
             names.discard(name)
         if moved_wd is not None and moved_wd in self.table.paths:
-            self.sightings.pop(moved_wd, None)
+            # A sighting is where a listing saw the directory, after every event
+            # queued so far: a paired rename processed now is older than it, so
+            # it stands unless this rename is the one that took it there.
+            seen = self.sightings.get(moved_wd)
+            if seen is not None and seen[1] == wd and os.path.basename(seen[0]) == name:
+                del self.sightings[moved_wd]
             self.table.move(moved_wd, full, wd)
             self.emit_one(emit, wd, mask, cookie, name, path, src)
             if moved_wd in self.pending or moved_wd in self.unlisted:
