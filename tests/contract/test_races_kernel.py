@@ -330,3 +330,17 @@ def test_forced_sighting_outlives_an_older_paired_rename(scratch: str) -> None:
         _check(scratch, {"A/", "A/s/", "A/f", "B/"}, _drain(core, scratch))
     finally:
         core.close()
+
+
+def test_forced_rewalk_leaves_a_queued_rename_to_the_queue(scratch: str) -> None:
+    """As above, then mv C n/cd/x: the walk of A at n/cd finds C there before
+    C's rename is processed; C stays C until its MOVED_FROM/MOVED_TO move it
+    (seed 76's extra entries)."""
+    _sh("mkdir -p A/s B C; touch A/f C/g", scratch)
+    _port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        _sh("mkdir n; mv A B/m0; mv B/m0 n/cd; mv C n/cd/x", scratch)
+        _check(scratch, {"A/", "A/s/", "A/f", "B/", "C/", "C/g"}, _drain(core, scratch))
+    finally:
+        core.close()

@@ -353,3 +353,19 @@ def test_sighting_outlives_an_older_paired_rename() -> None:
     fk.rename(f"{ROOT}/B/m0", f"{ROOT}/n/cd")
     events = run(fk, core)
     check(fk, core, {"A/", "A/f", "A/s/", "B/"}, events)
+
+
+def test_rewalk_does_not_take_a_directory_whose_rename_is_still_queued() -> None:
+    """As above, then mv C n/cd/x (into A's watch: a paired rename). The walk of
+    A, followed to n/cd, finds C at n/cd/x before C's rename is processed: C is
+    a sighting there, not taken over, so its queued MOVED_FROM/MOVED_TO still
+    move it for a reader (ground truth, seed 76: C stayed at its old name)."""
+    start = {"A/", "A/f", "B/", "C/", "C/g"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/n")
+    fk.rename(f"{ROOT}/A", f"{ROOT}/B/m0")
+    fk.rename(f"{ROOT}/B/m0", f"{ROOT}/n/cd")
+    fk.rename(f"{ROOT}/C", f"{ROOT}/n/cd/x")
+    events = run(fk, core)
+    check(fk, core, start, events)

@@ -390,7 +390,11 @@ class Roots(TreeState):
                 on_entry,
                 self.runtime_error,
                 None,
-                known_ok=origin == "rescan" or rewalk,
+                # Only a rescan after an overflow takes over a directory found
+                # under another name (its rename's events may be lost). In any
+                # other listing, that rename is still queued: the directory is
+                # a sighting, and the queue moves it for a reader.
+                known_ok=origin == "rescan",
                 report_known=rewalk,
                 seen=seen,
             )
