@@ -183,6 +183,18 @@ class WatchManager:
                     parent = watch
                     break
         if parent is None:
+            # The event's path is stale: the Watcher processed later renames
+            # (of this directory or an ancestor) before this event reached us.
+            # Its current path in the Watcher's table says where it is now: the
+            # nearest ancestor we hold there is the watch it inherits from.
+            now = self._table.get(wd)
+            up = None if now is None else os.path.dirname(now)
+            while parent is None and up and up != os.path.dirname(up):
+                up_wd = self._watcher.wd_of(up)
+                if up_wd is not None and up_wd != wd:
+                    parent = self._wmd.get(up_wd)
+                up = os.path.dirname(up)
+        if parent is None:
             return None
         return self._adopt(wd, path, parent)
 
