@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from contract_harness import HarnessFactory as MakeHarness
 from contract_harness import describe, pathnames, touch
 
@@ -344,3 +345,51 @@ def test_forced_rewalk_leaves_a_queued_rename_to_the_queue(scratch: str) -> None
         _check(scratch, {"A/", "A/s/", "A/f", "B/", "C/", "C/g"}, _drain(core, scratch))
     finally:
         core.close()
+
+
+def test_forced_pyinotify_layer_finds_a_new_directory_renamed_with_its_parent(
+    scratch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mkdir -p a9/L/a2; right after the Watcher lists L, chmod L/a2 (its held
+    CREATE is released, under a9/L) and mv a9 c9 (processed in the same batch).
+    The pyinotify layer processes the batch after the Watcher moved the tree:
+    L's CREATE and a2's carry the old path, and a2's must still reach the
+    handler (seed 71: 'Unable to retrieve Watch object', the CREATE lost)."""
+    import inwatch.pyinotify as pyinotify
+
+    a9 = j(scratch, "a9")
+    os.mkdir(a9)
+    hooks: dict[str, Callable[[], object]] = {}
+    scandir = KernelPort.scandir
+
+    def hooked(self: KernelPort, path: str) -> list[DirEntryLike]:
+        entries = scandir(self, path)
+        hook = hooks.pop(path, None)
+        if hook is not None:
+            hook()
+        return entries
+
+    monkeypatch.setattr(KernelPort, "scandir", hooked)
+    seen: list[Any] = []
+
+    class Handler(pyinotify.ProcessEvent):
+        def process_default(self, event: Any) -> None:
+            seen.append(event)
+
+    wm = pyinotify.WatchManager()
+    notifier = pyinotify.Notifier(wm, Handler())
+    try:
+        wm.add_watch(scratch, pyinotify.ALL_EVENTS, rec=True, auto_add=True)
+        hooks[j(a9, "L")] = lambda: _sh("chmod 700 a9/L/a2; mv a9 c9", scratch)
+        _sh("mkdir -p a9/L/a2", scratch)
+        moved_to = int(Mask.MOVED_TO)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and not any(e.mask & moved_to for e in seen):
+            if notifier.check_events(timeout=50):
+                notifier.read_events()
+            notifier.process_events()
+        # In event order: a2 was made (and listed) before a9 was renamed.
+        creates = [e.pathname for e in seen if e.mask & CREATE]
+        assert creates == [j(a9, "L"), j(a9, "L", "a2")], creates
+    finally:
+        notifier.stop()
