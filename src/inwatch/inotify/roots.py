@@ -364,7 +364,7 @@ class Roots(TreeState):
                 self.note_file(wd, name)
                 recent.hold(wd, name, _CREATE, origin, clock())
 
-        seen: set[int] | None = None
+        seen: set[int] = set()  # the wds this walk watched (or re-registered)
         before: list[int] = []
         if rewalk:
             # The subtree is listed again from scratch: what it holds now is what
@@ -380,7 +380,6 @@ class Roots(TreeState):
             # What an earlier listing found there and still holds is found again
             # (or is gone): held twice, it would be reported twice.
             recent.drop_dirs(set(before))
-            seen = set()
         try:
             wd = self.walk(
                 full,
@@ -403,10 +402,11 @@ class Roots(TreeState):
                 # Renamed or deleted before we got to it: its own events (still
                 # queued) say which; until then it is reported but unwatched.
                 unlisted = self.table.wd_of(full)
-                if unlisted is not None and unlisted in self.table.paths:
+                ours = unlisted in seen or (rewalk and before[:1] == [unlisted])
+                if unlisted is not None and ours and unlisted in self.table.paths:
                     # Watched (by this walk, or before a rewalk), never listed at
-                    # this name: add_watch succeeded, scandir got ENOENT, so it
-                    # was renamed (or deleted) in between. Its watch follows its
+                    # this name: it was renamed (or deleted) after our add_watch
+                    # (or, for a rewalk, after it was last seen here). Its watch follows its
                     # inode, so the rename's MOVED_FROM/MOVED_TO will re-path it;
                     # then it is listed (settle_pending). What it held before is
                     # not known here: nothing of it is kept or held meanwhile.
@@ -425,7 +425,7 @@ class Roots(TreeState):
             return
         if wd >= 0 and mask_k & ECHO:
             recent.quiet(parent, os.fsencode(os.path.basename(full)), clock())
-        if seen is not None:
+        if rewalk:
             for gone in before:
                 if gone not in seen and gone in self.table.paths:
                     self.drop_subtree(gone, remove_from_kernel=True)
