@@ -23,6 +23,15 @@ What the kernel does, and what we rely on (inotify(7)):
 - ``add_watch`` of a path returns the wd of the inode the path names *now*. If
   that is a wd we hold under another name, the directory got there by a rename
   whose events are still queued: they will move it; it is not walked twice.
+  Where the listing saw it (a *sighting*) is newer than every queued event: if
+  its rename's MOVED_TO never comes (it went into a directory not watched yet),
+  it is followed there.
+- A watch can exist on a directory we could not list (renamed or deleted
+  between ``add_watch`` and ``scandir``): it is listed once its rename has been
+  processed (:mod:`~inwatch.inotify.recover`). Events about an entry never
+  reported in a directory (there when the watch was added, gone before the
+  listing) name a path a reader never heard of: like that entry's DELETE, they
+  are not news.
 - When the queue holds ``max_queued_events``, further events are dropped and
   one ``Q_OVERFLOW`` (wd -1) is queued. We deliver it, then rescan every tree
   against what was reported (:mod:`~inwatch.inotify.recover`).

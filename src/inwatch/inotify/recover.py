@@ -13,6 +13,13 @@ has then: subdirectories that were reported but never watched and that exist
 now are watched and their contents reported. ``add_watch`` of the path is
 the identity check: if it gives back another wd, the path is stale (the rename
 that moved our directory is still queued) and the listing waits.
+
+An *unlisted* directory is one we watch but could not list: ``add_watch``
+returned its wd, then ``scandir`` failed with ENOENT (it was renamed, or
+deleted, in between). Its watch follows its inode, so the rename's events
+re-path it; what it held before our watch was never reported. It is listed
+(and what it holds reported) once ``add_watch`` of its path in the table gives
+back its own wd, the same identity check.
 """
 
 from __future__ import annotations
