@@ -393,3 +393,18 @@ def test_forced_pyinotify_layer_finds_a_new_directory_renamed_with_its_parent(
         assert creates == [j(a9, "L"), j(a9, "L", "a2")], creates
     finally:
         notifier.stop()
+
+
+def test_forced_create_of_a_directory_that_left_its_name_later(scratch: str) -> None:
+    """Queued before any read: mkdir p/b; mv p/b q/m3; mv out/y p/b. The CREATE
+    of b is not taken to be y, which has that name when it is processed
+    (seed 235: y's contents reported in q/m3, b's missing)."""
+    root = j(scratch, "root")
+    _sh("mkdir -p root/p root/q out/y; touch out/y/f", scratch)
+    _port, core = _core(root)
+    try:
+        _drain(core, root)
+        _sh("mkdir root/p/b; mv root/p/b root/q/m3; mv out/y root/p/b", scratch)
+        _check(root, {"p/", "q/"}, _drain(core, root))
+    finally:
+        core.close()

@@ -369,3 +369,21 @@ def test_rewalk_does_not_take_a_directory_whose_rename_is_still_queued() -> None
     fk.rename(f"{ROOT}/C", f"{ROOT}/n/cd/x")
     events = run(fk, core)
     check(fk, core, start, events)
+
+
+def test_create_of_a_directory_that_left_its_name_later_in_the_read() -> None:
+    """Queued before any read: mkdir p/b; mv p/b q/m3; mv /out/y p/b (another
+    directory, with y/f, takes the name). Processing CREATE b, add_watch(p/b)
+    would watch y: the CREATE's directory left that name later in the same read,
+    so it is watched where its rename takes it, and y where its own MOVED_TO
+    brings it (ground truth, seed 235: y's contents were reported in q/m3)."""
+    start = {"p/", "q/"}
+    fk, core = setup(*sorted(start))
+    fk.makedirs("/out/y")
+    fk.create("/out/y/f")
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/p/b")
+    fk.rename(f"{ROOT}/p/b", f"{ROOT}/q/m3")
+    fk.rename("/out/y", f"{ROOT}/p/b")
+    events = run(fk, core)
+    check(fk, core, start, events)

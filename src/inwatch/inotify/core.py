@@ -97,6 +97,10 @@ class InotifyCore(Recovery):
         self._mounted: set[str] = set()  # new mount points, not yet looked at
         self._mounts_asked = 0.0
         self._closed = False
+        # Per read, for _leaves_later: (its records, arrival index by record id,
+        # last departure index by (wd, name)); built on first need, dropped after.
+        self._read_index: tuple[list[Record], dict[int, int], dict[tuple[int, bytes], int]] | None
+        self._read_index = None
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -213,6 +217,7 @@ class InotifyCore(Recovery):
 
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""
+        self._read_index = None
         recent = self.recent
         if recent._items or recent._echo:
             released = recent.due(horizon)
@@ -404,7 +409,8 @@ class InotifyCore(Recovery):
                 self._follow_root(wd, path)
             return
         if mask & (_CREATE | _MOVED_TO):
-            self._arrival(wd, mask, cookie, name, path, emit)
+            leaves = bool(mask & _ISDIR) and self._leaves_later(events, event)
+            self._arrival(wd, mask, cookie, name, path, emit, leaves)
             return
         # DELETE or MOVED_FROM. An entry never reported (it was there before our
         # watch and went before our listing) is no news to a reader: dropped.
@@ -521,7 +527,40 @@ class InotifyCore(Recovery):
             return
         self.drop_subtree(child, remove_from_kernel=True)
 
-    def _arrival(self, wd: int, mask: int, cookie: int, name: str, path: str, emit: Emit) -> None:
+    def _leaves_later(self, events: list[Record], event: Record) -> bool:
+        """Does the directory this CREATE (or MOVED_TO) brings leave its name
+        again later in the same read (a DELETE or MOVED_FROM of that name)?
+
+        ``add_watch`` watches whatever the path names *now*: by then another
+        directory may have taken the name (``mkdir b; mv b x/m3; mv y b``,
+        all queued before we read), and watching and listing it here would report
+        its contents under this directory's name, then follow this directory's
+        rename with the wrong watch. Indexed once per read (one pass), so a read
+        full of new directories stays linear."""
+        index = self._read_index
+        if index is None or index[0] is not events:
+            arrivals: dict[int, int] = {}
+            departures: dict[tuple[int, bytes], int] = {}
+            for i, (wd, mask, _cookie, name) in enumerate(events):
+                if mask & _ISDIR:
+                    if mask & (_CREATE | _MOVED_TO):
+                        arrivals[id(events[i])] = i
+                    elif mask & (_DELETE | _MOVED_FROM):
+                        departures[(wd, name)] = i
+            index = self._read_index = (events, arrivals, departures)
+        _, arrivals, departures = index
+        return departures.get((event[0], event[3]), -1) > arrivals.get(id(event), len(events))
+
+    def _arrival(
+        self,
+        wd: int,
+        mask: int,
+        cookie: int,
+        name: str,
+        path: str,
+        emit: Emit,
+        leaves: bool = False,
+    ) -> None:
         root = self.root_of(wd)
         src: str | None = None
         moved_wd: int | None = None
@@ -555,7 +594,12 @@ class InotifyCore(Recovery):
             return
         self.emit_one(emit, wd, mask, cookie, name, path, src)
         if root.auto_add:
-            self.watch_new_dir(full, wd, root, "scan")
+            if leaves:
+                # Reported, not watched here: its DELETE or MOVED_FROM (later in
+                # this read) is news, and a MOVED_TO watches it where it went.
+                self.note_unwatched(wd, name)
+            else:
+                self.watch_new_dir(full, wd, root, "scan")
 
     @staticmethod
     def _arrives_later(events: list[Record], event: Record, cookie: int) -> bool:
