@@ -387,3 +387,25 @@ def test_create_of_a_directory_that_left_its_name_later_in_the_read() -> None:
     fk.rename("/out/y", f"{ROOT}/p/b")
     events = run(fk, core)
     check(fk, core, start, events)
+
+
+def test_move_self_settles_a_departure_whose_moved_to_never_came() -> None:
+    """mv d /out/d (out of the tree), read between its MOVED_FROM and its
+    MOVE_SELF, then a file is made in /out/d. The kernel queues MOVED_FROM,
+    MOVED_TO, MOVE_SELF in that order for one rename: a MOVE_SELF before the
+    MOVED_TO means none is coming, so d left the tree then, and nothing made
+    in it afterwards is reported under its old path (ground truth, seed 293)."""
+    fk, core = setup("d/", "d/sub/")
+    fk.mkdir("/out")
+    run(fk, core)
+    fk.rename(f"{ROOT}/d", "/out/d")
+    moved_from = fk.queue[:1]
+    rest = fk.queue[1:]
+    fk.queue[:] = moved_from
+    core.read_raw()
+    events = core.process()
+    fk.queue.extend(rest)
+    fk.create("/out/d/f")
+    fk.mkdir("/out/d/sub/x")
+    events += run(fk, core)
+    check(fk, core, {"d/", "d/sub/"}, events)

@@ -405,6 +405,13 @@ class InotifyCore(Recovery):
             return
         if mask & _MOVE_SELF:
             self.emit_one(emit, wd, mask, cookie, name, path)
+            # One rename queues MOVED_FROM, MOVED_TO, MOVE_SELF, in that order
+            # (fsnotify_move): its MOVE_SELF before any MOVED_TO means the
+            # directory went where we have no watch. Waiting for the pairing
+            # window instead would report what happens in it next under the
+            # path a reader saw it leave.
+            if self.moves._pending and self.moves.take(lambda item: item[1] == wd):
+                self._moved_out(wd)
             if wd in self.root_ids:
                 self._follow_root(wd, path)
             return
