@@ -409,3 +409,22 @@ def test_move_self_settles_a_departure_whose_moved_to_never_came() -> None:
     fk.mkdir("/out/d/sub/x")
     events += run(fk, core)
     check(fk, core, {"d/", "d/sub/"}, events)
+
+
+def test_events_queued_before_a_relisting_are_not_reported_at_the_new_path() -> None:
+    """Queued before any read: mkdir B/n; mv A/D B/n/D (n not watched yet);
+    echo > B/n/D/f; mv B/n/D/f B/n/D/g. D is followed to where the walk of n
+    saw it and listed again there (finding g); f's CREATE and rename were
+    queued before that listing, which already holds their outcome: reported
+    at B/n/D they would name a path where f never was (ground truth, seed 440:
+    never-was)."""
+    start = {"A/", "A/D/", "B/"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+    fk.mkdir(f"{ROOT}/B/n")
+    fk.rename(f"{ROOT}/A/D", f"{ROOT}/B/n/D")
+    fk.create(f"{ROOT}/B/n/D/f")
+    fk.rename(f"{ROOT}/B/n/D/f", f"{ROOT}/B/n/D/g")
+    events = run(fk, core)
+    check(fk, core, start, events)
+    assert f"{ROOT}/B/n/D/f" not in [e.pathname for e in events], events

@@ -72,6 +72,8 @@ _IGNORED = 0x8000
 _ISDIR = 0x40000000
 _MASK_ADD = 0x20000000
 _ECHO = 0x1 | 0x10 | 0x20  # ACCESS, CLOSE_NOWRITE, OPEN
+# Events about a watch itself (DELETE_SELF, MOVE_SELF, UNMOUNT, Q_OVERFLOW, IGNORED).
+_ABOUT_THE_WATCH = 0x400 | _MOVE_SELF | _UNMOUNT | _Q_OVERFLOW | _IGNORED
 
 # Events that touch the table, the file baseline or the move pairer.
 _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF | _UNMOUNT
@@ -218,6 +220,9 @@ class InotifyCore(Recovery):
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""
         self._read_index = None
+        if self.relisted:
+            for wd in [w for w, at in self.relisted.items() if at < horizon]:
+                del self.relisted[wd]
         recent = self.recent
         if recent._items or recent._echo:
             released = recent.due(horizon)
@@ -249,6 +254,7 @@ class InotifyCore(Recovery):
         special = self.special
         files = self.files
         held_items = self.recent._items
+        relisted = self.relisted
         echo = self.recent._echo
         slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
         new = Event
@@ -262,7 +268,7 @@ class InotifyCore(Recovery):
                 if mask & _Q_OVERFLOW:
                     self._overflow(emit)
                 continue  # a watch we already dropped
-            if (held_items or echo) and self._settles(wd, mask, name, emit):
+            if (held_items or echo or relisted) and self._settles(wd, mask, name, emit, started):
                 continue  # our own listing's echo
             if mask & slow:
                 if special or mask & not_plain_file:
@@ -349,9 +355,17 @@ class InotifyCore(Recovery):
         names = self.unwatched.get(wd)
         return names is not None and name in names
 
-    def _settles(self, wd: int, mask: int, name: bytes, emit: Emit) -> bool:
+    def _settles(self, wd: int, mask: int, name: bytes, emit: Emit, started: float) -> bool:
         """Deliver the held findings this event depends on; True to drop the
-        event itself (the echo of our own listing)."""
+        event itself (the echo of our own listing, or an event a listing made
+        since already holds)."""
+        relisted = self.relisted.get(wd) if self.relisted else None
+        if relisted is not None and started < relisted and not mask & _ABOUT_THE_WATCH:
+            # Read by a read that started before this directory was listed again
+            # at the path it has now (see roots.watch_new_dir, rewalk): queued
+            # before that listing, which holds its outcome. Reported now, it
+            # would name the new path for what happened at an older one.
+            return True
         recent = self.recent
         if name and mask & _ISDIR and mask & _ECHO and recent.is_echo(wd, name):
             return True

@@ -380,6 +380,8 @@ class Roots(TreeState):
             # What an earlier listing found there and still holds is found again
             # (or is gone): held twice, it would be reported twice.
             recent.drop_dirs(set(before))
+        # Every event queued before this moment is in the listing that follows.
+        began = clock()
         try:
             wd = self.walk(
                 full,
@@ -426,6 +428,12 @@ class Roots(TreeState):
         if wd >= 0 and mask_k & ECHO:
             recent.quiet(parent, os.fsencode(os.path.basename(full)), clock())
         if rewalk:
+            # The subtree was listed again at the path it has now: events about
+            # it that were queued before (read by a read that started before
+            # *began*) happened where it was then, and the listing holds what
+            # they did. They are not reported (see core._settles).
+            for wd in seen:
+                self.relisted[wd] = began
             for gone in before:
                 if gone not in seen and gone in self.table.paths:
                     self.drop_subtree(gone, remove_from_kernel=True)
