@@ -408,3 +408,19 @@ def test_forced_create_of_a_directory_that_left_its_name_later(scratch: str) -> 
         _check(root, {"p/", "q/"}, _drain(core, root))
     finally:
         core.close()
+
+
+def test_forced_events_before_a_relisting_keep_their_place(scratch: str) -> None:
+    """Queued before any read: mkdir B/n; mv A/D B/n/D; echo > B/n/D/f;
+    mv B/n/D/f B/n/D/g. D is listed again at B/n/D; f never was there when a
+    reader learns of B/n/D, so no event names B/n/D/f (seed 440: never-was)."""
+    _sh("mkdir -p A/D B", scratch)
+    _port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        _sh("mkdir B/n; mv A/D B/n/D; echo x > B/n/D/f; mv B/n/D/f B/n/D/g", scratch)
+        events = _drain(core, scratch)
+        _check(scratch, {"A/", "A/D/", "B/"}, events)
+        assert j(scratch, "B", "n", "D", "f") not in pathnames(events), describe(events)
+    finally:
+        core.close()
