@@ -428,3 +428,19 @@ def test_events_queued_before_a_relisting_are_not_reported_at_the_new_path() -> 
     events = run(fk, core)
     check(fk, core, start, events)
     assert f"{ROOT}/B/n/D/f" not in [e.pathname for e in events], events
+
+
+def test_our_listing_echo_is_ours_when_the_directory_is_renamed_during_it() -> None:
+    """mkdir m; the listing of m opens it, then m is renamed to b9, then the
+    listing reads and closes it: the parent's watch reports OPEN m, ACCESS b9,
+    CLOSE_NOWRITE b9, all our own work (ground truth, seed 26, threaded:
+    own-read)."""
+    fk, core = setup()
+    run(fk, core)
+    fk.echo = True
+    fk.mkdir(f"{ROOT}/m")
+    fk.during_list[f"{ROOT}/m"] = lambda: fk.rename(f"{ROOT}/m", f"{ROOT}/b9")
+    events = run(fk, core)
+    check(fk, core, set(), events)
+    echo = [e for e in events if e.mask & (0x1 | 0x10 | 0x20)]
+    assert echo == [], events

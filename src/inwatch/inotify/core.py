@@ -601,6 +601,12 @@ class InotifyCore(Recovery):
         names = self.unwatched.get(wd)
         if names:
             names.discard(name)
+        if src is not None and self.recent._echo:
+            from_wd = self.table.wd_of(os.path.dirname(src) or "/")
+            if from_wd is not None:
+                self.recent.carry_echo(
+                    from_wd, os.fsencode(os.path.basename(src)), wd, os.fsencode(name)
+                )
         if moved_wd is not None and moved_wd in self.table.paths:
             # A sighting is where a listing saw the directory, after every event
             # queued so far: a paired rename processed now is older than it, so

@@ -106,6 +106,15 @@ class Recent:
         """Drop OPEN/ACCESS/CLOSE_NOWRITE of *name* on *wd* until *until* is passed."""
         self._echo[(wd, name)] = until
 
+    def carry_echo(self, wd: int, name: bytes, to_wd: int, to_name: bytes) -> None:
+        """The directory *name* in *wd* was renamed to *to_name* in *to_wd*: the
+        rest of our listing's echo names it there (the kernel names an entry by
+        its name at the time of each event, and a rename can fall between the
+        OPEN and the CLOSE_NOWRITE of our listing)."""
+        until = self._echo.get((wd, name))
+        if until is not None:
+            self._echo[(to_wd, to_name)] = until
+
     def is_echo(self, wd: int, name: bytes) -> bool:
         return (wd, name) in self._echo
 
