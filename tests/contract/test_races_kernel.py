@@ -424,3 +424,16 @@ def test_forced_events_before_a_relisting_keep_their_place(scratch: str) -> None
         assert j(scratch, "B", "n", "D", "f") not in pathnames(events), describe(events)
     finally:
         core.close()
+
+
+def test_forced_rewalk_follows_a_subdirectory_seen_elsewhere(scratch: str) -> None:
+    """Queued before any read: mkdir -p L/N/t; mv C L/N/x; mv L/N/x/b L/N/t/y:
+    b is followed to where the walk of N saw it (seed 1097)."""
+    _sh("mkdir -p C/b L; touch C/b/f", scratch)
+    _port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        _sh("mkdir -p L/N/t; mv C L/N/x; mv L/N/x/b L/N/t/y", scratch)
+        _check(scratch, {"C/", "C/b/", "C/b/f", "L/"}, _drain(core, scratch))
+    finally:
+        core.close()

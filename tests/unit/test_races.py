@@ -444,3 +444,19 @@ def test_our_listing_echo_is_ours_when_the_directory_is_renamed_during_it() -> N
     check(fk, core, set(), events)
     echo = [e for e in events if e.mask & (0x1 | 0x10 | 0x20)]
     assert echo == [], events
+
+
+def test_rewalk_follows_a_subdirectory_seen_elsewhere() -> None:
+    """Queued before any read: mkdir -p L/N/t; mv C L/N/x (N not watched yet);
+    mv L/N/x/b L/N/t/y (t not watched yet). The walk of N sees b at N/t/y and
+    C at N/x. C is followed to N/x and listed again: b is no longer in it, and
+    it is followed to N/t/y rather than forgotten (ground truth, seed 1097:
+    b's contents missing)."""
+    start = {"C/", "C/b/", "C/b/f", "L/"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+    fk.makedirs(f"{ROOT}/L/N/t")
+    fk.rename(f"{ROOT}/C", f"{ROOT}/L/N/x")
+    fk.rename(f"{ROOT}/L/N/x/b", f"{ROOT}/L/N/t/y")
+    events = run(fk, core)
+    check(fk, core, start, events)

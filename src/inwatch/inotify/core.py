@@ -528,23 +528,7 @@ class InotifyCore(Recovery):
         set, unless a listing saw it arrive inside (into a directory that was not
         watched yet, so no MOVED_TO was queued): then it is re-pathed and its
         contents reported there (a reader of the events saw it leave)."""
-        seen = self.sightings.pop(child, None)
-        if seen is not None and seen[1] in self.table.paths and child in self.table.paths:
-            parent = seen[1]
-            # At its parent's path now (the parent may have been renamed since).
-            path = join(self.table.paths[parent], os.path.basename(seen[0]))
-            root = self.root_of(parent)
-            self.table.move(child, path, parent)
-            # From here on its events name it there, after the listing's CREATE
-            # of that name (still held, if the queue has not caught up with it).
-            self.recent.adopt(parent, os.path.basename(path), child)
-            # Its watches have their full masks: listing the subtree again would
-            # make them report our own reads. Quiet them meanwhile (the walk
-            # widens them again when done).
-            full_mask = kernel_mask(root)
-            if full_mask & _ECHO:
-                self.widen(child, full_mask & ~_ECHO, replace=True)
-            self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+        if self.follow_sighting(child):
             return
         self.drop_subtree(child, remove_from_kernel=True)
 

@@ -18,6 +18,7 @@ from ..knobs import watch_limit_error
 from . import walk
 from .port import DirEntryLike
 from .state import TreeState
+from .table import join
 
 __all__ = ["ECHO", "INTERNAL", "Roots", "kernel_mask"]
 
@@ -348,6 +349,31 @@ class Roots(TreeState):
         if names:
             self.files[wd] = names
 
+    def follow_sighting(self, child: int) -> bool:
+        """Follow the directory *child* to where a listing last saw it (its
+        sighting), re-path its subtree and list it again there; False if there
+        is no such sighting (it left the watched set)."""
+        seen = self.sightings.pop(child, None)
+        paths = self.table.paths
+        if seen is None or seen[1] not in paths or child not in paths:
+            return False
+        parent = seen[1]
+        # At its parent's path now (the parent may have been renamed since).
+        path = join(paths[parent], os.path.basename(seen[0]))
+        root = self.root_of(parent)
+        self.table.move(child, path, parent)
+        # From here on its events name it there, after the listing's CREATE
+        # of that name (still held, if the queue has not caught up with it).
+        self.recent.adopt(parent, os.path.basename(path), child)
+        # Its watches have their full masks: listing the subtree again would
+        # make them report our own reads. Quiet them meanwhile (the walk
+        # widens them again when done).
+        full_mask = kernel_mask(root)
+        if full_mask & ECHO:
+            self.widen(child, full_mask & ~ECHO, replace=True)
+        self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+        return True
+
     def watch_new_dir(
         self, full: str, parent: int, root: Root, origin: str, rewalk: bool = False
     ) -> None:
@@ -435,7 +461,9 @@ class Roots(TreeState):
             for wd in seen:
                 self.relisted[wd] = began
             for gone in before:
-                if gone not in seen and gone in self.table.paths:
+                # Not in it any more: seen elsewhere by a listing (followed
+                # there), or gone from the watched set.
+                if gone not in seen and gone in self.table.paths and not self.follow_sighting(gone):
                     self.drop_subtree(gone, remove_from_kernel=True)
 
 
