@@ -460,3 +460,18 @@ def test_rewalk_follows_a_subdirectory_seen_elsewhere() -> None:
     fk.rename(f"{ROOT}/L/N/x/b", f"{ROOT}/L/N/t/y")
     events = run(fk, core)
     check(fk, core, start, events)
+
+
+def test_overflow_rescan_deletes_before_it_creates_at_a_name_that_changed_kind() -> None:
+    """d (a watched directory) is removed and a file d made, all lost in an
+    overflow: the rescan says DELETE|ISDIR d, then CREATE d, in that order
+    (ground truth, seed 1160: CREATE first, a duplicate, then the file lost)."""
+    fk, core = setup("d/")
+    run(fk, core)
+    fk.rmdir(f"{ROOT}/d")
+    fk.create(f"{ROOT}/d")
+    fk.queue[:] = [pack_event(-1, 0x4000)]  # everything lost: Q_OVERFLOW
+    events = run(fk, core)
+    check(fk, core, {"d/"}, events)
+    about_d = [e.mask for e in events if e.pathname == f"{ROOT}/d" and e.mask & 0x300]
+    assert about_d == [0x40000200, 0x100], events  # DELETE|ISDIR, then CREATE

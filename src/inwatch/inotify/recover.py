@@ -106,14 +106,11 @@ class Recovery(Roots):
         )
         hold = self.recent.hold
         until = self.port.clock()
-        for name in d.created_files:
-            hold(wd, name, _CREATE, "rescan", until)
-        for name in d.modified:
-            hold(wd, name, _MODIFY, "rescan", until)
+        # Departures first: a name that changed kind while we were blind (a
+        # directory removed, a file made at its name) is deleted, then created,
+        # in that order (held findings are released in the order held).
         for name in d.deleted_files:
             hold(wd, name, _DELETE, "rescan", until)
-        if d.files_now or wd in self.files:
-            self.files[wd] = d.files_now
         for name in d.deleted_dirs:
             self.unwatched[wd].discard(name)
             hold(wd, name, _DELETE | _ISDIR, "rescan", until)
@@ -122,6 +119,12 @@ class Recovery(Roots):
                 self.drop_subtree(child, remove_from_kernel=True)
             # else: found again under another name (moved while blind)
             hold(wd, name, _DELETE | _ISDIR, "rescan", until)
+        for name in d.created_files:
+            hold(wd, name, _CREATE, "rescan", until)
+        for name in d.modified:
+            hold(wd, name, _MODIFY, "rescan", until)
+        if d.files_now or wd in self.files:
+            self.files[wd] = d.files_now
         for name in d.created_dirs:
             hold(wd, name, _CREATE | _ISDIR, "rescan", until)
             self.watch_new_dir(join(path, name), wd, root, "rescan")
