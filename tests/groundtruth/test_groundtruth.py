@@ -114,6 +114,13 @@ MINIMAL: dict[str, tuple[list[Op], list[Op]]] = {
             ("rename", b"root/C", b"root/n/cd/x"),
         ],
     ),
+    # A watched directory removed and a file made at its name, both lost in an
+    # overflow: the rescan must say the DELETE|ISDIR before the CREATE (seed
+    # 1160).  -> dup-create, missing
+    "name-changes-kind-in-an-overflow": (
+        [*_BASE, ("mkdir", b"root/d"), ("create", b"root/d/f")],
+        [("storm", b"root", STORM), ("rmtree", b"root/d"), ("create", b"root/d")],
+    ),
     # The last rename is lost in a queue overflow; the rescan compares the disk
     # with the watch table (where m was already re-pathed by the adoption above),
     # not with what was reported, so m is never reported gone.  -> extra
