@@ -475,3 +475,21 @@ def test_overflow_rescan_deletes_before_it_creates_at_a_name_that_changed_kind()
     check(fk, core, {"d/"}, events)
     about_d = [e.mask for e in events if e.pathname == f"{ROOT}/d" and e.mask & 0x300]
     assert about_d == [0x40000200, 0x100], events  # DELETE|ISDIR, then CREATE
+
+
+def test_a_late_ignored_names_the_deleted_directory_where_it_was() -> None:
+    """rmdir a/d, with d's DELETE_SELF and IGNORED queued late (the kernel
+    queues them when the inode is released, which a reader can delay), after
+    mv a x: they name a/d, where d was, not x/d, where it never was (ground
+    truth, seed 77: never-was)."""
+    fk, core = setup("a/", "a/d/")
+    run(fk, core)
+    fk.rmdir(f"{ROOT}/a/d")
+    late, parents_delete = fk.queue[:2], fk.queue[2:]  # DELETE_SELF, IGNORED; DELETE
+    fk.queue[:] = parents_delete
+    fk.rename(f"{ROOT}/a", f"{ROOT}/x")
+    fk.queue.extend(late)
+    events = run(fk, core)
+    check(fk, core, {"a/", "a/d/"}, events)
+    selfs = [e.pathname for e in events if e.mask & (0x400 | 0x8000)]
+    assert selfs == [f"{ROOT}/a/d", f"{ROOT}/a/d"], events

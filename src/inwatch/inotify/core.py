@@ -402,7 +402,8 @@ class InotifyCore(Places):
                 self.recent.drop_dirs({wd})
                 self.forget(wd)
                 return  # the directory it covered: see _uncover
-            if wd not in self.roots:
+            # (Not if its parent's DELETE was processed already: see _slow.)
+            if wd not in self.roots and self.table.wd_of(path) == wd:
                 parent = self.table.wd_of(os.path.dirname(path) or "/")
                 if parent is not None:
                     # Until the parent's DELETE (or MOVED_FROM) of it is processed,
@@ -447,7 +448,14 @@ class InotifyCore(Places):
                     self.moves.depart(cookie, (full, child), started)
                 elif child is not None:
                     self._moved_out(child)
-            # DELETE|ISDIR: the child's own IGNORED cleans up after it.
+            elif child is not None:
+                # DELETE|ISDIR: the child's own IGNORED cleans up after it, but
+                # that IGNORED (and its DELETE_SELF) can come late: the kernel
+                # queues them when the inode is finally released, which a
+                # reader of it (our listing, rm -rf itself) delays. Meanwhile it
+                # is no longer below its parent: a rename of an ancestor must
+                # not re-path it to where it never was.
+                self.table._unlink(full, child)
         else:
             files = self.files.get(wd)
             if files is None or name not in files:
