@@ -437,3 +437,18 @@ def test_forced_rewalk_follows_a_subdirectory_seen_elsewhere(scratch: str) -> No
         _check(scratch, {"C/", "C/b/", "C/b/f", "L/"}, _drain(core, scratch))
     finally:
         core.close()
+
+
+def test_forced_subdirectory_renamed_between_watch_and_listing(scratch: str) -> None:
+    """mkdir -p N/s/m; touch N/s/m/f; mv N/s N/t right after add_watch(N/s/m),
+    before it is listed: m is listed at N/t/m once the rename is processed
+    (seed 34's missing subtree)."""
+    port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        n = j(scratch, "N")
+        port.after_watch[j(n, "s", "m")] = lambda: os.rename(j(n, "s"), j(n, "t"))
+        _sh("mkdir -p N.tmp/s/m; touch N.tmp/s/m/f; mv N.tmp N", scratch)
+        _check(scratch, set(), _drain(core, scratch))
+    finally:
+        core.close()

@@ -493,3 +493,16 @@ def test_a_late_ignored_names_the_deleted_directory_where_it_was() -> None:
     check(fk, core, {"a/", "a/d/"}, events)
     selfs = [e.pathname for e in events if e.mask & (0x400 | 0x8000)]
     assert selfs == [f"{ROOT}/a/d", f"{ROOT}/a/d"], events
+
+
+def test_subdirectory_renamed_between_its_watch_and_its_listing_is_listed() -> None:
+    """The walk of a new tree N watches N/s/m, then (before listing it) N/s is
+    renamed to N/t: m's listing fails, and m is listed at N/t/m once the
+    rename is processed (ground truth, seed 34: m's contents missing)."""
+    fk, core = setup()
+    run(fk, core)
+    fk.makedirs(f"{ROOT}/N/s/m")
+    fk.create(f"{ROOT}/N/s/m/f")
+    fk.after_watch[f"{ROOT}/N/s/m"] = lambda: fk.rename(f"{ROOT}/N/s", f"{ROOT}/N/t")
+    events = run(fk, core)
+    check(fk, core, set(), events)

@@ -231,6 +231,7 @@ class Roots(TreeState):
         paths = table.paths
         top_wd = -1
         preexisting: set[int] = set()
+        watched: dict[str, int] = {}  # path -> wd, of what this walk watched
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd
@@ -259,6 +260,7 @@ class Roots(TreeState):
                     return -1  # watched and listed already
             if old is None or old == p:
                 self.register(wd, p, root, parent_wd)
+            watched[p] = wd
             if parent_wd is not None:
                 self.recent.adopt(parent_wd, os.path.basename(p), wd)
                 names = self.unwatched.get(parent_wd)
@@ -271,6 +273,13 @@ class Roots(TreeState):
             return wd
 
         def on_gone(p: str, parent_wd: int | None) -> None:
+            wd = watched.get(p)
+            if wd is not None and paths.get(wd) == p:
+                # Watched, then its listing failed: renamed (or deleted) in
+                # between. Its watch follows it; it is listed once its rename
+                # is processed (see recover._settle_unlisted).
+                self.unlisted.add(wd)
+                return
             if parent_wd is not None:
                 self.note_unwatched(parent_wd, os.path.basename(p))
                 self.pending.add(parent_wd)
