@@ -16,6 +16,10 @@ to the fewest operations that still show it (with the events delivered).
 
 ``--storm K``: every K-th sequence of the "held" pacing also creates and
 deletes 4500 files, overflowing the kernel queue (default 10; 0: never).
+``--trace FILE``: the watcher records every call through its kernel port and
+every raw record it reads (in-process drivers); each diverging sequence is
+written to FILE whole: operations, divergences, events delivered, that trace.
+``--repeat K`` runs each seed K times (a race shows in some runs only).
 Exits 1 when any sequence diverged.
 """
 
@@ -46,7 +50,12 @@ def main() -> int:
     ap.add_argument("--storm", type=int, default=10, help="every K-th held sequence overflows")
     ap.add_argument("--no-shrink", action="store_true")
     ap.add_argument("--shrink-budget", type=int, default=150, help="runs per shrink")
+    ap.add_argument("--trace", metavar="FILE", help="write each divergence whole, with its trace")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each seed")
     args = ap.parse_args()
+    if args.trace:
+        os.environ["GT_TRACE"] = "1"  # read by the forked watcher (tests/groundtruth/drivers.py)
+    traced = open(args.trace or os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed at exit)
     drivers = args.drivers.split(",")
     pacings = args.pacings.split(",")
     for d in drivers:
@@ -64,12 +73,20 @@ def main() -> int:
             started = time.monotonic()
             counts: collections.Counter[str] = collections.Counter()
             bad = overflowed = tree_bad = 0
-            for i in range(args.runs):
-                seed = args.seed + i
+            total = args.runs * args.repeat
+            for i in range(total):
+                seed = args.seed + i // args.repeat
                 storm = (
-                    STORM_FILES if pacing == "held" and args.storm and i % args.storm == 0 else 0
+                    STORM_FILES
+                    if pacing == "held" and args.storm and (i // args.repeat) % args.storm == 0
+                    else 0
                 )
                 r = run(seed, driver, pacing, n_ops=args.ops, storm=storm)
+                if args.trace and r.divergences:
+                    print(r.report(limit=50), file=traced)
+                    print("  events:\n" + r.show_events(limit=10**6), file=traced)
+                    print("  trace:\n    " + "\n    ".join(r.trace) + "\n", file=traced)
+                    traced.flush()
                 overflowed += r.overflows > 0
                 if r.divergences:
                     bad += 1
@@ -79,10 +96,10 @@ def main() -> int:
                         first.setdefault(c, r)
             took = time.monotonic() - started
             any_bad = any_bad or bad > 0
-            table.append((driver, pacing, bad, args.runs, counts, overflowed, took))
+            table.append((driver, pacing, bad, total, counts, overflowed, took))
             print(
-                f"{driver:9} {pacing:4}: {1000 * bad / args.runs:6.1f} per 1000 "
-                f"({bad}/{args.runs}; {tree_bad} other than own-read; {overflowed} overflowed) "
+                f"{driver:9} {pacing:4}: {1000 * bad / total:6.1f} per 1000 "
+                f"({bad}/{total}; {tree_bad} other than own-read; {overflowed} overflowed) "
                 f"{dict(sorted(counts.items()))} [{took:.0f} s]",
                 flush=True,
             )

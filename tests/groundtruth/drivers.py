@@ -55,6 +55,7 @@ class Outcome:
         self.hang = False
         self.crash: str | None = None
         self.warnings: list[str] = []
+        self.trace: list[str] = []  # the port's calls and the raw records (GT_TRACE=1)
 
     def __repr__(self) -> str:
         return f"Outcome({len(self.events)} events, hang={self.hang}, crash={self.crash!r})"
@@ -245,10 +246,60 @@ _IN_PROCESS = {
 }
 
 
+def _trace_port(trace: list[str]) -> None:
+    """Record every call the core makes through the kernel port, and every raw
+    record read, in order (the forked child only: it patches the class). What a
+    divergence's cause is read from: ``GT_TRACE=1``."""
+    from inwatch.inotify import port, wire
+
+    kp = port.KernelPort
+    add_watch, rm_watch, scandir, read = kp.add_watch, kp.rm_watch, kp.scandir, kp.read
+    t0 = time.monotonic()
+
+    def stamp() -> str:
+        return f"{1000 * (time.monotonic() - t0):8.2f}"
+
+    def t_add(self: Any, path: str, mask: int) -> int:
+        try:
+            wd = add_watch(self, path, mask)
+        except OSError as exc:
+            trace.append(f"{stamp()} add_watch {path!r} {mask:#x} -> {exc.strerror}")
+            raise
+        trace.append(f"{stamp()} add_watch {path!r} {mask:#x} -> {wd}")
+        return wd
+
+    def t_rm(self: Any, wd: int) -> None:
+        trace.append(f"{stamp()} rm_watch {wd}")
+        rm_watch(self, wd)
+
+    def t_scandir(self: Any, path: str) -> Any:
+        try:
+            entries = scandir(self, path)
+        except OSError as exc:
+            trace.append(f"{stamp()} scandir {path!r} -> {exc.strerror}")
+            raise
+        trace.append(f"{stamp()} scandir {path!r} -> {sorted(e.name for e in entries)!r}")
+        return entries
+
+    def t_read(self: Any) -> bytes:
+        data = read(self)
+        if data:
+            from inwatch import mask_names
+
+            for wd, mask, cookie, name in wire.parse_records(data):
+                names = "|".join(mask_names(mask))
+                trace.append(f"{stamp()} read wd={wd} {names} cookie={cookie} {name!r}")
+        return data
+
+    kp.add_watch, kp.rm_watch, kp.scandir, kp.read = t_add, t_rm, t_scandir, t_read  # type: ignore[method-assign]
+
+
 def _child(driver: str, root: bytes, go: int | None, ready: int, result: str) -> None:
     """The forked child: watch, report, exit (never returns)."""
     status = 0
     out = Outcome()
+    if os.environ.get("GT_TRACE"):
+        _trace_port(out.trace)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (_MEMORY, _MEMORY))
         seen = _Seen(os.path.join(root, SENTINEL))

@@ -48,6 +48,7 @@ class Result:
     events: int = 0
     warnings: list[str] = field(default_factory=list)
     delivered: list[Rec] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)  # see drivers._trace_port
 
     @property
     def classes(self) -> list[str]:
@@ -176,6 +177,7 @@ def run(
             len(outcome.events),
             outcome.warnings,
             outcome.events,
+            outcome.trace,
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

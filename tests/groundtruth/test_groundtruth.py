@@ -92,6 +92,35 @@ MINIMAL: dict[str, tuple[list[Op], list[Op]]] = {
             ("rename", b"root/u/v", b"root/w/L/x/y/x/c5"),
         ],
     ),
+    # Queued before any read: A is renamed to B/m0 (a paired rename), then into
+    # n (not watched yet) as n/cd, and C into it. The walk of n sees A at n/cd
+    # and C at n/cd/x; neither the older paired rename nor the walk of n/cd may
+    # lose that: A's contents come at n/cd, and C leaves its old name by its own
+    # rename (seed 76).  -> missing, extra
+    "sighting-outlives-an-older-rename": (
+        [
+            *_BASE,
+            ("mkdir", b"root/A"),
+            ("mkdir", b"root/A/s"),
+            ("create", b"root/A/f"),
+            ("mkdir", b"root/B"),
+            ("mkdir", b"root/C"),
+            ("create", b"root/C/g"),
+        ],
+        [
+            ("mkdir", b"root/n"),
+            ("rename", b"root/A", b"root/B/m0"),
+            ("rename", b"root/B/m0", b"root/n/cd"),
+            ("rename", b"root/C", b"root/n/cd/x"),
+        ],
+    ),
+    # A watched directory removed and a file made at its name, both lost in an
+    # overflow: the rescan must say the DELETE|ISDIR before the CREATE (seed
+    # 1160).  -> dup-create, missing
+    "name-changes-kind-in-an-overflow": (
+        [*_BASE, ("mkdir", b"root/d"), ("create", b"root/d/f")],
+        [("storm", b"root", STORM), ("rmtree", b"root/d"), ("create", b"root/d")],
+    ),
     # The last rename is lost in a queue overflow; the rescan compares the disk
     # with the watch table (where m was already re-pathed by the adoption above),
     # not with what was reported, so m is never reported gone.  -> extra

@@ -23,6 +23,8 @@ from inwatch.inotify.wire import pack_event
 
 MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x40, 0x80, 0x100, 0x200
 DELETE_SELF, MOVE_SELF, IGNORED, ISDIR = 0x400, 0x800, 0x8000, 0x40000000
+MODIFY, ATTRIB = 0x2, 0x4
+ACCESS, CLOSE_NOWRITE, OPEN = 0x1, 0x10, 0x20
 
 
 @dataclass
@@ -67,6 +69,12 @@ class FakeKernel:
         self.after_watch: dict[str, Callable[[], None]] = {}
         self.reads = 0
         self.refuse: dict[str, int] = {}  # path -> errno add_watch fails with
+        # Listing a directory opens, reads and closes it: with *echo*, OPEN,
+        # ACCESS and CLOSE_NOWRITE (ISDIR) go to its parent's watch, named as
+        # the directory is named at each moment; *during_list* hooks run
+        # between the OPEN and the rest (a rename in the middle of a listing).
+        self.echo = False
+        self.during_list: dict[str, Callable[[], None]] = {}
 
     # --- the file system ---------------------------------------------------------------
 
@@ -111,6 +119,20 @@ class FakeKernel:
         self.nodes[node.ino] = node
         parent.children[name] = node.ino
         self._queue(parent, CREATE, name=name)
+
+    def modify(self, path: str) -> None:
+        """A write to a file: MODIFY on its directory's watch."""
+        parent, name = self._split(path)
+        self._queue(parent, MODIFY, name=name)
+
+    def attrib(self, path: str) -> None:
+        """chmod: ATTRIB on the entry's own watch (no name), then on its
+        parent's (with the name), as inotify(7) reports a directory's events."""
+        parent, name = self._split(path)
+        node = self.nodes[parent.children[name]]
+        isdir = ISDIR if node.is_dir else 0
+        self._queue(node, ATTRIB | isdir)
+        self._queue(parent, ATTRIB | isdir, name=name)
 
     def rename(self, src: str, dst: str) -> None:
         sparent, sname = self._split(src)
@@ -199,7 +221,22 @@ class FakeKernel:
         node = self._lookup(path)
         if not node.is_dir:
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory", path)
-        return [FakeEntry(self, path, n, self.nodes[i]) for n, i in node.children.items()]
+        listing = [FakeEntry(self, path, n, self.nodes[i]) for n, i in node.children.items()]
+        if self.echo:
+            self._echo(node, OPEN)
+            hook = self.during_list.pop(path, None)
+            if hook is not None:
+                hook()
+            self._echo(node, ACCESS)
+            self._echo(node, CLOSE_NOWRITE)
+        return listing
+
+    def _echo(self, node: Node, mask: int) -> None:
+        for parent in self.nodes.values():
+            for name, ino in parent.children.items():
+                if ino == node.ino:
+                    self._queue(parent, mask | ISDIR, name=name)
+                    return
 
     def stat_of(self, node: Node) -> os.stat_result:
         mode = stat.S_IFDIR | 0o755 if node.is_dir else stat.S_IFREG | 0o644

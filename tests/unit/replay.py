@@ -4,7 +4,10 @@ A tree is a set of paths relative to the watched root; directories end in "/".
 The replay applies CREATE / DELETE / MOVED_FROM / MOVED_TO (paired by cookie, or
 by ``src_pathname``) in order, and records what a reader of the events could not
 make sense of: a CREATE of an entry that exists already (a duplicate), an event
-about an entry below a directory that does not exist (a path where nothing was).
+about an entry below a directory that does not exist (a path where nothing was),
+any other event (ATTRIB, MODIFY...) about an entry the replay does not hold then
+(a stale path); only the watch's own DELETE_SELF, MOVE_SELF and IGNORED may name
+the last path of an entry that left.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 MOVED_FROM, MOVED_TO, CREATE, DELETE, ISDIR = 0x40, 0x80, 0x100, 0x200, 0x40000000
 Q_OVERFLOW = 0x4000
+_SELF = 0x400 | 0x800 | 0x8000  # DELETE_SELF, MOVE_SELF, IGNORED
 
 
 def _key(rel: str, is_dir: bool) -> str:
@@ -42,7 +46,10 @@ def replay(root: str, start: set[str], events: Iterable[Any]) -> tuple[set[str],
         parent = os.path.dirname(rel)
         if ev.mask & (CREATE | MOVED_TO) and parent and parent + "/" not in tree:
             complaints.append(f"{ev!r}: its directory {parent}/ does not exist")
-        if ev.mask & CREATE:
+        if not ev.mask & (CREATE | DELETE | MOVED_FROM | MOVED_TO | _SELF):
+            if rel + "/" not in tree and rel not in tree:
+                complaints.append(f"{ev!r}: about an entry the replay does not hold")
+        elif ev.mask & CREATE:
             if _key(rel, is_dir) in tree:
                 complaints.append(f"{ev!r}: created twice")
             tree.add(_key(rel, is_dir))

@@ -23,6 +23,15 @@ What the kernel does, and what we rely on (inotify(7)):
 - ``add_watch`` of a path returns the wd of the inode the path names *now*. If
   that is a wd we hold under another name, the directory got there by a rename
   whose events are still queued: they will move it; it is not walked twice.
+  Where the listing saw it (a *sighting*) is newer than every queued event: if
+  its rename's MOVED_TO never comes (it went into a directory not watched yet),
+  it is followed there.
+- A watch can exist on a directory we could not list (renamed or deleted
+  between ``add_watch`` and ``scandir``): it is listed once its rename has been
+  processed (:mod:`~inwatch.inotify.recover`). Events about an entry never
+  reported in a directory (there when the watch was added, gone before the
+  listing) name a path a reader never heard of: like that entry's DELETE, they
+  are not news.
 - When the queue holds ``max_queued_events``, further events are dropped and
   one ``Q_OVERFLOW`` (wd -1) is queued. We deliver it, then rescan every tree
   against what was reported (:mod:`~inwatch.inotify.recover`).
@@ -44,10 +53,8 @@ from operator import length_hint
 from typing import Any
 
 from ..event import Event
-from ..filters import Root
+from .places import Places
 from .port import KernelPort, Port
-from .recover import Recovery
-from .roots import kernel_mask
 from .state import Emit
 from .table import join
 from .wire import parse_flat
@@ -65,6 +72,8 @@ _IGNORED = 0x8000
 _ISDIR = 0x40000000
 _MASK_ADD = 0x20000000
 _ECHO = 0x1 | 0x10 | 0x20  # ACCESS, CLOSE_NOWRITE, OPEN
+# Events about a watch itself (DELETE_SELF, MOVE_SELF, UNMOUNT, Q_OVERFLOW, IGNORED).
+_ABOUT_THE_WATCH = 0x400 | _MOVE_SELF | _UNMOUNT | _Q_OVERFLOW | _IGNORED
 
 # Events that touch the table, the file baseline or the move pairer.
 _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF | _UNMOUNT
@@ -86,7 +95,7 @@ _NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 BATCH = 256
 
 
-class InotifyCore(Recovery):
+class InotifyCore(Places):
     """The inotify backend: one fd, its watch table, and the dispatcher."""
 
     def __init__(
@@ -116,6 +125,10 @@ class InotifyCore(Recovery):
         self._mounted: set[str] = set()  # new mount points, not yet looked at
         self._mounts_asked = 0.0
         self._closed = False
+        # Per read, for _leaves_later: the last record index of each directory's
+        # departure (DELETE or MOVED_FROM, ISDIR) by (wd, name); built on first
+        # need, dropped when the next read begins.
+        self._departures: dict[tuple[int, bytes], int] | None = None
         self.last_read = time.time()
 
     # --- Source ------------------------------------------------------------------------
@@ -227,6 +240,9 @@ class InotifyCore(Recovery):
 
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""
+        if self.relisted:
+            for wd in [w for w, at in self.relisted.items() if at < horizon]:
+                del self.relisted[wd]
         recent = self.recent
         if recent._items or recent._echo:
             released = recent.due(horizon)
@@ -236,7 +252,7 @@ class InotifyCore(Recovery):
             for _full, child in self.moves.gone(horizon):
                 if child is not None:
                     self._moved_out(child)
-        if self.pending:
+        if self.pending or self.unlisted:
             self.settle_pending()
 
     # --- the dispatcher ---------------------------------------------------------------
@@ -282,14 +298,17 @@ class InotifyCore(Recovery):
                 # is allocated per record (see wire.parse_flat).
                 records = self._records = zip(it, it, it, it, strict=True)
                 self._moved_to = None
+                self._departures = None
                 self.now = time.time()  # one timestamp per read, over all its batches
             else:
                 it = self._it
             now = self.now
+            started = self._started
             paths = self.table.paths
             special = self.special
             files = self.files
             held_items = self.recent._items
+            relisted = self.relisted
             echo = self.recent._echo
             quota = BATCH - len(out)
             for wd, mask, cookie, name in islice(records, quota):
@@ -298,7 +317,9 @@ class InotifyCore(Recovery):
                     if mask & _Q_OVERFLOW:
                         self._overflow(emit)
                     continue  # a watch we already dropped
-                if (held_items or echo) and self._settles(wd, mask, name, emit):
+                if (held_items or echo or relisted) and self._settles(
+                    wd, mask, name, emit, started
+                ):
                     continue  # our own listing's echo
                 if mask & slow:
                     if special or mask & not_plain_file:
@@ -331,8 +352,16 @@ class InotifyCore(Recovery):
                     emit(ev)
                     continue
                 sname = name.decode("utf-8", "surrogateescape")
-                if mask & isdir and sname and not self._known_dir(wd, sname, path):
-                    continue  # a directory never reported here (renamed away, gone)
+                if sname:
+                    if mask & isdir:
+                        if not self._known_dir(wd, sname, path):
+                            continue  # a directory never reported here (renamed away, gone)
+                    else:
+                        names = files.get(wd)
+                        if (names is None or sname not in names) and not self._known_file(
+                            wd, sname, path
+                        ):
+                            continue  # a file never reported here (see _known_file)
                 if special:
                     root = special.get(wd)
                     if root is not None:
@@ -359,7 +388,14 @@ class InotifyCore(Recovery):
             if self._unmounts:
                 self._uncover()
             recent = self.recent
-            if recent._items or recent._echo or self.moves._pending or self.pending:
+            if (
+                recent._items
+                or recent._echo
+                or self.moves._pending
+                or self.pending
+                or self.unlisted
+                or self.relisted
+            ):
                 self._settle(self._started, emit)
 
     def _known_dir(self, wd: int, name: str, path: str) -> bool:
@@ -371,9 +407,31 @@ class InotifyCore(Recovery):
         names = self.unwatched.get(wd)
         return (names is not None and name in names) or not self.root_of(wd).auto_add
 
-    def _settles(self, wd: int, mask: int, name: bytes, emit: Emit) -> bool:
+    def _known_file(self, wd: int, name: str, path: str) -> bool:
+        """Has the file *name* of *wd* been reported (its CREATE or MOVED_TO, or a
+        listing)? A file that was there when our watch was added and left before
+        our listing (renamed away, deleted) was never reported: the kernel
+        still queues its MODIFY, CLOSE_WRITE... from the moment of the watch,
+        naming an entry a reader of the events never heard of. Like its DELETE or
+        MOVED_FROM, they are not news. Always known for a root that does not
+        track its entries (no auto_add), and when a watched directory (a
+        symlink followed) has that name."""
+        if not self.root_of(wd).auto_add or self.table.wd_of(join(path, name)) is not None:
+            return True
+        names = self.unwatched.get(wd)
+        return names is not None and name in names
+
+    def _settles(self, wd: int, mask: int, name: bytes, emit: Emit, started: float) -> bool:
         """Deliver the held findings this event depends on; True to drop the
-        event itself (the echo of our own listing)."""
+        event itself (the echo of our own listing, or an event a listing made
+        since already holds)."""
+        relisted = self.relisted.get(wd) if self.relisted else None
+        if relisted is not None and started < relisted and not mask & _ABOUT_THE_WATCH:
+            # Read by a read that started before this directory was listed again
+            # at the path it has now (see roots.watch_new_dir, rewalk): queued
+            # before that listing, which holds its outcome. Reported now, it
+            # would name the new path for what happened at an older one.
+            return True
         recent = self.recent
         if name and mask & _ISDIR and mask & _ECHO and recent.is_echo(wd, name):
             return True
@@ -412,7 +470,8 @@ class InotifyCore(Recovery):
                 self.recent.drop_dirs({wd})
                 self.forget(wd)
                 return  # the directory it covered: see _uncover
-            if wd not in self.roots:
+            # (Not if its parent's DELETE was processed already: see _slow.)
+            if wd not in self.roots and self.table.wd_of(path) == wd:
                 parent = self.table.wd_of(os.path.dirname(path) or "/")
                 if parent is not None:
                     # Until the parent's DELETE (or MOVED_FROM) of it is processed,
@@ -427,11 +486,19 @@ class InotifyCore(Recovery):
             return
         if mask & _MOVE_SELF:
             self.emit_one(emit, wd, mask, cookie, name, path)
+            # One rename queues MOVED_FROM, MOVED_TO, MOVE_SELF, in that order
+            # (fsnotify_move): its MOVE_SELF before any MOVED_TO means the
+            # directory went where we have no watch. Waiting for the pairing
+            # window instead would report what happens in it next under the
+            # path a reader saw it leave.
+            if self.moves._pending and self.moves.take(lambda item: item[1] == wd):
+                self._moved_out(wd)
             if wd in self.root_ids:
                 self._follow_root(wd, path)
             return
         if mask & (_CREATE | _MOVED_TO):
-            self._arrival(wd, mask, cookie, name, path, emit)
+            leaves = bool(mask & _ISDIR) and self._leaves_later(wd, raw_name)
+            self._arrival(wd, mask, cookie, name, path, emit, leaves)
             return
         # DELETE or MOVED_FROM. An entry never reported (it was there before our
         # watch and went before our listing) is no news to a reader: dropped.
@@ -449,7 +516,14 @@ class InotifyCore(Recovery):
                     self.moves.depart(cookie, (full, child), self._started)
                 elif child is not None:
                     self._moved_out(child)
-            # DELETE|ISDIR: the child's own IGNORED cleans up after it.
+            elif child is not None:
+                # DELETE|ISDIR: the child's own IGNORED cleans up after it, but
+                # that IGNORED (and its DELETE_SELF) can come late: the kernel
+                # queues them when the inode is finally released, which a
+                # reader of it (our listing, rm -rf itself) delays. Meanwhile it
+                # is no longer below its parent: a rename of an ancestor must
+                # not re-path it to where it never was.
+                self.table._unlink(full, child)
         else:
             files = self.files.get(wd)
             if files is None or name not in files:
@@ -459,91 +533,48 @@ class InotifyCore(Recovery):
                 self.moves.depart(cookie, (full, None), self._started)
         self.emit_one(emit, wd, mask, cookie, name, path)
 
-    def _uncover(self) -> None:
-        """File systems were unmounted (UNMOUNT, then IGNORED, for every watch
-        on one). If one was mounted on a directory of a watched tree, that
-        directory is uncovered: the tree lost the mounted contents and gained
-        the directory's own. Said as synthetic events (the directory deleted,
-        then created with what it holds), and the uncovered directory is
-        watched. The mount's root is the unmounted watch whose parent was not
-        unmounted with it."""
-        gone = self._unmounts
-        self._unmounts = {}
-        gone_paths = set(gone.values())
-        for wd, path in sorted(gone.items(), key=lambda item: len(item[1])):
-            parent_path = os.path.dirname(path) or "/"
-            if parent_path in gone_paths or path == parent_path:
-                continue  # inside the unmounted file system, or "/"
-            if self.port.was_mount_point(path) is False:
-                continue  # inside it too: its parent's UNMOUNT is in a later read
-            if wd in self.table.paths:
-                if wd in self.roots:
-                    continue  # a watched root: nothing of ours is uncovered
-                self.drop_subtree(wd, remove_from_kernel=False)  # IGNOREDs queued
-            parent = self.table.wd_of(parent_path)
-            if parent is None:
-                continue
-            root = self.root_of(parent)
-            name = os.path.basename(path)
-            until = self.port.clock()
-            self.recent.hold(parent, name, _DELETE | _ISDIR, "rescan", until)
-            if root.auto_add:
-                self.recent.hold(parent, name, _CREATE | _ISDIR, "rescan", until)
-                self.watch_new_dir(path, parent, root, "rescan")
-
-    def _cover(self) -> None:
-        """File systems were mounted: one mounted on a directory of a watched tree
-        hides the directory (its watch now sees nothing) and shows the mounted
-        root. Said as synthetic events (the directory deleted, then created with
-        what the mount holds), and the mounted root is watched."""
-        with self._read_lock:
-            points = sorted(self._mounted, key=len)
-            self._mounted.clear()
-        for point in points:
-            parent = self.table.wd_of(os.path.dirname(point) or "/")
-            if parent is None or point == "/":
-                continue
-            root = self.root_of(parent)
-            name = os.path.basename(point)
-            if not root.auto_add or root.excludes(point, name):
-                continue
-            old = self.table.wd_of(point)
-            try:
-                now = self.port.add_watch(point, kernel_mask(root) | _MASK_ADD)
-            except OSError:
-                continue
-            if now == old:
-                continue  # watched already (mounted before we walked there)
-            if now not in self.table.paths:
-                self.port.rm_watch(now)  # watch_new_dir adds it again, its way
-            if old is not None:
-                self.drop_subtree(old, remove_from_kernel=True)  # the hidden directory
-                until = self.port.clock()
-                self.recent.hold(parent, name, _DELETE | _ISDIR, "rescan", until)
-            self.recent.hold(parent, name, _CREATE | _ISDIR, "rescan", self.port.clock())
-            self.watch_new_dir(point, parent, root, "rescan")
-
     def _moved_out(self, child: int) -> None:
         """The directory *child* left with no MOVED_TO: moved out of the watched
         set, unless a listing saw it arrive inside (into a directory that was not
         watched yet, so no MOVED_TO was queued): then it is re-pathed and its
         contents reported there (a reader of the events saw it leave)."""
-        seen = self.sightings.pop(child, None)
-        if seen is not None and seen[1] in self.table.paths and child in self.table.paths:
-            path, parent = seen
-            root = self.root_of(parent)
-            self.table.move(child, path, parent)
-            # Its watches have their full masks: listing the subtree again would
-            # make them report our own reads. Quiet them meanwhile (the walk
-            # widens them again when done).
-            full_mask = kernel_mask(root)
-            if full_mask & _ECHO:
-                self.widen(child, full_mask & ~_ECHO, replace=True)
-            self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+        if self.follow_sighting(child):
             return
         self.drop_subtree(child, remove_from_kernel=True)
 
-    def _arrival(self, wd: int, mask: int, cookie: int, name: str, path: str, emit: Emit) -> None:
+    def _leaves_later(self, wd: int, raw_name: bytes) -> bool:
+        """Does the directory this CREATE (or MOVED_TO) brings leave its name
+        again later in the same read (a DELETE or MOVED_FROM of that name)?
+
+        ``add_watch`` watches whatever the path names *now*: by then another
+        directory may have taken the name (``mkdir b; mv b x/m3; mv y b``,
+        all queued before we read), and watching and listing it here would report
+        its contents under this directory's name, then follow this directory's
+        rename with the wrong watch. Indexed once per read (one pass over its
+        flat records), so a read full of new directories stays linear."""
+        flat = self._flat
+        # The record being dispatched: zip took its four fields off the iterator.
+        here = (len(flat) - length_hint(self._it)) // 4 - 1
+        departures = self._departures
+        if departures is None:
+            departures = self._departures = {}
+            leave, isdir = _DELETE | _MOVED_FROM, _ISDIR
+            for i in range(0, len(flat), 4):
+                mask = flat[i + 1]
+                if mask & isdir and mask & leave:
+                    departures[(flat[i], flat[i + 3])] = i // 4
+        return departures.get((wd, raw_name), -1) > here
+
+    def _arrival(
+        self,
+        wd: int,
+        mask: int,
+        cookie: int,
+        name: str,
+        path: str,
+        emit: Emit,
+        leaves: bool = False,
+    ) -> None:
         root = self.root_of(wd)
         src: str | None = None
         moved_wd: int | None = None
@@ -563,16 +594,32 @@ class InotifyCore(Recovery):
         names = self.unwatched.get(wd)
         if names:
             names.discard(name)
+        if src is not None and self.recent._echo:
+            from_wd = self.table.wd_of(os.path.dirname(src) or "/")
+            if from_wd is not None:
+                self.recent.carry_echo(
+                    from_wd, os.fsencode(os.path.basename(src)), wd, os.fsencode(name)
+                )
         if moved_wd is not None and moved_wd in self.table.paths:
-            self.sightings.pop(moved_wd, None)
+            # A sighting is where a listing saw the directory, after every event
+            # queued so far: a paired rename processed now is older than it, so
+            # it stands unless this rename is the one that took it there.
+            seen = self.sightings.get(moved_wd)
+            if seen is not None and seen[1] == wd and os.path.basename(seen[0]) == name:
+                del self.sightings[moved_wd]
             self.table.move(moved_wd, full, wd)
             self.emit_one(emit, wd, mask, cookie, name, path, src)
-            if moved_wd in self.pending:
+            if moved_wd in self.pending or moved_wd in self.unlisted:
                 self.settle_pending()
             return
         self.emit_one(emit, wd, mask, cookie, name, path, src)
         if root.auto_add:
-            self.watch_new_dir(full, wd, root, "scan")
+            if leaves:
+                # Reported, not watched here: its DELETE or MOVED_FROM (later in
+                # this read) is news, and a MOVED_TO watches it where it went.
+                self.note_unwatched(wd, name)
+            else:
+                self.watch_new_dir(full, wd, root, "scan")
 
     def _arrives_later(self, cookie: int) -> bool:
         """Can the MOVED_TO of the MOVED_FROM being dispatched still come?
@@ -592,38 +639,6 @@ class InotifyCore(Recovery):
                 flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 1] & _MOVED_TO
             }
         return cookie in self._moved_to
-
-    def _follow_root(self, wd: int, path: str) -> None:
-        """A watched root was renamed: follow it to where it went.
-
-        inotify does not say where. We look for the root's inode in its old
-        parent directory (``mv dir dir.old``, the common case); found, the
-        tree's paths follow it. Not found (moved elsewhere), its path becomes
-        ``PATH-unknown-path`` (pyinotify's spelling), so that no later event
-        names a path where the entry is not.
-        """
-        dev_ino = self.root_ids[wd]
-        parent = os.path.dirname(path) or "."
-        where = None
-        try:
-            for entry in self.port.scandir(parent):
-                if entry.inode() == dev_ino[1] and entry.is_dir(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    if (st.st_dev, st.st_ino) == dev_ino:
-                        where = entry.path
-                        break
-        except OSError:
-            pass
-        if where == path:
-            return
-        if where is None:
-            where = path + "-unknown-path"
-        elif parent == "." and not path.startswith("./"):
-            where = os.path.basename(where)
-        self.table.move(wd, where, None)
-        root = self.roots.get(wd)
-        if isinstance(root, Root):
-            root.path = where
 
     # --- lifetime -------------------------------------------------------------------
 

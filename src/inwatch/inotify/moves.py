@@ -10,11 +10,15 @@ MOVED_FROM; a move in, only the MOVED_TO.
 One rule for files and directories: a departure is *gone* (moved out) once a
 ``read(2)`` that started at least ``window`` seconds after the read that
 brought the MOVED_FROM has been processed without its MOVED_TO. Until then it
-waits; :meth:`MovePairer.deadline` tells the driver when to read again.
+waits; :meth:`MovePairer.deadline` tells the driver when to read again. For a
+directory it is gone sooner: ``fsnotify_move`` queues MOVED_FROM, MOVED_TO, then
+the directory's own MOVE_SELF, so a MOVE_SELF processed before the MOVED_TO
+means no MOVED_TO is coming (:meth:`MovePairer.take`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["MOVE_WINDOW", "MovePairer"]
@@ -52,6 +56,11 @@ class MovePairer(Generic[T]):
             return []
         out = [c for c, (due, _) in self._pending.items() if due <= horizon]
         return [self._pending.pop(c)[1] for c in out]
+
+    def take(self, match: Callable[[T], bool]) -> list[T]:
+        """The departures whose item *match* accepts, forgotten (settled now)."""
+        found = [c for c, (_, item) in self._pending.items() if match(item)]
+        return [self._pending.pop(c)[1] for c in found]
 
     def deadline(self) -> float | None:
         """When a read must start to settle the oldest departure."""

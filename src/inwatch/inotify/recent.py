@@ -85,16 +85,35 @@ class Recent:
             self._by_child[child] = seq
 
     def adopt(self, wd: int, name: str, child: int) -> None:
-        """The held directory *name* in *wd* got its own watch *child*."""
+        """The held directory *name* in *wd* got its own watch *child*.
+
+        A directory can be held under two names: listed at its first, renamed,
+        then found again by a listing of its new parent (the rename's events
+        still queued). What the kernel queued inside it before the rename
+        happened at the first name, so that finding stays the one its contents
+        depend on: a later one never takes its place."""
+        anchored = self._by_child.get(child)
         for seq in self._by_key.get((wd, name), ()):
             item = self._items[seq]
-            if item.child is None:
+            # A held DELETE of that name (the directory a mount hid, say) is
+            # about what was there before: never the anchor of what is there.
+            if item.child is None and not item.mask & _DEPARTURES:
                 self._items[seq] = item._replace(child=child)
-                self._by_child[child] = seq
+                if anchored is None or anchored not in self._items:
+                    self._by_child[child] = anchored = seq
 
     def quiet(self, wd: int, name: bytes, until: float) -> None:
         """Drop OPEN/ACCESS/CLOSE_NOWRITE of *name* on *wd* until *until* is passed."""
         self._echo[(wd, name)] = until
+
+    def carry_echo(self, wd: int, name: bytes, to_wd: int, to_name: bytes) -> None:
+        """The directory *name* in *wd* was renamed to *to_name* in *to_wd*: the
+        rest of our listing's echo names it there (the kernel names an entry by
+        its name at the time of each event, and a rename can fall between the
+        OPEN and the CLOSE_NOWRITE of our listing)."""
+        until = self._echo.get((wd, name))
+        if until is not None:
+            self._echo[(to_wd, to_name)] = until
 
     def is_echo(self, wd: int, name: bytes) -> bool:
         return (wd, name) in self._echo

@@ -13,6 +13,13 @@ has then: subdirectories that were reported but never watched and that exist
 now are watched and their contents reported. ``add_watch`` of the path is
 the identity check: if it gives back another wd, the path is stale (the rename
 that moved our directory is still queued) and the listing waits.
+
+An *unlisted* directory is one we watch but could not list: ``add_watch``
+returned its wd, then ``scandir`` failed with ENOENT (it was renamed, or
+deleted, in between). Its watch follows its inode, so the rename's events
+re-path it; what it held before our watch was never reported. It is listed
+(and what it holds reported) once ``add_watch`` of its path in the table gives
+back its own wd, the same identity check.
 """
 
 from __future__ import annotations
@@ -99,14 +106,11 @@ class Recovery(Roots):
         )
         hold = self.recent.hold
         until = self.port.clock()
-        for name in d.created_files:
-            hold(wd, name, _CREATE, "rescan", until)
-        for name in d.modified:
-            hold(wd, name, _MODIFY, "rescan", until)
+        # Departures first: a name that changed kind while we were blind (a
+        # directory removed, a file made at its name) is deleted, then created,
+        # in that order (held findings are released in the order held).
         for name in d.deleted_files:
             hold(wd, name, _DELETE, "rescan", until)
-        if d.files_now or wd in self.files:
-            self.files[wd] = d.files_now
         for name in d.deleted_dirs:
             self.unwatched[wd].discard(name)
             hold(wd, name, _DELETE | _ISDIR, "rescan", until)
@@ -115,6 +119,12 @@ class Recovery(Roots):
                 self.drop_subtree(child, remove_from_kernel=True)
             # else: found again under another name (moved while blind)
             hold(wd, name, _DELETE | _ISDIR, "rescan", until)
+        for name in d.created_files:
+            hold(wd, name, _CREATE, "rescan", until)
+        for name in d.modified:
+            hold(wd, name, _MODIFY, "rescan", until)
+        if d.files_now or wd in self.files:
+            self.files[wd] = d.files_now
         for name in d.created_dirs:
             hold(wd, name, _CREATE | _ISDIR, "rescan", until)
             self.watch_new_dir(join(path, name), wd, root, "rescan")
@@ -124,7 +134,10 @@ class Recovery(Roots):
         return d.visit
 
     def settle_pending(self) -> None:
-        """List again the directories in which a subdirectory got away from us."""
+        """List again the directories in which a subdirectory got away from us,
+        and list those we watch but could never list."""
+        if self.unlisted:
+            self._settle_unlisted()
         for wd in list(self.pending):
             path = self.table.paths.get(wd)
             if path is None:
@@ -149,3 +162,32 @@ class Recovery(Roots):
                 if self._is_dir(full, root.follow):
                     names.discard(name)
                     self.watch_new_dir(full, wd, root, "scan")
+
+    def _settle_unlisted(self) -> None:
+        """A directory watched but never listed (see roots.watch_new_dir) is
+        listed once ``add_watch`` of the path the table has for it gives back
+        its own wd: the inode is at that path *now*, so the queue has caught up
+        with the rename that made its listing fail (a stale path gives ENOENT
+        or another wd: wait; a deletion ends it with IGNORED; a move out of the
+        tree, with MOVED_FROM)."""
+        for wd in list(self.unlisted):
+            path = self.table.paths.get(wd)
+            parent = None if path is None else self.table.wd_of(os.path.dirname(path) or "/")
+            if path is None or parent is None:
+                self.unlisted.discard(wd)  # left the tree (or a root): nothing to list
+                continue
+            root = self.root_of(wd)
+            full_mask = kernel_mask(root)
+            try:
+                again = self.port.add_watch(path, (full_mask & ~ECHO) | _MASK_ADD)
+            except OSError:
+                continue  # the path is stale: the rename is still queued
+            if again != wd:
+                if again not in self.table.paths:
+                    self.port.rm_watch(again)
+                continue  # another directory now has that name: wait for the queue
+            self.unlisted.discard(wd)
+            if full_mask & ECHO:
+                # Listing it must not make its watch report our own reads.
+                self.widen(wd, full_mask & ~ECHO, replace=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True)

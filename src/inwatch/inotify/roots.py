@@ -18,6 +18,7 @@ from ..knobs import watch_limit_error
 from . import walk
 from .port import DirEntryLike
 from .state import TreeState
+from .table import join
 
 __all__ = ["ECHO", "INTERNAL", "Roots", "kernel_mask"]
 
@@ -236,6 +237,7 @@ class Roots(TreeState):
         recent = self.recent
         unwatched = self.unwatched
         plain_root = root.is_default  # asked once a walk, not once a directory
+        watched: dict[str, int] = {}  # path -> wd, of what this walk watched
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd
@@ -251,7 +253,10 @@ class Roots(TreeState):
                         # comes (moved from its old place into a directory that
                         # was not watched yet).
                         self.sightings[wd] = (p, parent_wd)
-                        self.recent.adopt(parent_wd, os.path.basename(p), wd)
+                        # Not adopted: the events queued in it before the rename
+                        # happened under its old name, known to a reader (or held
+                        # there); they must not release this later finding ahead
+                        # of the queue (see Recent.adopt).
                         # Reported here (the listing's CREATE), watched elsewhere:
                         # a rescan must not report it a second time.
                         self.note_unwatched(parent_wd, os.path.basename(p))
@@ -264,6 +269,7 @@ class Roots(TreeState):
                     table.add(wd, p, parent_wd)  # what register does for a default root
                 else:
                     self.register(wd, p, root, parent_wd)
+            watched[p] = wd
             if parent_wd is not None:
                 name = p[p.rfind("/") + 1 :]  # os.path.basename, without the call
                 if recent._items:  # nothing held (the common case): nothing to adopt
@@ -278,6 +284,13 @@ class Roots(TreeState):
             return wd
 
         def on_gone(p: str, parent_wd: int | None) -> None:
+            wd = watched.get(p)
+            if wd is not None and paths.get(wd) == p:
+                # Watched, then its listing failed: renamed (or deleted) in
+                # between. Its watch follows it; it is listed once its rename
+                # is processed (see recover._settle_unlisted).
+                self.unlisted.add(wd)
+                return
             if parent_wd is not None:
                 self.note_unwatched(parent_wd, os.path.basename(p))
                 self.pending.add(parent_wd)
@@ -357,6 +370,31 @@ class Roots(TreeState):
         if names:
             self.files[wd] = names
 
+    def follow_sighting(self, child: int) -> bool:
+        """Follow the directory *child* to where a listing last saw it (its
+        sighting), re-path its subtree and list it again there; False if there
+        is no such sighting (it left the watched set)."""
+        seen = self.sightings.pop(child, None)
+        paths = self.table.paths
+        if seen is None or seen[1] not in paths or child not in paths:
+            return False
+        parent = seen[1]
+        # At its parent's path now (the parent may have been renamed since).
+        path = join(paths[parent], os.path.basename(seen[0]))
+        root = self.root_of(parent)
+        self.table.move(child, path, parent)
+        # From here on its events name it there, after the listing's CREATE
+        # of that name (still held, if the queue has not caught up with it).
+        self.recent.adopt(parent, os.path.basename(path), child)
+        # Its watches have their full masks: listing the subtree again would
+        # make them report our own reads. Quiet them meanwhile (the walk
+        # widens them again when done).
+        full_mask = kernel_mask(root)
+        if full_mask & ECHO:
+            self.widen(child, full_mask & ~ECHO, replace=True)
+        self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+        return True
+
     def watch_new_dir(
         self, full: str, parent: int, root: Root, origin: str, rewalk: bool = False
     ) -> None:
@@ -373,7 +411,7 @@ class Roots(TreeState):
                 self.note_file(wd, name)
                 recent.hold(wd, name, _CREATE, origin, clock())
 
-        seen: set[int] | None = None
+        seen: set[int] = set()  # the wds this walk watched (or re-registered)
         before: list[int] = []
         if rewalk:
             # The subtree is listed again from scratch: what it holds now is what
@@ -386,7 +424,11 @@ class Roots(TreeState):
             for wd in before:
                 self.files.pop(wd, None)
                 self.unwatched.pop(wd, None)
-            seen = set()
+            # What an earlier listing found there and still holds is found again
+            # (or is gone): held twice, it would be reported twice.
+            recent.drop_dirs(set(before))
+        # Every event queued before this moment is in the listing that follows.
+        began = clock()
         try:
             wd = self.walk(
                 full,
@@ -396,7 +438,11 @@ class Roots(TreeState):
                 on_entry,
                 self.runtime_error,
                 None,
-                known_ok=origin == "rescan" or rewalk,
+                # Only a rescan after an overflow takes over a directory found
+                # under another name (its rename's events may be lost). In any
+                # other listing, that rename is still queued: the directory is
+                # a sighting, and the queue moves it for a reader.
+                known_ok=origin == "rescan",
                 report_known=rewalk,
                 seen=seen,
             )
@@ -404,16 +450,41 @@ class Roots(TreeState):
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                 # Renamed or deleted before we got to it: its own events (still
                 # queued) say which; until then it is reported but unwatched.
-                self.note_unwatched(parent, os.path.basename(full))
-                self.pending.add(parent)
+                unlisted = self.table.wd_of(full)
+                ours = unlisted in seen or (rewalk and before[:1] == [unlisted])
+                if unlisted is not None and ours and unlisted in self.table.paths:
+                    # Watched (by this walk, or before a rewalk), never listed at
+                    # this name: it was renamed (or deleted) after our add_watch
+                    # (or, for a rewalk, after it was last seen here). Its watch follows its
+                    # inode, so the rename's MOVED_FROM/MOVED_TO will re-path it;
+                    # then it is listed (settle_pending). What it held before is
+                    # not known here: nothing of it is kept or held meanwhile.
+                    for sub in self.table.subtree(unlisted)[1:]:
+                        if sub in self.table.paths:
+                            self.drop_subtree(sub, remove_from_kernel=True)
+                    self.recent.drop_dirs({unlisted})
+                    self.files.pop(unlisted, None)
+                    self.unwatched.pop(unlisted, None)
+                    self.unlisted.add(unlisted)
+                else:
+                    self.note_unwatched(parent, os.path.basename(full))
+                    self.pending.add(parent)
             else:
                 self.runtime_error(exc)
             return
         if wd >= 0 and mask_k & ECHO:
             recent.quiet(parent, os.fsencode(os.path.basename(full)), clock())
-        if seen is not None:
+        if rewalk:
+            # The subtree was listed again at the path it has now: events about
+            # it that were queued before (read by a read that started before
+            # *began*) happened where it was then, and the listing holds what
+            # they did. They are not reported (see core._settles).
+            for wd in seen:
+                self.relisted[wd] = began
             for gone in before:
-                if gone not in seen and gone in self.table.paths:
+                # Not in it any more: seen elsewhere by a listing (followed
+                # there), or gone from the watched set.
+                if gone not in seen and gone in self.table.paths and not self.follow_sighting(gone):
                     self.drop_subtree(gone, remove_from_kernel=True)
 
 

@@ -55,6 +55,14 @@ class TreeState:
         # Directories to list again once the queue explains why a listing inside
         # them failed (a subdirectory renamed or deleted before we got to it).
         self.pending: set[int] = set()
+        # Watched directories whose listing failed (renamed or deleted between
+        # our add_watch and our scandir): what they held before the watch was
+        # never reported. Listed once the queue has explained where they went
+        # (see recover.settle_pending).
+        self.unlisted: set[int] = set()
+        # wd -> when a rewalk began listing it again at the path it has now:
+        # events read by a read that started before then are in that listing.
+        self.relisted: dict[int, float] = {}
         # wd -> (path, parent wd) where a listing found a directory we watch
         # under another name (see roots.walk).
         self.sightings: dict[int, tuple[str, int]] = {}
@@ -80,6 +88,8 @@ class TreeState:
         self.files.pop(wd, None)
         self.unwatched.pop(wd, None)
         self.pending.discard(wd)
+        self.unlisted.discard(wd)
+        self.relisted.pop(wd, None)
         self.roots.pop(wd, None)
         self.root_ids.pop(wd, None)
         self.sightings.pop(wd, None)

@@ -51,6 +51,10 @@ class WatchManager:
         # wds the program removed (rm_watch, del_watch): events of theirs still
         # queued are not theirs to adopt again (pyinotify drops them too).
         self._removed: set[int] = set()
+        # Directories announced (IN_CREATE|IN_ISDIR processed) under a path the
+        # Watcher no longer has (renamed or gone since it read the event): their
+        # parent Watch, by that path, for their events to come (see _unknown).
+        self._announced_at: dict[str, Watch] = {}
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
@@ -158,7 +162,13 @@ class WatchManager:
         If the Watcher already forgot it (created and removed within one read),
         its events still come, and :meth:`_unknown` adopts it from them."""
         wd = self._watcher.wd_of(pathname)
-        if wd is not None and wd not in self._wmd:
+        if wd is None:
+            # Its events, if any, carry the path it had when the Watcher read
+            # them: this one. Bounded: the oldest are forgotten first.
+            if len(self._announced_at) >= 4096:
+                del self._announced_at[next(iter(self._announced_at))]
+            self._announced_at[key(pathname)] = parent
+        elif wd not in self._wmd:
             path = self._table.get(wd)
             if path is not None:
                 self._adopt(wd, path, parent)
@@ -171,8 +181,10 @@ class WatchManager:
         parent is a watch of ours (the one that reported the directory)."""
         if wd in self._removed:
             return None
+        parent: Watch | None = self._announced_at.pop(key(path), None)
+        if parent is not None:
+            return self._adopt(wd, path, parent)
         parent_path = os.path.dirname(path)
-        parent: Watch | None = None
         parent_wd = self._watcher.wd_of(parent_path)
         if parent_wd is not None and parent_wd != wd:
             parent = self._wmd.get(parent_wd)
@@ -182,6 +194,18 @@ class WatchManager:
                 if key(watch.path) == wanted:
                     parent = watch
                     break
+        if parent is None:
+            # The event's path is stale: the Watcher processed later renames
+            # (of this directory or an ancestor) before this event reached us.
+            # Its current path in the Watcher's table says where it is now: the
+            # nearest ancestor we hold there is the watch it inherits from.
+            now = self._table.get(wd)
+            up = None if now is None else os.path.dirname(now)
+            while parent is None and up and up != os.path.dirname(up):
+                up_wd = self._watcher.wd_of(up)
+                if up_wd is not None and up_wd != wd:
+                    parent = self._wmd.get(up_wd)
+                up = os.path.dirname(up)
         if parent is None:
             return None
         return self._adopt(wd, path, parent)
