@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,8 +196,26 @@ class _HookedPort(KernelPort):
         return entries
 
 
+_PORTS: list[_HookedPort] = []
+
+
+@pytest.fixture(autouse=True)
+def _every_hook_fired() -> Iterator[None]:
+    """A hook that never ran forced no race: the test would pass for nothing."""
+    _PORTS.clear()
+    yield
+    unfired = [
+        (path, kind)
+        for port in _PORTS
+        for kind, hooks in (("after_watch", port.after_watch), ("after_list", port.after_list))
+        for path in hooks
+    ]
+    assert not unfired, f"hooks that never ran: {unfired}"
+
+
 def _core(root: str) -> tuple[_HookedPort, InotifyCore]:
     port = _HookedPort()
+    _PORTS.append(port)
     core = InotifyCore(port=port)
     core.add_root(
         root,
