@@ -174,12 +174,15 @@ def test_mount_over_a_watched_directory_is_seen(harness: MakeHarness, tmpfs: Pat
 
 class _HookedPort(KernelPort):
     """The real kernel port; *after_watch*/*after_list* run a real operation
-    right after add_watch/scandir of a path returns (once)."""
+    right after add_watch/scandir of a path returns (once); *during_list* runs
+    one after the listing opened the directory, before it reads and closes it
+    (the OPEN queued, the ACCESS and CLOSE_NOWRITE not yet)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.after_watch: dict[str, Callable[[], object]] = {}
         self.after_list: dict[str, Callable[[], object]] = {}
+        self.during_list: dict[str, Callable[[], object]] = {}
 
     def add_watch(self, path: str, mask: int) -> int:
         wd = super().add_watch(path, mask)
@@ -189,7 +192,13 @@ class _HookedPort(KernelPort):
         return wd
 
     def scandir(self, path: str) -> list[DirEntryLike]:
-        entries = super().scandir(path)
+        during = self.during_list.pop(path, None)
+        if during is None:
+            entries = super().scandir(path)
+        else:
+            with os.scandir(path) as it:  # opendir: OPEN
+                during()
+                entries = list(it)  # getdents: ACCESS; then closedir: CLOSE_NOWRITE
         hook = self.after_list.pop(path, None)
         if hook is not None:
             hook()
@@ -450,5 +459,31 @@ def test_forced_subdirectory_renamed_between_watch_and_listing(scratch: str) -> 
         port.after_watch[j(n, "s", "m")] = lambda: os.rename(j(n, "s"), j(n, "t"))
         _sh("mkdir -p N.tmp/s/m; touch N.tmp/s/m/f; mv N.tmp N", scratch)
         _check(scratch, set(), _drain(core, scratch))
+    finally:
+        core.close()
+
+
+def test_forced_listing_echo_of_a_directory_followed_and_relisted(scratch: str) -> None:
+    """The listing of X/a0 opens a0; meanwhile mkdir C; mv X C/cd (C not watched
+    yet: no MOVED_TO) and a concurrent read takes those events; then the
+    listing reads and closes a0. X is followed to C/cd and listed again; the
+    ACCESS and CLOSE_NOWRITE of a0 from the first listing, queued before that,
+    are our own work (ground truth, seed 48, threaded: own-read)."""
+    _sh("mkdir X", scratch)
+    port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+
+        def meanwhile() -> None:
+            _sh("mkdir C; mv X C/cd", scratch)
+            core.read_raw()  # what the threaded driver's read-ahead does meanwhile
+
+        port.during_list[j(scratch, "X", "a0")] = meanwhile
+        _sh("mkdir X/a0", scratch)
+        events = _drain(core, scratch)
+        _check(scratch, {"X/"}, events)
+        echo = [e for e in events if e.mask & (OPEN | ACCESS | CLOSE_NOWRITE)]
+        assert echo == [], describe(events)
+        assert j(scratch, "C", "cd", "a0") in pathnames(events, CREATE), describe(events)
     finally:
         core.close()

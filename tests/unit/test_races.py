@@ -506,3 +506,28 @@ def test_subdirectory_renamed_between_its_watch_and_its_listing_is_listed() -> N
     fk.after_watch[f"{ROOT}/N/s/m"] = lambda: fk.rename(f"{ROOT}/N/s", f"{ROOT}/N/t")
     events = run(fk, core)
     check(fk, core, set(), events)
+
+
+def test_our_listing_echo_is_ours_when_its_directory_is_followed_and_relisted() -> None:
+    """The listing of X/a0 opens a0; meanwhile mkdir C; mv X C/cd (C not
+    watched yet: no MOVED_TO) and a concurrent read (the read-ahead thread)
+    takes those events; then the listing reads and closes a0. X is followed to
+    where the walk of C saw it and listed again there, and the rest of the
+    first listing's echo (ACCESS, CLOSE_NOWRITE of a0 on X's watch, queued
+    before that relisting) is still our own work, not news at C/cd/a0 (ground
+    truth, seed 48, threaded: own-read)."""
+    fk, core = setup("X/")
+    run(fk, core)
+    fk.echo = True
+    fk.mkdir(f"{ROOT}/X/a0")
+
+    def meanwhile() -> None:
+        fk.mkdir(f"{ROOT}/C")
+        fk.rename(f"{ROOT}/X", f"{ROOT}/C/cd")
+        core.read_raw()
+
+    fk.during_list[f"{ROOT}/X/a0"] = meanwhile
+    events = run(fk, core)
+    check(fk, core, {"X/"}, events)
+    echo = [(e.maskname, e.pathname) for e in events if e.mask & (0x1 | 0x10 | 0x20)]
+    assert echo == [], events

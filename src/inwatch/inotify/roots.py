@@ -425,8 +425,9 @@ class Roots(TreeState):
                 self.files.pop(wd, None)
                 self.unwatched.pop(wd, None)
             # What an earlier listing found there and still holds is found again
-            # (or is gone): held twice, it would be reported twice.
-            recent.drop_dirs(set(before))
+            # (or is gone): held twice, it would be reported twice. The echo
+            # of that earlier listing stays ours (see Recent.drop_held).
+            recent.drop_held(set(before))
         # Every event queued before this moment is in the listing that follows.
         began = clock()
         try:
@@ -462,7 +463,7 @@ class Roots(TreeState):
                     for sub in self.table.subtree(unlisted)[1:]:
                         if sub in self.table.paths:
                             self.drop_subtree(sub, remove_from_kernel=True)
-                    self.recent.drop_dirs({unlisted})
+                    self.recent.drop_held({unlisted})
                     self.files.pop(unlisted, None)
                     self.unwatched.pop(unlisted, None)
                     self.unlisted.add(unlisted)
