@@ -531,3 +531,23 @@ def test_our_listing_echo_is_ours_when_its_directory_is_followed_and_relisted() 
     check(fk, core, {"X/"}, events)
     echo = [(e.maskname, e.pathname) for e in events if e.mask & (0x1 | 0x10 | 0x20)]
     assert echo == [], events
+
+
+def test_unlisted_directory_does_not_report_again_what_the_kernel_reported() -> None:
+    """The walk of a new S/P watches S/P/m; before m is listed, mv S/P T/b7 and
+    mv T/f T/b7/m/g. m's listing fails (ENOENT); the rename re-paths it and the
+    kernel reports g's MOVED_TO in it, processed before m is listed at T/b7/m.
+    That listing finds g, already reported: not a second CREATE (ground truth,
+    seed 34, blocking: dup-create)."""
+    start = {"S/", "T/", "T/f"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+
+    def meanwhile() -> None:
+        fk.rename(f"{ROOT}/S/P", f"{ROOT}/T/b7")
+        fk.rename(f"{ROOT}/T/f", f"{ROOT}/T/b7/m/g")
+
+    fk.after_watch[f"{ROOT}/S/P/m"] = meanwhile
+    fk.makedirs(f"{ROOT}/S/P/m/c")
+    events = run(fk, core)
+    check(fk, core, start, events)

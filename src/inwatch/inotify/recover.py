@@ -190,4 +190,4 @@ class Recovery(Roots):
             if full_mask & ECHO:
                 # Listing it must not make its watch report our own reads.
                 self.widen(wd, full_mask & ~ECHO, replace=True)
-            self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True, keep_known=True)
