@@ -190,4 +190,24 @@ class Recovery(Roots):
             if full_mask & ECHO:
                 # Listing it must not make its watch report our own reads.
                 self.widen(wd, full_mask & ~ECHO, replace=True)
-            self.watch_new_dir(path, parent, root, "scan", rewalk=True, keep_known=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True, known=self._known_in(wd))
+
+    def _known_in(self, top: int) -> tuple[dict[int, set[str]], set[str]]:
+        """What a reader knows in the subtree of *top* (an unlisted directory):
+        the files by directory wd, the directories by path. The kernel's events
+        in it since its watch (a CREATE, a MOVED_TO, a subdirectory and what
+        that one's listing found) were processed before its listing at last;
+        found again by that listing, they would be created twice (ground
+        truth, seed 34: dup-create)."""
+        files: dict[int, set[str]] = {}
+        dirs: set[str] = set()
+        paths = self.table.paths
+        for wd in self.table.subtree(top):
+            path = paths[wd]
+            if wd != top:
+                dirs.add(path)
+            if wd in self.files:
+                files[wd] = set(self.files[wd])
+            for name in self.unwatched.get(wd, ()):
+                dirs.add(join(path, name))
+        return files, dirs

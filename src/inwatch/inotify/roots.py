@@ -402,22 +402,16 @@ class Roots(TreeState):
         root: Root,
         origin: str,
         rewalk: bool = False,
-        keep_known: bool = False,
+        known: tuple[dict[int, set[str]], set[str]] | None = None,
     ) -> None:
         """Watch a directory that appeared in *parent*, then hold what is already
-        in it as synthetic CREATEs (released once the queue has caught up).
-
-        With *rewalk* and *keep_known* (a directory watched but never listed,
-        listed at last: recover._settle_unlisted), what a reader already knows
-        in the subtree is not reported again: the kernel's events about it
-        since its watch (a CREATE, a MOVED_TO, a subdirectory and what its own
-        listing found) were processed before this listing, and found again
-        here they would be created twice (ground truth, seed 34: dup-create)."""
+        in it as synthetic CREATEs (released once the queue has caught up),
+        except what *known* says a reader knows already: files by directory
+        wd, directories by path (see recover._settle_unlisted)."""
         mask_k = kernel_mask(root) | _ONLYDIR
         recent = self.recent
         clock = self.port.clock
-        known_files: dict[int, set[str]] = {}
-        known_dirs: set[str] = set()
+        known_files, known_dirs = known or ({}, set())
 
         def on_entry(wd: int, path: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
             if is_dir:
@@ -433,16 +427,6 @@ class Roots(TreeState):
 
         seen: set[int] = set()  # the wds this walk watched (or re-registered)
         before: list[int] = []
-        if rewalk and keep_known:
-            top = self.table.wd_of(full)
-            for wd in self.table.subtree(top) if top is not None else []:
-                path = self.table.paths[wd]
-                if wd != top:
-                    known_dirs.add(path)
-                if wd in self.files:
-                    known_files[wd] = set(self.files[wd])
-                for name in self.unwatched.get(wd, ()):
-                    known_dirs.add(join(path, name))
         if rewalk:
             # The subtree is listed again from scratch: what it holds now is what
             # gets reported; directories it no longer holds (renamed away or
