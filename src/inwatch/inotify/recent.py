@@ -115,6 +115,10 @@ class Recent:
         if until is not None:
             self._echo[(to_wd, to_name)] = until
 
+    def held_in(self, wds: set[int]) -> set[tuple[int, str]]:
+        """(wd, name) of every finding held in the directories *wds*."""
+        return {(item.wd, item.name) for item in self._items.values() if item.wd in wds}
+
     def is_echo(self, wd: int, name: bytes) -> bool:
         return (wd, name) in self._echo
 

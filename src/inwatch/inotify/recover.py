@@ -198,16 +198,23 @@ class Recovery(Roots):
         in it since its watch (a CREATE, a MOVED_TO, a subdirectory and what
         that one's listing found) were processed before its listing at last;
         found again by that listing, they would be created twice (ground
-        truth, seed 34: dup-create)."""
+        truth, seed 34: dup-create). Known means reported: an entry a listing
+        found and still holds (its CREATE not released yet) is not known, and
+        the relisting holds it again in its place."""
         files: dict[int, set[str]] = {}
         dirs: set[str] = set()
         paths = self.table.paths
-        for wd in self.table.subtree(top):
+        subtree = self.table.subtree(top)
+        held = self.recent.held_in(set(subtree))
+        for wd in subtree:
             path = paths[wd]
-            if wd != top:
-                dirs.add(path)
             if wd in self.files:
-                files[wd] = set(self.files[wd])
+                files[wd] = {n for n in self.files[wd] if (wd, n) not in held}
             for name in self.unwatched.get(wd, ()):
-                dirs.add(join(path, name))
+                if (wd, name) not in held:
+                    dirs.add(join(path, name))
+            for kid in self.table.children.get(wd, ()):
+                name = os.path.basename(paths[kid])
+                if (wd, name) not in held:
+                    dirs.add(paths[kid])
         return files, dirs
