@@ -551,3 +551,24 @@ def test_unlisted_directory_does_not_report_again_what_the_kernel_reported() -> 
     fk.makedirs(f"{ROOT}/S/P/m/c")
     events = run(fk, core)
     check(fk, core, start, events)
+
+
+def test_unlisted_directory_relisted_keeps_what_a_listing_still_holds() -> None:
+    """As above, with mkdir T/b7/m/k; touch T/b7/m/k/f instead: k's CREATE is
+    reported and k listed (f held) before m is listed at last. f was never
+    reported (its CREATE still held): the relisting holds it again, it is not
+    taken as known (ground truth, seed 48, pyinotify: missing)."""
+    start = {"S/", "T/"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+
+    def meanwhile() -> None:
+        fk.rename(f"{ROOT}/S/P", f"{ROOT}/T/b7")
+        fk.mkdir(f"{ROOT}/T/b7/m/k")
+        fk.create(f"{ROOT}/T/b7/m/k/f")
+
+    fk.after_watch[f"{ROOT}/S/P/m"] = meanwhile
+    fk.makedirs(f"{ROOT}/S/P/m/c")
+    events = run(fk, core)
+    check(fk, core, start, events)
+    assert not fk.after_watch
