@@ -174,22 +174,41 @@ def test_mount_over_a_watched_directory_is_seen(harness: MakeHarness, tmpfs: Pat
 
 class _HookedPort(KernelPort):
     """The real kernel port; *after_watch*/*after_list* run a real operation
-    right after add_watch/scandir of a path returns (once)."""
+    right after add_watch/scandir of a path returns (once); *during_list* runs
+    one after the listing opened the directory, before it reads and closes it
+    (the OPEN queued, the ACCESS and CLOSE_NOWRITE not yet)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.after_watch: dict[str, Callable[[], object]] = {}
         self.after_list: dict[str, Callable[[], object]] = {}
+        self.during_list: dict[str, Callable[[], object]] = {}
+        # KernelPort binds add_watch per instance (a slot set in __init__, read
+        # by the core as an attribute): a method defined here would be shadowed
+        # by it, and the hooks would never run.
+        self._real_add_watch = self._ino.add_watch
+        self.add_watch = self._hooked_add_watch  # type: ignore[method-assign]
 
-    def add_watch(self, path: str, mask: int) -> int:
-        wd = super().add_watch(path, mask)
+    def assert_fired(self) -> None:
+        """Every hook ran: the race was forced, not missed."""
+        left = [*self.after_watch, *self.after_list, *self.during_list]
+        assert not left, f"hooks never ran: {left}"
+
+    def _hooked_add_watch(self, path: str, mask: int) -> int:
+        wd = self._real_add_watch(path, mask)
         hook = self.after_watch.pop(path, None)
         if hook is not None:
             hook()
         return wd
 
     def scandir(self, path: str) -> list[DirEntryLike]:
-        entries = super().scandir(path)
+        during = self.during_list.pop(path, None)
+        if during is None:
+            entries = super().scandir(path)
+        else:
+            with os.scandir(path) as it:  # opendir: OPEN
+                during()
+                entries = list(it)  # getdents: ACCESS; then closedir: CLOSE_NOWRITE
         hook = self.after_list.pop(path, None)
         if hook is not None:
             hook()
@@ -264,6 +283,7 @@ def test_forced_directory_renamed_between_watch_and_listing(scratch: str) -> Non
         touch(j(scratch, "e", "sub", "late"))
         late = _drain(core, scratch)
         assert pathnames(late, CREATE) == [j(scratch, "e", "sub", "late")], describe(late)
+        port.assert_fired()
     finally:
         core.close()
 
@@ -284,6 +304,7 @@ def test_forced_directory_listed_under_two_names(scratch: str) -> None:
         port.after_watch[j(c1, "b")] = lambda: os.rename(j(c1, "m", "cd"), j(c1, "b", "b0"))
         os.rename(j(out, "c1"), c1)
         _check(root, set(), _drain(core, root))
+        port.assert_fired()
     finally:
         core.close()
 
@@ -299,6 +320,7 @@ def test_forced_event_in_a_watched_directory_before_its_rename(scratch: str) -> 
         port.after_watch[j(scratch, "N")] = lambda: _sh("mkdir N/sub; mv D N/sub/D2", scratch)
         _sh("mkdir N; touch D/f", scratch)  # f's CREATE queued before N/sub's
         _check(scratch, {"D/"}, _drain(core, scratch))
+        port.assert_fired()
     finally:
         core.close()
 
@@ -317,6 +339,7 @@ def test_forced_directory_followed_to_a_sighting_then_gone(scratch: str) -> None
             port.after_watch[j(top, "N", "sub", "D2")] = functools.partial(_sh, then, top)
             os.mkdir(j(top, "N"))
             _check(top, {"D/", "D/s/", "D/f"}, _drain(core, top))
+            port.assert_fired()
         finally:
             core.close()
 
@@ -333,6 +356,7 @@ def test_forced_file_there_at_our_watch_gone_before_our_listing(scratch: str) ->
         events = _drain(core, scratch)
         _check(scratch, set(), events)
         assert j(scratch, "g") in [e.pathname for e in events], describe(events)
+        port.assert_fired()
     finally:
         core.close()
 
@@ -468,5 +492,54 @@ def test_forced_subdirectory_renamed_between_watch_and_listing(scratch: str) -> 
         port.after_watch[j(n, "s", "m")] = lambda: os.rename(j(n, "s"), j(n, "t"))
         _sh("mkdir -p N.tmp/s/m; touch N.tmp/s/m/f; mv N.tmp N", scratch)
         _check(scratch, set(), _drain(core, scratch))
+        port.assert_fired()
+    finally:
+        core.close()
+
+
+def test_forced_listing_echo_of_a_directory_followed_and_relisted(scratch: str) -> None:
+    """The listing of X/a0 opens a0; meanwhile mkdir C; mv X C/cd (C not watched
+    yet: no MOVED_TO) and a concurrent read takes those events; then the
+    listing reads and closes a0. X is followed to C/cd and listed again; the
+    ACCESS and CLOSE_NOWRITE of a0 from the first listing, queued before that,
+    are our own work (ground truth, seed 48, threaded: own-read)."""
+    _sh("mkdir X", scratch)
+    port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+
+        def meanwhile() -> None:
+            _sh("mkdir C; mv X C/cd", scratch)
+            core.read_raw()  # what the threaded driver's read-ahead does meanwhile
+
+        port.during_list[j(scratch, "X", "a0")] = meanwhile
+        _sh("mkdir X/a0", scratch)
+        events = _drain(core, scratch)
+        _check(scratch, {"X/"}, events)
+        echo = [e for e in events if e.mask & (OPEN | ACCESS | CLOSE_NOWRITE)]
+        assert echo == [], describe(events)
+        assert j(scratch, "C", "cd", "a0") in pathnames(events, CREATE), describe(events)
+        port.assert_fired()
+    finally:
+        core.close()
+
+
+def test_forced_unlisted_directory_does_not_report_twice(scratch: str) -> None:
+    """The walk of a new S/P watches S/P/m; right then mv S/P T/b7; mv T/f
+    T/b7/m/g. m's listing fails; g's MOVED_TO is reported before m is listed at
+    T/b7/m, and that listing must not create g a second time (seed 34)."""
+    _sh("mkdir S T; touch T/f", scratch)
+    port, core = _core(scratch)
+    try:
+        _drain(core, scratch)
+        port.after_watch[j(scratch, "S", "P", "m")] = lambda: _sh(
+            "mv S/P T/b7; mv T/f T/b7/m/g", scratch
+        )
+        _sh("mkdir -p S/P/m/c", scratch)  # all done before the first read
+        events = _drain(core, scratch)
+        _check(scratch, {"S/", "T/", "T/f"}, events)
+        g = j(scratch, "T", "b7", "m", "g")
+        assert [e.pathname for e in events].count(g) == 1, describe(events)
+        port.assert_fired()
     finally:
         core.close()

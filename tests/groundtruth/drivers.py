@@ -253,15 +253,15 @@ def _trace_port(trace: list[str]) -> None:
     from inwatch.inotify import port, wire
 
     kp = port.KernelPort
-    add_watch, rm_watch, scandir, read = kp.add_watch, kp.rm_watch, kp.scandir, kp.read
+    init, rm_watch, scandir = kp.__init__, kp.rm_watch, kp.scandir
     t0 = time.monotonic()
 
     def stamp() -> str:
         return f"{1000 * (time.monotonic() - t0):8.2f}"
 
-    def t_add(self: Any, path: str, mask: int) -> int:
+    def t_add(self: Any, add_watch: Any, path: str, mask: int) -> int:
         try:
-            wd = add_watch(self, path, mask)
+            wd = add_watch(path, mask)
         except OSError as exc:
             trace.append(f"{stamp()} add_watch {path!r} {mask:#x} -> {exc.strerror}")
             raise
@@ -281,8 +281,8 @@ def _trace_port(trace: list[str]) -> None:
         trace.append(f"{stamp()} scandir {path!r} -> {sorted(e.name for e in entries)!r}")
         return entries
 
-    def t_read(self: Any) -> bytes:
-        data = read(self)
+    def t_read(self: Any, read: Any) -> bytes:
+        data = read()
         if data:
             from inwatch import mask_names
 
@@ -291,7 +291,15 @@ def _trace_port(trace: list[str]) -> None:
                 trace.append(f"{stamp()} read wd={wd} {names} cookie={cookie} {name!r}")
         return data
 
-    kp.add_watch, kp.rm_watch, kp.scandir, kp.read = t_add, t_rm, t_scandir, t_read  # type: ignore[method-assign]
+    def t_init(self: Any) -> None:
+        # read and add_watch are bound per instance (slots, set in __init__):
+        # wrapped there, the rest on the class.
+        init(self)
+        add_watch, read = self.add_watch, self.read
+        self.add_watch = lambda path, mask: t_add(self, add_watch, path, mask)
+        self.read = lambda: t_read(self, read)
+
+    kp.__init__, kp.rm_watch, kp.scandir = t_init, t_rm, t_scandir  # type: ignore[method-assign]
 
 
 def _child(driver: str, root: bytes, go: int | None, ready: int, result: str) -> None:

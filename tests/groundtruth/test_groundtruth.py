@@ -167,3 +167,15 @@ def test_overflow_replay_converges(driver: str) -> None:
 def test_minimal_sequence(driver: str, case: str) -> None:
     init, ops = MINIMAL[case]
     _check([run(0, driver, "held", ops=ops, init=init)])
+
+
+def test_trace_records_the_port_calls_and_raw_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/groundtruth.py --trace`` (GT_TRACE=1): the forked watcher records
+    every add_watch, listing and raw record, and still watches (it once crashed
+    at start-up: the port's read and add_watch became per-instance slots)."""
+    monkeypatch.setenv("GT_TRACE", "1")
+    result = run(7, "blocking", "held", n_ops=5)
+    _check([result])
+    kinds = {line.split()[1] for line in result.trace}
+    assert {"add_watch", "scandir", "read"} <= kinds, result.trace[:20]
+    assert any(".gt-sentinel" in line for line in result.trace if " read " in line), result.trace

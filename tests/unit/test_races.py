@@ -506,3 +506,69 @@ def test_subdirectory_renamed_between_its_watch_and_its_listing_is_listed() -> N
     fk.after_watch[f"{ROOT}/N/s/m"] = lambda: fk.rename(f"{ROOT}/N/s", f"{ROOT}/N/t")
     events = run(fk, core)
     check(fk, core, set(), events)
+
+
+def test_our_listing_echo_is_ours_when_its_directory_is_followed_and_relisted() -> None:
+    """The listing of X/a0 opens a0; meanwhile mkdir C; mv X C/cd (C not
+    watched yet: no MOVED_TO) and a concurrent read (the read-ahead thread)
+    takes those events; then the listing reads and closes a0. X is followed to
+    where the walk of C saw it and listed again there, and the rest of the
+    first listing's echo (ACCESS, CLOSE_NOWRITE of a0 on X's watch, queued
+    before that relisting) is still our own work, not news at C/cd/a0 (ground
+    truth, seed 48, threaded: own-read)."""
+    fk, core = setup("X/")
+    run(fk, core)
+    fk.echo = True
+    fk.mkdir(f"{ROOT}/X/a0")
+
+    def meanwhile() -> None:
+        fk.mkdir(f"{ROOT}/C")
+        fk.rename(f"{ROOT}/X", f"{ROOT}/C/cd")
+        core.read_raw()
+
+    fk.during_list[f"{ROOT}/X/a0"] = meanwhile
+    events = run(fk, core)
+    check(fk, core, {"X/"}, events)
+    echo = [(e.maskname, e.pathname) for e in events if e.mask & (0x1 | 0x10 | 0x20)]
+    assert echo == [], events
+
+
+def test_unlisted_directory_does_not_report_again_what_the_kernel_reported() -> None:
+    """The walk of a new S/P watches S/P/m; before m is listed, mv S/P T/b7 and
+    mv T/f T/b7/m/g. m's listing fails (ENOENT); the rename re-paths it and the
+    kernel reports g's MOVED_TO in it, processed before m is listed at T/b7/m.
+    That listing finds g, already reported: not a second CREATE (ground truth,
+    seed 34, blocking: dup-create)."""
+    start = {"S/", "T/", "T/f"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+
+    def meanwhile() -> None:
+        fk.rename(f"{ROOT}/S/P", f"{ROOT}/T/b7")
+        fk.rename(f"{ROOT}/T/f", f"{ROOT}/T/b7/m/g")
+
+    fk.after_watch[f"{ROOT}/S/P/m"] = meanwhile
+    fk.makedirs(f"{ROOT}/S/P/m/c")
+    events = run(fk, core)
+    check(fk, core, start, events)
+
+
+def test_unlisted_directory_relisted_keeps_what_a_listing_still_holds() -> None:
+    """As above, with mkdir T/b7/m/k; touch T/b7/m/k/f instead: k's CREATE is
+    reported and k listed (f held) before m is listed at last. f was never
+    reported (its CREATE still held): the relisting holds it again, it is not
+    taken as known (ground truth, seed 48, pyinotify: missing)."""
+    start = {"S/", "T/"}
+    fk, core = setup(*sorted(start))
+    run(fk, core)
+
+    def meanwhile() -> None:
+        fk.rename(f"{ROOT}/S/P", f"{ROOT}/T/b7")
+        fk.mkdir(f"{ROOT}/T/b7/m/k")
+        fk.create(f"{ROOT}/T/b7/m/k/f")
+
+    fk.after_watch[f"{ROOT}/S/P/m"] = meanwhile
+    fk.makedirs(f"{ROOT}/S/P/m/c")
+    events = run(fk, core)
+    check(fk, core, start, events)
+    assert not fk.after_watch

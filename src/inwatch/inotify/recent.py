@@ -115,6 +115,10 @@ class Recent:
         if until is not None:
             self._echo[(to_wd, to_name)] = until
 
+    def held_in(self, wds: set[int]) -> set[tuple[int, str]]:
+        """(wd, name) of every finding held in the directories *wds*."""
+        return {(item.wd, item.name) for item in self._items.values() if item.wd in wds}
+
     def is_echo(self, wd: int, name: bytes) -> bool:
         return (wd, name) in self._echo
 
@@ -171,10 +175,20 @@ class Recent:
 
     def drop_dirs(self, wds: set[int]) -> None:
         """The directories *wds* left the watched set: forget what is held in them."""
-        for seq in [s for s, item in self._items.items() if item.wd in wds]:
-            self._forget(seq)
+        self.drop_held(wds)
         for key in [k for k in self._echo if k[0] in wds]:
             del self._echo[key]
+
+    def drop_held(self, wds: set[int]) -> None:
+        """The directories *wds* stay watched but are listed again (or later):
+        forget the findings held in them, keep their echo windows. The echo of
+        an earlier listing of their subdirectories is in the kernel queue
+        already, on these same wds, whatever happens to the table meanwhile
+        (a rename can put the ACCESS and CLOSE_NOWRITE of a listing after the
+        events that make us list the tree again: ground truth, seed 48): it
+        stays ours until a read that started after that listing is processed."""
+        for seq in [s for s, item in self._items.items() if item.wd in wds]:
+            self._forget(seq)
 
     def _release_chain(self, seq: int) -> list[Held]:
         """Release *seq*, after what its own directory's existence depends on."""

@@ -190,4 +190,31 @@ class Recovery(Roots):
             if full_mask & ECHO:
                 # Listing it must not make its watch report our own reads.
                 self.widen(wd, full_mask & ~ECHO, replace=True)
-            self.watch_new_dir(path, parent, root, "scan", rewalk=True)
+            self.watch_new_dir(path, parent, root, "scan", rewalk=True, known=self._known_in(wd))
+
+    def _known_in(self, top: int) -> tuple[dict[int, set[str]], set[str]]:
+        """What a reader knows in the subtree of *top* (an unlisted directory):
+        the files by directory wd, the directories by path. The kernel's events
+        in it since its watch (a CREATE, a MOVED_TO, a subdirectory and what
+        that one's listing found) were processed before its listing at last;
+        found again by that listing, they would be created twice (ground
+        truth, seed 34: dup-create). Known means reported: an entry a listing
+        found and still holds (its CREATE not released yet) is not known, and
+        the relisting holds it again in its place."""
+        files: dict[int, set[str]] = {}
+        dirs: set[str] = set()
+        paths = self.table.paths
+        subtree = self.table.subtree(top)
+        held = self.recent.held_in(set(subtree))
+        for wd in subtree:
+            path = paths[wd]
+            if wd in self.files:
+                files[wd] = {n for n in self.files[wd] if (wd, n) not in held}
+            for name in self.unwatched.get(wd, ()):
+                if (wd, name) not in held:
+                    dirs.add(join(path, name))
+            for kid in self.table.children.get(wd, ()):
+                name = os.path.basename(paths[kid])
+                if (wd, name) not in held:
+                    dirs.add(paths[kid])
+        return files, dirs

@@ -396,19 +396,33 @@ class Roots(TreeState):
         return True
 
     def watch_new_dir(
-        self, full: str, parent: int, root: Root, origin: str, rewalk: bool = False
+        self,
+        full: str,
+        parent: int,
+        root: Root,
+        origin: str,
+        rewalk: bool = False,
+        known: tuple[dict[int, set[str]], set[str]] | None = None,
     ) -> None:
         """Watch a directory that appeared in *parent*, then hold what is already
-        in it as synthetic CREATEs (released once the queue has caught up)."""
+        in it as synthetic CREATEs (released once the queue has caught up),
+        except what *known* says a reader knows already: files by directory
+        wd, directories by path (see recover._settle_unlisted)."""
         mask_k = kernel_mask(root) | _ONLYDIR
         recent = self.recent
         clock = self.port.clock
+        known_files, known_dirs = known or ({}, set())
 
         def on_entry(wd: int, path: str, name: str, is_dir: bool, entry: DirEntryLike) -> None:
             if is_dir:
+                if known_dirs and join(path, name) in known_dirs:
+                    return  # reported already (its CREATE or MOVED_TO)
                 recent.hold(wd, name, _CREATE | _ISDIR, origin, clock())
             else:
                 self.note_file(wd, name)
+                names = known_files.get(wd) if known_files else None
+                if names is not None and name in names:
+                    return  # reported already
                 recent.hold(wd, name, _CREATE, origin, clock())
 
         seen: set[int] = set()  # the wds this walk watched (or re-registered)
@@ -425,8 +439,9 @@ class Roots(TreeState):
                 self.files.pop(wd, None)
                 self.unwatched.pop(wd, None)
             # What an earlier listing found there and still holds is found again
-            # (or is gone): held twice, it would be reported twice.
-            recent.drop_dirs(set(before))
+            # (or is gone): held twice, it would be reported twice. The echo
+            # of that earlier listing stays ours (see Recent.drop_held).
+            recent.drop_held(set(before))
         # Every event queued before this moment is in the listing that follows.
         began = clock()
         try:
@@ -462,7 +477,7 @@ class Roots(TreeState):
                     for sub in self.table.subtree(unlisted)[1:]:
                         if sub in self.table.paths:
                             self.drop_subtree(sub, remove_from_kernel=True)
-                    self.recent.drop_dirs({unlisted})
+                    self.recent.drop_held({unlisted})
                     self.files.pop(unlisted, None)
                     self.unwatched.pop(unlisted, None)
                     self.unlisted.add(unlisted)
