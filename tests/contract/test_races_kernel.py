@@ -183,9 +183,9 @@ class _HookedPort(KernelPort):
         self.after_watch: dict[str, Callable[[], object]] = {}
         self.after_list: dict[str, Callable[[], object]] = {}
         self.during_list: dict[str, Callable[[], object]] = {}
-        # KernelPort binds add_watch per instance (a slot set in __init__, read
-        # by the core as an attribute): a method defined here would be shadowed
-        # by it, and the hooks would never run.
+        # Wrapped on the instance (KernelPort.add_watch is a method; when it
+        # was an attribute bound in __init__ it shadowed an override here, and
+        # the hooks never ran: assert_fired and the autouse check catch that).
         self._real_add_watch = self._ino.add_watch
         self.add_watch = self._hooked_add_watch  # type: ignore[method-assign]
 

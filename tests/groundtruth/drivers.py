@@ -253,7 +253,7 @@ def _trace_port(trace: list[str]) -> None:
     from inwatch.inotify import port, wire
 
     kp = port.KernelPort
-    init, rm_watch, scandir = kp.__init__, kp.rm_watch, kp.scandir
+    add_watch, read, rm_watch, scandir = kp.add_watch, kp.read, kp.rm_watch, kp.scandir
     t0 = time.monotonic()
 
     def stamp() -> str:
@@ -291,15 +291,14 @@ def _trace_port(trace: list[str]) -> None:
                 trace.append(f"{stamp()} read wd={wd} {names} cookie={cookie} {name!r}")
         return data
 
-    def t_init(self: Any) -> None:
-        # read and add_watch are bound per instance (slots, set in __init__):
-        # wrapped there, the rest on the class.
-        init(self)
-        add_watch, read = self.add_watch, self.read
-        self.add_watch = lambda path, mask: t_add(self, add_watch, path, mask)
-        self.read = lambda: t_read(self, read)
+    def t_add_watch(self: Any, path: str, mask: int) -> int:
+        return t_add(self, lambda p, m: add_watch(self, p, m), path, mask)
 
-    kp.__init__, kp.rm_watch, kp.scandir = t_init, t_rm, t_scandir  # type: ignore[method-assign]
+    def t_read_m(self: Any) -> bytes:
+        return t_read(self, lambda: read(self))
+
+    kp.add_watch, kp.read = t_add_watch, t_read_m  # type: ignore[method-assign]
+    kp.rm_watch, kp.scandir = t_rm, t_scandir  # type: ignore[method-assign]
 
 
 def _child(driver: str, root: bytes, go: int | None, ready: int, result: str) -> None:
