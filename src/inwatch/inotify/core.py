@@ -53,7 +53,7 @@ from operator import length_hint
 from typing import Any
 
 from ..event import Event
-from .places import Places
+from .news import News
 from .port import KernelPort, Port
 from .state import Emit
 from .table import join
@@ -71,9 +71,6 @@ _Q_OVERFLOW = 0x4000
 _IGNORED = 0x8000
 _ISDIR = 0x40000000
 _MASK_ADD = 0x20000000
-_ECHO = 0x1 | 0x10 | 0x20  # ACCESS, CLOSE_NOWRITE, OPEN
-# Events about a watch itself (DELETE_SELF, MOVE_SELF, UNMOUNT, Q_OVERFLOW, IGNORED).
-_ABOUT_THE_WATCH = 0x400 | _MOVE_SELF | _UNMOUNT | _Q_OVERFLOW | _IGNORED
 
 # Events that touch the table, the file baseline or the move pairer.
 _SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF | _UNMOUNT
@@ -95,7 +92,7 @@ _NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
 BATCH = 256
 
 
-class InotifyCore(Places):
+class InotifyCore(News):
     """The inotify backend: one fd, its watch table, and the dispatcher."""
 
     def __init__(
@@ -398,51 +395,6 @@ class InotifyCore(Places):
             ):
                 self._settle(self._started, emit)
 
-    def _known_dir(self, wd: int, name: str, path: str) -> bool:
-        """Has the subdirectory *name* of *wd* been reported (watched, or
-        reported without a watch)? Always, for a root that does not track
-        its subdirectories (no auto_add)."""
-        if self.table.wd_of(join(path, name)) is not None:
-            return True
-        names = self.unwatched.get(wd)
-        return (names is not None and name in names) or not self.root_of(wd).auto_add
-
-    def _known_file(self, wd: int, name: str, path: str) -> bool:
-        """Has the file *name* of *wd* been reported (its CREATE or MOVED_TO, or a
-        listing)? A file that was there when our watch was added and left before
-        our listing (renamed away, deleted) was never reported: the kernel
-        still queues its MODIFY, CLOSE_WRITE... from the moment of the watch,
-        naming an entry a reader of the events never heard of. Like its DELETE or
-        MOVED_FROM, they are not news. Always known for a root that does not
-        track its entries (no auto_add), and when a watched directory (a
-        symlink followed) has that name."""
-        if not self.root_of(wd).auto_add or self.table.wd_of(join(path, name)) is not None:
-            return True
-        names = self.unwatched.get(wd)
-        return names is not None and name in names
-
-    def _settles(self, wd: int, mask: int, name: bytes, emit: Emit, started: float) -> bool:
-        """Deliver the held findings this event depends on; True to drop the
-        event itself (the echo of our own listing, or an event a listing made
-        since already holds)."""
-        relisted = self.relisted.get(wd) if self.relisted else None
-        if relisted is not None and started < relisted and not mask & _ABOUT_THE_WATCH:
-            # Read by a read that started before this directory was listed again
-            # at the path it has now (see roots.watch_new_dir, rewalk): queued
-            # before that listing, which holds its outcome. Reported now, it
-            # would name the new path for what happened at an older one.
-            return True
-        recent = self.recent
-        if name and mask & _ISDIR and mask & _ECHO and recent.is_echo(wd, name):
-            return True
-        if name:
-            held = recent.settle(wd, name.decode("utf-8", "surrogateescape"), mask)
-        else:
-            held = recent.inside(wd)
-        if held:
-            self.emit_held(emit, held)
-        return False
-
     def _overflow(self, emit: Emit) -> None:
         roots = self.roots.values()
         if roots and all(root.as_bytes for root in roots):
@@ -542,29 +494,6 @@ class InotifyCore(Places):
             return
         self.drop_subtree(child, remove_from_kernel=True)
 
-    def _leaves_later(self, wd: int, raw_name: bytes) -> bool:
-        """Does the directory this CREATE (or MOVED_TO) brings leave its name
-        again later in the same read (a DELETE or MOVED_FROM of that name)?
-
-        ``add_watch`` watches whatever the path names *now*: by then another
-        directory may have taken the name (``mkdir b; mv b x/m3; mv y b``,
-        all queued before we read), and watching and listing it here would report
-        its contents under this directory's name, then follow this directory's
-        rename with the wrong watch. Indexed once per read (one pass over its
-        flat records), so a read full of new directories stays linear."""
-        flat = self._flat
-        # The record being dispatched: zip took its four fields off the iterator.
-        here = (len(flat) - length_hint(self._it)) // 4 - 1
-        departures = self._departures
-        if departures is None:
-            departures = self._departures = {}
-            leave, isdir = _DELETE | _MOVED_FROM, _ISDIR
-            for i in range(0, len(flat), 4):
-                mask = flat[i + 1]
-                if mask & isdir and mask & leave:
-                    departures[(flat[i], flat[i + 3])] = i // 4
-        return departures.get((wd, raw_name), -1) > here
-
     def _arrival(
         self,
         wd: int,
@@ -620,25 +549,6 @@ class InotifyCore(Places):
                 self.note_unwatched(wd, name)
             else:
                 self.watch_new_dir(full, wd, root, "scan")
-
-    def _arrives_later(self, cookie: int) -> bool:
-        """Can the MOVED_TO of the MOVED_FROM being dispatched still come?
-
-        Yes if it is later in this read, or if the MOVED_FROM was the last event
-        read (the same rename queues the MOVED_TO a moment later: the pairer
-        waits for a read that started after that). No if other events follow it
-        in this read without it. A MOVED_TO with its cookie in this read is
-        later: the kernel queues a rename's MOVED_FROM first. (The set of them
-        is made once per read: a storm of renames stays linear.)
-        """
-        if not length_hint(self._it):  # the records after this one
-            return True
-        if self._moved_to is None:
-            flat = self._flat
-            self._moved_to = {
-                flat[i + 2] for i in range(0, len(flat), 4) if flat[i + 1] & _MOVED_TO
-            }
-        return cookie in self._moved_to
 
     # --- lifetime -------------------------------------------------------------------
 
