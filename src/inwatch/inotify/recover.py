@@ -148,20 +148,30 @@ class Recovery(Roots):
                 self.pending.discard(wd)
                 continue
             root = self.root_of(wd)
-            try:
-                again = self.port.add_watch(path, kernel_mask(root) | _MASK_ADD)
-            except OSError:
-                continue  # the path is stale: the rename is still queued
-            if again != wd:
-                if again not in self.table.paths:
-                    self.port.rm_watch(again)
-                continue  # another directory now has that name: wait for the queue
+            if not self._still_at(path, wd, kernel_mask(root)):
+                continue
             self.pending.discard(wd)
             for name in sorted(names):
                 full = join(path, name)
                 if self._is_dir(full, root.follow):
                     names.discard(name)
                     self.watch_new_dir(full, wd, root, "scan")
+
+    def _still_at(self, path: str, wd: int, mask: int) -> bool:
+        """Is the directory of *wd* at *path* now? ``add_watch`` of a path returns
+        the wd of the inode it names at this moment (adding *mask* to its watch,
+        ``MASK_ADD``): ours means the queue has caught up with the rename that
+        took it there. A stale path (ENOENT) or another directory's wd: not yet
+        (a wd made just now for that other directory is removed again)."""
+        try:
+            again = self.port.add_watch(path, mask | _MASK_ADD)
+        except OSError:
+            return False  # the path is stale: the rename is still queued
+        if again != wd:
+            if again not in self.table.paths:
+                self.port.rm_watch(again)
+            return False  # another directory now has that name: wait for the queue
+        return True
 
     def _settle_unlisted(self) -> None:
         """A directory watched but never listed (see roots.watch_new_dir) is
@@ -178,14 +188,8 @@ class Recovery(Roots):
                 continue
             root = self.root_of(wd)
             full_mask = kernel_mask(root)
-            try:
-                again = self.port.add_watch(path, (full_mask & ~ECHO) | _MASK_ADD)
-            except OSError:
-                continue  # the path is stale: the rename is still queued
-            if again != wd:
-                if again not in self.table.paths:
-                    self.port.rm_watch(again)
-                continue  # another directory now has that name: wait for the queue
+            if not self._still_at(path, wd, full_mask & ~ECHO):
+                continue
             self.unlisted.discard(wd)
             if full_mask & ECHO:
                 # Listing it must not make its watch report our own reads.
