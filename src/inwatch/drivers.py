@@ -191,7 +191,7 @@ class Blocking:
                 if ahead is not None:
                     ahead.room()
                 if events:
-                    return self._handed(events, timeout)
+                    return self._handed(events, timeout) if backend.backlog else events
                 first = False
                 continue
             due = backend.deadline()
@@ -222,7 +222,7 @@ class Blocking:
             if ahead is not None:
                 ahead.room()
             if events:
-                return self._handed(events, timeout)
+                return self._handed(events, timeout) if backend.backlog else events
             first = False
             if not backend.alive:
                 return []  # the last watch went (its IGNORED woke us): nothing to wait for
@@ -230,7 +230,8 @@ class Blocking:
                 return []
 
     def _handed(self, events: list[Event[Any]], timeout: float | None) -> list[Event[Any]]:
-        """*events* go to the caller; what if a batch of the burst stays behind?
+        """*events* go to the caller and a batch of the burst stays behind
+        (the caller checked ``backlog``, so the latency path makes no call).
 
         A caller that waits on an fd before each ``read()`` must not wait while
         events sit in our buffer: the kernel's fd is not readable for bytes
@@ -239,8 +240,6 @@ class Blocking:
         gives) is made readable again. Without it, ``read(0)`` (the poll that
         follows a select on the kernel's fd) takes every buffered batch."""
         backend = self.backend
-        if not backend.backlog:
-            return events
         ahead = self.ahead
         if ahead is not None:
             ahead.ready()
