@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,10 +22,38 @@ from pathlib import Path
 __all__ = ["NatsCluster", "NatsServer", "PgCluster", "free_port", "nats_server_binary", "pg_bindir"]
 
 
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on, *below* the kernel's ephemeral range.
+
+    bind(0) hands out a port from that range, and between our check and the
+    server's own bind an outgoing connection (a client of another test server)
+    may be given the same port: "address already in use" at random. Ports below
+    the range are never given to outgoing connections; each is handed out once
+    per test process."""
+    high = _ephemeral_low() - 1
+    for _ in range(1000):
+        port = random.randint(10000, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in 10000-{high}")
 
 
 def nats_server_binary() -> str | None:
