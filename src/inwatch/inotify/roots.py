@@ -237,10 +237,14 @@ class Roots(TreeState):
         recent = self.recent
         unwatched = self.unwatched
         plain_root = root.is_default  # asked once a walk, not once a directory
-        watched: dict[str, int] = {}  # path -> wd, of what this walk watched
+        # The subdirectories of a directory are watched one after the other,
+        # right after its listing (walk.scan_tree): if it had no watched child
+        # when that batch began, each new child has its own name under it.
+        batch_of: int | None = -1
+        fresh = False
 
         def watch(p: str, parent_wd: int | None) -> int:
-            nonlocal top_wd
+            nonlocal top_wd, batch_of, fresh
             wd = self.port.add_watch(p, quiet)
             old = paths.get(wd)
             if old is not None:
@@ -264,12 +268,14 @@ class Roots(TreeState):
                     table.move(wd, p, parent_wd)
                 elif old == p and parent_wd is not None and not report_known:
                     return -1  # watched and listed already
+            if parent_wd != batch_of:
+                batch_of = parent_wd
+                fresh = parent_wd is not None and parent_wd not in table.children
             if old is None or old == p:
                 if plain_root:
-                    table.add(wd, p, parent_wd)  # what register does for a default root
+                    table.add(wd, p, parent_wd, fresh)  # what register does for a default root
                 else:
-                    self.register(wd, p, root, parent_wd)
-            watched[p] = wd
+                    self.register(wd, p, root, parent_wd, fresh)
             if parent_wd is not None:
                 name = p[p.rfind("/") + 1 :]  # os.path.basename, without the call
                 if recent._items:  # nothing held (the common case): nothing to adopt
@@ -283,8 +289,7 @@ class Roots(TreeState):
                 seen.add(wd)
             return wd
 
-        def on_gone(p: str, parent_wd: int | None) -> None:
-            wd = watched.get(p)
+        def on_gone(p: str, parent_wd: int | None, wd: int | None) -> None:
             if wd is not None and paths.get(wd) == p:
                 # Watched, then its listing failed: renamed (or deleted) in
                 # between. Its watch follows it; it is listed once its rename

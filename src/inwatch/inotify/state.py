@@ -74,8 +74,10 @@ class TreeState:
 
     # --- the table ------------------------------------------------------------------
 
-    def register(self, wd: int, path: str, root: Root, parent: int | None) -> None:
-        self.table.add(wd, path, parent)
+    def register(
+        self, wd: int, path: str, root: Root, parent: int | None, fresh: bool = False
+    ) -> None:
+        self.table.add(wd, path, parent, fresh)
         if not root.is_default:
             self.options[wd] = root
             if root.filters:

@@ -5,10 +5,14 @@ A tree can hold hundreds of thousands of watches, so the table is lean:
 - ``paths``: wd -> path, for every watch; read on every event (the hot path);
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
-  proportional to the subtree, not to the whole table;
+  proportional to the subtree, not to the whole table. The kernel hands out
+  wds in increasing order and a walk watches a directory's subdirectories one
+  after the other (see walk.scan_tree), so they are usually one run of wds:
+  kept as a ``range`` (48 bytes, no slot per child) until a child that breaks
+  the run turns it into a list;
 - ``wds``: path -> wd, only for roots and for directories that have watched
   children. A leaf is found through its parent's children, so most watches
-  cost one entry in ``paths`` and a slot in a list, and ``wd_of`` stays
+  cost one entry in ``paths`` and nothing else, and ``wd_of`` stays
   O(siblings) at worst.
 
 Paths are ``str`` (surrogateescape for non-UTF-8); the watcher converts at the
@@ -18,8 +22,12 @@ edges for callers who passed bytes.
 from __future__ import annotations
 
 import os
+from typing import TypeAlias
 
-__all__ = ["WatchTable"]
+__all__ = ["Kids", "WatchTable"]
+
+#: A directory's watched children: a run of wds, or any wds.
+Kids: TypeAlias = "range | list[int]"
 
 _sep = os.sep
 
@@ -45,7 +53,7 @@ class WatchTable:
 
     def __init__(self) -> None:
         self.paths: dict[int, str] = {}
-        self.children: dict[int, list[int]] = {}
+        self.children: dict[int, Kids] = {}
         self.wds: dict[str, int] = {}
         self.roots: set[int] = set()
 
@@ -66,12 +74,16 @@ class WatchTable:
                 return child
         return None
 
-    def add(self, wd: int, path: str, parent: int | None) -> None:
+    def add(self, wd: int, path: str, parent: int | None, fresh: bool = False) -> None:
         """Record *wd* at *path*, under *parent* (``None`` for a root).
 
         The kernel returns the existing wd when an inode is watched twice; a wd
         known under another path (a hard link, the same dir reached twice) keeps
-        its first path.
+        its first path. *fresh* says *parent*'s watched children all come from
+        the listing that found *path*, each under its own name: no other watch
+        holds *path* under *parent*. A walk says so for a directory that had no
+        watched child before its listing, which spares a scan of the siblings
+        per watch (quadratic in a directory of many subdirectories).
         """
         paths = self.paths
         if wd in paths:
@@ -81,7 +93,7 @@ class WatchTable:
             return
         # wd_of(path), inlined: this runs once a watch when a tree is set up.
         stale = self.wds.get(path)
-        if stale is None:
+        if stale is None and not fresh:
             up = self.wds.get(parent_of(path))
             if up is not None:
                 for child in self.children.get(up, ()):
@@ -99,10 +111,16 @@ class WatchTable:
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:
-        kids = self.children.get(parent)
+        children = self.children
+        kids = children.get(parent)
         if kids is None:
-            self.children[parent] = [wd]
+            children[parent] = range(wd, wd + 1)
             self.wds[self.paths[parent]] = parent
+        elif isinstance(kids, range):
+            if wd == kids.stop:
+                children[parent] = range(kids.start, wd + 1)
+            else:
+                children[parent] = [*kids, wd]  # the run is broken: a list from now on
         else:
             kids.append(wd)
 
@@ -110,12 +128,22 @@ class WatchTable:
         parent = self.wds.get(parent_of(path))
         if parent is None:
             return
-        kids = self.children.get(parent)
+        children = self.children
+        kids = children.get(parent)
         if kids is None or wd not in kids:
             return
-        kids.remove(wd)
+        if isinstance(kids, range):
+            if wd == kids.start:
+                kids = kids[1:]
+            elif wd == kids[-1]:
+                kids = kids[:-1]
+            else:
+                kids = [k for k in kids if k != wd]
+            children[parent] = kids
+        else:
+            kids.remove(wd)
         if not kids:
-            del self.children[parent]
+            del children[parent]
             if parent not in self.roots:
                 self.wds.pop(self.paths[parent], None)
 

@@ -38,7 +38,7 @@ def scan_tree(
     onerror: Callable[[OSError], None],
     visited: set[tuple[int, int]] | None = None,
     listdir: Callable[[str], list[DirEntryLike]] | None = None,
-    on_gone: Callable[[str, int | None], None] | None = None,
+    on_gone: Callable[[str, int | None, int | None], None] | None = None,
     files_only: bool = False,
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
@@ -53,20 +53,24 @@ def scan_tree(
     go to *onerror*; ``WatchLimitError`` and errors on *top* propagate.
     With *follow_symlinks*, directories reached twice (a symlink loop) are
     skipped by device and inode. *listdir* lists a directory (default
-    ``os.scandir``); *on_gone(path, parent_wd)* hears of a subdirectory that
-    vanished before it could be watched or listed (a race: renamed or deleted
-    meanwhile), so the caller can look again once the queue has told why.
+    ``os.scandir``); *on_gone(path, parent_wd, wd)* hears of a subdirectory that
+    vanished before it could be watched (*wd* ``None``) or listed (*wd* its
+    watch: a race, renamed or deleted meanwhile), so the caller can look again
+    once the queue has told why.
+    The subdirectories of a directory are watched one after the other, right
+    after its listing and before any of them is listed (see below).
     With *files_only*, *on_entry* is not called for directories.
     """
     if listdir is None:
         listdir = _scandir
-    stack: list[tuple[str, str, int | None]] = [(top, top_rel, top_parent)]
+    wd = watch(top, top_parent)  # errors on top propagate
+    if wd < 0:
+        return
+    # (path, path relative to the root, its wd, its parent's wd): watched, not listed yet.
+    stack: list[tuple[str, str, int, int | None]] = [(top, top_rel, wd, top_parent)]
     while stack:
-        path, rel, parent = stack.pop()
+        path, rel, wd, parent = stack.pop()
         try:
-            wd = watch(path, parent)
-            if wd < 0:
-                continue  # the caller knows this directory already: not walked again
             entries = listdir(path)
         except OSError as exc:
             if path is top or exc.errno == errno.ENOSPC:
@@ -74,9 +78,9 @@ def scan_tree(
             if exc.errno not in _GONE:
                 onerror(exc)
             elif on_gone is not None:
-                on_gone(path, parent)
+                on_gone(path, parent, wd)
             continue
-        subdirs: list[tuple[str, str, int | None]] = []
+        subdirs: list[tuple[str, str]] = []
         for entry in entries:
             name = entry.name
             full = entry.path
@@ -102,9 +106,31 @@ def scan_tree(
             if on_entry is not None and not (files_only and is_dir):
                 on_entry(wd, path, name, is_dir, entry)
             if is_dir:
-                subdirs.append((full, sub_rel, wd))
-        # Reverse so that the walk visits entries in listing order (it is a stack).
-        stack.extend(reversed(subdirs))
+                subdirs.append((full, sub_rel))
+        if not subdirs:
+            continue
+        # The subdirectories are watched here, one after the other, before any
+        # of them is listed: the kernel hands out a new watch the next wd
+        # (idr_alloc_cyclic in fs/notify/inotify/inotify_user.c), so the
+        # watched children of a directory are usually one run of wds, which the
+        # table keeps as a range instead of a list. Each is still watched
+        # before it is listed, which is all losslessness needs.
+        found: list[tuple[str, str, int, int | None]] = []
+        for full, sub_rel in subdirs:
+            try:
+                sub = watch(full, wd)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise
+                if exc.errno not in _GONE:
+                    onerror(exc)
+                elif on_gone is not None:
+                    on_gone(full, wd, None)
+                continue
+            if sub >= 0:  # else the caller knows it already: not walked again
+                found.append((full, sub_rel, sub, wd))
+        # Reversed: the walk lists entries in listing order (it is a stack).
+        stack.extend(reversed(found))
 
 
 def _scandir(path: str) -> list[DirEntryLike]:
