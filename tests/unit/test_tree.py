@@ -278,3 +278,17 @@ def test_count_dirs_counts_top_once_when_a_link_leads_back_to_it(tmp_path: Path)
     top = make(tmp_path, "a/b/")
     os.symlink("../..", j(top, "a", "b", "up"))  # -> top
     assert count_dirs(top, None, True) == 3
+
+
+def test_a_directory_s_subdirectories_are_watched_together(tmp_path: Path) -> None:
+    """Right after a directory's listing, its subdirectories are watched one
+    after the other, before any of them is listed: the kernel's wds for them
+    are then one run (see WatchTable.children)."""
+    top = make(tmp_path, "a/x/", "a/y/", "b/", "c/", "f")
+    r = Recorder()
+    r.scan(top)
+    watches = [e[1] for e in r.log if e[0] == "watch"]
+    assert watches[0] == top
+    assert sorted(watches[1:4]) == [j(top, d) for d in ("a", "b", "c")]
+    assert sorted(watches[4:]) == [j(top, "a", "x"), j(top, "a", "y")]
+    assert not r.errors

@@ -173,3 +173,88 @@ def test_random_operations_keep_the_invariants(seed: int) -> None:
             del model[wd]
         assert t.paths == model
         check(t)
+
+
+def test_a_run_of_child_wds_is_kept_as_a_range() -> None:
+    """A walk watches a directory's subdirectories one after the other, and the
+    kernel hands out increasing wds: a run costs one range, not a list."""
+    t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1), (5, "/r/c/x", 4))
+    assert t.children[1] == range(2, 5) and t.children[4] == range(5, 6)
+    check(t)
+    t.discard(2)  # the first of a run: still a run
+    assert t.children[1] == range(3, 5)
+    t.add(9, "/r/d", 1)  # not the next wd: the run is broken, a list from now on
+    assert t.children[1] == [3, 4, 9]
+    t.add(10, "/r/e", 1)
+    assert t.children[1] == [3, 4, 9, 10]
+    check(t)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_leaving_a_run_from_its_start_middle_or_end(which: int) -> None:
+    t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1), (5, "/z", None))
+    gone = 2 + which
+    t.move(gone, f"/z/m{gone}", 5)  # renamed out of /r
+    assert list(t.children[1]) == [w for w in (2, 3, 4) if w != gone]
+    assert t.subtree(5) == [5, gone]
+    check(t)
+    for wd in (2, 3, 4):
+        t.discard(wd)
+    assert 1 not in t.children and "/r" in t.wds  # a root stays found by path
+    check(t)
+
+
+def test_fresh_children_skip_only_the_sibling_scan() -> None:
+    """fresh: the parent's children are all from one listing, each under its
+    own name; a root at the same path (found by path, not by scan) is still
+    replaced."""
+    t = tree((1, "/r", None), (2, "/r/a", None))
+    t.add(3, "/r/a", 1, fresh=True)  # the old /r/a (a root) was replaced
+    assert 2 not in t.paths and t.wd_of("/r/a") == 3
+    t.add(4, "/r/b", 1, fresh=True)
+    assert t.children[1] == range(3, 5)
+    check(t)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_runs_of_wds_under_random_operations(seed: int) -> None:
+    """As above, with the children of a directory added in runs of consecutive
+    wds (what a walk does), so ranges are split, broken and emptied."""
+    rng = random.Random(seed)
+    t = WatchTable()
+    t.add(1, "/r", None)
+    model = {1: "/r"}
+    next_wd = 2
+    for _ in range(200):
+        op = rng.random()
+        wds = sorted(model)
+        if op < 0.4 or len(model) < 3:
+            parent = rng.choice(wds)
+            fresh = not t.children.get(parent)
+            for _ in range(rng.randint(1, 6)):  # one listing's subdirectories
+                path = join(model[parent], f"d{next_wd}")
+                t.add(next_wd, path, parent, fresh)
+                model[next_wd] = path
+                next_wd += 1
+            next_wd += rng.choice((0, 0, 3))  # wds taken by files watched elsewhere
+        elif op < 0.7:
+            wd = rng.choice([w for w in wds if w != 1])
+            old = model[wd]
+            targets = [w for w in wds if not (model[w] + "/").startswith(old + "/")]
+            parent = rng.choice(targets)
+            new = join(model[parent], f"m{next_wd}")
+            next_wd += 1
+            t.move(wd, new, parent)
+            for w, p in list(model.items()):
+                if p == old or p.startswith(old + "/"):
+                    model[w] = new + p[len(old) :]
+        else:
+            leaves = [w for w in wds if w != 1 and not t.children.get(w)]
+            if not leaves:
+                continue
+            wd = rng.choice(leaves)
+            t.discard(wd)
+            del model[wd]
+        assert t.paths == model
+        check(t)
+        assert sorted(t.subtree(1)) == sorted(model)

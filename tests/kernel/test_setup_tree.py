@@ -1,0 +1,53 @@
+"""Setting up a recursive watch on the real kernel: the shape of the table it
+leaves (a run of wds per directory, kept as a range) and the quiet walk (our
+own listings are not reported, every watch has the full mask afterwards)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from inwatch import Watcher
+from inwatch.flags import IN_ACCESS, IN_CLOSE_NOWRITE, IN_OPEN
+
+
+def _tree(top: Path, fanout: int, depth: int) -> set[str]:
+    made = {str(top)}
+    level = [top]
+    for _ in range(depth):
+        nxt = []
+        for parent in level:
+            for i in range(fanout):
+                d = parent / f"d{i}"
+                d.mkdir()
+                (parent / f"f{i}").touch()
+                made.add(str(d))
+                nxt.append(d)
+        level = nxt
+    return made
+
+
+def test_set_up_table_is_one_range_per_directory_and_the_walk_is_quiet(tmp_path: Path) -> None:
+    top = tmp_path / "t"
+    top.mkdir()
+    dirs = _tree(top, fanout=4, depth=3)
+    with Watcher() as w:  # the default mask has OPEN/ACCESS/CLOSE_NOWRITE: quiet walk, then widen
+        w.add(top, recursive=True)
+        table = w._core.table  # type: ignore[attr-defined]
+        assert set(table.paths.values()) == dirs
+        parents = {p for p in dirs if any(os.path.dirname(q) == p for q in dirs)}
+        assert {table.paths[wd] for wd in table.children} == parents
+        for wd, kids in table.children.items():
+            assert isinstance(kids, range) and len(kids) == 4, (table.paths[wd], kids)
+        assert w.read(timeout=0.2) == [], "our own listing was reported"
+        leaf = str(top / "d3" / "d3" / "d3")
+        os.listdir(leaf)  # widened: the leaf's own watch reports reading it
+        want = {IN_OPEN, IN_ACCESS, IN_CLOSE_NOWRITE}
+        got: set[int] = set()
+        deadline = time.monotonic() + 5
+        while not want <= got and time.monotonic() < deadline:
+            for ev in w.read(timeout=0.1):
+                if ev.path == leaf and not ev.name:
+                    got |= {bit for bit in want if ev.mask & bit}
+        assert want <= got, f"missing on the widened leaf watch: {want - got}"
