@@ -242,10 +242,11 @@ class Roots(TreeState):
         # when that batch began, each new child has its own name under it.
         batch_of: int | None = -1
         fresh = False
+        add_watch = self.port.add_watch
 
         def watch(p: str, parent_wd: int | None) -> int:
             nonlocal top_wd, batch_of, fresh
-            wd = self.port.add_watch(p, quiet)
+            wd = add_watch(p, quiet)
             old = paths.get(wd)
             if old is not None:
                 preexisting.add(wd)
@@ -342,21 +343,23 @@ class Roots(TreeState):
             mask |= _MASK_ADD
         paths = self.table.paths
         children = self.table.children
+        add_watch = self.port.add_watch  # once a directory: bound once
         stack = [top_wd]
+        pop, push = stack.pop, stack.extend
         while stack:
-            wd = stack.pop()
+            wd = pop()
             path = paths.get(wd)
             if path is None:
                 continue
             try:
-                again = self.port.add_watch(path, mask)
+                again = add_watch(path, mask)
             except OSError:
                 continue  # gone or renamed: its own events tell what happened
             if again != wd and again not in paths:
                 self.port.rm_watch(again)  # the path now names another inode
             kids = children.get(wd)
             if kids:
-                stack.extend(kids)
+                push(kids)
 
     def _remember_files(self, wd: int, path: str, root: Root) -> None:
         try:

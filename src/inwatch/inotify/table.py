@@ -80,10 +80,12 @@ class WatchTable:
         The kernel returns the existing wd when an inode is watched twice; a wd
         known under another path (a hard link, the same dir reached twice) keeps
         its first path. *fresh* says *parent*'s watched children all come from
-        the listing that found *path*, each under its own name: no other watch
-        holds *path* under *parent*. A walk says so for a directory that had no
-        watched child before its listing, which spares a scan of the siblings
-        per watch (quadratic in a directory of many subdirectories).
+        the listing that found *path*, each under its own name, and *path* is
+        that listing's path plus one name: no other watch holds *path* under
+        *parent*, and *parent* cannot be below *wd*. A walk says so for a
+        directory that had no watched child before its listing, which spares a
+        scan of the siblings per watch (quadratic in a directory of many
+        subdirectories) and the cycle check.
         """
         paths = self.paths
         if wd in paths:
@@ -107,7 +109,7 @@ class WatchTable:
             self.roots.add(wd)
             self.wds[path] = wd
             parent = self.wd_of(parent_of(path))  # a root inside another tree
-        if parent is not None and parent in paths and not self._below(parent, wd):
+        if parent is not None and parent in paths and (fresh or not self._below(parent, wd)):
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:
