@@ -18,7 +18,8 @@ def tree(*spec: tuple[int, str, int | None]) -> WatchTable:
 
 def check(t: WatchTable) -> None:
     """The invariants every operation keeps."""
-    for parent, kids in t.children.items():
+    for parent in t.children:
+        kids = t.kids(parent)
         assert kids, f"empty children list kept for {parent}"
         assert parent in t.paths
         assert t.wds.get(t.paths[parent]) == parent, "a parent must be found by path"
@@ -175,18 +176,19 @@ def test_random_operations_keep_the_invariants(seed: int) -> None:
         check(t)
 
 
-def test_a_run_of_child_wds_is_kept_as_a_range() -> None:
+def test_a_run_of_child_wds_is_kept_as_one_int() -> None:
     """A walk watches a directory's subdirectories one after the other, and the
-    kernel hands out increasing wds: a run costs one range, not a list."""
+    kernel hands out increasing wds: a run costs one int, not a list."""
     t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1), (5, "/r/c/x", 4))
-    assert t.children[1] == range(2, 5) and t.children[4] == range(5, 6)
+    assert t.kids(1) == range(2, 5) and t.kids(4) == range(5, 6)
+    assert isinstance(t.children[1], int)  # a run is one int
     check(t)
     t.discard(2)  # the first of a run: still a run
-    assert t.children[1] == range(3, 5)
+    assert t.kids(1) == range(3, 5)
     t.add(9, "/r/d", 1)  # not the next wd: the run is broken, a list from now on
-    assert t.children[1] == [3, 4, 9]
+    assert t.kids(1) == [3, 4, 9]
     t.add(10, "/r/e", 1)
-    assert t.children[1] == [3, 4, 9, 10]
+    assert t.kids(1) == [3, 4, 9, 10]
     check(t)
 
 
@@ -195,7 +197,7 @@ def test_leaving_a_run_from_its_start_middle_or_end(which: int) -> None:
     t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1), (5, "/z", None))
     gone = 2 + which
     t.move(gone, f"/z/m{gone}", 5)  # renamed out of /r
-    assert list(t.children[1]) == [w for w in (2, 3, 4) if w != gone]
+    assert list(t.kids(1)) == [w for w in (2, 3, 4) if w != gone]
     assert t.subtree(5) == [5, gone]
     check(t)
     for wd in (2, 3, 4):
@@ -212,7 +214,7 @@ def test_fresh_children_skip_only_the_sibling_scan() -> None:
     t.add(3, "/r/a", 1, fresh=True)  # the old /r/a (a root) was replaced
     assert 2 not in t.paths and t.wd_of("/r/a") == 3
     t.add(4, "/r/b", 1, fresh=True)
-    assert t.children[1] == range(3, 5)
+    assert t.kids(1) == range(3, 5)
     check(t)
 
 
@@ -258,3 +260,14 @@ def test_runs_of_wds_under_random_operations(seed: int) -> None:
         assert t.paths == model
         check(t)
         assert sorted(t.subtree(1)) == sorted(model)
+
+
+def test_a_run_too_long_for_its_count_becomes_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inwatch.inotify import table as table_module
+
+    monkeypatch.setattr(table_module, "_MOST", 3)  # 2**24 - 1 for real
+    t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1))
+    assert isinstance(t.children[1], int)
+    t.add(5, "/r/d", 1)
+    assert t.children[1] == [2, 3, 4, 5]
+    check(t)

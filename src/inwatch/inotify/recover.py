@@ -86,7 +86,7 @@ class Recovery(Roots):
             return []  # a watched file, or gone: its IGNORED is coming
         by_name = {e.name: e for e in entries}
         table = self.table
-        watched = {os.path.basename(table.paths[c]): c for c in table.children.get(wd, ())}
+        watched = {os.path.basename(table.paths[c]): c for c in table.kids(wd)}
 
         def changed_at(name: str) -> float | None:
             try:
@@ -217,7 +217,7 @@ class Recovery(Roots):
             for name in self.unwatched.get(wd, ()):
                 if (wd, name) not in held:
                     dirs.add(join(path, name))
-            for kid in self.table.children.get(wd, ()):
+            for kid in self.table.kids(wd):
                 name = os.path.basename(paths[kid])
                 if (wd, name) not in held:
                     dirs.add(paths[kid])

@@ -169,7 +169,7 @@ class Roots(TreeState):
             if wd not in table.paths:
                 raise OSError(errno.EINVAL, f"not a watch of this Watcher: {wd}")
             root = self.root_of(wd)
-            kids = list(table.children.get(wd, ()))
+            kids = list(table.kids(wd))
             self.port.rm_watch(wd)
             self.forget(wd)
             for kid in kids:
@@ -343,6 +343,7 @@ class Roots(TreeState):
             mask |= _MASK_ADD
         paths = self.table.paths
         children = self.table.children
+        kids_of = self.table.kids
         add_watch = self.port.add_watch  # once a directory: bound once
         stack = [top_wd]
         pop, push = stack.pop, stack.extend
@@ -357,9 +358,8 @@ class Roots(TreeState):
                 continue  # gone or renamed: its own events tell what happened
             if again != wd and again not in paths:
                 self.port.rm_watch(again)  # the path now names another inode
-            kids = children.get(wd)
-            if kids:
-                push(kids)
+            if wd in children:
+                push(kids_of(wd))
 
     def _remember_files(self, wd: int, path: str, root: Root) -> None:
         try:

@@ -8,8 +8,9 @@ A tree can hold hundreds of thousands of watches, so the table is lean:
   proportional to the subtree, not to the whole table. The kernel hands out
   wds in increasing order and a walk watches a directory's subdirectories one
   after the other (see walk.scan_tree), so they are usually one run of wds:
-  kept as a ``range`` (48 bytes, no slot per child) until a child that breaks
-  the run turns it into a list;
+  kept as one int (``first << 24 | count``: 32 bytes, no slot per child;
+  a ``range`` would be 48 bytes plus its stop's 32) until a child that breaks
+  the run turns it into a list. ``kids(wd)`` reads either as a sequence;
 - ``wds``: path -> wd, only for roots and for directories that have watched
   children. A leaf is found through its parent's children, so most watches
   cost one entry in ``paths`` and nothing else, and ``wd_of`` stays
@@ -22,12 +23,27 @@ edges for callers who passed bytes.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import TypeAlias
 
 __all__ = ["Kids", "WatchTable"]
 
-#: A directory's watched children: a run of wds, or any wds.
-Kids: TypeAlias = "range | list[int]"
+#: A directory's watched children as stored: a run of wds (see _RUN), or any wds.
+Kids: TypeAlias = "int | list[int]"
+
+# A run of child wds first, first + 1, ... first + count - 1 is the int
+# first << _RUN | count; a longer run (2**24 subdirectories) becomes a list.
+_RUN = 24
+_MOST = (1 << _RUN) - 1
+_NONE: tuple[int, ...] = ()
+
+
+def _expand(kids: Kids) -> Sequence[int]:
+    if isinstance(kids, int):
+        first = kids >> _RUN
+        return range(first, first + (kids & _MOST))
+    return kids
+
 
 _sep = os.sep
 
@@ -60,6 +76,11 @@ class WatchTable:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def kids(self, wd: int) -> Sequence[int]:
+        """The watched children of *wd* (empty if none)."""
+        kids = self.children.get(wd)
+        return _NONE if kids is None else _expand(kids)
+
     def wd_of(self, path: str) -> int | None:
         """The wd watching *path*, or ``None``."""
         wd = self.wds.get(path)
@@ -69,7 +90,7 @@ class WatchTable:
         if parent is None:
             return None
         paths = self.paths
-        for child in self.children.get(parent, ()):
+        for child in self.kids(parent):
             if paths[child] == path:
                 return child
         return None
@@ -98,7 +119,7 @@ class WatchTable:
         if stale is None and not fresh:
             up = self.wds.get(parent_of(path))
             if up is not None:
-                for child in self.children.get(up, ()):
+                for child in self.kids(up):
                     if paths[child] == path:
                         stale = child
                         break
@@ -116,13 +137,14 @@ class WatchTable:
         children = self.children
         kids = children.get(parent)
         if kids is None:
-            children[parent] = range(wd, wd + 1)
+            children[parent] = wd << _RUN | 1
             self.wds[self.paths[parent]] = parent
-        elif isinstance(kids, range):
-            if wd == kids.stop:
-                children[parent] = range(kids.start, wd + 1)
+        elif isinstance(kids, int):
+            count = kids & _MOST
+            if wd == (kids >> _RUN) + count and count < _MOST:
+                children[parent] = kids + 1
             else:
-                children[parent] = [*kids, wd]  # the run is broken: a list from now on
+                children[parent] = [*_expand(kids), wd]  # the run is broken: a list from now on
         else:
             kids.append(wd)
 
@@ -132,22 +154,29 @@ class WatchTable:
             return
         children = self.children
         kids = children.get(parent)
-        if kids is None or wd not in kids:
+        if kids is None:
             return
-        if isinstance(kids, range):
-            if wd == kids.start:
-                kids = kids[1:]
-            elif wd == kids[-1]:
-                kids = kids[:-1]
-            else:
-                kids = [k for k in kids if k != wd]
-            children[parent] = kids
+        if isinstance(kids, int):
+            first, count = kids >> _RUN, kids & _MOST
+            if not first <= wd < first + count:
+                return
+            if count > 1:
+                if wd == first:
+                    children[parent] = (first + 1) << _RUN | (count - 1)
+                elif wd == first + count - 1:
+                    children[parent] = kids - 1
+                else:
+                    children[parent] = [k for k in range(first, first + count) if k != wd]
+                return
+        elif wd not in kids:
+            return
         else:
             kids.remove(wd)
-        if not kids:
-            del children[parent]
-            if parent not in self.roots:
-                self.wds.pop(self.paths[parent], None)
+            if kids:
+                return
+        del children[parent]
+        if parent not in self.roots:
+            self.wds.pop(self.paths[parent], None)
 
     def discard(self, wd: int) -> str | None:
         """Forget *wd* (not its children: the kernel sends them their own IGNORED)."""
@@ -171,8 +200,8 @@ class WatchTable:
         limit = len(self.paths)
         while i < len(out):
             kids = children.get(out[i])
-            if kids:
-                out.extend(kids)
+            if kids is not None:
+                out.extend(_expand(kids))
                 if len(out) > limit:  # a cycle: never silently loop forever
                     raise RuntimeError(f"inwatch: watch table cycle below wd {wd}")
             i += 1

@@ -113,7 +113,7 @@ def scan_tree(
         # of them is listed: the kernel hands out a new watch the next wd
         # (idr_alloc_cyclic in fs/notify/inotify/inotify_user.c), so the
         # watched children of a directory are usually one run of wds, which the
-        # table keeps as a range instead of a list. Each is still watched
+        # table keeps as one int instead of a list. Each is still watched
         # before it is listed, which is all losslessness needs.
         found: list[tuple[str, str, int, int | None]] = []
         for full, sub_rel in subdirs:
