@@ -278,12 +278,13 @@ class Roots(TreeState):
                 else:
                     self.register(wd, p, root, parent_wd, fresh)
             if parent_wd is not None:
-                name = p[p.rfind("/") + 1 :]  # os.path.basename, without the call
-                if recent._items:  # nothing held (the common case): nothing to adopt
-                    recent.adopt(parent_wd, name, wd)
+                # os.path.basename(p), without the call, and only when asked: in
+                # the common case nothing is held and nothing is unwatched.
+                if recent._items:
+                    recent.adopt(parent_wd, p[p.rfind("/") + 1 :], wd)
                 names = unwatched.get(parent_wd)
                 if names:
-                    names.discard(name)
+                    names.discard(p[p.rfind("/") + 1 :])
             if top_wd < 0:
                 top_wd = wd
             if seen is not None:
