@@ -9,6 +9,12 @@ inotifywait, whose RSS before setup cannot be read. The kernel's own memory per
 watch is the same for every peer and not counted.
 
     python setup_tree.py [--quick]
+    python setup_tree.py --breakdown [DIRS]   inwatch's bytes per watch by structure
+
+The breakdown runs in this process on one tree (50,000 directories by default):
+tracemalloc's bytes kept and peak per watch for inwatch's Watcher and for the
+plain reader, and the deep size of each of the inotify core's per-watch
+structures (each object counted once, in the first structure holding it).
 """
 
 from __future__ import annotations
@@ -164,5 +170,66 @@ def render(runs: Runs, small: int, big: int) -> str:
     return intro + "\n\n" + table(head, rows) + notes_block(runs)
 
 
+def _deep(obj: object, seen: set[int]) -> int:
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    n = sys.getsizeof(obj)
+    if isinstance(obj, dict):
+        n += sum(_deep(k, seen) + _deep(v, seen) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        n += sum(_deep(x, seen) for x in obj)
+    return n
+
+
+def breakdown(ndirs: int) -> str:
+    import gc
+    import tracemalloc
+
+    from peers import Plain
+
+    from inwatch import Watcher
+
+    lines = []
+    with scratch("breakdown") as root:
+        make_tree(root, ndirs)
+        n = ndirs + 1
+        for peer in ("inwatch", "plain"):
+            gc.collect()
+            tracemalloc.start()
+            start = tracemalloc.get_traced_memory()[0]
+            if peer == "plain":
+                p = Plain()
+                p.setup([root], True)
+            else:
+                w = Watcher()
+                w.add(root, recursive=True)
+            kept, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            lines.append(
+                f"{peer}: {(kept - start) / n:.0f} B/watch kept, {(peak - start) / n:.0f} "
+                f"at the peak (tracemalloc, {n:,} watches)"
+            )
+            if peer == "plain":
+                p.teardown()
+                continue
+            core = w._core  # type: ignore[attr-defined]
+            seen: set[int] = set()
+            table = core.table
+            parts = [(f"table.{a}", getattr(table, a)) for a in ("paths", "children", "wds")]
+            parts += [
+                (a, getattr(core, a))
+                for a in ("files", "unwatched", "options", "special", "roots", "root_ids")
+            ]
+            for name, obj in parts:
+                lines.append(f"  {name:16} {_deep(obj, seen) / n:6.1f} B/watch")
+            w.close()
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(bench("--quick" in sys.argv).body)
+    if "--breakdown" in sys.argv:
+        rest = sys.argv[sys.argv.index("--breakdown") + 1 :]
+        print(breakdown(int(rest[0]) if rest else 50_000))
+    else:
+        print(bench("--quick" in sys.argv).body)
