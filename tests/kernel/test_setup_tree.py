@@ -1,6 +1,8 @@
 """Setting up a recursive watch on the real kernel: the shape of the table it
-leaves (a run of wds per directory, kept as one int) and the quiet walk (our
-own listings are not reported, every watch has the full mask afterwards)."""
+leaves (wds in os.walk's order; the subdirectories of a directory whose
+subdirectories have none are one run of wds, kept as one int) and the quiet
+walk (our own listings are not reported, every watch has the full mask
+afterwards)."""
 
 from __future__ import annotations
 
@@ -28,19 +30,23 @@ def _tree(top: Path, fanout: int, depth: int) -> set[str]:
     return made
 
 
-def test_set_up_table_is_one_range_per_directory_and_the_walk_is_quiet(tmp_path: Path) -> None:
+def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path: Path) -> None:
     top = tmp_path / "t"
     top.mkdir()
     dirs = _tree(top, fanout=4, depth=3)
+    walked = [d for d, _, _ in os.walk(top)]  # before the watch: listing is reported
     with Watcher() as w:  # the default mask has OPEN/ACCESS/CLOSE_NOWRITE: quiet walk, then widen
         w.add(top, recursive=True)
         table = w._core.table  # type: ignore[attr-defined]
         assert set(table.paths.values()) == dirs
         parents = {p for p in dirs if any(os.path.dirname(q) == p for q in dirs)}
         assert {table.paths[wd] for wd in table.children} == parents
-        for wd, kids in table.children.items():
-            assert isinstance(kids, int), (table.paths[wd], kids)  # one run of wds
-            assert len(table.kids(wd)) == 4
+        assert [table.paths[wd] for wd in sorted(table.paths)] == walked
+        for wd in table.children:
+            kids = [table.paths[k] for k in table.kids(wd)]
+            assert sorted(kids) == sorted(p for p in dirs if os.path.dirname(p) == table.paths[wd])
+            leaves = all(k not in parents for k in kids)
+            assert isinstance(table.children[wd], int) == leaves, table.paths[wd]
         assert w.read(timeout=0.2) == [], "our own listing was reported"
         leaf = str(top / "d3" / "d3" / "d3")
         os.listdir(leaf)  # widened: the leaf's own watch reports reading it

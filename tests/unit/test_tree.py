@@ -86,7 +86,7 @@ class Recorder:
         self.parents: dict[str, int | None] = {}
         self.errors: list[OSError] = []
 
-    def watch(self, path: str, parent: int | None) -> int:
+    def watch(self, path: str, parent: int | None, fresh: bool = False) -> int:
         wd = len(self.wds) + 1
         self.wds[path] = wd
         self.parents[path] = parent
@@ -205,7 +205,7 @@ def test_the_relative_path_starts_from_top_rel(tmp_path: Path) -> None:
 def test_a_directory_vanishing_during_the_walk_is_not_an_error(tmp_path: Path) -> None:
     top = make(tmp_path, "a/", "b/")
 
-    def watch(path: str, parent: int | None) -> int:
+    def watch(path: str, parent: int | None, fresh: bool = False) -> int:
         if path.endswith("/a"):
             raise FileNotFoundError(errno.ENOENT, "gone", path)
         return r.watch(path, parent)
@@ -219,7 +219,7 @@ def test_a_directory_vanishing_during_the_walk_is_not_an_error(tmp_path: Path) -
 def test_other_errors_on_subdirectories_go_to_onerror(tmp_path: Path) -> None:
     top = make(tmp_path, "a/x/", "b/")
 
-    def watch(path: str, parent: int | None) -> int:
+    def watch(path: str, parent: int | None, fresh: bool = False) -> int:
         if path.endswith("/a"):
             raise PermissionError(errno.EACCES, "no", path)
         return r.watch(path, parent)
@@ -233,13 +233,13 @@ def test_other_errors_on_subdirectories_go_to_onerror(tmp_path: Path) -> None:
 def test_errors_on_top_and_the_watch_limit_propagate(tmp_path: Path) -> None:
     top = make(tmp_path, "a/")
 
-    def refuse_top(path: str, parent: int | None) -> int:
+    def refuse_top(path: str, parent: int | None, fresh: bool = False) -> int:
         raise PermissionError(errno.EACCES, "no", path)
 
     with pytest.raises(PermissionError):
         Recorder().scan(top, watch=refuse_top)
 
-    def limit(path: str, parent: int | None) -> int:
+    def limit(path: str, parent: int | None, fresh: bool = False) -> int:
         if path != top:
             raise OSError(errno.ENOSPC, "limit", path)
         return r.watch(path, parent)
@@ -280,15 +280,34 @@ def test_count_dirs_counts_top_once_when_a_link_leads_back_to_it(tmp_path: Path)
     assert count_dirs(top, None, True) == 3
 
 
-def test_a_directory_s_subdirectories_are_watched_together(tmp_path: Path) -> None:
-    """Right after a directory's listing, its subdirectories are watched one
-    after the other, before any of them is listed: the kernel's wds for them
-    are then one run (see WatchTable.children)."""
-    top = make(tmp_path, "a/x/", "a/y/", "b/", "c/", "f")
+def test_watched_in_os_walk_order_and_told_which_parents_were_childless(tmp_path: Path) -> None:
+    """Top-down in listing order, as os.walk yields directories (the kernel's
+    wds follow: the pyinotify layer shows them as pyinotify did); each
+    directory's subdirectories are watched with *fresh* = what childless()
+    said of it, asked after its watch and before its listing."""
+    top = make(tmp_path, "a/x/", "a/y/", "b/", "c/z/", "f")
     r = Recorder()
-    r.scan(top)
-    watches = [e[1] for e in r.log if e[0] == "watch"]
-    assert watches[0] == top
-    assert sorted(watches[1:4]) == [j(top, d) for d in ("a", "b", "c")]
-    assert sorted(watches[4:]) == [j(top, "a", "x"), j(top, "a", "y")]
-    assert not r.errors
+    asked: list[str] = []
+    fresh_of: dict[str, bool] = {}
+    by_wd: dict[int, str] = {}
+
+    def watch(path: str, parent: int | None, fresh: bool) -> int:
+        wd = r.watch(path, parent)
+        by_wd[wd] = path
+        fresh_of[path] = fresh
+        return wd
+
+    def childless(wd: int) -> bool:
+        path = by_wd[wd]
+        assert not any(e[0] == "entry" and os.path.dirname(e[1]) == path for e in r.log)
+        asked.append(path)
+        return path != j(top, "c")  # say c had a watched subdirectory already
+
+    r.scan(top, watch=watch, childless=childless)
+    walked = [d for d, _, _ in os.walk(top, topdown=True)]
+    watched = [e[1] for e in r.log if e[0] == "watch"]
+    assert watched == walked  # both in the file system's listing order
+    assert asked == walked
+    assert fresh_of[top] is False  # the top's parent was not listed by this walk
+    assert fresh_of[j(top, "a", "x")] and fresh_of[j(top, "b")]
+    assert fresh_of[j(top, "c", "z")] is False

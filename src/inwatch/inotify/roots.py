@@ -245,15 +245,14 @@ class Roots(TreeState):
         recent = self.recent
         unwatched = self.unwatched
         plain_root = root.is_default  # asked once a walk, not once a directory
-        # The subdirectories of a directory are watched one after the other,
-        # right after its listing (walk.scan_tree): if it had no watched child
-        # when that batch began, each new child has its own name under it.
-        batch_of: int | None = -1
-        fresh = False
         add_watch = self.port.add_watch
+        children = table.children
 
-        def watch(p: str, parent_wd: int | None) -> int:
-            nonlocal top_wd, batch_of, fresh
+        def childless(wd: int) -> bool:
+            return wd not in children
+
+        def watch(p: str, parent_wd: int | None, fresh: bool) -> int:
+            nonlocal top_wd
             wd = add_watch(p, quiet)
             old = paths.get(wd)
             if old is not None:
@@ -277,9 +276,6 @@ class Roots(TreeState):
                     table.move(wd, p, parent_wd)
                 elif old == p and parent_wd is not None and not report_known:
                     return -1  # watched and listed already
-            if parent_wd != batch_of:
-                batch_of = parent_wd
-                fresh = parent_wd is not None and parent_wd not in table.children
             if old is None or old == p:
                 if plain_root:
                     table.add(wd, p, parent_wd, fresh)  # what register does for a default root
@@ -325,9 +321,10 @@ class Roots(TreeState):
                     listdir=self.port.scandir,
                     on_gone=on_gone,
                     files_only=files_only,
+                    childless=childless,
                 )
             else:
-                top_wd = watch(top, parent)
+                top_wd = watch(top, parent, False)
                 if top_wd >= 0:
                     self._remember_files(top_wd, top, root)
         except OSError:

@@ -6,11 +6,13 @@ A tree can hold hundreds of thousands of watches, so the table is lean:
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
   proportional to the subtree, not to the whole table. The kernel hands out
-  wds in increasing order and a walk watches a directory's subdirectories one
-  after the other (see walk.scan_tree), so they are usually one run of wds:
-  kept as one int (``first << 24 | count``: 32 bytes, no slot per child;
-  a ``range`` would be 48 bytes plus its stop's 32) until a child that breaks
-  the run turns it into a list. ``kids(wd)`` reads either as a sequence;
+  wds in increasing order (idr_alloc_cyclic in fs/notify/inotify/
+  inotify_user.c) and a walk watches top-down (walk.scan_tree), so the
+  subdirectories of a directory whose subdirectories have none of their own
+  are one run of wds (3,889 of the 5,000 directories that have subdirectories
+  in the bench's balanced tree of 50,000). A run is kept as one int (``first << 24 | count``:
+  32 bytes, no slot per child; a ``range`` would be 48 bytes plus its stop's
+  32), other children as a list. ``kids(wd)`` reads either as a sequence;
 - ``wds``: path -> wd, only for roots and for directories that have watched
   children. A leaf is found through its parent's children, so most watches
   cost one entry in ``paths`` and nothing else, and ``wd_of`` stays

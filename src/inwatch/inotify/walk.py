@@ -31,7 +31,7 @@ def scan_tree(
     top_rel: str,
     top_parent: int | None = None,
     *,
-    watch: Callable[[str, int | None], int],
+    watch: Callable[[str, int | None, bool], int],
     excluded: Excluder | None,
     follow_symlinks: bool,
     on_entry: Callable[[int, str, str, bool, DirEntryLike], None] | None,
@@ -40,13 +40,16 @@ def scan_tree(
     listdir: Callable[[str], list[DirEntryLike]] | None = None,
     on_gone: Callable[[str, int | None, int | None], None] | None = None,
     files_only: bool = False,
+    childless: Callable[[int], bool] | None = None,
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
 
     *top_rel* is *top*'s path relative to the watched root (``""`` for the root)
     and *top_parent* the wd of its parent (``None`` for a root); ``watch(path,
-    parent_wd)`` adds one watch and returns its wd, or -1 to leave that
-    directory out (it is known already: not listed again).
+    parent_wd, fresh)`` adds one watch and returns its wd, or -1 to leave that
+    directory out (it is known already: not listed again). Directories are
+    watched in os.walk's order (top-down, in listing order), so their wds
+    are in that order: the pyinotify layer shows them as pyinotify did.
     For every entry of every watched directory, after that directory's watch is
     in place, ``on_entry(parent_wd, parent_path, name, is_dir, entry)`` is called,
     parents before their contents. Errors on subdirectories (no permission...)
@@ -56,21 +59,25 @@ def scan_tree(
     ``os.scandir``); *on_gone(path, parent_wd, wd)* hears of a subdirectory that
     vanished before it could be watched (*wd* ``None``) or listed (*wd* its
     watch: a race, renamed or deleted meanwhile), so the caller can look again
-    once the queue has told why.
-    The subdirectories of a directory are watched one after the other, right
-    after its listing and before any of them is listed (see below).
+    once the queue has told why. *childless(wd)* is asked once per directory,
+    after its watch and before its listing: has it no watched subdirectory
+    yet? Its subdirectories are then watched with *fresh* true: all the
+    watched children it will have come from this listing, each under its own
+    name (see WatchTable.add).
     With *files_only*, *on_entry* is not called for directories.
     """
     if listdir is None:
         listdir = _scandir
-    wd = watch(top, top_parent)  # errors on top propagate
-    if wd < 0:
-        return
-    # (path, path relative to the root, its wd, its parent's wd): watched, not listed yet.
-    stack: list[tuple[str, str, int, int | None]] = [(top, top_rel, wd, top_parent)]
+    # (path, path relative to the root, parent's wd, parent had no watched
+    # subdirectory when its listing began): found, not watched yet.
+    stack: list[tuple[str, str, int | None, bool]] = [(top, top_rel, top_parent, False)]
     while stack:
-        path, rel, wd, parent = stack.pop()
+        path, rel, parent, fresh = stack.pop()
+        wd: int | None = None
         try:
+            wd = watch(path, parent, fresh)
+            if wd < 0:
+                continue  # the caller knows this directory already: not walked again
             entries = listdir(path)
         except OSError as exc:
             if path is top or exc.errno == errno.ENOSPC:
@@ -78,9 +85,10 @@ def scan_tree(
             if exc.errno not in _GONE:
                 onerror(exc)
             elif on_gone is not None:
-                on_gone(path, parent, wd)
+                on_gone(path, parent, wd)  # wd: watched, then gone before its listing
             continue
-        subdirs: list[tuple[str, str]] = []
+        kids_fresh = childless is not None and childless(wd)
+        subdirs: list[tuple[str, str, int | None, bool]] = []
         for entry in entries:
             name = entry.name
             full = entry.path
@@ -106,31 +114,9 @@ def scan_tree(
             if on_entry is not None and not (files_only and is_dir):
                 on_entry(wd, path, name, is_dir, entry)
             if is_dir:
-                subdirs.append((full, sub_rel))
-        if not subdirs:
-            continue
-        # The subdirectories are watched here, one after the other, before any
-        # of them is listed: the kernel hands out a new watch the next wd
-        # (idr_alloc_cyclic in fs/notify/inotify/inotify_user.c), so the
-        # watched children of a directory are usually one run of wds, which the
-        # table keeps as one int instead of a list. Each is still watched
-        # before it is listed, which is all losslessness needs.
-        found: list[tuple[str, str, int, int | None]] = []
-        for full, sub_rel in subdirs:
-            try:
-                sub = watch(full, wd)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise
-                if exc.errno not in _GONE:
-                    onerror(exc)
-                elif on_gone is not None:
-                    on_gone(full, wd, None)
-                continue
-            if sub >= 0:  # else the caller knows it already: not walked again
-                found.append((full, sub_rel, sub, wd))
-        # Reversed: the walk lists entries in listing order (it is a stack).
-        stack.extend(reversed(found))
+                subdirs.append((full, sub_rel, wd, kids_fresh))
+        # Reverse so that the walk visits entries in listing order (it is a stack).
+        stack.extend(reversed(subdirs))
 
 
 def _scandir(path: str) -> list[DirEntryLike]:
