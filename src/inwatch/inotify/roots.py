@@ -344,7 +344,11 @@ class Roots(TreeState):
 
     def widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
         """Add *mask* to the watch *top_wd* and every watch below it (with
-        *replace*, set it instead)."""
+        *replace*, set it instead).
+
+        Depth first on a stack, not over ``table.subtree(top_wd)``: a list of
+        every wd of a large tree would be the set-up's peak memory (36 bytes a
+        watch more on 50,000 directories, measured)."""
         if not replace:
             mask |= _MASK_ADD
         paths = self.table.paths
