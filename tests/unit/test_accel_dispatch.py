@@ -189,8 +189,10 @@ def run_once(module: ModuleType | None, ops: list[Any], special: bool, echo: boo
 ops = st.lists(
     st.tuples(
         st.sampled_from(
-            ["mkdir", "create", "create", "modify", "attrib", "unlink", "rename", "rmdir", "read"]
-            + ["read", "burst", "overflow", "stale"]
+            [
+                *("mkdir", "create", "create", "modify", "attrib", "unlink", "rename", "rmdir"),
+                *("read", "read", "burst", "overflow", "stale"),
+            ]
         ),
         st.integers(0, 50),
         st.integers(0, 50),
