@@ -16,6 +16,7 @@ environment variable ``INWATCH_ACCEL``, read once at import, chooses:
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -31,21 +32,23 @@ def _load() -> tuple[ModuleType | None, str]:
         raise ImportError(f"INWATCH_ACCEL={choice!r}: use auto, 0 (pure Python) or 1 (C)")
     if choice == "0":
         return None, "pure Python: INWATCH_ACCEL=0"
+    name = __name__.rpartition(".")[0] + ".inotify._accel"
     try:
-        from .inotify import _accel  # type: ignore[attr-defined]
-
+        # import_module, not "from .inotify import": inwatch.inotify is being
+        # imported when this runs (wire imports us), and a missing submodule
+        # must read as missing, not as a circular import.
+        module = importlib.import_module(name)
         # bind() checks Event's slots against the ones the C code stores.
-        _accel.bind(EventParseError, Event)
+        module.bind(EventParseError, Event)
     except (ImportError, TypeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, ModuleNotFoundError) and exc.name == "inwatch.inotify._accel":
+        if isinstance(exc, ModuleNotFoundError) and exc.name == name:
             why = "the accelerator was not built (no C compiler at install time?)"
         if choice == "1":
             raise ImportError(
                 f"INWATCH_ACCEL=1 but the C accelerator cannot be used: {why}"
             ) from exc
         return None, f"pure Python: {why}"
-    module: ModuleType = _accel
     return module, "accelerator: C"
 
 

@@ -134,16 +134,23 @@ def test_choices_in_fresh_interpreters() -> None:
             assert r.stdout.startswith("accelerator: C <built-in function parse_flat>"), choice
 
 
-def test_an_accelerator_that_is_not_there() -> None:
-    # None in sys.modules: the import fails as if the extension had not been built.
-    hide = "import sys; sys.modules['inwatch.inotify._accel'] = None\n"
-    show = hide + "import inwatch.accel as a; print(a.ACTIVE)"
-    auto = fresh(show, "auto")
+def test_an_accelerator_that_is_not_there(tmp_path: Path) -> None:
+    # The package as a machine without a compiler installs it: no extension.
+    import inwatch
+
+    shutil.copytree(
+        Path(inwatch.__file__).parent,
+        tmp_path / "inwatch",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__"),
+    )
+    show = "import inwatch.accel as a; print(a.ACTIVE, a.__file__)"
+    auto = fresh(show, "auto", PYTHONPATH=str(tmp_path))
     assert auto.returncode == 0, auto.stderr
     assert auto.stdout.strip() == (
-        "pure Python: the accelerator was not built (no C compiler at install time?)"
+        "pure Python: the accelerator was not built (no C compiler at install time?) "
+        + str(tmp_path / "inwatch" / "accel.py")
     )
-    required = fresh(show, "1")
+    required = fresh(show, "1", PYTHONPATH=str(tmp_path))
     assert required.returncode != 0
     assert (
         "ImportError: INWATCH_ACCEL=1 but the C accelerator cannot be used: "
