@@ -12,7 +12,9 @@ in tests/unit/test_accel.py.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import tracemalloc
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -281,3 +283,40 @@ def test_an_error_in_a_callback_propagates_at_the_same_record(native: ModuleType
             finally:
                 core.close()
     assert results[0] == results[1]
+
+
+def test_the_c_path_leaks_no_reference(native: ModuleType) -> None:
+    # A reference kept too many keeps its object alive: every Event (tracked by
+    # the garbage collector) and every str, bytes and int (traced by tracemalloc)
+    # the C code made would pile up, run after run.
+    ops = [
+        *[("burst", 0, 0), ("read", 0, 0), ("mkdir", 0, 1), ("create", 1, 2)],
+        *[("rename", 0, 3), ("modify", 0, 0), ("unlink", 0, 0), ("overflow", 0, 0)],
+        *[("stale", 0, 0), ("attrib", 1, 0)],
+    ]
+    parse = native.parse_flat
+    data = b"".join(pack_event(k, 0x100, k, b"name%d" % k) for k in range(2000))
+
+    def events_alive() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if type(o) is Event)
+
+    run_once(native, ops, True, True)  # warm up (caches, interned strings)
+    parse(data)
+    alive = events_alive()
+    tracemalloc.start()
+    try:
+        run_once(native, ops, True, True)
+        parse(data)
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(10):
+            assert len(run_once(native, ops, True, True)[0]) > 300
+            assert len(parse(data)) == 8000
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert events_alive() == alive
+    # One leaked name per event would be ~50 kB a run here; allow for caches.
+    assert grown < 30_000, grown
