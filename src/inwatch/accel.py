@@ -6,7 +6,8 @@ stay the reference: the parser (:func:`inwatch.inotify.wire.parse_flat_py`) and
 the per-record loop of the dispatcher (``InotifyCore._dispatch``). The
 environment variable ``INWATCH_ACCEL``, read once at import, chooses:
 
-- unset or ``auto``: the accelerator if it is built and loads, else pure Python;
+- unset or ``auto``: the accelerator if it is built and loads, else pure Python
+  (with a :class:`RuntimeWarning` when it is built but cannot be used);
 - ``0``: pure Python;
 - ``1``: the accelerator, or :class:`ImportError` saying why it cannot be had.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from types import ModuleType
 
 from .errors import EventParseError
@@ -42,12 +44,22 @@ def _load() -> tuple[ModuleType | None, str]:
         module.bind(EventParseError, Event)
     except (ImportError, TypeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, ModuleNotFoundError) and exc.name == name:
+        missing = isinstance(exc, ModuleNotFoundError) and exc.name == name
+        if missing:
             why = "the accelerator was not built (no C compiler at install time?)"
         if choice == "1":
             raise ImportError(
                 f"INWATCH_ACCEL=1 but the C accelerator cannot be used: {why}"
             ) from exc
+        if not missing:
+            # Built but unusable (another Python's build, an Event it cannot
+            # fill): a fault to see, not a choice; pure Python still runs.
+            warnings.warn(
+                f"inwatch: the C accelerator is built but cannot be used ({why}); "
+                "running pure Python",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return None, f"pure Python: {why}"
     return module, "accelerator: C"
 

@@ -158,6 +158,32 @@ def test_an_accelerator_that_is_not_there(tmp_path: Path) -> None:
     )
 
 
+def test_an_accelerator_that_is_built_but_broken(tmp_path: Path) -> None:
+    # An extension that fails to load (here a stand-in module raising as a
+    # wrong-ABI build would): auto falls back loudly, 1 refuses.
+    import inwatch
+
+    shutil.copytree(
+        Path(inwatch.__file__).parent,
+        tmp_path / "inwatch",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__"),
+    )
+    (tmp_path / "inwatch" / "inotify" / "_accel.py").write_text(
+        "raise ImportError('undefined symbol: PyFoo')\n"
+    )
+    show = "import inwatch.accel as a; print(a.ACTIVE)"
+    auto = fresh(show, "auto", PYTHONPATH=str(tmp_path))
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.strip() == "pure Python: undefined symbol: PyFoo"
+    assert (
+        "RuntimeWarning: inwatch: the C accelerator is built but cannot be used "
+        "(undefined symbol: PyFoo); running pure Python" in auto.stderr
+    )
+    required = fresh(show, "1", PYTHONPATH=str(tmp_path))
+    assert required.returncode != 0
+    assert "cannot be used: undefined symbol: PyFoo" in required.stderr
+
+
 def test_version_names_the_path() -> None:
     code = "import sys; sys.argv = ['inwatch', '--version']; from inwatch.cli import console; "
     r = fresh(code + "console()", "0")
