@@ -65,10 +65,44 @@ ALL_PEERS = [
     "watchdog",
     "watchfiles",
 ]
+# "inwatch-pure": the blocking Watcher of this checkout with INWATCH_ACCEL=0, next
+# to "inwatch" (which runs the C accelerator when it is built): both paths, one run.
+ALL_PEERS.insert(ALL_PEERS.index("inwatch") + 1, "inwatch-pure")
 # INWATCH_BASELINE=/path/to/other/checkout/src adds "inwatch-baseline": the
 # blocking Watcher of that checkout, measured in the same rounds (before/after).
 if os.environ.get("INWATCH_BASELINE"):
-    ALL_PEERS.insert(ALL_PEERS.index("inwatch") + 1, "inwatch-baseline")
+    ALL_PEERS.insert(ALL_PEERS.index("inwatch-pure") + 1, "inwatch-baseline")
+
+# A peer that is another one under another environment: (the peer worker.py runs,
+# the variables it runs with).
+ALIASES: dict[str, tuple[str, dict[str, str]]] = {
+    "inwatch-pure": ("inwatch", {"INWATCH_ACCEL": "0"}),
+}
+
+
+def inwatch_path(peer: str) -> str:
+    """Which path an inwatch peer's process runs (``inwatch.accel.ACTIVE``), asked
+    of an interpreter started as the peer's worker is (same sys.path, same env)."""
+    if peer in _PATHS:
+        return _PATHS[peer]
+    base, extra = ALIASES.get(peer, (peer, {}))
+    env = {**os.environ, **extra}
+    code = "import inwatch.accel as a; print(a.ACTIVE)"
+    if base == "inwatch-baseline":
+        env["PYTHONPATH"] = os.environ["INWATCH_BASELINE"]
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+        lines = (r.stdout or r.stderr).strip().splitlines()
+        answer = lines[-1] if r.returncode == 0 else "pure Python (no inwatch.accel there)"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        answer = f"unknown ({e})"
+    _PATHS[peer] = answer
+    return answer
+
+
+_PATHS: dict[str, str] = {}
 
 
 # --- scratch trees on /dev/shm --------------------------------------------------
@@ -202,13 +236,15 @@ class Worker:
     def __post_init__(self) -> None:
         os.makedirs(os.path.join(OUT, "logs"), exist_ok=True)
         self.log = os.path.join(OUT, "logs", f"{self.workload}-{self.peer}.log")
+        base, extra = ALIASES.get(self.peer, (self.peer, {}))
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, WORKER, self.peer, self.workload, json.dumps(self.spec)],
+                [sys.executable, WORKER, base, self.workload, json.dumps(self.spec)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 cwd=BENCH,
+                env={**os.environ, **extra} if extra else None,
             )
         assert self.proc.stdout is not None
         self.lines = LineReader(self.proc.stdout.fileno())

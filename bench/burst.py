@@ -23,6 +23,7 @@ from _common import (
     Section,
     Worker,
     fmt,
+    inwatch_path,
     notes_block,
     ratio_cells,
     run_rounds,
@@ -117,7 +118,10 @@ def render(runs: Runs, n: int) -> str:
         f"from resume to the last delivery, median of {runs.rounds} interleaved rounds; "
         "ratios are medians of same-round ratios."
     )
-    return intro + "\n\n" + table(head, rows) + notes_block(runs)
+    paths = "; ".join(
+        f"{peer}: {inwatch_path(peer)}" for peer in runs.peers if peer.startswith("inwatch")
+    )
+    return intro + f"\n\nPaths: {paths}.\n\n" + table(head, rows) + notes_block(runs)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from inwatch import __version__
+from inwatch.accel import ACTIVE
 
 
 def test_version(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     r = run_cli("--version", cwd=tmp_path)
-    assert (r.returncode, r.stdout) == (0, f"inwatch {__version__}\n".encode())
+    # The version, then which path the hot path runs on (inwatch.accel.ACTIVE).
+    assert (r.returncode, r.stdout) == (0, f"inwatch {__version__} ({ACTIVE})\n".encode())
 
 
 @pytest.mark.parametrize("command", ["watch", "stats", "run", "limits"])

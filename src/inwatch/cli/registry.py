@@ -24,7 +24,7 @@ import argparse
 import importlib
 from types import ModuleType
 
-from .. import __version__
+from .. import __version__, accel
 from .args import FORMATTER, Parser
 
 __all__ = ["COMMANDS", "build_parser", "load"]
@@ -60,7 +60,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog="'inwatch COMMAND --help' shows the options and examples of each command.",
         formatter_class=FORMATTER,
     )
-    parser.add_argument("--version", action="version", version=f"inwatch {__version__}")
+    # Which path the hot path runs on ("accelerator: C" or "pure Python: why").
+    version = f"inwatch {__version__} ({accel.ACTIVE})"
+    parser.add_argument("--version", action="version", version=version)
     sub = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", parser_class=Parser
     )

@@ -52,6 +52,7 @@ from itertools import islice
 from operator import length_hint
 from typing import Any
 
+from ..accel import native
 from ..event import Event
 from .news import News
 from .port import KernelPort, Port
@@ -270,6 +271,11 @@ class InotifyCore(News):
         ``__init__`` costs 10-15 % of delivering an event (measured against
         the previous release, tests/unit/test_event.py checks that the inlined
         stores set every slot, so the two cannot drift apart).
+
+        With the accelerator (:mod:`inwatch.accel`) the per-record loop runs in
+        C (``inotify/_accel.c``, ``dispatch``): the same branches and callbacks,
+        the slots stored at the offsets of Event's member descriptors (checked
+        when it loads). Everything before and after the loop stays here.
         """
         emit = out.append
         chunks = self._chunks
@@ -308,74 +314,85 @@ class InotifyCore(News):
             relisted = self.relisted
             echo = self.recent._echo
             quota = BATCH - len(out)
-            for wd, mask, cookie, name in islice(records, quota):
-                path = paths.get(wd)
-                if path is None:
-                    if mask & _Q_OVERFLOW:
-                        self._overflow(emit)
-                    continue  # a watch we already dropped
-                if (held_items or echo or relisted) and self._settles(
-                    wd, mask, name, emit, started
-                ):
-                    continue  # our own listing's echo
-                if mask & slow:
-                    if special or mask & not_plain_file:
-                        self._slow(wd, mask, cookie, name, path, emit)
-                        continue
-                    # A file created or deleted in a plain tree: keep the baseline.
-                    sname = name.decode("utf-8", "surrogateescape")
-                    names = files.get(wd)
-                    if mask & create:
-                        if names is None:
-                            files[wd] = {sname}
+            if native is not None:
+                # The loop below, in C (inotify/_accel.c, dispatch): the same
+                # branches in the same order, the same callbacks; it walks the
+                # same iterator, so the look-ahead (news.py) sees where it is.
+                native.dispatch(
+                    self, emit, out, it, quota, paths, special, files,
+                    held_items, echo, relisted, started, now,
+                )  # fmt: skip
+            else:
+                # Its C twin (_accel.c, dispatch) quotes each line in "[core: ...]"
+                # comments: a change here is made there too.
+                for wd, mask, cookie, name in islice(records, quota):
+                    path = paths.get(wd)
+                    if path is None:
+                        if mask & _Q_OVERFLOW:
+                            self._overflow(emit)
+                        continue  # a watch we already dropped
+                    if (held_items or echo or relisted) and self._settles(
+                        wd, mask, name, emit, started
+                    ):
+                        continue  # our own listing's echo
+                    if mask & slow:
+                        if special or mask & not_plain_file:
+                            self._slow(wd, mask, cookie, name, path, emit)
+                            continue
+                        # A file created or deleted in a plain tree: keep the baseline.
+                        sname = name.decode("utf-8", "surrogateescape")
+                        names = files.get(wd)
+                        if mask & create:
+                            if names is None:
+                                files[wd] = {sname}
+                            else:
+                                names.add(sname)
+                        elif names is not None and sname in names:
+                            names.discard(sname)
                         else:
-                            names.add(sname)
-                    elif names is not None and sname in names:
-                        names.discard(sname)
-                    else:
-                        continue  # never reported: there before our watch, gone before our listing
-                    # Event(...) inlined (see _dispatch's docstring): every slot, in order.
-                    ev = alloc(new)
+                            continue  # never reported: there before our watch, gone before listing
+                        # Event(...) inlined (see _dispatch's docstring): every slot, in order.
+                        ev = alloc(new)
+                        ev.wd = wd
+                        ev.mask = mask
+                        ev.cookie = cookie
+                        ev.name = sname
+                        ev.path = path
+                        ev.pathname = path + "/" + sname
+                        ev.src_pathname = None
+                        ev.origin = "kernel"
+                        ev.time = now
+                        ev.actor = None
+                        emit(ev)
+                        continue
+                    sname = name.decode("utf-8", "surrogateescape")
+                    if sname:
+                        if mask & isdir:
+                            if not self._known_dir(wd, sname, path):
+                                continue  # a directory never reported here (renamed away, gone)
+                        else:
+                            names = files.get(wd)
+                            if (names is None or sname not in names) and not self._known_file(
+                                wd, sname, path
+                            ):
+                                continue  # a file never reported here (see _known_file)
+                    if special:
+                        root = special.get(wd)
+                        if root is not None:
+                            self.emit_one(emit, wd, mask, cookie, sname, path)
+                            continue
+                    ev = alloc(new)  # Event(...) inlined, as above
                     ev.wd = wd
                     ev.mask = mask
                     ev.cookie = cookie
                     ev.name = sname
                     ev.path = path
-                    ev.pathname = path + "/" + sname
+                    ev.pathname = path + "/" + sname if sname else path
                     ev.src_pathname = None
                     ev.origin = "kernel"
                     ev.time = now
                     ev.actor = None
                     emit(ev)
-                    continue
-                sname = name.decode("utf-8", "surrogateescape")
-                if sname:
-                    if mask & isdir:
-                        if not self._known_dir(wd, sname, path):
-                            continue  # a directory never reported here (renamed away, gone)
-                    else:
-                        names = files.get(wd)
-                        if (names is None or sname not in names) and not self._known_file(
-                            wd, sname, path
-                        ):
-                            continue  # a file never reported here (see _known_file)
-                if special:
-                    root = special.get(wd)
-                    if root is not None:
-                        self.emit_one(emit, wd, mask, cookie, sname, path)
-                        continue
-                ev = alloc(new)  # Event(...) inlined, as above
-                ev.wd = wd
-                ev.mask = mask
-                ev.cookie = cookie
-                ev.name = sname
-                ev.path = path
-                ev.pathname = path + "/" + sname if sname else path
-                ev.src_pathname = None
-                ev.origin = "kernel"
-                ev.time = now
-                ev.actor = None
-                emit(ev)
             if length_hint(it):  # records left (counted by the iterator itself)
                 return  # the batch is full
             # The end of a read.

@@ -23,11 +23,21 @@ from __future__ import annotations
 
 import functools
 import struct
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from ..accel import native
 from ..errors import EventParseError
 
-__all__ = ["HEADER_SIZE", "RawEvent", "pack_event", "parse_events", "parse_flat", "parse_records"]
+__all__ = [
+    "HEADER_SIZE",
+    "RawEvent",
+    "pack_event",
+    "parse_events",
+    "parse_flat",
+    "parse_flat_py",
+    "parse_records",
+]
 
 _HEADER = struct.Struct("=iIII")
 HEADER_SIZE = _HEADER.size  # 16
@@ -62,8 +72,9 @@ def parse_records(buf: bytes | bytearray | memoryview) -> list[tuple[int, int, i
     return list(zip(it, it, it, it, strict=True))
 
 
-def parse_flat(buf: bytes | bytearray | memoryview) -> list[Any]:
-    """The parser itself: the records of *buf* as one flat list
+def parse_flat_py(buf: bytes | bytearray | memoryview) -> list[Any]:
+    """The parser itself (in pure Python; :data:`parse_flat` is the C twin when the
+    accelerator is in use, see :mod:`inwatch.accel`): the records of *buf* as one flat list
     ``[wd, mask, cookie, name, wd, mask, cookie, name, ...]``.
 
     Why flat: ints and bytes are not tracked by the cyclic garbage collector, a
@@ -107,6 +118,14 @@ def parse_flat(buf: bytes | bytearray | memoryview) -> list[Any]:
             start,
         )
     return flat
+
+
+# The parser in use: the accelerator's (inotify/_accel.c, parse_flat: the same
+# list, the same EventParseError; tests/unit/test_accel_parse.py fuzzes the two
+# against each other) or the pure one.
+parse_flat: Callable[[bytes | bytearray | memoryview], list[Any]] = (
+    parse_flat_py if native is None else native.parse_flat
+)
 
 
 def pack_event(wd: int, mask: int, cookie: int = 0, name: bytes = b"", pad_to: int = 16) -> bytes:
