@@ -281,13 +281,10 @@ class WatchManager:
         failed: list[OSError] = []
         is_link = os.path.islink(apath)
         recursive = rec and not is_link and os.path.isdir(apath)
-        # A recursive watch is added without the bits a listing causes and
-        # given them by replay_listing, directory by directory (see there).
-        replay = recursive and mask & LISTING
         try:
             wd = self._watcher.add(
                 apath,
-                mask & ~LISTING if replay else mask,
+                mask,
                 recursive=recursive,
                 exclude=None if exclude_filter is never else dir_excluder(exclude_filter, excluded),
                 follow_symlinks=is_link,
@@ -313,8 +310,7 @@ class WatchManager:
                 self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
-            if replay:
-                replay_listing(self._watcher, wd, mask)
+            replay_listing(self._watcher, wd, mask)
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:
@@ -454,34 +450,36 @@ class WatchManager:
 # IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
 # consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
 # subdirectory's name, when its mask asks for them; programs count those
-# events. The Watcher lists quietly. So a recursive add asks the Watcher for
-# the tree without the bits a listing causes (LISTING); then the top's watch
-# gets the full mask (and so does the tree's filter: directories watched from
-# now on get it from the Watcher), and the subdirectories are listed again, in
-# the order os.walk lists them (the Watcher walks in that order, so it is the
-# order of their wds), each given the full mask right after its listing: the
-# kernel then queues on the parents' watches exactly what it queued for
-# pyinotify, and nothing on the directories' own watches, which pyinotify's
-# walk never showed. (One mask change per directory: narrowing each one
-# before its listing and widening it after cost twice that.)
+# events. The Watcher lists quietly. So after a recursive add the
+# subdirectories are listed again, in the order os.walk lists them (the
+# Watcher walks in that order, so it is the order of their wds), each with
+# its own watch narrowed for the moment to the bits a listing does not
+# cause: the kernel then queues on the parents' watches exactly what it
+# queued for pyinotify, and nothing on the directories' own watches, which
+# pyinotify's walk never showed.
+#
+# (Two mask changes per directory. Asking the Watcher for the tree without the
+# listing bits and widening each directory once, after its listing, would
+# save one, but a tree added with less than ALL_EVENTS takes the Watcher's
+# per-event filtering path for good: its events cost twice as much.)
 
 
 def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
-    """List the subdirectories of *top_wd* as pyinotify's walk did, widening
-    each watch to *mask* after (see above); *top_wd*'s is widened first."""
-    watcher.set_mask(top_wd, mask)
+    """List the subdirectories of *top_wd* as pyinotify's walk did (see above)."""
+    if not mask & LISTING:
+        return
     table = watcher.watches
     for wd in sorted(watcher.subtree(top_wd)[1:]):
         path = table.get(wd)
         if path is None:
             continue
         try:
-            # opendir, getdents until the end, closedir: what os.walk's scandir
-            # did, without an object per entry.
-            os.listdir(path)
+            watcher.set_mask(wd, mask & ~LISTING)
+            try:
+                # opendir, getdents to the end, closedir: what os.walk's scandir
+                # did, without an object per entry.
+                os.listdir(path)
+            finally:
+                watcher.set_mask(wd, mask)
         except OSError:
-            pass  # gone since: pyinotify's walk would have skipped it too
-        try:
-            watcher.set_mask(wd, mask)
-        except OSError:
-            continue  # gone since
+            continue  # gone since: pyinotify's walk would have skipped it too

@@ -494,9 +494,13 @@ class AsyncioNotifier(Notifier):
                 # If this task is cancelled (stop() from a callback), the
                 # Watcher's generator is closed here, not later by the collector.
                 events = watcher.__aiter__()
+                append = self._eventq.append
                 try:
                     async for event in events:
-                        self._queue_events([event])
+                        if self._coalesce:
+                            self._queue_events([event])
+                        else:
+                            append(event)
                         if not self._flush_due:
                             self._flush_due = True
                             self.loop.call_soon(self._flush)  # type: ignore[attr-defined]
