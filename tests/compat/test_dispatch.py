@@ -1,0 +1,143 @@
+"""The Notifier's dispatch (a method found once per mask per call, events of one
+read handed on in one loop) against pyinotify 0.9.6, on the real kernel: which
+method each event reaches, in which order, with which attributes; a handler
+raising in the middle of a read; watches with their own handlers mixed with
+the default one; a burst bigger than the Watcher's batches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inwatch import pyinotify as ours
+from inwatch.inotify import core
+
+pyinotify = pytest.importorskip("pyinotify")
+
+
+def _handler(mod: Any, log: list[tuple[Any, ...]], tag: str = "") -> Any:
+    """Records (handler, method, maskname, pathname, dir, wd); raises on 'boom'."""
+
+    class Handler(mod.ProcessEvent):  # type: ignore[misc, name-defined]
+        def _note(self, how: str, event: Any) -> None:
+            log.append((tag, how, event.maskname, event.pathname, event.dir, event.wd))
+
+        def process_IN_CREATE(self, event: Any) -> None:
+            self._note("create", event)
+            if event.name == "boom":
+                raise RuntimeError("boom")
+
+        def process_IN_CLOSE(self, event: Any) -> None:
+            self._note("close", event)
+
+        def process_IN_ATTRIB(self, event: Any) -> None:
+            self._note("attrib", event)
+
+        def process_default(self, event: Any) -> None:
+            self._note("default", event)
+
+    return Handler()
+
+
+def _run(mod: Any, tmp: Path, steps: Any, own: bool = False) -> list[tuple[Any, ...]]:
+    """Set up, run *steps* with nothing reading, then one check/read/process."""
+    root = tmp / mod.__name__
+    (root / "sub").mkdir(parents=True)
+    log: list[tuple[Any, ...]] = []
+    wm = mod.WatchManager()
+    notifier = mod.Notifier(wm, _handler(mod, log))
+    try:
+        wm.add_watch(str(root), mod.ALL_EVENTS)
+        if own:  # a watch with its own handler, its events mixed with the default's
+            wm.add_watch(str(root / "sub"), mod.ALL_EVENTS, proc_fun=_handler(mod, log, "own"))
+        steps(root)
+        for _ in range(20):  # what is left after a handler raised is processed next
+            if not notifier.check_events(200):
+                break
+            notifier.read_events()
+            try:
+                notifier.process_events()
+            except RuntimeError:
+                log.append(("raised",))
+                notifier.process_events()
+    finally:
+        notifier.stop()
+    base = str(root)
+    return [tuple(v.replace(base, "ROOT") if isinstance(v, str) else v for v in e) for e in log]
+
+
+def _mixed(root: Path) -> None:
+    for name in ("a", "b"):
+        (root / name).write_text("x")  # CREATE, OPEN, MODIFY, CLOSE_WRITE
+        os.utime(root / name)  # ATTRIB
+        (root / name).read_text()  # OPEN, ACCESS, CLOSE_NOWRITE
+    (root / "d").mkdir()  # CREATE|ISDIR
+    (root / "sub" / "f").touch()
+    os.utime(root / "sub")  # ATTRIB|ISDIR on the root, and on sub's own watch
+    (root / "a").unlink()
+    (root / "d").rmdir()
+
+
+def test_methods_order_and_attributes_match(tmp_path: Path) -> None:
+    theirs = _run(pyinotify, tmp_path, _mixed)
+    mine = _run(ours, tmp_path, _mixed)
+    assert mine == theirs
+    hows = {e[1] for e in mine}
+    assert hows == {"create", "close", "attrib", "default"}  # every route was taken
+    assert ("", "create", "IN_CREATE|IN_ISDIR", "ROOT/d", True, 1) in mine
+
+
+def test_watch_with_its_own_handler_mixed_with_the_default(tmp_path: Path) -> None:
+    theirs = _run(pyinotify, tmp_path, _mixed, own=True)
+    mine = _run(ours, tmp_path, _mixed, own=True)
+    assert mine == theirs
+    assert {e[0] for e in mine} == {"", "own"}
+
+
+def test_handler_raising_leaves_the_rest_queued_in_order(tmp_path: Path) -> None:
+    def steps(root: Path) -> None:
+        for name in ("x", "boom", "y", "z"):
+            (root / name).touch()
+
+    theirs = _run(pyinotify, tmp_path, steps)
+    mine = _run(ours, tmp_path, steps)
+    assert mine == theirs
+    names = [e[3].rsplit("/", 1)[-1] if len(e) > 1 else "!" for e in mine]
+    # boom's CREATE raised; its other events, and y's and z's, came after.
+    cut = names.index("!")
+    per_file = names.count("x")
+    assert per_file >= 2 and names[:cut] == ["x"] * per_file + ["boom"]
+    assert names[cut + 1 :] == ["boom"] * (per_file - 1) + ["y"] * per_file + ["z"] * per_file
+
+
+def test_burst_of_several_batches_read_twice_before_processing(tmp_path: Path) -> None:
+    """read_events takes the Watcher's batches one at a time: a second
+    read_events before process_events, and check_events in between, neither
+    lose nor reorder anything, and the burst is never held all at once."""
+    n = core.BATCH * 3 + 5
+    seen: list[str] = []
+
+    class Count(ours.ProcessEvent):
+        def process_IN_CREATE(self, event: Any) -> None:
+            seen.append(event.name)
+
+    wm = ours.WatchManager()
+    notifier = ours.Notifier(wm, Count())
+    try:
+        wm.add_watch(str(tmp_path), ours.IN_CREATE)
+        for i in range(n):
+            os.mknod(tmp_path / f"f{i:05d}")
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        assert 0 < len(notifier._eventq) <= core.BATCH  # one batch, the rest buffered
+        assert notifier.check_events(0)  # buffered events count as ready
+        notifier.read_events()
+        assert len(notifier._eventq) <= 2 * core.BATCH
+        notifier.process_events()
+        assert not notifier.check_events(0)
+    finally:
+        notifier.stop()
+    assert seen == [f"f{i:05d}" for i in range(n)]
