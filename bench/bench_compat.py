@@ -34,7 +34,10 @@ Trees live on /dev/shm. Target: compat <= 1.3x native, and ahead of pyinotify.
 
     python bench/bench_compat.py [--rounds 9] [--events 12000] [--dirs 5000]
                                  [--samples 300] [--read-attrs] [--only burst,latency]
-                                 [--peers native,compat,pyinotify]
+                                 [--peers native,compat,pyinotify] [--quick]
+
+A peer that loses an event fails the run (exit status 1); ``--quick`` (one
+small round of each workload) is for CI: it runs, nothing is lost.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import asyncio
 import importlib
 import os
 import random
+import select
 import shutil
 import statistics
 import struct
@@ -78,11 +82,20 @@ def make_backlog(root: str, kind: str, count: int) -> None:
             os.unlink(p)
 
 
-def _wait_for(seen: list[int], count: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
+# A peer that loses an event never reaches its count: it fails (exit status 1)
+# after this long without being done, instead of hanging.
+TIMEOUT = 60.0
+
+
+def _lost(seen: list[int], count: int) -> SystemExit:
+    return SystemExit(f"lost events: {seen[0]} of {count} delivered in {TIMEOUT:.0f} s")
+
+
+def _wait_for(seen: list[int], count: int) -> None:
+    deadline = time.monotonic() + TIMEOUT
     while seen[0] < count:
         if time.monotonic() > deadline:
-            raise SystemExit(f"lost events: {seen[0]} of {count} delivered")
+            raise _lost(seen, count)
         time.sleep(0.001)
 
 
@@ -132,9 +145,12 @@ class Native:
 
     def blocking(self, count: int) -> None:
         w, handle, seen = self.w, self.handle, self.seen
+        deadline = time.monotonic() + TIMEOUT
         while seen[0] < count:
             for ev in w.read(timeout=1.0):
                 handle(ev)
+            if time.monotonic() > deadline:
+                raise _lost(seen, count)
 
     def threaded(self, count: int) -> None:
         self.w.start(self.handle)
@@ -149,7 +165,10 @@ class Native:
                 if seen[0] >= count:
                     break
 
-        asyncio.run(asyncio.wait_for(consume(), 60))
+        try:
+            asyncio.run(asyncio.wait_for(consume(), TIMEOUT))
+        except asyncio.TimeoutError:
+            raise _lost(seen, count) from None
 
     def close(self) -> None:
         self.w.close()
@@ -170,10 +189,13 @@ class Pyi:
     def blocking(self, count: int) -> None:
         n = self.notifier = self.mod.Notifier(self.wm, self.handler)
         seen = self.seen
+        deadline = time.monotonic() + TIMEOUT
         while seen[0] < count:
             if n.check_events(1000):
                 n.read_events()
             n.process_events()
+            if time.monotonic() > deadline:
+                raise _lost(seen, count)
 
     def threaded(self, count: int) -> None:
         n = self.notifier = self.mod.ThreadedNotifier(self.wm, self.handler)
@@ -191,7 +213,7 @@ class Pyi:
         self.notifier = self.mod.AsyncioNotifier(
             self.wm, loop, callback=done, default_proc_fun=self.handler
         )
-        timer = loop.call_later(60, loop.stop)
+        timer = loop.call_later(TIMEOUT, loop.stop)
         try:
             loop.run_forever()
         finally:
@@ -200,7 +222,7 @@ class Pyi:
             self.closed = True
             loop.close()
         if seen[0] < count:
-            raise SystemExit(f"lost events: {seen[0]} of {count} delivered")
+            raise _lost(seen, count)
 
     def close(self) -> None:
         if self.closed:
@@ -272,6 +294,8 @@ def latency(peer: str, how: str, samples: int) -> list[float]:
                 time.sleep(random.uniform(0.0005, 0.002))
                 t0 = time.monotonic_ns()
                 os.write(fd, b"x")
+                if not select.select([ack_r], [], [], TIMEOUT)[0]:
+                    os._exit(1)  # the event was lost: the parent fails on its count
                 (t1,) = struct.unpack("q", os.read(ack_r, 8))
                 out.append((t1 - t0) / 1000)
             os.write(res_w, struct.pack(f"{samples}d", *out))
@@ -372,7 +396,12 @@ def main() -> None:
     ap.add_argument("--read-attrs", action="store_true", help="handlers read maskname, pathname")
     ap.add_argument("--only", default="", help="comma-separated workloads")
     ap.add_argument("--peers", default="native,compat,pyinotify")
+    ap.add_argument(
+        "--quick", action="store_true", help="one small round of each: does it run, is nothing lost"
+    )
     args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.events, args.samples, args.dirs = 1, 1200, 20, 200
     global READ_ATTRS
     READ_ATTRS = args.read_attrs
     with open("/proc/sys/fs/inotify/max_queued_events") as f:
