@@ -29,7 +29,8 @@ Workloads (each in every peer's own way of delivering):
   per directory watched (the watch manager's own listing included).
 
 Rounds interleave the peers in a rotating order; medians are reported with
-the spread (min-max over rounds) and the ratio of the medians to native's.
+the spread (min-max over rounds); ratios are the medians of the ratios taken
+within each round (same machine load), with their spread.
 Trees live on /dev/shm. Target: compat <= 1.3x native, and ahead of pyinotify.
 
     python bench/bench_compat.py [--rounds 9] [--events 12000] [--dirs 5000]
@@ -426,29 +427,43 @@ def main() -> None:
     print(f"worst compat/native ratio {worst:.2f}x (target <= 1.3x)")
 
 
+def _figure(name: str, one_round: list[float]) -> float:
+    """A round's figure: its p50 for latency, else its one measure."""
+    return statistics.median(one_round) if name.startswith("latency") else one_round[0]
+
+
+def _ratio(name: str, per_round: dict[str, list[list[float]]], a: str, b: str) -> str:
+    """a/b as the median of the ratios taken within each round (the rounds run
+    the peers back to back, so a round's ratio sees the same machine load),
+    with their spread."""
+    ratios = _ratios(name, per_round, a, b)
+    return f"{a}/{b} {statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
+
+
+def _ratios(name: str, per_round: dict[str, list[list[float]]], a: str, b: str) -> list[float]:
+    pairs = zip(per_round[a], per_round[b], strict=True)
+    return [_figure(name, x) / _figure(name, y) for x, y in pairs]
+
+
 def report(name: str, per_round: dict[str, list[list[float]]]) -> float:
     """Print one line; return compat's ratio to native (the worst figure)."""
     cells = []
-    figures: dict[str, float] = {}
     for peer, rounds in per_round.items():
+        figures = [_figure(name, r) for r in rounds]
+        mid = statistics.median(figures)
         if name.startswith("latency"):
-            p50s = [statistics.median(r) for r in rounds]
-            p99s = [sorted(r)[int(len(r) * 0.99) - 1] for r in rounds]
-            figures[peer] = statistics.median(p50s)
+            p99 = statistics.median(sorted(r)[int(len(r) * 0.99) - 1] for r in rounds)
             cells.append(
-                f"{peer} p50 {figures[peer]:.0f} [{min(p50s):.0f}-{max(p50s):.0f}]"
-                f" p99 {statistics.median(p99s):.0f} µs"
+                f"{peer} p50 {mid:.0f} [{min(figures):.0f}-{max(figures):.0f}] p99 {p99:.0f} µs"
             )
         else:
-            vals = [r[0] for r in rounds]
-            figures[peer] = statistics.median(vals)
-            cells.append(f"{peer} {figures[peer]:.2f} [{min(vals):.2f}-{max(vals):.2f}]")
+            cells.append(f"{peer} {mid:.2f} [{min(figures):.2f}-{max(figures):.2f}]")
     ratio = 0.0
-    if "compat" in figures and "native" in figures:
-        ratio = figures["compat"] / figures["native"]
-        cells.append(f"compat/native {ratio:.2f}x")
-    if "compat" in figures and "pyinotify" in figures:
-        cells.append(f"pyinotify/compat {figures['pyinotify'] / figures['compat']:.2f}x")
+    if "compat" in per_round and "native" in per_round:
+        cells.append(_ratio(name, per_round, "compat", "native"))
+        ratio = statistics.median(_ratios(name, per_round, "compat", "native"))
+    if "compat" in per_round and "pyinotify" in per_round:
+        cells.append(_ratio(name, per_round, "pyinotify", "compat"))
     unit = "" if name.startswith("latency") else (" µs/dir" if name == "setup" else " µs/event")
     print(f"{name:16}{unit}: " + "  ".join(cells), flush=True)
     return ratio
