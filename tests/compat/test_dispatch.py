@@ -7,10 +7,13 @@ the default one; a burst bigger than the Watcher's batches."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from compat_helpers import Recorder
 
 from inwatch import pyinotify as ours
 from inwatch.inotify import core
@@ -141,3 +144,65 @@ def test_burst_of_several_batches_read_twice_before_processing(tmp_path: Path) -
     finally:
         notifier.stop()
     assert seen == [f"f{i:05d}" for i in range(n)]
+
+
+def test_check_events_without_a_watch_waits_its_timeout(tmp_path: Path) -> None:
+    """No watch to wait on: it polls the fd as pyinotify did (it neither spins
+    nor returns early), and then sees a watch added later."""
+    wm = ours.WatchManager()
+    notifier = ours.Notifier(wm, Recorder())
+    try:
+        t0 = time.monotonic()
+        assert not notifier.check_events(100)
+        assert time.monotonic() - t0 >= 0.09
+        wm.add_watch(str(tmp_path), ours.IN_CREATE)
+        (tmp_path / "f").touch()
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        notifier.process_events()
+    finally:
+        notifier.stop()
+    assert [e.name for e in notifier._default_proc_fun.events] == ["f"]
+
+
+def test_stop_from_another_thread_ends_a_waiting_check_events(tmp_path: Path) -> None:
+    wm = ours.WatchManager()
+    notifier = ours.Notifier(wm, Recorder())
+    wm.add_watch(str(tmp_path), ours.IN_CREATE)
+    timer = threading.Timer(0.1, notifier.stop)
+    timer.start()
+    try:
+        t0 = time.monotonic()
+        assert not notifier.check_events(10_000)
+        assert time.monotonic() - t0 < 5  # woken by the stop, not by the timeout
+    finally:
+        timer.join(5)
+        notifier.stop()
+    assert wm.get_fd() is None
+
+
+@pytest.mark.parametrize("mod", [pyinotify, ours], ids=["pyinotify", "ours"])
+def test_check_events_then_read_events_split_by_other_calls(mod: Any, tmp_path: Path) -> None:
+    """check_events(0) polls; True twice in a row before read_events; what it
+    saw is what read_events takes, and nothing comes twice. (pyinotify's
+    read_events blocks when nothing is queued: it is called only after True.)"""
+    rec = Recorder()
+    wm = mod.WatchManager()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        wm.add_watch(str(tmp_path), mod.IN_CREATE)
+        assert not notifier.check_events(0)
+        (tmp_path / "a").touch()
+        assert notifier.check_events(5000)
+        assert notifier.check_events(0)
+        notifier.read_events()
+        notifier.process_events()
+        (tmp_path / "b").touch()
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        assert not notifier.check_events(0)  # read: nothing left, nothing twice
+        notifier.process_events()
+        assert not notifier.check_events(50)
+    finally:
+        notifier.stop()
+    assert [e.name for e in rec.events] == ["a", "b"]
