@@ -28,6 +28,10 @@ Workloads (each in every peer's own way of delivering):
 - ``setup``: a recursive watch of a tree of ``--dirs`` directories: CPU time
   per directory watched (the watch manager's own listing included).
 
+With ``--baseline SRC`` (another checkout's ``src/``, e.g. the previous
+release's), that inwatch's Watcher and pyinotify layer run in the same rounds
+as ``native-base`` and ``compat-base``: before and after, in one run.
+
 Rounds interleave the peers in a rotating order; medians are reported with
 the spread (min-max over rounds); ratios are the medians of the ratios taken
 within each round (same machine load), with their spread.
@@ -36,6 +40,7 @@ Trees live on /dev/shm. Target: compat <= 1.3x native, and ahead of pyinotify.
     python bench/bench_compat.py [--rounds 9] [--events 12000] [--dirs 5000]
                                  [--samples 300] [--read-attrs] [--only burst,latency]
                                  [--peers native,compat,pyinotify] [--quick]
+                                 [--baseline /work/wt-before/src]
 
 A peer that loses an event fails the run (exit status 1); ``--quick`` (one
 small round of each workload) is for CI: it runs, nothing is lost.
@@ -46,12 +51,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import os
 import random
 import select
 import shutil
 import statistics
 import struct
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -100,8 +107,32 @@ def _wait_for(seen: list[int], count: int) -> None:
         time.sleep(0.001)
 
 
+# --baseline SRC: another checkout's inwatch, loaded under this name, runs as
+# the peers native-base and compat-base in the same rounds (before/after in
+# one run). Its modules import each other relatively, so the copy is whole.
+BASE = "inwatch_base"
+
+
+def _load_baseline(src: str) -> None:
+    pkg = os.path.join(os.path.abspath(src), "inwatch")
+    spec = importlib.util.spec_from_file_location(
+        BASE, os.path.join(pkg, "__init__.py"), submodule_search_locations=[pkg]
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--baseline: no inwatch package in {src}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[BASE] = mod
+    spec.loader.exec_module(mod)
+
+
 def _module(peer: str) -> Any:
-    return importlib.import_module("inwatch.pyinotify" if peer == "compat" else "pyinotify")
+    names = {"compat": "inwatch.pyinotify", "compat-base": BASE + ".pyinotify"}
+    return importlib.import_module(names.get(peer, "pyinotify"))
+
+
+def _watcher(peer: str) -> Any:
+    """The Watcher of a native peer (native, native-base)."""
+    return (importlib.import_module(BASE).Watcher if peer.endswith("-base") else Watcher)()
 
 
 def _handler(mod: Any, seen: list[int], on_event: Callable[[Any], None] | None = None) -> Any:
@@ -138,8 +169,8 @@ def _native_handler(seen: list[int], on_event: Callable[[Any], None] | None = No
 
 
 class Native:
-    def __init__(self, root: str, seen: list[int], on_event: Any = None) -> None:
-        self.w = Watcher()
+    def __init__(self, peer: str, root: str, seen: list[int], on_event: Any = None) -> None:
+        self.w = _watcher(peer)
         self.w.add(root, ALL_EVENTS, recursive=True)
         self.handle = _native_handler(seen, on_event)
         self.seen = seen
@@ -236,8 +267,8 @@ class Pyi:
 
 
 def _driver(peer: str, root: str, seen: list[int], on_event: Any = None) -> Any:
-    if peer == "native":
-        return Native(root, seen, on_event)
+    if peer.startswith("native"):
+        return Native(peer, root, seen, on_event)
     return Pyi(_module(peer), root, seen, on_event)
 
 
@@ -349,8 +380,8 @@ def setup(peer: str, ndirs: int) -> list[float]:
     """CPU µs per directory for a recursive watch of the tree."""
     root = _tree(ndirs)
     t0 = CLOCK()
-    if peer == "native":
-        w = Watcher()
+    if peer.startswith("native"):
+        w = _watcher(peer)
         w.add(root, ALL_EVENTS, recursive=True)
         took = CLOCK() - t0
         watched = len(w.watches)
@@ -398,6 +429,12 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated workloads")
     ap.add_argument("--peers", default="native,compat,pyinotify")
     ap.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="another checkout's src/ (e.g. of the previous release): its Watcher and "
+        "pyinotify layer run too, as native-base and compat-base",
+    )
+    ap.add_argument(
         "--quick", action="store_true", help="one small round of each: does it run, is nothing lost"
     )
     args = ap.parse_args()
@@ -408,7 +445,11 @@ def main() -> None:
     with open("/proc/sys/fs/inotify/max_queued_events") as f:
         if int(f.read()) <= args.events:
             raise SystemExit("max_queued_events is too small for this backlog")
-    peers = [p for p in args.peers.split(",") if p == "native" or _available(p)]
+    peers = args.peers.split(",")
+    if args.baseline:
+        _load_baseline(args.baseline)
+        peers += ["native-base", "compat-base"]
+    peers = [p for p in peers if p.startswith("native") or _available(p)]
     table = workloads(args)
     names = [w for w in args.only.split(",") if w] or list(table)
     print(f"rounds {args.rounds}, trees on {DIR}, medians [min-max over rounds]")
@@ -462,6 +503,8 @@ def report(name: str, per_round: dict[str, list[list[float]]]) -> float:
     if "compat" in per_round and "native" in per_round:
         cells.append(_ratio(name, per_round, "compat", "native"))
         ratio = statistics.median(_ratios(name, per_round, "compat", "native"))
+    if "compat-base" in per_round and "native-base" in per_round:
+        cells.append(_ratio(name, per_round, "compat-base", "native-base"))
     if "compat" in per_round and "pyinotify" in per_round:
         cells.append(_ratio(name, per_round, "pyinotify", "compat"))
     unit = "" if name.startswith("latency") else (" µs/dir" if name == "setup" else " µs/event")
