@@ -24,7 +24,7 @@ Workloads (each in every peer's own way of delivering):
 - ``latency``: a forked writer writes one byte (IN_MODIFY) after a random
   0.5-2 ms pause, noting CLOCK_MONOTONIC just before; the handler notes it when
   it sees the event and sends it back. p50 and p99 in µs (blocking reads;
-  ``latency-threaded`` with the threads).
+  ``latency-threaded`` with the threads, ``latency-async`` in asyncio).
 - ``setup``: a recursive watch of a tree of ``--dirs`` directories: CPU time
   per directory watched (the watch manager's own listing included).
 
@@ -406,6 +406,7 @@ def workloads(args: argparse.Namespace) -> dict[str, Callable[[str], list[float]
         "burst-async": lambda p: burst(p, "attrib", "asyncio", n),
         "latency": lambda p: latency(p, "blocking", s),
         "latency-threaded": lambda p: latency(p, "threaded", s),
+        "latency-async": lambda p: latency(p, "asyncio", s),
         "setup": lambda p: setup(p, args.dirs),
     }
 
