@@ -206,3 +206,36 @@ def test_check_events_then_read_events_split_by_other_calls(mod: Any, tmp_path: 
     finally:
         notifier.stop()
     assert [e.name for e in rec.events] == ["a", "b"]
+
+
+@pytest.mark.parametrize("mod", [pyinotify, ours], ids=["pyinotify", "ours"])
+def test_pathname_absolute_under_relative_and_absolute_roots(
+    mod: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A root added with a relative path gives absolute pathnames (its path
+    stays as given); a root added with an absolute one, in the same manager,
+    gives its pathnames as they are."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel" / "sub").mkdir(parents=True)
+    (tmp_path / "abs").mkdir()
+    rec = Recorder()
+    wm = mod.WatchManager()
+    notifier = mod.Notifier(wm, rec)
+    try:
+        wm.add_watch(str(tmp_path / "abs"), mod.IN_CREATE)
+        wm.add_watch("rel", mod.IN_CREATE, rec=True)
+        (tmp_path / "abs" / "a").touch()
+        (tmp_path / "rel" / "sub" / "b").touch()
+        (tmp_path / "abs" / "c").touch()
+        assert notifier.check_events(5000)
+        notifier.read_events()
+        notifier.process_events()
+    finally:
+        notifier.stop()
+    seen = [(e.path, e.pathname) for e in rec.events]
+    assert seen == [
+        (str(tmp_path / "abs"), str(tmp_path / "abs" / "a")),
+        ("rel/sub", str(tmp_path / "rel" / "sub" / "b")),
+        (str(tmp_path / "abs"), str(tmp_path / "abs" / "c")),
+    ]
+    assert all(type(e).__name__ == "Event" for e in rec.events)

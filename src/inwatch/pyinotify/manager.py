@@ -58,6 +58,9 @@ class WatchManager:
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
+        # A watch was added with a relative path: its events' pathnames must be
+        # made absolute (the notifiers then present events as _RelativeEvent).
+        self._relative = False
 
     @staticmethod
     def _runtime_error(err: OSError) -> None:
@@ -298,6 +301,8 @@ class WatchManager:
         as_bytes = isinstance(apath, bytes)
         table = self._table
         ret[apath] = wd
+        if not os.path.isabs(apath):
+            self._relative = True
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         self._removed.discard(wd)
         if recursive:

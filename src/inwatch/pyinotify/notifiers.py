@@ -40,7 +40,7 @@ from .codes import (
     EventsCodes,
 )
 from .errors import NotifierError
-from .events import Event, make_event
+from .events import Event, _RelativeEvent, make_event
 from .handlers import PrintAllEvents, dispatch_target
 from .manager import WatchManager
 from .watch import Watch
@@ -269,7 +269,7 @@ class Notifier:
         """
         wm = self._watch_manager
         get_watch = wm._wmd.get
-        event_cls = Event
+        event_cls = _RelativeEvent if wm._relative else Event
         slow = self._process_one
         it = iter(batch)
         try:
@@ -322,7 +322,8 @@ class Notifier:
                 return
             event: Any = make_event(d)
         else:
-            ev.__class__ = Event  # the Watcher's event, presented as ours
+            # the Watcher's event, presented as ours
+            ev.__class__ = _RelativeEvent if wm._relative else Event
             event = ev
         proc = watch.proc_fun or default
         target = dispatch_target(proc, mask)
