@@ -19,8 +19,10 @@ Where things are (one job per module):
 ``watch``          ``Watch`` and the manager's small helpers
 ``manager``        ``WatchManager``: the wd -> Watch table, kept in the order
                    events are processed; add/update/rm_watch
-``notifiers``      ``Notifier`` (blocking read), ``ThreadedNotifier`` (the
-                   Watcher's threads), ``AsyncioNotifier`` (``async for``)
+``notifiers``      ``Notifier``: the blocking read and the dispatch every
+                   notifier uses (``process_events``)
+``driven``         ``ThreadedNotifier`` (the Watcher's threads),
+                   ``AsyncioNotifier`` (``async for``)
 ``fd_notifiers``   ``TornadoAsyncNotifier``, ``AsyncNotifier`` (asyncore)
 ``daemon``         ``Notifier.loop(daemonize=True)``
 ``binding``        ``INotifyWrapper`` (raw syscalls, -1 and errno)
@@ -84,6 +86,7 @@ from .codes import (
     max_user_instances,
     max_user_watches,
 )
+from .driven import AsyncioNotifier, ThreadedNotifier
 from .errors import (
     InotifyBindingNotFoundError,
     NotifierError,
@@ -96,7 +99,7 @@ from .events import ColoredOutputFormat, Event, RawOutputFormat
 from .fd_notifiers import TornadoAsyncNotifier, make_async_notifier
 from .handlers import ChainIfTrue, ExcludeFilter, PrintAllEvents, ProcessEvent, Stats
 from .manager import WatchManager
-from .notifiers import AsyncioNotifier, Notifier, ThreadedNotifier
+from .notifiers import Notifier
 from .watch import Watch
 
 __version__ = "0.9.6"

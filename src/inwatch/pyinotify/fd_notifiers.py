@@ -19,6 +19,8 @@ class TornadoAsyncNotifier(Notifier):
     not imported: any loop object with ``add_handler``/``remove_handler``/``READ``
     works."""
 
+    _reads_in_check = False  # the loop waits on the fd: the events stay behind it
+
     def __init__(
         self,
         watch_manager: WatchManager,
@@ -70,6 +72,8 @@ def make_async_notifier() -> type:
 
     class AsyncNotifier(asyncore.file_dispatcher, Notifier):
         """A Notifier driven by the asyncore loop."""
+
+        _reads_in_check = False  # the loop waits on the fd: the events stay behind it
 
         def __init__(
             self,

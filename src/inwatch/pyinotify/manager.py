@@ -58,6 +58,9 @@ class WatchManager:
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
+        # A watch was added with a relative path: its events' pathnames must be
+        # made absolute (the notifiers then present events as _RelativeEvent).
+        self._relative = False
 
     @staticmethod
     def _runtime_error(err: OSError) -> None:
@@ -298,6 +301,8 @@ class WatchManager:
         as_bytes = isinstance(apath, bytes)
         table = self._table
         ret[apath] = wd
+        if not os.path.isabs(apath):
+            self._relative = True
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         self._removed.discard(wd)
         if recursive:
@@ -457,6 +462,11 @@ class WatchManager:
 # cause: the kernel then queues on the parents' watches exactly what it
 # queued for pyinotify, and nothing on the directories' own watches, which
 # pyinotify's walk never showed.
+#
+# (Two mask changes per directory. Asking the Watcher for the tree without the
+# listing bits and widening each directory once, after its listing, would
+# save one, but a tree added with less than ALL_EVENTS takes the Watcher's
+# per-event filtering path for good: its events cost twice as much.)
 
 
 def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
@@ -471,9 +481,9 @@ def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
         try:
             watcher.set_mask(wd, mask & ~LISTING)
             try:
-                with os.scandir(path) as entries:
-                    for _ in entries:
-                        pass
+                # opendir, getdents to the end, closedir: what os.walk's scandir
+                # did, without an object per entry.
+                os.listdir(path)
             finally:
                 watcher.set_mask(wd, mask)
         except OSError:

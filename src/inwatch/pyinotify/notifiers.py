@@ -1,24 +1,23 @@
-"""The notifiers: they read a :class:`~.manager.WatchManager`'s events and
-dispatch them to handlers, as pyinotify's do.
+"""The :class:`Notifier`: it reads a :class:`~.manager.WatchManager`'s events
+and dispatches them to handlers, as pyinotify's does.
 
-Each reads through the Watcher's public API: :class:`Notifier` with the
-blocking ``Watcher.read`` (its ``check_events`` polls the fd, as pyinotify's
-API says), :class:`ThreadedNotifier` with the Watcher's threaded driver
-(``Watcher.start``: a reader thread keeps draining the kernel queue while
-handlers run), :class:`AsyncioNotifier` with ``async for`` over the Watcher.
-Only the notifiers whose API is the fd itself register it with their loop:
-:class:`TornadoAsyncNotifier` and ``AsyncNotifier`` (asyncore).
+Every notifier reads through the Watcher's public API: :class:`Notifier` with
+the blocking ``Watcher.read`` (its ``check_events`` waits in that read and
+keeps what it read for ``read_events``); the notifiers driven by threads or an
+event loop (:mod:`.driven`: ``ThreadedNotifier``, ``AsyncioNotifier``) with the
+Watcher's threaded driver and ``async for``. Only the notifiers whose API is
+the fd itself register it with their loop (:mod:`.fd_notifiers`:
+``TornadoAsyncNotifier`` and ``AsyncNotifier``). All dispatch through
+:meth:`Notifier.process_events`.
 """
 
 from __future__ import annotations
 
 import array
-import asyncio
 import contextlib
 import fcntl
 import select
 import termios
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -41,14 +40,20 @@ from .codes import (
     EventsCodes,
 )
 from .errors import NotifierError
-from .events import Event, make_event
+from .events import Event, _RelativeEvent, make_event
 from .handlers import PrintAllEvents, dispatch_target
 from .manager import WatchManager
 from .watch import Watch
 
-__all__ = ["AsyncioNotifier", "Notifier", "ThreadedNotifier"]
+__all__ = ["Notifier"]
 
 _UNKNOWN_SUFFIX = "-unknown-path"
+
+# The timeout of the Watcher reads behind read_events: no wait (poll(0)), but
+# not 0 itself, with which Watcher.read hands out every buffered batch of a
+# burst at once (for callers that wait on the fd before each read); we take
+# them one at a time instead (see Notifier._next_batch).
+_NO_WAIT = 1e-9
 
 
 def _pending_bytes(fd: int) -> int:
@@ -95,6 +100,12 @@ class Notifier:
         # read_events took a burst the Watcher hands out in batches: process_events
         # queues the batches after the first (see _next_batch).
         self._batches = False
+        # What check_events read, for read_events (see check_events).
+        self._ready: list[Any] = []
+
+    # check_events waits in Watcher.read itself (see there); not for the
+    # notifiers driven otherwise (threads, an event loop on the fd).
+    _reads_in_check = True
 
     def append_event(self, event: Any) -> None:
         """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
@@ -118,19 +129,56 @@ class Notifier:
 
     def check_events(self, timeout: int | None = None) -> bool:
         """Wait up to *timeout* ms (default: the constructor's; None: forever)
-        for events; true if there are some to read."""
+        for events; true if there are some to read.
+
+        The wait is the Watcher's own read, whose events are kept for
+        read_events: pyinotify polled the fd, then read it; a poll of ours
+        followed by the Watcher's read (which polls again) cost a wake-up
+        ~5 µs more than the Watcher alone. So True means events a handler
+        will see (the kernel's fd may also wake for the Watcher's own
+        bookkeeping). With ``threshold`` or ``read_freq`` (which leave events
+        in the kernel until read_events), or no watch to wait on, it polls the
+        fd as pyinotify did.
+        """
         if timeout is None:
             timeout = self._timeout
-        if self._watch_manager._fd is None:
+        wm = self._watch_manager
+        if wm._fd is None:
             return False  # closed under us: nothing will ever come
+        if self._ready or self._watcher.backlog:
+            return True  # read but not handed out yet: the fd says nothing of it
+        if self._reads_in_check and len(wm._table) and not self._threshold and not self._read_freq:
+            return self._wait_and_read(timeout)
         ret = self._pollobj.poll(timeout)
         if not ret:
             return False
         return bool(ret[0][1] & select.POLLIN)
 
+    def _wait_and_read(self, timeout: int | None) -> bool:
+        # poll's milliseconds (negative: forever) as Watcher.read's seconds;
+        # 0 as _NO_WAIT, so that a burst comes in batches (see there).
+        if timeout is None or timeout < 0:
+            seconds: float | None = None
+        else:
+            seconds = timeout / 1000 if timeout else _NO_WAIT
+        try:
+            events = self._watcher.read(timeout=seconds)
+        except (OSError, ValueError) as err:
+            raise NotifierError(err) from err
+        if not events:
+            return False  # timed out, stopped, closed, or no watch is left
+        self._ready = events
+        return True
+
     def read_events(self) -> None:
         """Take every queued event from the kernel (unless fewer than
         ``threshold`` bytes are queued) into the notifier's queue."""
+        ready = self._ready
+        if ready:  # check_events read them
+            self._ready = []
+            self._batches = True
+            self._queue_events(ready)
+            return
         if self._threshold:
             size = _pending_bytes(self._watcher.fileno())
             if size < self._threshold:
@@ -142,7 +190,7 @@ class Notifier:
                 )
                 return
         try:
-            events = self._watcher.read(timeout=0)
+            events = self._watcher.read(timeout=_NO_WAIT)
         except (OSError, ValueError) as err:
             raise NotifierError(err) from err
         self._batches = True
@@ -165,7 +213,7 @@ class Notifier:
             self._batches = False
             return False
         try:
-            events = watcher.read(timeout=0)
+            events = watcher.read(timeout=_NO_WAIT)
         except (OSError, ValueError) as err:
             raise NotifierError(err) from err
         self._queue_events(events)
@@ -189,59 +237,101 @@ class Notifier:
         :class:`~.manager.WatchManager`): a directory created under an
         ``auto_add`` watch joins it when its IN_CREATE is processed, a watch
         leaves it when its IN_IGNORED is processed, so every event read before
-        that IGNORED still finds its Watch.
+        that IGNORED still finds its Watch. If a handler raises, the events
+        after its own stay queued, in order, as in pyinotify.
         """
-        wm = self._watch_manager
-        wmd = wm._wmd
         queue = self._eventq
-        popleft = queue.popleft
-        default = self._default_proc_fun
-        masknames = _MASKNAMES
-        event_cls = Event
-        special = SPECIAL
-        # mask -> (handler, the method it dispatches that mask to), for this batch
-        targets: dict[int, tuple[Any, Callable[[Any], Any]]] = {}
+        # mask -> the method of the default handler a plain event of that mask
+        # goes to (see _dispatch), for this call: a handler's methods are looked
+        # up once per mask per call, not once per event as pyinotify did.
+        plain: dict[int, Callable[[Any], Any]] = {}
         while queue or self._next_batch():
-            ev = popleft()
-            if wm._ignore_events:
-                continue
-            wd = ev.wd
-            mask = ev.mask
-            watch = wmd.get(wd)
-            if watch is None:
-                if mask & IN_Q_OVERFLOW:
-                    wm._maybe_dropped = True  # the rescan may forget directories
-                    default(make_event({"mask": mask, "maskname": masknames[mask]}))
-                    continue
-                watch = wm._unknown(wd, ev.path)
-                if watch is None:
-                    if not mask & IN_IGNORED and wd not in wm._removed:
-                        _state.log().warning("Unable to retrieve Watch object associated to %r", ev)
-                    continue
-            if mask & IN_ISDIR and mask & ANNOUNCING:
-                if mask & IN_MOVED_FROM:
-                    wm._maybe_dropped = True  # moved out: the Watcher dropped it
-                elif watch.auto_add:
-                    wm._announced(watch, ev.pathname)
-            if mask & special or not mask & watch.mask or watch._table is None:
-                d = self._special_event(ev, watch)
-                if d is None:
-                    continue
-                event: Any = make_event(d)
-            else:
-                ev.__class__ = event_cls  # the Watcher's event, presented as ours
-                event = ev
-            proc = watch.proc_fun or default
-            found = targets.get(mask)
-            if found is None or found[0] is not proc:
-                found = targets[mask] = (proc, dispatch_target(proc, mask))
-            found[1](event)
-            if mask & IN_IGNORED:
-                wmd.pop(wd, None)
+            batch = list(queue)
+            queue.clear()
+            self._dispatch(batch, plain)
         if self._coalesce:
             self._eventset.clear()
-        if wm._maybe_dropped or len(wmd) > len(wm._table):
+        wm = self._watch_manager
+        if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
             wm._sync_dropped()
+
+    def _dispatch(self, batch: list[Any], plain: dict[int, Callable[[Any], Any]]) -> None:
+        """Dispatch *batch*, in order; on an exception, what is left of it goes
+        back to the head of the queue.
+
+        The loop is the layer's cost per event, so it does the least it can
+        for the common event: one on a watch whose handler is the default one,
+        with a mask in *plain* (filled by :meth:`_process_one` with the masks
+        that need nothing else: not a move, not about the watched item itself,
+        not IGNORED/overflow/unmount, not a new directory). That event is the
+        Watcher's own object, presented under our class (no copy). Anything
+        else goes through :meth:`_process_one`, which does it all.
+        """
+        wm = self._watch_manager
+        get_watch = wm._wmd.get
+        event_cls = _RelativeEvent if wm._relative else Event
+        slow = self._process_one
+        it = iter(batch)
+        try:
+            for ev in it:
+                mask = ev.mask
+                watch = get_watch(ev.wd)
+                if (
+                    mask in plain
+                    and watch is not None
+                    and watch.proc_fun is None
+                    and mask & watch.mask
+                    and watch._table is not None
+                    and not wm._ignore_events
+                ):
+                    ev.__class__ = event_cls  # the Watcher's event, presented as ours
+                    plain[mask](ev)
+                else:
+                    slow(ev, watch, plain)
+        except BaseException:
+            self._eventq.extendleft(reversed(list(it)))
+            raise
+
+    def _process_one(self, ev: Any, watch: Watch | None, plain: dict[int, Any]) -> None:
+        """Dispatch one event, whatever it is (see :meth:`_dispatch`)."""
+        wm = self._watch_manager
+        if wm._ignore_events:
+            return
+        wd = ev.wd
+        mask = ev.mask
+        default = self._default_proc_fun
+        if watch is None:
+            if mask & IN_Q_OVERFLOW:
+                wm._maybe_dropped = True  # the rescan may forget directories
+                default(make_event({"mask": mask, "maskname": _MASKNAMES[mask]}))
+                return
+            watch = wm._unknown(wd, ev.path)
+            if watch is None:
+                if not mask & IN_IGNORED and wd not in wm._removed:
+                    _state.log().warning("Unable to retrieve Watch object associated to %r", ev)
+                return
+        announcing = mask & IN_ISDIR and mask & ANNOUNCING
+        if announcing:
+            if mask & IN_MOVED_FROM:
+                wm._maybe_dropped = True  # moved out: the Watcher dropped it
+            elif watch.auto_add:
+                wm._announced(watch, ev.pathname)
+        if mask & SPECIAL or not mask & watch.mask or watch._table is None:
+            d = self._special_event(ev, watch)
+            if d is None:
+                return
+            event: Any = make_event(d)
+        else:
+            # the Watcher's event, presented as ours
+            ev.__class__ = _RelativeEvent if wm._relative else Event
+            event = ev
+        proc = watch.proc_fun or default
+        target = dispatch_target(proc, mask)
+        if proc is default and not announcing and not mask & SPECIAL:
+            plain[mask] = target  # the next events of this mask take the short way
+        target(event)
+        if mask & IN_IGNORED:
+            wm._wmd.pop(wd, None)
 
     def _special_event(self, ev: Any, watch: Watch) -> dict[str, Any] | None:
         """The attributes of an event that is not a plain one: moves (cookie,
@@ -325,170 +415,9 @@ class Notifier:
 
     def stop(self) -> None:
         """Close the inotify fd (every watch goes). Idempotent."""
+        self._ready = []
         if self._fd is not None:
             with contextlib.suppress(KeyError):
                 self._pollobj.unregister(self._fd)
             self._fd = None
         self._watch_manager.close()
-
-
-class ThreadedNotifier(threading.Thread, Notifier):
-    """A Notifier in its own thread: ``start()``, then ``stop()`` (which
-    stops, joins and closes).
-
-    It runs on the Watcher's threaded driver (:meth:`inwatch.Watcher.start`):
-    one thread drains the kernel queue while another dispatches, so a slow
-    handler does not make the kernel queue overflow. That driver reads all
-    the time, so ``threshold`` is not used; ``read_freq`` (s) is a pause after
-    each batch, during which events gather into the next one.
-    """
-
-    def __init__(
-        self,
-        watch_manager: WatchManager,
-        default_proc_fun: Any = None,
-        read_freq: float = 0,
-        threshold: int = 0,
-        timeout: int | None = None,
-    ) -> None:
-        threading.Thread.__init__(self)
-        self._stop_event = threading.Event()
-        # Set by stop() and by add_watch: the Watcher's driver ends by itself
-        # when no watch is left, and is started again when one is added.
-        self._wake = threading.Event()
-        self._dispatching: int | None = None  # the thread inside _on_batch
-        Notifier.__init__(self, watch_manager, default_proc_fun, read_freq, threshold, timeout)
-        watch_manager._on_add.append(self._wake.set)
-
-    def _on_batch(self, events: list[Any]) -> None:
-        """The Watcher driver's callback (its handler thread), one read's events."""
-        self._dispatching = threading.get_ident()
-        try:
-            if self._stop_event.is_set():
-                return
-            self._queue_events(events)
-            self.process_events()
-        finally:
-            self._dispatching = None
-        if self._read_freq > 0:
-            self._stop_event.wait(self._read_freq)
-
-    def stop(self) -> None:
-        """Stop the loop, join the thread, close the fd."""
-        self._stop_event.set()
-        self._wake.set()
-        self._watcher.stop()
-        inside = self._dispatching == threading.get_ident()  # a handler called stop()
-        if self.is_alive() and threading.current_thread() is not self and not inside:
-            threading.Thread.join(self)
-        with contextlib.suppress(ValueError):
-            self._watch_manager._on_add.remove(self._wake.set)
-        Notifier.stop(self)
-
-    def loop(self) -> None:  # type: ignore[override]
-        """The thread's loop; use ``start()``."""
-        watcher = self._watcher
-        self._wake.set()  # watches added before start() count
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._stop_event.is_set():
-                return
-            if watcher.closed or not watcher.watches:
-                continue
-            watcher.start(self._on_batch, batch=True)
-            watcher.join()  # until stop(), or no watch is left
-
-    def run(self) -> None:
-        self.loop()
-
-
-class AsyncioNotifier(Notifier):
-    """A Notifier driven by an asyncio event loop: a task on *loop* iterates
-    the Watcher (``async for``); the events of each read are dispatched in one
-    go, then ``callback(self)`` is called. ``.loop`` is the asyncio loop, as in
-    pyinotify. The task starts when the loop runs."""
-
-    def __init__(
-        self,
-        watch_manager: WatchManager,
-        loop: Any,
-        callback: Callable[[Any], Any] | None = None,
-        default_proc_fun: Any = None,
-        read_freq: float = 0,
-        threshold: int = 0,
-        timeout: int | None = None,
-    ) -> None:
-        self.loop = loop  # type: ignore[method-assign]
-        self.handle_read_callback = callback
-        Notifier.__init__(self, watch_manager, default_proc_fun, read_freq, threshold, timeout)
-        self._flush_due = False
-        self._stopping = False
-        self._added: asyncio.Event | None = None
-        watch_manager._on_add.append(self._watch_added)
-        self._task: asyncio.Task[None] | None = loop.create_task(self._consume())
-
-    def _watch_added(self) -> None:
-        added = self._added
-        if added is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed
-                self.loop.call_soon_threadsafe(added.set)  # type: ignore[attr-defined]
-
-    async def _consume(self) -> None:
-        watcher = self._watcher
-        self._added = added = asyncio.Event()
-        while not self._stopping and not watcher.closed:
-            if watcher.watches:
-                # The events of one read come without a pass through the loop
-                # in between, so _flush, scheduled on the first, sees them all.
-                # If this task is cancelled (stop() from a callback), the
-                # Watcher's generator is closed here, not later by the collector.
-                events = watcher.__aiter__()
-                try:
-                    async for event in events:
-                        self._queue_events([event])
-                        if not self._flush_due:
-                            self._flush_due = True
-                            self.loop.call_soon(self._flush)  # type: ignore[attr-defined]
-                finally:
-                    aclose = getattr(events, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
-            # Stopped, or no watch is left: wait for add_watch.
-            added.clear()
-            if self._stopping or watcher.closed or watcher.watches:
-                return
-            await added.wait()
-
-    def _flush(self) -> None:
-        self._flush_due = False
-        if self._fd is None:
-            return
-        self.process_events()
-        if self.handle_read_callback is not None:
-            self.handle_read_callback(self)
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._watcher.stop()
-        self._watch_added()  # wake _consume if it waits for a watch
-        with contextlib.suppress(ValueError):
-            self._watch_manager._on_add.remove(self._watch_added)
-        task, self._task = self._task, None
-        loop: Any = self.loop
-        if task is not None and not task.done():
-            if loop.is_running():
-                loop.call_soon_threadsafe(task.cancel)  # stop() may come from any thread
-            elif not loop.is_closed():
-                # Stopped from outside the loop: let the task see the stop and
-                # end, so nothing is left pending when the loop is closed.
-                with contextlib.suppress(asyncio.CancelledError):
-                    loop.run_until_complete(asyncio.wait_for(task, 5))
-        Notifier.stop(self)
-
-    def handle_read(self, *args: Any, **kwargs: Any) -> None:
-        """Read, process, then call the callback (what the task does by itself)."""
-        self.read_events()
-        self.process_events()
-        if self.handle_read_callback is not None:
-            self.handle_read_callback(self)
