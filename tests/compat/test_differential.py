@@ -172,6 +172,13 @@ SCENARIOS: dict[str, tuple[Step, Callable[[Any, Any, Path], Any], list[Step]]] =
         lambda wm, m, r: wm.add_watch(str(r), m.IN_OPEN, rec=True),
         [lambda r: (r / "a" / "f").read_text()],
     ),
+    # Not recursive: no walk to show, and the watch still gets IN_OPEN (the
+    # set-up widens a directory it did not list at the end).
+    "nonrec-listing-open": (
+        mkdirs,
+        lambda wm, m, r: wm.add_watch(str(r / "a"), m.IN_OPEN, rec=False),
+        [lambda r: (r / "a" / "f").read_text(), lambda r: os.listdir(r / "a")],
+    ),
     "rec-listing-auto-add-access": (
         deeper,
         lambda wm, m, r: wm.add_watch(

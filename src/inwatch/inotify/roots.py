@@ -69,7 +69,12 @@ class Roots(TreeState):
         auto_add: bool | None,
         onerror: Callable[[OSError], object] | None,
         as_bytes: bool,
+        listing_events: bool = False,
     ) -> int:
+        """Watch *path* for a new root (see Watcher.add). With *listing_events*
+        (the pyinotify layer's), the set-up walk's listing of each subdirectory
+        is reported on its parent's watch, as pyinotify's own walk was (see
+        walk())."""
         top = os.path.normpath(path)
         if auto_add is None:
             auto_add = recursive
@@ -93,7 +98,7 @@ class Roots(TreeState):
                     wd = self.port.add_watch(top, mask_k)
                     self.register(wd, top, root, None)
                 else:
-                    wd = self._add_tree(top, root, mask_k, recursive, keep_going)
+                    wd = self._add_tree(top, root, mask_k, recursive, keep_going, listing_events)
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
                     needed = walk.count_dirs(top, excluded, follow_symlinks) if recursive else 1
@@ -115,6 +120,7 @@ class Roots(TreeState):
         mask_k: int,
         recursive: bool,
         keep_going: Callable[[OSError], None],
+        listing_events: bool = False,
     ) -> int:
         visited: set[tuple[int, int]] | None = None
         if root.follow:
@@ -135,6 +141,7 @@ class Roots(TreeState):
             recursive=recursive,
             rollback=True,
             files_only=True,
+            listing_events=listing_events,
         )
 
     def _is_dir(self, path: str, follow: bool) -> bool:
@@ -225,6 +232,7 @@ class Roots(TreeState):
         report_known: bool = False,
         seen: set[int] | None = None,
         files_only: bool = False,
+        listing_events: bool = False,
     ) -> int:
         """Watch the directory *top* (and, if *recursive*, the tree below it) for
         *root*; return *top*'s wd (-1 if *top* is watched already under another
@@ -236,6 +244,14 @@ class Roots(TreeState):
         With *rollback*, an error removes every watch this walk created.
         With *files_only*, *on_entry* hears of files only (set-up: the directories
         report themselves by being watched).
+        With *listing_events*, each directory is widened as soon as its own
+        listing is done instead of in a pass at the end: the listing of each
+        subdirectory (watched quietly, so nothing on its own watch) is then
+        reported on its parent's watch as OPEN, ACCESS and CLOSE_NOWRITE with
+        ISDIR and its name, in walk order: what pyinotify's walk (list, then
+        watch, top-down) made the kernel queue. Same two add_watch calls a
+        directory; a directory not listed (gone, no permission) is widened at
+        the end.
         """
         quiet = (mask_k & ~ECHO) | _MASK_ADD
         table = self.table
@@ -250,6 +266,16 @@ class Roots(TreeState):
 
         def childless(wd: int) -> bool:
             return wd not in children
+
+        # listing_events: watched, not widened yet (at most the directory being
+        # listed, and those whose listing failed: the walk is depth first).
+        unwidened: dict[int, str] | None = {} if listing_events and mask_k & ECHO else None
+        wide = mask_k | _MASK_ADD
+
+        def listed(wd: int, p: str) -> None:
+            assert unwidened is not None
+            del unwidened[wd]
+            self._widen_watch(wd, p, wide)
 
         def watch(p: str, parent_wd: int | None, fresh: bool) -> int:
             nonlocal top_wd
@@ -276,6 +302,8 @@ class Roots(TreeState):
                     table.move(wd, p, parent_wd)
                 elif old == p and parent_wd is not None and not report_known:
                     return -1  # watched and listed already
+            if unwidened is not None:
+                unwidened[wd] = p
             if old is None or old == p:
                 if plain_root:
                     table.add(wd, p, parent_wd, fresh)  # what register does for a default root
@@ -322,6 +350,7 @@ class Roots(TreeState):
                     on_gone=on_gone,
                     files_only=files_only,
                     childless=childless,
+                    listed=None if unwidened is None else listed,
                 )
             else:
                 top_wd = watch(top, parent, False)
@@ -338,9 +367,22 @@ class Roots(TreeState):
                         self.forget(wd)
             raise
         finally:
-            if top_wd >= 0 and mask_k & ECHO:
+            if unwidened is not None:
+                for wd, p in unwidened.items():
+                    if paths.get(wd) == p:  # (not rolled back)
+                        self._widen_watch(wd, p, wide)
+            elif top_wd >= 0 and mask_k & ECHO:
                 self.widen(top_wd, mask_k)
         return top_wd
+
+    def _widen_watch(self, wd: int, path: str, mask: int) -> None:
+        """add_watch(*path*, *mask*) for the one watch *wd* (see widen)."""
+        try:
+            again = self.port.add_watch(path, mask)
+        except OSError:
+            return  # gone or renamed: its own events tell what happened
+        if again != wd and again not in self.table.paths:
+            self.port.rm_watch(again)  # the path now names another inode
 
     def widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
         """Add *mask* to the watch *top_wd* and every watch below it (with

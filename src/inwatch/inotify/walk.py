@@ -41,6 +41,7 @@ def scan_tree(
     on_gone: Callable[[str, int | None, int | None], None] | None = None,
     files_only: bool = False,
     childless: Callable[[int], bool] | None = None,
+    listed: Callable[[int, str], None] | None = None,
 ) -> None:
     """Watch *top* (a directory) and every directory below it.
 
@@ -65,6 +66,8 @@ def scan_tree(
     watched children it will have come from this listing, each under its own
     name (see WatchTable.add).
     With *files_only*, *on_entry* is not called for directories.
+    *listed(wd, path)* is called once a directory's listing is done, before
+    any of its subdirectories is watched or listed.
     """
     if listdir is None:
         listdir = _scandir
@@ -87,6 +90,8 @@ def scan_tree(
             elif on_gone is not None:
                 on_gone(path, parent, wd)  # wd: watched, then gone before its listing
             continue
+        if listed is not None:
+            listed(wd, path)
         kids_fresh = childless is not None and childless(wd)
         subdirs: list[tuple[str, str, int | None, bool]] = []
         for entry in entries:

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..inotify.core import InotifyCore
 from ..watcher import Watcher
 from . import _state
 from ._state import PathT
@@ -285,7 +286,7 @@ class WatchManager:
         is_link = os.path.islink(apath)
         recursive = rec and not is_link and os.path.isdir(apath)
         try:
-            wd = self._watcher.add(
+            wd = self._add_root(
                 apath,
                 mask,
                 recursive=recursive,
@@ -315,13 +316,35 @@ class WatchManager:
                 self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
-            replay_listing(self._watcher, wd, mask)
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:
                 where = failure.filename if failure.filename is not None else apath
                 ret[os.fsencode(where) if as_bytes else where] = -1
                 self._fail(f"add_watch: cannot watch {shown(where)} WD=-1", failure, quiet, ret)
+
+    def _add_root(self, apath: PathT, mask: int, **options: Any) -> int:
+        """Watcher.add, asking for pyinotify's view of its own walk.
+
+        pyinotify's walk listed each directory (os.walk, top-down) just before
+        watching it, so a program saw, on each parent's watch, IN_OPEN, IN_ACCESS
+        (the kernel merges those of consecutive getdents calls) and
+        IN_CLOSE_NOWRITE, with IN_ISDIR and the subdirectory's name, when its
+        mask asks for them, and nothing on the directories' own watches; some
+        programs count those events. The Watcher's walk lists quietly unless
+        asked (listing_events, see inotify/roots.py: same cost a directory)."""
+        self._watcher._check_open()
+        core = self._watcher._core
+        assert isinstance(core, InotifyCore)  # Watcher(backend="inotify"), see __init__
+        if apath in ("", b""):
+            raise FileNotFoundError(2, "No such file or directory", apath)
+        return core.add_root(
+            os.fsdecode(apath),
+            int(mask),
+            as_bytes=isinstance(apath, bytes),
+            listing_events=bool(mask & LISTING),
+            **options,
+        )
 
     @staticmethod
     def _fail(what: str, err: OSError, quiet: bool, ret: dict[Any, Any]) -> None:
@@ -452,39 +475,3 @@ class WatchManager:
 # pyinotify walks a tree with os.walk and watches each directory as the walk
 # yields it: every subdirectory is listed *after* its parent is watched and
 # *before* it is watched itself, so the parent's watch reports
-# IN_OPEN|IN_ISDIR, IN_ACCESS|IN_ISDIR (the kernel merges the ACCESS of
-# consecutive getdents calls) and IN_CLOSE_NOWRITE|IN_ISDIR with the
-# subdirectory's name, when its mask asks for them; programs count those
-# events. The Watcher lists quietly. So after a recursive add the
-# subdirectories are listed again, in the order os.walk lists them (the
-# Watcher walks in that order, so it is the order of their wds), each with
-# its own watch narrowed for the moment to the bits a listing does not
-# cause: the kernel then queues on the parents' watches exactly what it
-# queued for pyinotify, and nothing on the directories' own watches, which
-# pyinotify's walk never showed.
-#
-# (Two mask changes per directory. Asking the Watcher for the tree without the
-# listing bits and widening each directory once, after its listing, would
-# save one, but a tree added with less than ALL_EVENTS takes the Watcher's
-# per-event filtering path for good: its events cost twice as much.)
-
-
-def replay_listing(watcher: Watcher, top_wd: int, mask: int) -> None:
-    """List the subdirectories of *top_wd* as pyinotify's walk did (see above)."""
-    if not mask & LISTING:
-        return
-    table = watcher.watches
-    for wd in sorted(watcher.subtree(top_wd)[1:]):
-        path = table.get(wd)
-        if path is None:
-            continue
-        try:
-            watcher.set_mask(wd, mask & ~LISTING)
-            try:
-                # opendir, getdents to the end, closedir: what os.walk's scandir
-                # did, without an object per entry.
-                os.listdir(path)
-            finally:
-                watcher.set_mask(wd, mask)
-        except OSError:
-            continue  # gone since: pyinotify's walk would have skipped it too
