@@ -21,14 +21,7 @@ from collections.abc import Callable
 
 from .args import CliError
 
-__all__ = [
-    "Aborted",
-    "Output",
-    "StdoutError",
-    "Writer",
-    "check_stdout",
-    "run_guarded",
-]
+__all__ = ["Aborted", "Output", "StdoutError", "Writer", "check_stdout", "run_guarded"]
 
 
 class StdoutError(Exception):
