@@ -29,9 +29,45 @@ that writes the caches (``__pycache__``, ignored by git).
 Per run: kernel queue overflows reported by the tool, the DELETE lines
 delivered out of FILES (%), and the tool's CPU time (user + system, from
 ``wait4``'s rusage, the whole process: every thread) per generated event, in µs.
+The summary splits it (from /proc, in 10 ms ticks): start-up until the tool is
+ready, then during the storm the main thread and the other threads (inwatch:
+the read-ahead and writer threads); what is left is the exit and the final
+drain.
 The end of a run is a sentinel file created after the generator exits and seen
 in the output (nothing is timed with sleeps). Timings are for reading by a
 person, never a test: the machine is shared.
+
+Where the time goes (``watch --json``, flat, to a file, ~5 us/event in all;
+per-thread CPU from /proc/PID/task/*/stat sampled at the sentinel, the main
+thread's parts with ``time.thread_time()`` around each step; 2 shared cores):
+
+- start-up and exit, ~52 ms a run = 0.65 us/event: the interpreter 10 ms,
+  ``import inwatch`` 30 ms (typing and re for Event's Generic, dataclasses and
+  inspect for knobs, enum, ctypes, the library's own modules), the command's
+  modules and parser ~12 ms (was ~19: shutil, json, csv and datetime are no
+  longer imported at start);
+- the main thread ~3.3: the library's ``Watcher.read`` (parse and dispatch of
+  what the read-ahead thread took) 2.0-2.2, the lines (cli/lines.py) 0.4-0.5,
+  filter and hand-over 0.1, the wait 0.15-0.25;
+- the read-ahead thread 0.4-0.9, mostly the kernel's copy-out and wake-ups;
+- the writer thread 0.25-0.4 (JSON is ~190 bytes an event: 15 MB a storm).
+  perf: 67 % of the samples in libpython, 27 % in the kernel.
+
+The main thread reads ~45 events at a time: a consumer that gets faster
+reads smaller batches and pays the per-read cost (wake-up, poll, eventfd,
+process()) more often, so a saving per batch shows up less than one for one.
+Tried and measured (interleaved A/B, 4-12 rounds): writing from the main
+thread when stdout is a regular file (no writer thread): no gain; no
+read-ahead thread: no gain (and no drain while the main thread is busy); a
+1-3 ms nap of the main thread after a big batch: worse (the read-ahead thread,
+then free to run, wakes per few events); GC: one or two gen-0 collections a
+storm. What does pay is reading bigger batches, and only the thread that
+reads the kernel can make them: a 2 ms nap of the read-ahead thread after a
+read of 2 KiB or more (library, drivers.py; not done here): -15 % (file 4.29
+vs 5.02, pipe 3.98 vs 4.65 us/event, 5 rounds); the same nap in the command's
+main thread with no read-ahead thread: -16 to -19 % (4.39 vs 5.23, 4.23 vs
+5.20, 6 rounds), but then nothing drains the kernel queue while the main
+thread formats, which issue 11 ruled out.
 """
 
 from __future__ import annotations
@@ -113,6 +149,29 @@ class PipeCounter(threading.Thread):
                 self.seen_end.set()
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(seconds of CPU of *pid*'s main thread, of its other threads) so far, from
+    /proc (clock ticks: 10 ms steps; medians over rounds smooth them). Threads
+    that ended are in neither (the setup thread's walk, a one-directory watch
+    here, is a few ms)."""
+    main = other = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        used = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+        if int(tid) == pid:
+            main += used
+        else:
+            other += used
+    return main, other
+
+
 def wait_stderr_ready(proc: subprocess.Popen[bytes], lines: list[bytes]) -> None:
     assert proc.stderr is not None
     deadline = time.monotonic() + 60
@@ -150,6 +209,7 @@ def one_run(
         counter.start()
     err: list[bytes] = []
     wait_stderr_ready(proc, err)
+    start_main, start_other = cpu_split(proc.pid)
     errs = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, b"")), daemon=True)  # type: ignore[union-attr]
     errs.start()
     subdirs = SUBDIRS if layout == "tree" else 0
@@ -170,6 +230,7 @@ def one_run(
                 if SENTINEL.encode() in f.read():
                     break
             time.sleep(0.05)
+    storm_main, storm_other = cpu_split(proc.pid)
     proc.send_signal(signal.SIGINT)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -191,6 +252,11 @@ def one_run(
         "overflows": overflows,
         "delivered": 100.0 * deletes / files,
         "cpu_us": 1e6 * cpu / (4 * files),
+        # start-up (until ready) and the storm's main thread / other threads, in
+        # us per event too: what an 80,000-event storm pays for each
+        "start_us": 1e6 * (start_main + start_other) / (4 * files),
+        "main_us": 1e6 * (storm_main - start_main) / (4 * files),
+        "threads_us": 1e6 * (storm_other - start_other) / (4 * files),
         "gen_s": gen_s,
         "status": proc.returncode,
     }
@@ -244,7 +310,10 @@ def main() -> int:
         f"\n{ns.files:,} files x 4 events, {rounds} rounds; medians (runs that lost events / runs)"
     )
     head = f"{'layout':6} {'sink':4} {'tool':18} {'lossy':>10} {'delivered %':>11}"
-    print(f"{head} {'cpu us/ev':>9} {'spread':>13} {'/inotifywait':>12}")
+    print(
+        f"{head} {'cpu us/ev':>9} {'spread':>13} {'/inotifywait':>12}"
+        f"  {'start-up':>8} {'main':>5} {'threads':>7}"
+    )
     for (layout, sink, tool), runs in results.items():
         # A loss is an overflow reported or a DELETE missing (inotifywait's
         # default output does not always show its overflow).
@@ -259,7 +328,10 @@ def main() -> int:
         print(
             f"{layout:6} {sink:4} {tool:18} {bad:>4}/{len(runs):<5} "
             f"{statistics.median(x['delivered'] for x in runs):>11.2f} "
-            f"{statistics.median(cpu):>9.2f} {min(cpu):>6.2f}-{max(cpu):<6.2f} {ratio}"
+            f"{statistics.median(cpu):>9.2f} {min(cpu):>6.2f}-{max(cpu):<6.2f} {ratio:>12}"
+            f"  {statistics.median(x['start_us'] for x in runs):>8.2f}"
+            f" {statistics.median(x['main_us'] for x in runs):>5.2f}"
+            f" {statistics.median(x['threads_us'] for x in runs):>7.2f}"
         )
     lost = any(
         x["overflows"] or x["delivered"] < 100.0

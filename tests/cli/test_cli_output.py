@@ -5,6 +5,7 @@ Every test drives the real command in a subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -234,3 +235,42 @@ def test_ctrl_c_three_times_during_setup(spawn, big_tree: Path) -> None:  # type
     assert proc.wait(WAIT) in (0, 130)
     err = rest_of(proc, proc.stderr)
     assert b"Traceback" not in err and b"Watches established." not in err
+
+
+# --- output held during a storm, never while idle ----------------------------------
+
+
+@pytest.mark.parametrize("sink", ["pipe", "file"])
+def test_burst_tail_is_written_without_a_later_event(spawn, tmp_path: Path, sink: str) -> None:  # type: ignore[no-untyped-def]
+    """The writer is handed output per 64 KiB or before the command sleeps: a
+    burst of several 64 KiB and a remainder comes out whole, with no event
+    after it to push the remainder out."""
+    w = tmp_path / "w"
+    w.mkdir()
+    out_path = tmp_path / "out.jsonl"
+    if sink == "file":
+        out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        p = spawn("watch", "--json", "-e", "create", str(w), stdout=out)
+        os.close(out)
+    else:
+        p = spawn("watch", "--json", "-e", "create", str(w))
+    wait_for_stderr(p, b"Watches established")
+    count = 1500  # ~300 KiB of JSON lines
+    for i in range(count):
+        os.mknod(w / f"f{i:05d}")
+    seen = b""
+    deadline = time.monotonic() + WAIT
+    while seen.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{len(seen.splitlines())} of {count} lines written"
+        if sink == "file":
+            seen = out_path.read_bytes()
+            time.sleep(0.02)
+        elif select.select([p.stdout], [], [], left)[0]:
+            chunk = os.read(p.stdout.fileno(), 1 << 20)
+            assert chunk, "stdout ended early"
+            seen += chunk
+    names = [json.loads(line)["name"] for line in seen.splitlines()]
+    assert names == [f"f{i:05d}" for i in range(count)]
+    p.send_signal(signal.SIGINT)
+    assert p.wait(WAIT) == 0

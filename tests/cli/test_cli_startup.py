@@ -49,3 +49,26 @@ def test_help_and_a_misspelled_command_still_see_every_command() -> None:
     )
     assert done.returncode == 1
     assert "invalid choice: 'wach'" in done.stderr and "'record'" in done.stderr
+
+
+WATCH_PROBE = """
+import sys
+from inwatch.cli import main
+status = main(sys.argv[1:])
+print(status, " ".join(m for m in ("json", "csv", "datetime", "shutil") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("mode", [["--json"], ["--format", "%w%f %e"], ["--csv"]])
+def test_watch_starts_without_modules_it_does_not_use(mode: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every module imported costs every start (each ms is 0.0125 us/event of an
+    80,000-event storm): argparse's formatter without shutil, the output modes
+    without json, csv and datetime (the escaping and time-stamp paths import
+    them when they run)."""
+    done = subprocess.run(
+        [sys.executable, "-c", WATCH_PROBE, "watch", "-q", "-t", "0.01", *mode, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == ["2"], (done.stdout, done.stderr)

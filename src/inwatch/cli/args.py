@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import NoReturn
 
@@ -34,7 +35,43 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(1)
 
 
-FORMATTER = argparse.RawDescriptionHelpFormatter
+_columns: list[int] = []  # the terminal's width, asked once
+
+
+def _width() -> int:
+    """What :func:`shutil.get_terminal_size` says about the columns ($COLUMNS, else
+    stdout's terminal, else 80), without importing shutil (and its compression
+    modules: ~3 ms at every start) and asked once, not once per option."""
+    if not _columns:
+        try:
+            columns = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                columns = 0
+        _columns.append(columns or 80)
+    return _columns[0]
+
+
+class FORMATTER(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter with its width found as :func:`_width` finds it
+    (argparse makes a formatter for every option it adds, to check the option,
+    so the default one imported shutil and asked the terminal at every start)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _width() - 2  # as argparse does with the terminal's width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
 
 #: Longest finite wait accepted (a year): beyond it, time.monotonic() arithmetic
 #: and poll()'s millisecond int stop meaning anything; ``inf`` means forever.

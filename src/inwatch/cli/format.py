@@ -16,12 +16,8 @@ Outputs:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
-from datetime import datetime
 from typing import Any, Protocol
 
 from ..event import Actor
@@ -59,6 +55,7 @@ __all__ = [
     "json_line",
     "json_object",
     "printable",
+    "strftime",
 ]
 
 DEFAULT_TIMEFMT = "%Y-%m-%d %H:%M:%S"
@@ -131,9 +128,20 @@ _last_stamp: list[Any] = [None, ""]  # the events of one read share their time
 _PADDED_NAMES: dict[int, str] = {}
 
 
+def strftime(t: float, fmt: str) -> str:
+    """The local time *t* as ``datetime.fromtimestamp(t).strftime(fmt)`` writes it
+    (microseconds rounded as datetime rounds them: ``%f`` and the human line's
+    milliseconds depend on it). datetime, json and csv are imported where they
+    are used, not with this module: together ~4 ms of every start, and a
+    ``--json`` storm needs none of them."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(t).strftime(fmt)
+
+
 def _stamp(t: float) -> str:
     if _last_stamp[0] != t:
-        _last_stamp[1] = datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
+        _last_stamp[1] = strftime(t, "%H:%M:%S.%f")[:-3]
         _last_stamp[0] = t
     return str(_last_stamp[1])
 
@@ -207,6 +215,8 @@ def _escape_surrogate(m: re.Match[str]) -> str:
 def dumps(obj: Any) -> str:
     """JSON text that is valid UTF-8: readable non-ASCII names stay as they are,
     lone surrogates (undecodable bytes) are written as ``\\udcXX`` escapes."""
+    import json
+
     text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
     # Surrogates can only sit inside string literals, where \\uXXXX is valid JSON.
     return _SURROGATE.sub(_escape_surrogate, text)
@@ -231,6 +241,8 @@ def _jstr(value: str | bytes) -> str:
     text = os.fsdecode(value) if isinstance(value, bytes) else value
     if _JSON_SPECIAL.search(text) is None:
         return f'"{text}"'
+    import json
+
     return _SURROGATE.sub(_escape_surrogate, json.dumps(text, ensure_ascii=False))
 
 
@@ -316,7 +328,7 @@ def format_event(
         elif k == "e":
             out.append(",".join(inotifywait_names(ev.mask)))
         elif k == "T":
-            out.append(datetime.fromtimestamp(t).strftime(timefmt or DEFAULT_TIMEFMT))
+            out.append(strftime(t, timefmt or DEFAULT_TIMEFMT))
         elif k == "c":
             out.append(str(ev.cookie))
         elif k in "puC":
@@ -369,9 +381,12 @@ def csv_line(
     row = [_watched(ev, file_roots), ",".join(inotifywait_names(ev.mask))]
     row.append("" if _is_overflow(ev) else _s(ev.name))
     if timefmt is not None:
-        row.insert(0, datetime.fromtimestamp(t).strftime(timefmt))
+        row.insert(0, strftime(t, timefmt))
     if not any(_CSV_SPECIAL.search(f) for f in row):
         return ",".join(row)  # nothing to quote: what the csv module would write
+    import csv
+    import io
+
     buf = io.StringIO()
     # The line terminator's characters are what makes the writer quote CR and LF.
     csv.writer(buf, lineterminator="\r\n").writerow(row)

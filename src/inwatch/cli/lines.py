@@ -31,7 +31,6 @@ compares every renderer with the line functions on the same events.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from ..flags import IN_ISDIR, IN_Q_OVERFLOW
@@ -47,6 +46,7 @@ from .format import (
     inotifywait_names,
     json_line,
     printable,
+    strftime,
 )
 
 __all__ = ["Renderer", "csv_renderer", "format_renderer", "human_renderer", "json_renderer"]
@@ -278,7 +278,7 @@ def format_renderer(
                 continue
             if timed and t != t_last:
                 t_last = t
-                stamp = datetime.fromtimestamp(t).strftime(tfmt)
+                stamp = strftime(t, tfmt)
             w = watched.get(path)
             e = names.get(mask)
             if w is None or e is None:
@@ -337,7 +337,7 @@ def csv_renderer(timefmt: str | None, file_roots: frozenset[str]) -> Renderer:
             t = ev.time or now
             if t != t_last:
                 t_last = t
-                stamp = _csv_field(datetime.fromtimestamp(t).strftime(timefmt)) + ","
+                stamp = _csv_field(strftime(t, timefmt)) + ","
             append(f"{stamp}{h}{name}\n")
         return "".join(out)
 

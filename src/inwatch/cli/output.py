@@ -98,15 +98,18 @@ class Writer:
     reading the kernel queue at once, whatever stdout's reader costs.
 
     The main thread formats (a batch of events is one string, see
-    :mod:`~inwatch.cli.lines`) and hands it over with :meth:`put`; this thread
-    only encodes and writes, which releases the GIL while the kernel copies.
-    After each hand-over taken, everything queued is written (one write per
-    batch; a writer that fell behind takes several at once, so a slow reader
-    gets bigger writes, not more of them). Bounded: past *limit* queued events
-    :meth:`put` waits, the main thread stops reading, and the kernel queue
-    absorbs and then reports its overflow (never a silent drop). A failed write
-    is kept in :attr:`error` and *on_error* is called (to wake the main thread),
-    which raises it from :meth:`check`.
+    :mod:`~inwatch.cli.lines`) and gives it to :meth:`put`, which holds it
+    until *hand_over* characters are held or :meth:`release` is called (the
+    command calls it before it sleeps): in a storm the thread is woken once
+    per 64 KiB, not once per read (each wake-up is a futex call and a GIL
+    hand-off on both sides). This thread only encodes and writes, which
+    releases the GIL while the kernel copies. After each hand-over taken,
+    everything queued is written (a writer that fell behind takes several at
+    once, so a slow reader gets bigger writes, not more of them). Bounded:
+    past *limit* queued events the hand-over waits, the main thread stops
+    reading, and the kernel queue absorbs and then reports its overflow (never
+    a silent drop). A failed write is kept in :attr:`error` and *on_error* is
+    called (to wake the main thread), which raises it from :meth:`check`.
 
     (Formatting on this thread instead was measured costlier: the two threads
     then take the GIL from each other thousands of times a second, and the
@@ -119,10 +122,15 @@ class Writer:
         out: Output,
         on_error: Callable[[], None],
         limit: int = 1_000_000,
+        hand_over: int = 1 << 16,
     ) -> None:
         self.out = out
         self._on_error = on_error
         self._limit = limit
+        self._hand_over = hand_over
+        self._held: list[str] = []  # the main thread's, until handed over
+        self._held_size = 0
+        self._held_events = 0
         self._texts: collections.deque[tuple[str, int]] = collections.deque()
         self._queued = 0
         self._busy = False
@@ -133,15 +141,34 @@ class Writer:
         self._thread.start()
 
     def put(self, text: str, events: int) -> None:
-        """Queue *text*, the lines of *events* events."""
+        """Hold *text*, the lines of *events* events; hand over past the mark."""
         if not text:
             return
+        self._held.append(text)
+        self._held_events += events
+        self._held_size += len(text)
+        if self._held_size >= self._hand_over:
+            self.release()
+
+    @property
+    def holding(self) -> bool:
+        """Text held by :meth:`put` and not handed over (:meth:`release` has work)."""
+        return bool(self._held)
+
+    def release(self) -> None:
+        """Hand everything held to the thread."""
+        if not self._held:
+            return
+        text = self._held[0] if len(self._held) == 1 else "".join(self._held)
+        events = self._held_events
         with self._cond:
             while self._queued >= self._limit and self.error is None:
                 self._cond.wait(0.1)
             self._texts.append((text, events))
             self._queued += events
             self._cond.notify_all()
+        self._held.clear()
+        self._held_size = self._held_events = 0
 
     def _loop(self) -> None:
         cond = self._cond
@@ -179,12 +206,15 @@ class Writer:
 
     @property
     def pending(self) -> int:
-        """Events handed over and not written yet (approximately, while running)."""
-        return self._queued + self.out.pending
+        """Events given to :meth:`put` and not written yet (approximately, while
+        running)."""
+        return self._held_events + self._queued + self.out.pending
 
     def finish(self) -> None:
-        """Wait until everything handed over is written (interruptible: a second
-        signal raises from here), then end the thread; raise its error."""
+        """Hand over what is held, wait until everything is written (interruptible:
+        a second signal raises from here), then end the thread; raise its error."""
+        if self.error is None:
+            self.release()
         with self._cond:
             while (self._texts or self._busy) and self.error is None:
                 self._cond.wait(0.1)

@@ -423,12 +423,18 @@ class Session:
             progress.close()
 
     def read(
-        self, deadline: float | None = None, until: Callable[[], bool] | None = None
+        self,
+        deadline: float | None = None,
+        until: Callable[[], bool] | None = None,
+        before_sleep: Callable[[], object] | None = None,
     ) -> tuple[str, list[Any]]:
         """The one wait, with the Watcher's fd: ``("readable", events)`` once the
         kernel has queued events (all of them, read and processed), else
-        ``(reason, [])`` for a signal, *until()*, or *deadline*."""
-        reason = self.waiter.wait(deadline, until, readable=self.watcher.wait_fd())
+        ``(reason, [])`` for a signal, *until()*, or *deadline*. *before_sleep*:
+        see :meth:`Waiter.wait`."""
+        reason = self.waiter.wait(
+            deadline, until, readable=self.watcher.wait_fd(), before_sleep=before_sleep
+        )
         if reason != "readable":
             return reason, []
         return reason, self.watcher.read(timeout=0)

@@ -134,6 +134,7 @@ class Waiter:
         until: Callable[[], bool] | None = None,
         readable: int | None = None,
         stop: bool = True,
+        before_sleep: Callable[[], object] | None = None,
     ) -> str:
         """Sleep until a stop signal (``"signal"``), *until()* is true (``"ready"``),
         the fd *readable* is readable (``"readable"``), or *deadline* in
@@ -143,12 +144,17 @@ class Waiter:
         (finishing work after it, e.g. a child's grace period); a second one
         still raises :class:`Aborted`.
 
+        *before_sleep* is called once, before the first ``poll()`` that would
+        block: the wait first polls without blocking, and only if nothing is
+        ready calls it (``watch`` writes the output it holds then, so output
+        is held while events keep coming, never while the command sleeps).
+
         Raises BrokenPipeError when stdout's reader has gone.
         """
         if readable is not None:
             self._poll.register(readable, select.POLLIN)
         try:
-            return self._wait(deadline, until, readable, stop)
+            return self._wait(deadline, until, readable, stop, before_sleep)
         finally:
             if readable is not None:
                 self._poll.unregister(readable)
@@ -159,6 +165,7 @@ class Waiter:
         until: Callable[[], bool] | None,
         readable: int | None,
         stop: bool,
+        before_sleep: Callable[[], object] | None = None,
     ) -> str:
         while True:
             if stop and self.signum is not None:
@@ -173,7 +180,15 @@ class Waiter:
                 # poll() takes an int of milliseconds: round up, so a deadline
                 # is never reported early; cap it (an hour) to stay in range.
                 timeout_ms = min(int(left * 1000) + 1, 3_600_000)
-            for fd, revents in self._poll.poll(timeout_ms):
+            if before_sleep is not None and timeout_ms != 0:
+                ready = self._poll.poll(0)
+                if not ready:
+                    before_sleep()
+                    before_sleep = None
+                    continue  # (it may have taken time: the deadline again)
+            else:
+                ready = self._poll.poll(timeout_ms)
+            for fd, revents in ready:
                 if fd == self._r:
                     self._drain()
                 elif fd == readable:

@@ -15,10 +15,14 @@ events, filters them (:meth:`Session.read`), formats the batch into one string
 for long (a terminal is slow, a pipe's reader may be), so the reading never
 waits for it: the hand-off is a deque append.
 
-Output is written once per batch: everything handed over since the last write
-goes out with one ``write()`` loop; a reader thus waits for no more than one
-batch (no timer, no per-event flush). A write that fails ends the command
-loudly (:mod:`~inwatch.cli.output`), a reader that went away ends it quietly.
+Output is held while events keep coming and handed to the writer when 64 KiB
+have gathered or, at the latest, just before the main thread would sleep (the
+wait polls once without blocking first, see ``before_sleep`` in
+:meth:`Waiter.wait`): no timer, no per-event flush, nothing held while the
+command waits, and in a storm the writer thread is woken once per 64 KiB
+instead of once per read (each wake-up costs a futex call and a GIL hand-off
+on both threads). A write that fails ends the command loudly
+(:mod:`~inwatch.cli.output`), a reader that went away ends it quietly.
 """
 
 from __future__ import annotations
@@ -165,7 +169,11 @@ class _Pump:
     """The main thread's loop: read, filter, hand to the writer; end as told."""
 
     def __init__(
-        self, ns: argparse.Namespace, session: Session, writer: Writer, render: Renderer
+        self,
+        ns: argparse.Namespace,
+        session: Session,
+        writer: Writer,
+        render: Renderer,
     ) -> None:
         self.render = render
         self.once: bool = ns.once
@@ -196,7 +204,9 @@ class _Pump:
 
         while True:
             deadline = None if self.timeout is None else shown_at + self.timeout
-            reason, events = session.read(deadline, until=stop_looking)
+            reason, events = session.read(
+                deadline, stop_looking, writer.release if writer.holding else None
+            )
             writer.check()
             if reason == "timeout":
                 return EXIT_TIMEOUT
