@@ -74,6 +74,12 @@ class Backend(Protocol):
         """``time.monotonic()`` value by which ``process()`` is due, or ``None``."""
         ...
 
+    # Optional: ``take() -> list[Event]``, ``read_raw()`` then ``process()`` in
+    # one call, for a poll-based driver whose poll found the kernel's fd alone
+    # ready (no side fd: no news of them) with nothing taken and nothing due.
+    # It must give what the two calls would; it saves their fixed costs on the
+    # latency path, where each event comes with a wake-up of its own.
+
     @property
     def alive(self) -> bool:
         """False once nothing is watched: the drivers deliver what they hold and end."""
@@ -151,6 +157,9 @@ class Blocking:
         self._poll = select.poll()
         self._fd, self._side = _register(self._poll, backend)
         self._poll.register(stop_fd, select.POLLIN)
+        # read_raw() then process() in one call, if the backend has it
+        # (optional: see Backend.take).
+        self._can_take = hasattr(backend, "take")
 
     def read_ahead(self, max_queue: int) -> ReadAhead:
         """Start the read-ahead thread (once); read() then also wakes on its news."""
@@ -161,54 +170,81 @@ class Blocking:
         return self.ahead
 
     def read(self, timeout: float | None) -> list[Event[Any]]:
-        # The latency path: one wake-up, one read, one process() per event when
-        # events come one at a time, so every call here counts (see
-        # bench/profile_core.py): the wait is computed inline, and the kernel's
-        # fd alone being ready (the common case) skips _read's loop.
+        # The latency path: when events come one at a time, each costs a
+        # wake-up, a read and a process(), so every bytecode here counts (see
+        # bench/profile_core.py). In the common state (nothing taken and not
+        # processed, nothing due, no read-ahead thread, not stopped) it is one
+        # poll and, if the kernel's fd alone woke us, one backend.take(); every
+        # other case goes through _wait, the general loop.
+        backend = self.backend
+        if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= 1e6:
+            ms: int | None = int(timeout * 1000 + 0.999)  # poll_ms, without the call
+            user_end: float | None = time.monotonic() + timeout
+        else:
+            ms = poll_ms(timeout)  # validates it
+            user_end = None if ms is None else time.monotonic() + timeout  # type: ignore[operator]
+        if (
+            not self._can_take
+            or self.stopped
+            or self.ahead is not None
+            or backend.backlog
+            or backend.deadline() is not None
+        ):
+            return self._wait(timeout, ms, user_end, None)
+        ready = self._poll.poll(ms)
+        if len(ready) == 1 and ready[0][0] == self._fd and not self.stopped:
+            events: list[Event[Any]] = backend.take()  # type: ignore[attr-defined]
+            if events:
+                return self._handed(events, timeout) if backend.backlog else events
+            ready = []  # taken, and nothing came of it: as if the wait went on
+        return self._wait(timeout, ms, user_end, ready)
+
+    def _wait(
+        self,
+        timeout: float | None,
+        ms: int | None,
+        user_end: float | None,
+        ready: list[tuple[int, int]] | None,
+    ) -> list[Event[Any]]:
+        """read()'s general loop; *ready* is a poll's result not acted on yet
+        (``[]``: nothing woke it), or ``None`` to begin with the checks."""
         backend = self.backend
         fd, side = self._fd, self._side
         ahead = self.ahead
         poll = self._poll.poll
-        if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= 1e6:
-            ms: int | None = int(timeout * 1000 + 0.999)  # poll_ms, without the call
-        else:
-            ms = poll_ms(timeout)  # validates it
-        user_end = None if timeout is None or ms is None else time.monotonic() + timeout
-        first = True
+        first = ready is None
         while True:
-            # (The owner checked that the backend is open before calling; its
-            # close() stops this driver first, so `stopped` covers the wait.)
-            if self.stopped or (not first and backend.closed):
-                return []
-            if ahead is not None and ahead.failure is not None:
-                raise ahead.failure
-            if backend.backlog:
-                # Read and not processed yet (the rest of a burst handed out in
-                # batches, or what the read-ahead thread took): process it before
-                # reading more, so that a caller taking every buffered batch
-                # (pyinotify's read_events) is done in bounded time, storm or not.
-                events = backend.process()
-                if ahead is not None:
-                    ahead.room()
-                if events:
-                    return self._handed(events, timeout) if backend.backlog else events
-                first = False
-                continue
-            due = backend.deadline()
-            if due is not None:
-                ms = poll_ms(_wait_for(due, user_end))
-            elif first:
-                pass  # the whole timeout: ms as computed above
-            elif user_end is not None:
-                # as poll_ms: whole milliseconds rounded up, within poll's range
-                ms = int((user_end - time.monotonic()) * 1000 + 0.999)
-                if ms < 0:
-                    ms = 0
-                elif ms > 2**31 - 1:
-                    ms = 2**31 - 1
-            else:
-                ms = None
-            ready = poll(ms)
+            if ready is None:
+                # (The owner checked that the backend is open before calling;
+                # its close() stops this driver first, so `stopped` covers the
+                # wait.)
+                if self.stopped or (not first and backend.closed):
+                    return []
+                if ahead is not None and ahead.failure is not None:
+                    raise ahead.failure
+                if backend.backlog:
+                    # Read and not processed yet (the rest of a burst handed out
+                    # in batches, or what the read-ahead thread took): process
+                    # it before reading more, so that a caller taking every
+                    # buffered batch (pyinotify's read_events) is done in
+                    # bounded time, storm or not.
+                    events = backend.process()
+                    if ahead is not None:
+                        ahead.room()
+                    if events:
+                        return self._handed(events, timeout) if backend.backlog else events
+                    first = False
+                    continue
+                due = backend.deadline()
+                if due is not None:
+                    ms = poll_ms(_wait_for(due, user_end))
+                elif first:
+                    pass  # the whole timeout: ms as read() computed it
+                elif user_end is not None:
+                    ms = poll_ms(max(0.0, user_end - time.monotonic()))
+                else:
+                    ms = None
+                ready = poll(ms)
             if ready:
                 if self.stopped:
                     return []
@@ -218,6 +254,7 @@ class Blocking:
                     _read(backend, ready, fd, side)
                     if ahead is not None and any(r == ahead.ready_fd for r, _ in ready):
                         ahead.acknowledge()
+            ready = None
             events = backend.process()
             if ahead is not None:
                 ahead.room()

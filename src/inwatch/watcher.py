@@ -359,7 +359,8 @@ class Watcher:
             self._check_readable("read()")
         if self._read_ahead and self._blocking.ahead is None:
             self._blocking.read_ahead(self.max_queue)
-        if not self._read_lock.acquire(False):  # (positional: the cheaper call)
+        lock = self._read_lock
+        if not lock.acquire(False):  # (positional: the cheaper call)
             raise RuntimeError("read() from two threads at once")
         try:
             return self._blocking.read(timeout)
@@ -368,7 +369,7 @@ class Watcher:
                 self._failure = exc
             raise
         finally:
-            self._read_lock.release()
+            lock.release()
 
     def __iter__(self) -> Iterator[Event[Any]]:
         """Events as they come; ends on :meth:`stop`/:meth:`close` or when no
