@@ -19,7 +19,6 @@ from typing import Any
 from inwatch import Event, Mask
 from inwatch.inotify.core import InotifyCore
 
-
 # Not OPEN, ACCESS, CLOSE_NOWRITE: each core's listings would be events of the other.
 _MASK = Mask.ALL_EVENTS & ~(Mask.OPEN | Mask.ACCESS | Mask.CLOSE_NOWRITE)
 
