@@ -18,6 +18,10 @@ compared:
   wake-up (the latency path), against the plain reader's poll + read + parse.
 - ``setup``: ``Watcher.add(recursive=True)`` of a 50,000-directory tree
   (fan-out 10, on /dev/shm, made once), µs per watch.
+- ``drivers``: the burst drained by each driver, the CPU of the whole process
+  (every thread): iteration (``read()``), the threaded driver's callback
+  (``start()``), ``async for`` (each started once the burst is queued: the
+  start of its threads, ~0.01 µs an event, is counted).
 
 ``--src`` runs the same measures with other checkouts' ``src`` (each in its own
 subprocess, interleaved with this one): ``--src /work/wt-before/src`` gives the
@@ -158,6 +162,65 @@ def read_cost(impl: str) -> float:
         shutil.rmtree(root)
 
 
+def drivers_burst(kind: str) -> float:
+    """CPU µs per event (process-wide) to drain N_BURST queued CREATEs with one driver."""
+    import asyncio
+    import threading
+
+    from inwatch import Watcher
+
+    root = tempfile.mkdtemp(dir="/dev/shm")
+    got = 0
+    done = threading.Event()
+
+    def count(ev: Any) -> None:
+        nonlocal got
+        if ev.mask & IN_CREATE and ev.pathname:
+            got += 1
+            if got >= N_BURST:
+                done.set()
+
+    try:
+        with Watcher() as w:
+            w.add(root, recursive=True)
+            for i in range(N_BURST):
+                os.mknod(f"{root}/f{i:06d}")
+            if kind == "iteration":
+                t0 = time.process_time()
+                while got < N_BURST:
+                    events = w.read(5)
+                    if not events:
+                        break
+                    for ev in events:
+                        count(ev)
+                t = time.process_time() - t0
+            elif kind == "thread":
+                t0 = time.process_time()
+                w.start(count)
+                done.wait(30)
+                t = time.process_time() - t0
+                w.stop()
+                w.join()
+            else:
+                loop = asyncio.new_event_loop()
+
+                async def consume() -> None:
+                    async for ev in w:
+                        count(ev)
+                        if got >= N_BURST:
+                            break
+
+                t0 = time.process_time()
+                loop.run_until_complete(consume())
+                t = time.process_time() - t0
+                loop.close()
+        if got != N_BURST:
+            raise SystemExit(f"{kind}: {got} of {N_BURST} events")
+        return t / N_BURST * 1e6
+    finally:
+        shutil.rmtree(root)
+
+
 def make_tree() -> None:
     if os.path.isdir(TREE):
         return
@@ -186,6 +249,8 @@ def measure(what: str) -> dict[str, float]:
         }
     if what == "read":
         return {"plain": read_cost("plain"), "inwatch": read_cost("inwatch")}
+    if what == "drivers":
+        return {k: drivers_burst(k) for k in ("iteration", "thread", "async")}
     return {"inwatch": setup("inwatch")}
 
 
@@ -210,6 +275,7 @@ def profile(what: str) -> None:
         "burst": lambda: burst("inwatch", False),
         "read": lambda: read_cost("inwatch"),
         "setup": lambda: setup("inwatch"),
+        "drivers": lambda: drivers_burst("async"),
     }[what]
     prof.runcall(fn)
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
@@ -220,7 +286,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--src", default="", help="other checkouts' src dirs, comma-separated")
     ap.add_argument("--only", default="burst,read,setup", help="which paths, comma-separated")
-    ap.add_argument("--profile", choices=("burst", "read", "setup"))
+    ap.add_argument("--profile", choices=("burst", "read", "setup", "drivers"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -232,7 +298,12 @@ def main() -> None:
         return
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
     srcs = [os.path.realpath(here), *(os.path.realpath(s) for s in args.src.split(",") if s)]
-    units = {"burst": "CPU µs/event", "read": "CPU µs/read", "setup": "µs/watch"}
+    units = {
+        "burst": "CPU µs/event",
+        "read": "CPU µs/read",
+        "setup": "µs/watch",
+        "drivers": "CPU µs/event, all threads",
+    }
     for what in args.only.split(","):
         unit = units[what]
         runs: dict[str, list[float]] = {}

@@ -592,7 +592,13 @@ class AsyncSession:
                         return
                 events = backend.process()
                 if events:
-                    self.out.extend(events)
+                    out.extend(events)
+                    if len(out) > len(events):
+                        # The consumer has not taken everything before: it is
+                        # not waiting, and takes these with the rest (it calls
+                        # _after_work itself once it has taken all). Saves a
+                        # wake-up of the loop per batch of a burst.
+                        continue
                 self._notify_loop()
         except BaseException as exc:
             self.failure = exc

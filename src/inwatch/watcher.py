@@ -435,14 +435,18 @@ class Watcher:
         self._session = session
         session.begin()
         try:
+            out = session.out
             while True:
-                out = session.out
-                while out:
-                    yield out.popleft()
+                if out:
+                    # Per event only what an async for must do: the checks
+                    # come once the events at hand are taken (a new async for
+                    # that takes over clears this one's deque first, so a
+                    # superseded loop resumed at its yield ends up here).
+                    while out:
+                        yield out.popleft()
                     if session.superseded:
                         raise RuntimeError("another async for took this Watcher over")
-                    if not out:
-                        session._after_work()
+                    session._after_work()  # all taken: the worker may go on
                 if session.failure is not None:
                     self._failure = session.failure
                     raise session.failure
@@ -451,6 +455,8 @@ class Watcher:
                 if not self._core.alive and session.idle():
                     return
                 session.wake.clear()
+                if out:
+                    continue  # came while we looked (the worker saw them as not all taken)
                 session.waiting = True
                 try:
                     await session.wake.wait()
