@@ -74,11 +74,13 @@ class Backend(Protocol):
         """``time.monotonic()`` value by which ``process()`` is due, or ``None``."""
         ...
 
-    # Optional: ``take() -> list[Event]``, ``read_raw()`` then ``process()`` in
-    # one call, for a poll-based driver whose poll found the kernel's fd alone
-    # ready (no side fd: no news of them) with nothing taken and nothing due.
-    # It must give what the two calls would; it saves their fixed costs on the
-    # latency path, where each event comes with a wake-up of its own.
+    # Optional, together: ``take() -> list[Event]``, ``read_raw()`` then
+    # ``process()`` in one call, for a poll-based driver whose poll found the
+    # kernel's fd alone ready (no side fd: no news of them) with nothing taken
+    # and nothing due; and ``quiet`` (a property), ``not backlog and
+    # deadline() is None`` in one look. take() must give what the two calls
+    # would; the pair saves their fixed costs on the latency path, where each
+    # event comes with a wake-up of its own.
 
     @property
     def alive(self) -> bool:
@@ -157,14 +159,20 @@ class Blocking:
         self._poll = select.poll()
         self._fd, self._side = _register(self._poll, backend)
         self._poll.register(stop_fd, select.POLLIN)
-        # read_raw() then process() in one call, if the backend has it
-        # (optional: see Backend.take).
-        self._can_take = hasattr(backend, "take")
+        # read()'s latency path is open: the backend has take() (optional: see
+        # Backend) and no read-ahead thread takes the bytes.
+        self._fast = hasattr(backend, "take")
+        # The last timeout read() was given, and its poll(2) milliseconds: a
+        # caller passes the same object every time (one constant, one
+        # variable), and identity is enough to know the conversion.
+        self._last_timeout: float | None = None
+        self._last_ms: int | None = None
 
     def read_ahead(self, max_queue: int) -> ReadAhead:
         """Start the read-ahead thread (once); read() then also wakes on its news."""
         if self.ahead is None:
             self.ahead = ReadAhead(self.backend, max_queue)
+            self._fast = False
             self._poll.register(self.ahead.ready_fd, select.POLLIN)
             self.ahead.start()
         return self.ahead
@@ -177,25 +185,22 @@ class Blocking:
         # poll and, if the kernel's fd alone woke us, one backend.take(); every
         # other case goes through _wait, the general loop.
         backend = self.backend
-        if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= 1e6:
-            ms: int | None = int(timeout * 1000 + 0.999)  # poll_ms, without the call
-            user_end: float | None = time.monotonic() + timeout
+        if timeout is self._last_timeout:
+            ms = self._last_ms
         else:
-            ms = poll_ms(timeout)  # validates it
-            user_end = None if ms is None else time.monotonic() + timeout  # type: ignore[operator]
-        if (
-            not self._can_take
-            or self.stopped
-            or self.ahead is not None
-            or backend.backlog
-            or backend.deadline() is not None
-        ):
+            ms = self._last_ms = poll_ms(timeout)  # validates it
+            self._last_timeout = timeout
+        user_end = None if ms is None else time.monotonic() + timeout  # type: ignore[operator]
+        if not self._fast or self.stopped or not backend.quiet:  # type: ignore[attr-defined]
             return self._wait(timeout, ms, user_end, None)
         ready = self._poll.poll(ms)
         if len(ready) == 1 and ready[0][0] == self._fd and not self.stopped:
             events: list[Event[Any]] = backend.take()  # type: ignore[attr-defined]
             if events:
-                return self._handed(events, timeout) if backend.backlog else events
+                # (_handed has work here only for read(0): no read-ahead thread.)
+                if timeout == 0 and backend.backlog:
+                    return self._handed(events, timeout)
+                return events
             ready = []  # taken, and nothing came of it: as if the wait went on
         return self._wait(timeout, ms, user_end, ready)
 

@@ -70,6 +70,7 @@ def _lockstep(a: InotifyCore, b: InotifyCore) -> list[tuple[Any, ...]]:
         taken = _step(b, polls[1], with_take=True)
         assert taken == plain
         assert (b.backlog, b.deadline() is None) == (a.backlog, a.deadline() is None)
+        assert a.quiet == (not a.backlog and a.deadline() is None)
         if not plain and not a.backlog and a.deadline() is None:
             return seen
         seen += plain

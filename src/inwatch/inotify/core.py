@@ -238,6 +238,19 @@ class InotifyCore(News):
             lock.release()
         return out
 
+    @property
+    def quiet(self) -> bool:
+        """``not backlog and deadline() is None``, in one look: nothing taken
+        and not processed, nothing due (asked before every wait)."""
+        recent = self.recent
+        return (
+            self._taken == self._done
+            and not self._mounted
+            and not self.moves._pending
+            and not recent._items
+            and not recent._echo
+        )
+
     def deadline(self) -> float | None:
         recent = self.recent
         if not self.moves._pending and not recent._items and not recent._echo:
