@@ -397,6 +397,9 @@ class Threaded:
         self.reader_done = False
         self.handler_done = False
         self.busy = False
+        # The reader waits for room in the backlog (back-pressure): only then
+        # does the handler wake it after processing, a lock taking less a batch.
+        self.reader_waiting = False
         self.failure: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._guard(self._read_loop), name="inwatch-reader"),
@@ -447,9 +450,18 @@ class Threaded:
         cond = self.cond
         try:
             while not self.stopping:
-                with cond:
-                    while backend.backlog >= self.limit and not self.stopping:
-                        cond.wait()  # back-pressure: the kernel queue absorbs, then overflows
+                if backend.backlog >= self.limit:
+                    with cond:
+                        # Back-pressure: the kernel queue absorbs, then
+                        # overflows. The flag is up before the backlog is
+                        # looked at, so a handler that makes room after that
+                        # look sees it and wakes us (see _handle_loop).
+                        self.reader_waiting = True
+                        try:
+                            while backend.backlog >= self.limit and not self.stopping:
+                                cond.wait()
+                        finally:
+                            self.reader_waiting = False
                     if self.stopping:
                         break
                 ready = poller.poll()
@@ -478,8 +490,9 @@ class Threaded:
                     self.busy = True
                 try:
                     events = backend.process()
-                    with cond:
-                        cond.notify_all()  # room in the backlog again
+                    if self.reader_waiting:
+                        with cond:
+                            cond.notify_all()  # room in the backlog again
                     if events:
                         self.deliver(events)
                 finally:
