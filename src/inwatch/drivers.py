@@ -74,6 +74,14 @@ class Backend(Protocol):
         """``time.monotonic()`` value by which ``process()`` is due, or ``None``."""
         ...
 
+    # Optional, together: ``take() -> list[Event]``, ``read_raw()`` then
+    # ``process()`` in one call, for a poll-based driver whose poll found the
+    # kernel's fd alone ready (no side fd: no news of them) with nothing taken
+    # and nothing due; and ``quiet`` (a property), ``not backlog and
+    # deadline() is None`` in one look. take() must give what the two calls
+    # would; the pair saves their fixed costs on the latency path, where each
+    # event comes with a wake-up of its own.
+
     @property
     def alive(self) -> bool:
         """False once nothing is watched: the drivers deliver what they hold and end."""
@@ -151,64 +159,97 @@ class Blocking:
         self._poll = select.poll()
         self._fd, self._side = _register(self._poll, backend)
         self._poll.register(stop_fd, select.POLLIN)
+        # read()'s latency path is open: the backend has take() (optional: see
+        # Backend) and no read-ahead thread takes the bytes.
+        self._fast = hasattr(backend, "take")
+        # The last timeout read() was given, and its poll(2) milliseconds: a
+        # caller passes the same object every time (one constant, one
+        # variable), and identity is enough to know the conversion.
+        self._last_timeout: float | None = None
+        self._last_ms: int | None = None
 
     def read_ahead(self, max_queue: int) -> ReadAhead:
         """Start the read-ahead thread (once); read() then also wakes on its news."""
         if self.ahead is None:
             self.ahead = ReadAhead(self.backend, max_queue)
+            self._fast = False
             self._poll.register(self.ahead.ready_fd, select.POLLIN)
             self.ahead.start()
         return self.ahead
 
     def read(self, timeout: float | None) -> list[Event[Any]]:
-        # The latency path: one wake-up, one read, one process() per event when
-        # events come one at a time, so every call here counts (see
-        # bench/profile_core.py): the wait is computed inline, and the kernel's
-        # fd alone being ready (the common case) skips _read's loop.
+        # The latency path: when events come one at a time, each costs a
+        # wake-up, a read and a process(), so every bytecode here counts (see
+        # bench/profile_core.py). In the common state (nothing taken and not
+        # processed, nothing due, no read-ahead thread, not stopped) it is one
+        # poll and, if the kernel's fd alone woke us, one backend.take(); every
+        # other case goes through _wait, the general loop.
+        backend = self.backend
+        if timeout is self._last_timeout:
+            ms = self._last_ms
+        else:
+            ms = self._last_ms = poll_ms(timeout)  # validates it
+            self._last_timeout = timeout
+        user_end = None if ms is None else time.monotonic() + timeout  # type: ignore[operator]
+        if not self._fast or self.stopped or not backend.quiet:  # type: ignore[attr-defined]
+            return self._wait(timeout, ms, user_end, None)
+        ready = self._poll.poll(ms)
+        if len(ready) == 1 and ready[0][0] == self._fd and not self.stopped:
+            events: list[Event[Any]] = backend.take()  # type: ignore[attr-defined]
+            if events:
+                # (_handed has work here only for read(0): no read-ahead thread.)
+                if timeout == 0 and backend.backlog:
+                    return self._handed(events, timeout)
+                return events
+            ready = []  # taken, and nothing came of it: as if the wait went on
+        return self._wait(timeout, ms, user_end, ready)
+
+    def _wait(
+        self,
+        timeout: float | None,
+        ms: int | None,
+        user_end: float | None,
+        ready: list[tuple[int, int]] | None,
+    ) -> list[Event[Any]]:
+        """read()'s general loop; *ready* is a poll's result not acted on yet
+        (``[]``: nothing woke it), or ``None`` to begin with the checks."""
         backend = self.backend
         fd, side = self._fd, self._side
         ahead = self.ahead
         poll = self._poll.poll
-        if (type(timeout) is float or type(timeout) is int) and 0 <= timeout <= 1e6:
-            ms: int | None = int(timeout * 1000 + 0.999)  # poll_ms, without the call
-        else:
-            ms = poll_ms(timeout)  # validates it
-        user_end = None if timeout is None or ms is None else time.monotonic() + timeout
-        first = True
+        first = ready is None
         while True:
-            # (The owner checked that the backend is open before calling; its
-            # close() stops this driver first, so `stopped` covers the wait.)
-            if self.stopped or (not first and backend.closed):
-                return []
-            if ahead is not None and ahead.failure is not None:
-                raise ahead.failure
-            if backend.backlog:
-                # Read and not processed yet (the rest of a burst handed out in
-                # batches, or what the read-ahead thread took): process it before
-                # reading more, so that a caller taking every buffered batch
-                # (pyinotify's read_events) is done in bounded time, storm or not.
-                events = backend.process()
-                if ahead is not None:
-                    ahead.room()
-                if events:
-                    return self._handed(events, timeout) if backend.backlog else events
-                first = False
-                continue
-            due = backend.deadline()
-            if due is not None:
-                ms = poll_ms(_wait_for(due, user_end))
-            elif first:
-                pass  # the whole timeout: ms as computed above
-            elif user_end is not None:
-                # as poll_ms: whole milliseconds rounded up, within poll's range
-                ms = int((user_end - time.monotonic()) * 1000 + 0.999)
-                if ms < 0:
-                    ms = 0
-                elif ms > 2**31 - 1:
-                    ms = 2**31 - 1
-            else:
-                ms = None
-            ready = poll(ms)
+            if ready is None:
+                # (The owner checked that the backend is open before calling;
+                # its close() stops this driver first, so `stopped` covers the
+                # wait.)
+                if self.stopped or (not first and backend.closed):
+                    return []
+                if ahead is not None and ahead.failure is not None:
+                    raise ahead.failure
+                if backend.backlog:
+                    # Read and not processed yet (the rest of a burst handed out
+                    # in batches, or what the read-ahead thread took): process
+                    # it before reading more, so that a caller taking every
+                    # buffered batch (pyinotify's read_events) is done in
+                    # bounded time, storm or not.
+                    events = backend.process()
+                    if ahead is not None:
+                        ahead.room()
+                    if events:
+                        return self._handed(events, timeout) if backend.backlog else events
+                    first = False
+                    continue
+                due = backend.deadline()
+                if due is not None:
+                    ms = poll_ms(_wait_for(due, user_end))
+                elif first:
+                    pass  # the whole timeout: ms as read() computed it
+                elif user_end is not None:
+                    ms = poll_ms(max(0.0, user_end - time.monotonic()))
+                else:
+                    ms = None
+                ready = poll(ms)
             if ready:
                 if self.stopped:
                     return []
@@ -218,6 +259,7 @@ class Blocking:
                     _read(backend, ready, fd, side)
                     if ahead is not None and any(r == ahead.ready_fd for r, _ in ready):
                         ahead.acknowledge()
+            ready = None
             events = backend.process()
             if ahead is not None:
                 ahead.room()
@@ -355,6 +397,9 @@ class Threaded:
         self.reader_done = False
         self.handler_done = False
         self.busy = False
+        # The reader waits for room in the backlog (back-pressure): only then
+        # does the handler wake it after processing, a lock taking less a batch.
+        self.reader_waiting = False
         self.failure: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._guard(self._read_loop), name="inwatch-reader"),
@@ -405,9 +450,18 @@ class Threaded:
         cond = self.cond
         try:
             while not self.stopping:
-                with cond:
-                    while backend.backlog >= self.limit and not self.stopping:
-                        cond.wait()  # back-pressure: the kernel queue absorbs, then overflows
+                if backend.backlog >= self.limit:
+                    with cond:
+                        # Back-pressure: the kernel queue absorbs, then
+                        # overflows. The flag is up before the backlog is
+                        # looked at, so a handler that makes room after that
+                        # look sees it and wakes us (see _handle_loop).
+                        self.reader_waiting = True
+                        try:
+                            while backend.backlog >= self.limit and not self.stopping:
+                                cond.wait()
+                        finally:
+                            self.reader_waiting = False
                     if self.stopping:
                         break
                 ready = poller.poll()
@@ -436,8 +490,9 @@ class Threaded:
                     self.busy = True
                 try:
                     events = backend.process()
-                    with cond:
-                        cond.notify_all()  # room in the backlog again
+                    if self.reader_waiting:
+                        with cond:
+                            cond.notify_all()  # room in the backlog again
                     if events:
                         self.deliver(events)
                 finally:
@@ -555,7 +610,13 @@ class AsyncSession:
                         return
                 events = backend.process()
                 if events:
-                    self.out.extend(events)
+                    out.extend(events)
+                    if len(out) > len(events):
+                        # The consumer has not taken everything before: it is
+                        # not waiting, and takes these with the rest (it calls
+                        # _after_work itself once it has taken all). Saves a
+                        # wake-up of the loop per batch of a burst.
+                        continue
                 self._notify_loop()
         except BaseException as exc:
             self.failure = exc

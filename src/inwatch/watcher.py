@@ -359,7 +359,8 @@ class Watcher:
             self._check_readable("read()")
         if self._read_ahead and self._blocking.ahead is None:
             self._blocking.read_ahead(self.max_queue)
-        if not self._read_lock.acquire(False):  # (positional: the cheaper call)
+        lock = self._read_lock
+        if not lock.acquire(False):  # (positional: the cheaper call)
             raise RuntimeError("read() from two threads at once")
         try:
             return self._blocking.read(timeout)
@@ -368,7 +369,7 @@ class Watcher:
                 self._failure = exc
             raise
         finally:
-            self._read_lock.release()
+            lock.release()
 
     def __iter__(self) -> Iterator[Event[Any]]:
         """Events as they come; ends on :meth:`stop`/:meth:`close` or when no
@@ -434,14 +435,18 @@ class Watcher:
         self._session = session
         session.begin()
         try:
+            out = session.out
             while True:
-                out = session.out
-                while out:
-                    yield out.popleft()
+                if out:
+                    # Per event only what an async for must do: the checks
+                    # come once the events at hand are taken (a new async for
+                    # that takes over clears this one's deque first, so a
+                    # superseded loop resumed at its yield ends up here).
+                    while out:
+                        yield out.popleft()
                     if session.superseded:
                         raise RuntimeError("another async for took this Watcher over")
-                    if not out:
-                        session._after_work()
+                    session._after_work()  # all taken: the worker may go on
                 if session.failure is not None:
                     self._failure = session.failure
                     raise session.failure
@@ -450,6 +455,8 @@ class Watcher:
                 if not self._core.alive and session.idle():
                     return
                 session.wake.clear()
+                if out:
+                    continue  # came while we looked (the worker saw them as not all taken)
                 session.waiting = True
                 try:
                     await session.wake.wait()

@@ -99,6 +99,40 @@ def test_asyncio_context_manager(backend: str, scratch: str) -> None:
     assert got == [j(scratch, "d"), j(scratch, "d", "f")]
 
 
+def test_asyncio_delivers_every_event_while_the_consumer_yields_between_them(
+    backend: str, scratch: str
+) -> None:
+    """The worker wakes the loop only when the consumer had taken everything
+    before; a consumer that gives the loop a turn after each event (so the
+    worker adds while it is half-way) must still get every event, no hang."""
+    n = 3000
+
+    def make() -> None:
+        for i in range(n):
+            os.mknod(j(scratch, f"f{i:05d}"))
+            if i % 500 == 0:
+                time.sleep(0.002)  # bursts of a few batches, with gaps between
+
+    async def main() -> int:
+        got = 0
+        with Watcher(backend=backend) as w:
+            w.add(scratch)
+            maker = threading.Thread(target=make)
+            maker.start()
+            try:
+                async for ev in w:
+                    if ev.mask & CREATE:
+                        got += 1
+                        if got == n:
+                            break
+                    await asyncio.sleep(0)
+            finally:
+                maker.join()
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == n
+
+
 def test_close_from_another_thread_ends_iteration(backend: str, scratch: str) -> None:
     w = Watcher(backend=backend)
     w.add(scratch)

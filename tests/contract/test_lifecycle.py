@@ -200,6 +200,8 @@ def _broken(w: Watcher) -> None:
         raise Boom("dispatcher failed")
 
     w._core.process = process  # type: ignore[method-assign]
+    if hasattr(w._core, "take"):  # the latency path's read-and-process
+        w._core.take = process  # type: ignore[union-attr]
 
 
 def test_a_dispatcher_failure_reaches_read(backend: str, scratch: str) -> None:

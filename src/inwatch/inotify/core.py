@@ -180,22 +180,77 @@ class InotifyCore(News):
     def read_raw(self) -> int:
         """Take everything the kernel has queued into the buffer (and note a
         change of the mount table); what was taken (0: nothing)."""
-        with self._read_lock:
-            started = self.port.clock()
-            data = self.port.read()
-            if data:
-                self._chunks.append((data, started))
-                self._taken += len(data)
-            # The mount table's news costs a syscall: asked when the wake-up
-            # brought no event (then it came from the mount table) and at most
-            # every 50 ms otherwise, not on every read of a busy queue.
-            if not data or started - self._mounts_asked >= 0.05:
-                self._mounts_asked = started
-                added = self.port.new_mounts()
-                if added:
-                    self._mounted.update(added)
-                    return len(data) + 1
-            return len(data)
+        lock = self._read_lock
+        lock.acquire()  # (not `with`: half the cost on the latency path)
+        try:
+            return self._take_bytes()
+        finally:
+            lock.release()
+
+    def _take_bytes(self) -> int:
+        """read_raw's body, with ``_read_lock`` held."""
+        started = self.port.clock()
+        data = self.port.read()
+        if data:
+            self._chunks.append((data, started))
+            self._taken += len(data)
+        # The mount table's news costs a syscall: asked when the wake-up
+        # brought no event (then it came from the mount table) and at most
+        # every 50 ms otherwise, not on every read of a busy queue.
+        if not data or started - self._mounts_asked >= 0.05:
+            self._mounts_asked = started
+            added = self.port.new_mounts()
+            if added:
+                self._mounted.update(added)
+                return len(data) + 1
+        return len(data)
+
+    def take(self) -> list[Event[Any]]:
+        """``read_raw()`` then ``process()``, in one call: the latency path of
+        a poll-based driver, when the kernel's fd alone woke it and nothing
+        taken before waits to be processed. Same result as the two calls; each
+        lock is taken once (the read lock inside the core lock, as process()
+        does)."""
+        out: list[Event[Any]] = []
+        lock = self.lock
+        lock.acquire()
+        try:
+            if self._closed:
+                return out
+            # read_raw() without the mount table's news: the caller's poll says
+            # the kernel's fd alone was ready, so the table did not change
+            # before it (news after it wakes the next poll).
+            read_lock = self._read_lock
+            read_lock.acquire()
+            try:
+                started = self.port.clock()
+                data = self.port.read()
+                if data:
+                    self._chunks.append((data, started))
+                    self._taken += len(data)
+            finally:
+                read_lock.release()
+            self._dispatch(out)
+            if self._records is None:
+                recent = self.recent
+                if self._mounted or recent._items or recent._echo or self.moves._pending:
+                    self._process(out)  # the rest of process(): mounts, held findings
+        finally:
+            lock.release()
+        return out
+
+    @property
+    def quiet(self) -> bool:
+        """``not backlog and deadline() is None``, in one look: nothing taken
+        and not processed, nothing due (asked before every wait)."""
+        recent = self.recent
+        return (
+            self._taken == self._done
+            and not self._mounted
+            and not self.moves._pending
+            and not recent._items
+            and not recent._echo
+        )
 
     def deadline(self) -> float | None:
         recent = self.recent
@@ -211,30 +266,37 @@ class InotifyCore(News):
         """Process what was read, in order, up to about :data:`BATCH` events (the
         rest stays in ``backlog``); settle held findings by reading once more."""
         out: list[Event[Any]] = []
-        with self.lock:
-            if self._closed:
-                return out
-            if self._records is not None or self._chunks:
-                self._dispatch(out)
-                if self._records is not None:
-                    return out  # a batch ended inside a read: the rest comes next call
-            if self._mounted:
-                self._cover()
-            recent = self.recent
-            if recent._items or recent._echo or self.moves._pending:
-                # Findings wait for a read that started after them: do it now.
-                with self._read_lock:
-                    if not self._chunks:
-                        started = self.port.clock()
-                        data = self.port.read()
-                        if data:
-                            self._chunks.append((data, started))
-                            self._taken += len(data)
-                        else:
-                            self._settle(started, out.append)
-                if self._chunks:
-                    self._dispatch(out)
+        lock = self.lock
+        lock.acquire()
+        try:
+            if not self._closed:
+                self._process(out)
+        finally:
+            lock.release()
         return out
+
+    def _process(self, out: list[Event[Any]]) -> None:
+        """process()'s body, with ``self.lock`` held."""
+        if self._records is not None or self._chunks:
+            self._dispatch(out)
+            if self._records is not None:
+                return  # a batch ended inside a read: the rest comes next call
+        if self._mounted:
+            self._cover()
+        recent = self.recent
+        if recent._items or recent._echo or self.moves._pending:
+            # Findings wait for a read that started after them: do it now.
+            with self._read_lock:
+                if not self._chunks:
+                    started = self.port.clock()
+                    data = self.port.read()
+                    if data:
+                        self._chunks.append((data, started))
+                        self._taken += len(data)
+                    else:
+                        self._settle(started, out.append)
+            if self._chunks:
+                self._dispatch(out)
 
     def _settle(self, horizon: float, emit: Emit) -> None:
         """Every read that started before *horizon* has been processed."""

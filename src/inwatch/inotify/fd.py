@@ -24,10 +24,24 @@ PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # The kernel refuses a read smaller than one event with the longest name
 # (EINVAL), and returns at most what fits. 64 KiB takes ~2,000 typical events;
 # read() sizes its buffer from FIONREAD so one call drains the whole queue.
-_MIN_READ = 65536
-_LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
+READ_SIZE = 65536
+LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
 _FS_ENCODING = sys.getfilesystemencoding()  # what os.fsencode uses
 _FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
+def more(fd: int, data: bytes) -> bytes:
+    """*data* and the rest of the queue, when a read of READ_SIZE came back nearly
+    full: the kernel fills the buffer with whole events only, so more may be
+    queued; take the rest now, sized by FIONREAD (a read that is not nearly full
+    needs no ioctl: that is the latency path)."""
+    size = _sys.fionread(fd)
+    if size:
+        try:
+            data += os.read(fd, size)
+        except BlockingIOError:
+            pass  # another reader took them
+    return data
 
 
 class Inotify:
@@ -141,31 +155,18 @@ class Inotify:
         if not self._nonblocking:
             return self.read_bytes(0)
         try:
-            data = os.read(fd, _MIN_READ)
+            data = os.read(fd, READ_SIZE)
         except BlockingIOError:
             return b""
-        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
+        return data if len(data) <= READ_SIZE - LARGEST_EVENT else more(fd, data)
 
     def _take(self, fd: int) -> bytes:
         """Everything queued, whole events; the fd is known readable or non-blocking."""
         try:
-            data = os.read(fd, _MIN_READ)
+            data = os.read(fd, READ_SIZE)
         except BlockingIOError:  # nothing queued (or another reader took it)
             return b""
-        return data if len(data) <= _MIN_READ - _LARGEST_EVENT else self._more(fd, data)
-
-    @staticmethod
-    def _more(fd: int, data: bytes) -> bytes:
-        # The kernel fills the buffer with whole events only; one nearly full
-        # means more may be queued: take the rest now, sized by FIONREAD (a read
-        # that is not nearly full needs no ioctl: that is the latency path).
-        size = _sys.fionread(fd)
-        if size:
-            try:
-                data += os.read(fd, size)
-            except BlockingIOError:
-                pass  # another reader took them
-        return data
+        return data if len(data) <= READ_SIZE - LARGEST_EVENT else more(fd, data)
 
     def read(self, timeout: float | None = None) -> list[RawEvent]:
         """Wait up to *timeout* seconds (``None``: forever) for events and return
