@@ -42,10 +42,16 @@ def test_read_ahead_burst_once_in_order_without_empty_wakeups(tmp_path: Path) ->
                 empty += 1
             names += [ev.name for ev in got]
         writer.join()
-        # Nothing more was queued: the fd stays quiet (its news was all taken).
+        # Nothing more was queued: the fd goes quiet. (One signal may still be on
+        # its way: the thread signals just after an append that the caller may
+        # have taken already; the read that sees it finds nothing and clears it.)
+        if poller.poll(100):
+            assert w.read(timeout=0) == []
         assert not poller.poll(100)
     assert names == [f"f{i:05d}" for i in range(n)]
     # A wake-up for news read(0) had taken already (the read-ahead thread signals
     # after each append; the caller cleared the signal when it took the buffer)
     # is possible only in the instant between an append and its signal.
-    assert empty <= max(2, wakeups // 20), (empty, wakeups)
+    # (Without the clearing, every wake-up that took news was followed by one
+    # that found none: about half of them.)
+    assert empty <= max(3, wakeups // 10), (empty, wakeups)
