@@ -375,14 +375,16 @@ class Roots(TreeState):
                 self.widen(top_wd, mask_k)
         return top_wd
 
-    def _widen_watch(self, wd: int, path: str, mask: int) -> None:
-        """add_watch(*path*, *mask*) for the one watch *wd* (see widen)."""
+    def _widen_watch(self, wd: int, path: str, mask: int) -> bool:
+        """add_watch(*path*, *mask*) for the one watch *wd* (see widen); False
+        if *path* is gone."""
         try:
             again = self.port.add_watch(path, mask)
         except OSError:
-            return  # gone or renamed: its own events tell what happened
+            return False  # gone or renamed: its own events tell what happened
         if again != wd and again not in self.table.paths:
             self.port.rm_watch(again)  # the path now names another inode
+        return True
 
     def widen(self, top_wd: int, mask: int, replace: bool = False) -> None:
         """Add *mask* to the watch *top_wd* and every watch below it (with
@@ -396,7 +398,7 @@ class Roots(TreeState):
         paths = self.table.paths
         children = self.table.children
         kids_of = self.table.kids
-        add_watch = self.port.add_watch  # once a directory: bound once
+        widen_watch = self._widen_watch  # once a directory: bound once
         stack = [top_wd]
         pop, push = stack.pop, stack.extend
         while stack:
@@ -404,13 +406,7 @@ class Roots(TreeState):
             path = paths.get(wd)
             if path is None:
                 continue
-            try:
-                again = add_watch(path, mask)
-            except OSError:
-                continue  # gone or renamed: its own events tell what happened
-            if again != wd and again not in paths:
-                self.port.rm_watch(again)  # the path now names another inode
-            if wd in children:
+            if widen_watch(wd, path, mask) and wd in children:
                 push(kids_of(wd))
 
     def _remember_files(self, wd: int, path: str, root: Root) -> None:
