@@ -63,7 +63,7 @@ read-ahead thread: no gain (and no drain while the main thread is busy); a
 then free to run, wakes per few events); GC: one or two gen-0 collections a
 storm. What does pay is reading bigger batches, and only the thread that
 reads the kernel can make them: a 2 ms nap of the read-ahead thread after a
-read of 2 KiB or more (library, drivers.py; not done here): -15 % (file 4.29
+read of 2 KiB or more (library, drivers/blocking.py; not done here): -15 % (file 4.29
 vs 5.02, pipe 3.98 vs 4.65 us/event, 5 rounds); the same nap in the command's
 main thread with no read-ahead thread: -16 to -19 % (4.39 vs 5.23, 4.23 vs
 5.20, 6 rounds), but then nothing drains the kernel queue while the main

@@ -137,7 +137,7 @@ def test_async_for_over_a_burst_bigger_than_the_workers_lead(scratch: str) -> No
     as it consumes: every event, once, in order."""
     import asyncio
 
-    from inwatch import drivers
+    from inwatch.drivers import aio as drivers
 
     n = drivers._AHEAD * 4 + 3
 
