@@ -1,9 +1,10 @@
 """Which path runs the inotify hot path: the optional C accelerator or pure Python.
 
 The accelerator (``inwatch.inotify._accel``, built from ``_accel.c`` when a
-compiler was there at install time) is the C twin of two Python functions that
-stay the reference: the parser (:func:`inwatch.inotify.wire.parse_flat_py`) and
-the per-record loop of the dispatcher (``InotifyCore._dispatch``). The
+compiler was there at install time) is the C twin of Python code that stays
+the reference: the parser (:func:`inwatch.inotify.wire.parse_flat_py`), the
+per-record loop of the dispatcher (``InotifyCore._dispatch``), and
+``InotifyCore.take()``, the read and its per-read steps on the latency path. The
 environment variable ``INWATCH_ACCEL``, read once at import, chooses:
 
 - unset or ``auto``: the accelerator if it is built and loads, else pure Python

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import inwatch.inotify.core as core_module
-from inwatch import EventParseError, Watcher, accel
+from inwatch import EventParseError, Mask, Watcher, accel
 from inwatch.event import Event
 from inwatch.inotify import wire
 
@@ -69,15 +69,21 @@ def test_this_process_runs_the_path_its_environment_asked_for() -> None:
 
 
 class Counting:
-    """The accelerator, with its dispatch counted (to see that the core calls it)."""
+    """The accelerator, with its dispatch and its takers counted (to see that
+    the core calls them)."""
 
     def __init__(self, module: ModuleType) -> None:
         self.module = module
         self.calls = 0
+        self.takers = 0
 
     def dispatch(self, *args: Any) -> None:
         self.calls += 1
         self.module.dispatch(*args)
+
+    def Taker(self, *args: Any) -> Any:
+        self.takers += 1
+        return self.module.Taker(*args)
 
 
 def test_the_core_dispatches_real_kernel_events_through_c(tmp_path: Path) -> None:
@@ -91,6 +97,8 @@ def test_the_core_dispatches_real_kernel_events_through_c(tmp_path: Path) -> Non
     core_module.native = counting  # type: ignore[assignment]
     try:
         with Watcher() as w:
+            # take(), the latency path, is the C Taker (over the real kernel)
+            assert type(w._core.take).__name__ == "Taker"  # type: ignore[attr-defined]
             w.add(str(tmp_path), recursive=True)
             (tmp_path / "sub").mkdir()
             (tmp_path / "sub" / "f").write_bytes(b"x")  # CREATE (kernel or scan)
@@ -114,6 +122,7 @@ def test_the_core_dispatches_real_kernel_events_through_c(tmp_path: Path) -> Non
             assert want <= names, got
     finally:
         core_module.native = saved
+    assert counting.takers == 1
     assert counting.calls > 0
     for e in got:
         assert type(e) is Event and type(e.pathname) is str and type(e.time) is float
@@ -225,7 +234,12 @@ def test_the_c_source_compiles_without_a_warning(tmp_path: Path) -> None:
     include = sysconfig.get_paths()["include"]
     if cc is None or not os.path.exists(os.path.join(include, "Python.h")):
         pytest.skip("no C compiler or Python headers here")
-    assert [p.name for p in SOURCES] == ["_accel.c", "_accel_dispatch.c", "_accel_parse.c"]
+    assert [p.name for p in SOURCES] == [
+        "_accel.c",
+        "_accel_dispatch.c",
+        "_accel_parse.c",
+        "_accel_take.c",
+    ]
     for source in SOURCES:
         flags = ["-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-I", include]
         r = subprocess.run(
@@ -235,3 +249,63 @@ def test_the_c_source_compiles_without_a_warning(tmp_path: Path) -> None:
             timeout=120,
         )
         assert r.returncode == 0, r.stderr
+
+
+def _drain(w: Watcher, want: int) -> list[tuple[str, str, str, bool]]:
+    """Read until *want* events came (5 s at most); then one more read finds none."""
+    got: list[tuple[str, str, str, bool]] = []
+    deadline = 50  # reads of up to 0.1 s each
+    while len(got) < want and deadline:
+        deadline -= 1
+        got += [(e.maskname, e.pathname, e.origin, bool(e.cookie)) for e in w.read(timeout=0.1)]
+    got += [(e.maskname, e.pathname, e.origin, bool(e.cookie)) for e in w.read(timeout=0.05)]
+    return got
+
+
+def test_take_in_c_gives_what_take_in_python_gives(tmp_path: Path) -> None:
+    """Two Watchers on one tree, one taking in C (the Taker), one in Python
+    (core.take itself): the kernel queues the same records for both, and each
+    phase is read after it is done, so both streams must be equal: single
+    events (the Taker's plain case), a burst of more records than a batch in
+    one read (its hand-over to _dispatch), a new directory (the slow path and
+    its listing), a rename (the move pairer) and a deletion."""
+    if not built():
+        pytest.skip("the C accelerator is not built")
+    saved = core_module.native
+    from inwatch.inotify import _accel  # type: ignore[attr-defined]
+
+    _accel.bind(EventParseError, Event)
+    core_module.native = _accel
+    try:
+        with Watcher() as c_side, Watcher() as py_side:
+            py_side._core.__dict__.pop("take")  # type: ignore[attr-defined]
+            assert type(c_side._core.take).__name__ == "Taker"  # type: ignore[attr-defined]
+            assert type(py_side._core.take).__name__ == "method"  # type: ignore[attr-defined]
+            # Without OPEN, ACCESS and CLOSE_NOWRITE: each side's listings
+            # of a new directory would show in the other's stream, in an
+            # order neither controls.
+            quiet = Mask.ALL_EVENTS & ~(Mask.OPEN | Mask.ACCESS | Mask.CLOSE_NOWRITE)
+            for w in (c_side, py_side):
+                w.add(str(tmp_path), quiet, recursive=True)
+            phases: list[tuple[int, Any]] = [
+                (2, lambda: (tmp_path / "one").write_bytes(b"")),  # CREATE, then CLOSE_WRITE
+                (600, lambda: [(tmp_path / f"b{i}").mkdir() for i in range(600)]),
+                # d (the kernel), then d/e and d/f (its listing)
+                (
+                    3,
+                    lambda: [
+                        (tmp_path / "d" / "e").mkdir(parents=True),
+                        (tmp_path / "d" / "f").touch(),
+                    ],
+                ),
+                (2, lambda: os.rename(tmp_path / "one", tmp_path / "two")),
+                (1, lambda: os.unlink(tmp_path / "two")),
+            ]
+            for want, act in phases:
+                act()
+                c_got = _drain(c_side, want)
+                py_got = _drain(py_side, want)
+                assert len(c_got) == want, c_got
+                assert c_got == py_got
+    finally:
+        core_module.native = saved

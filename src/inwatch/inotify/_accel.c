@@ -1,6 +1,6 @@
 /* inwatch.inotify._accel: the optional compiled accelerator of the inotify hot path.
  *
- * Two functions, each the C twin of a Python one that stays the reference:
+ * Three pieces, each the C twin of Python code that stays the reference:
  *
  * - parse_flat(buf): wire.parse_flat_py, the parser (same flat list, same
  *   EventParseError message and offset); tests/unit/test_accel_parse.py
@@ -14,6 +14,8 @@
  *   (_settles, _slow, _known_dir, _known_file, emit_one, _overflow) at the
  *   same places, in the same order. The comments "[core: ...]" quote the
  *   Python line each block stands for.
+ * - Taker (_accel_take.c): core.InotifyCore.take(), the read and the per-read
+ *   steps around that loop, for the latency path over the real kernel.
  *
  * Events are made as core.py makes them (object.__new__(Event), then a store
  * per slot): tp_alloc, then each slot written at the offset its member
@@ -21,8 +23,8 @@
  * whose slots are not the ten expected: the loader (inwatch/accel.py) then
  * falls back to pure Python and says why.
  *
- * Its parts: _accel.h (what they share), _accel_parse.c, _accel_dispatch.c and
- * this file (bind, init). The module keeps process-wide state (the bound
+ * Its parts: _accel.h (what they share), _accel_parse.c, _accel_dispatch.c,
+ * _accel_take.c and this file (bind, init). The module keeps process-wide state (the bound
  * classes and offsets): single-phase init, one interpreter.
  */
 #include "_accel.h"
@@ -175,5 +177,8 @@ PyInit__accel(void)
         intern(&accel_m_known_file, "_known_file") < 0 || intern(&accel_m_emit_one, "emit_one") < 0 ||
         intern(&accel_m_add, "add") < 0 || intern(&accel_m_discard, "discard") < 0)
         return NULL;
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL && accel_taker_init(module) < 0)
+        Py_CLEAR(module);
+    return module;
 }

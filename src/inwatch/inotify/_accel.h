@@ -3,6 +3,7 @@
  * _accel.c           the module: bind() (the classes, Event's slot offsets), init
  * _accel_parse.c     parse_flat: the C twin of wire.parse_flat_py
  * _accel_dispatch.c  dispatch: the C twin of InotifyCore._dispatch's per-record loop
+ * _accel_take.c      Taker: the C twin of InotifyCore.take(), the latency path
  */
 #ifndef INWATCH_ACCEL_H
 #define INWATCH_ACCEL_H
@@ -57,5 +58,7 @@ ACCEL_INTERNAL extern const char accel_parse_flat_doc[];
 ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs);
 ACCEL_INTERNAL extern const char accel_dispatch_doc[];
+ACCEL_INTERNAL extern PyTypeObject accel_taker_type;
+ACCEL_INTERNAL int accel_taker_init(PyObject *module);
 
 #endif

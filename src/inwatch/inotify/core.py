@@ -54,8 +54,9 @@ from typing import Any
 
 from ..accel import native
 from ..event import Event
+from .fd import READ_SIZE, more
 from .news import News
-from .port import KernelPort, Port
+from .port import _NEARLY_FULL, KERNEL_READ, KernelPort, Port
 from .state import Emit
 from .table import join
 from .wire import parse_flat
@@ -128,6 +129,18 @@ class InotifyCore(News):
         # need, dropped when the next read begins.
         self._departures: dict[tuple[int, bytes], int] | None = None
         self.last_read = time.time()
+        if native is not None and type(self.port) is KernelPort and KernelPort.read is KERNEL_READ:
+            # take() in C (inotify/_accel_take.c): the same steps, with the
+            # containers above (never rebound: it keeps them). Over the real
+            # kernel only, whose read() it does itself: a fake, subclassed or
+            # patched port (the tests' tracing) goes through Python.
+            recent = self.recent
+            self.take = native.Taker(  # type: ignore[method-assign]
+                self, self.port, self.lock, self._read_lock, self._chunks,
+                self.table.paths, self.special, self.files, recent._items, recent._echo,
+                self.relisted, self.moves._pending, self.pending, self.unlisted, self._mounted,
+                more, BATCH, _NEARLY_FULL, READ_SIZE,
+            )  # fmt: skip
 
     # --- Source ------------------------------------------------------------------------
 
@@ -640,3 +653,6 @@ class InotifyCore(News):
             if not self.port.closed:
                 self.port.close()
             self._closed = True
+        # The C take() holds the core: the cycle goes with the close (or with
+        # the collector, for a core never closed).
+        self.__dict__.pop("take", None)

@@ -146,3 +146,8 @@ class KernelPort:
         self._epoll.close()
         if self._mounts is not None:
             self._mounts.close()
+
+
+# KernelPort.read as defined here: the C take() (inotify/_accel_take.c) does
+# this read itself, so the core uses it only while the class still has it.
+KERNEL_READ = KernelPort.read

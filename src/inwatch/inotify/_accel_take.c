@@ -1,0 +1,534 @@
+/* Taker: the C twin of InotifyCore.take() (core.py), the latency path of a
+ * poll-based driver; part of inwatch.inotify._accel, see _accel.c.
+ *
+ * Why: when events come one at a time, each read costs a wake-up and the
+ * fixed price of a read, and between two of them the CPU's caches forget the
+ * interpreter's state: the ~40 lines of Python around the C dispatch loop
+ * (locks, the read, the parse, the per-read state, the end of a read) cost
+ * ~9 µs a read that way against ~1 µs for the loop itself (measured with
+ * stamps, write -> poll -> take, bench/latency.py's pattern). Here they are a
+ * few hundred instructions.
+ *
+ * One call does what take() does, in the same order, with the same locks:
+ * the core's lock, then the read lock around the read alone; the read's
+ * records go through the same dispatch loop (_accel_dispatch.c), with the
+ * per-read state set on the core as _dispatch sets it (the callbacks the loop
+ * makes, and news.py's look-ahead, read it); then the end of the read and the
+ * rest of process() as take() does them. Whatever is not the plain case (a
+ * read left in the buffer, a read of more records than a batch) goes through
+ * the Python methods themselves (_dispatch, _process), so there is one
+ * implementation of everything but the plain case. "[core: ...]" quotes the
+ * Python line each block stands for.
+ *
+ * The core makes a Taker only over the real kernel (KernelPort itself): a
+ * subclass or a fake port (the forced-race tests) goes through Python. */
+#include "_accel.h"
+
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject_HEAD
+    /* The core, its port, its locks and the containers it never rebinds
+     * (bound once by InotifyCore.__init__; see core.py). */
+    PyObject *core, *port, *lock, *read_lock, *chunks;
+    PyObject *paths, *special, *files, *items, *echo, *relisted;
+    PyObject *moves_pending, *pending, *unlisted, *mounted, *more, *batch;
+    Py_ssize_t batch_n, nearly_full, read_size;
+    char *buf;
+} Taker;
+
+static PyObject *s_acquire, *s_release, *s_closed, *s_fd, *s_taken, *s_done, *s_started,
+    *s_size, *s_flat, *s_it, *s_records, *s_moved_to, *s_departures, *s_now, *s_last_read,
+    *s_unmounts, *s_uncover, *s_settle, *s_process, *s_dispatch, *s_append;
+
+/* time.monotonic() / time.time(), as CPython computes them (nanoseconds as an
+ * integer, then one division): equal values compare equal to the Python
+ * clock's, which relisted stamps come from. */
+static PyObject *
+clock_float(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (ns % 1000000000 == 0)
+        return PyFloat_FromDouble((double)(ns / 1000000000));
+    return PyFloat_FromDouble((double)ns / 1e9);
+}
+
+static PyObject *
+call0(PyObject *obj, PyObject *name)
+{
+    PyObject *args[1] = {obj};
+    return PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
+
+static int
+call_ok(PyObject *result)
+{
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* obj.name truthy (-1 on error). */
+static int
+attr_true(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* obj.name += delta (ints). */
+static int
+attr_add(PyObject *obj, PyObject *name, PyObject *delta)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (v == NULL)
+        return -1;
+    PyObject *sum = PyNumber_Add(v, delta);
+    Py_DECREF(v);
+    if (sum == NULL)
+        return -1;
+    int r = PyObject_SetAttr(obj, name, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+static int
+any_true(PyObject *const *objs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int r = PyObject_IsTrue(objs[i]);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
+/* [core: started = self.port.clock(); data = self.port.read()]: KernelPort.read
+ * (one read(2) of READ_SIZE on the non-blocking fd; b"" when nothing is queued;
+ * fd.more() when it came back nearly full). The GIL is kept: the fd never
+ * blocks. Returns a new reference, NULL on error. */
+static PyObject *
+read_port(Taker *self)
+{
+    PyObject *fd_obj = PyObject_GetAttr(self->port, s_fd);
+    if (fd_obj == NULL)
+        return NULL;
+    long fd = PyLong_AsLong(fd_obj);
+    if (fd == -1 && PyErr_Occurred()) {
+        Py_DECREF(fd_obj);
+        return NULL;
+    }
+    if (fd < 0) {
+        Py_DECREF(fd_obj);
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed Inotify");
+        return NULL;
+    }
+    ssize_t n;
+    for (;;) {
+        n = read((int)fd, self->buf, (size_t)self->read_size);
+        if (n >= 0)
+            break;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            Py_DECREF(fd_obj);
+            return PyBytes_FromStringAndSize(NULL, 0); /* nothing queued */
+        }
+        if (errno != EINTR || PyErr_CheckSignals() < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetFromErrno(PyExc_OSError);
+            Py_DECREF(fd_obj);
+            return NULL;
+        }
+    }
+    PyObject *data = PyBytes_FromStringAndSize(self->buf, n);
+    if (data != NULL && n > self->nearly_full) {
+        /* [port: data if len(data) <= _NEARLY_FULL else more(fd, data)] */
+        PyObject *args[2] = {fd_obj, data};
+        PyObject *all = PyObject_Vectorcall(self->more, args, 2, NULL);
+        Py_SETREF(data, all);
+    }
+    Py_DECREF(fd_obj);
+    return data;
+}
+
+/* How many records *buf* holds (walking the headers' len fields), or -1 if it
+ * does not end on a record's end (parse_flat then says how). */
+static Py_ssize_t
+count_records(const char *buf, Py_ssize_t n)
+{
+    Py_ssize_t count = 0, i = 0;
+    while (i + HEADER_SIZE <= n) {
+        uint32_t len;
+        memcpy(&len, buf + i + 12, sizeof len);
+        i += HEADER_SIZE + (Py_ssize_t)len;
+        count++;
+    }
+    return i == n ? count : -1;
+}
+
+/* The read's records through the dispatch loop, as _dispatch does for a read
+ * it begins (the core's buffer was empty): its per-read state, the loop, the
+ * end of the read. *data* holds at most a batch of records. */
+static int
+dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObject *started,
+              PyObject *size)
+{
+    PyObject *core = self->core;
+    PyObject *it = NULL, *now = NULL, *res;
+    int rc = -1;
+    /* [core: data, self._started = chunks.popleft(); self._size = len(data);
+     *        flat = self._flat = parse_flat(data); it = self._it = iter(flat);
+     *        records = self._records = zip(it, it, it, it, strict=True)]
+     * (_records is only asked "is None" when the C loop runs: the iterator
+     * itself stands for the zip.) */
+    it = PyObject_GetIter(flat);
+    if (it == NULL)
+        goto done;
+    if (PyObject_SetAttr(core, s_started, started) < 0 || PyObject_SetAttr(core, s_size, size) < 0 ||
+        PyObject_SetAttr(core, s_flat, flat) < 0 || PyObject_SetAttr(core, s_it, it) < 0 ||
+        PyObject_SetAttr(core, s_records, it) < 0 ||
+        PyObject_SetAttr(core, s_moved_to, Py_None) < 0 ||
+        PyObject_SetAttr(core, s_departures, Py_None) < 0)
+        goto done;
+    /* [core: self.now = time.time()] */
+    now = clock_float(CLOCK_REALTIME);
+    if (now == NULL || PyObject_SetAttr(core, s_now, now) < 0)
+        goto done;
+    PyObject *args[13] = {core,  emit,          out,          it,         self->batch,
+                          self->paths, self->special, self->files, self->items, self->echo,
+                          self->relisted, started, now};
+    res = accel_dispatch(NULL, args, 13);
+    if (call_ok(res) < 0)
+        goto done;
+    /* [core: if length_hint(it): return  # the batch is full] */
+    Py_ssize_t left = PyObject_LengthHint(it, 0);
+    if (left < 0)
+        goto done;
+    if (left) {
+        rc = 0;
+        goto done;
+    }
+    /* [core: self._records = None; self._done += self._size; self.last_read = now] */
+    PyObject *size_now = PyObject_GetAttr(core, s_size);
+    if (size_now == NULL)
+        goto done;
+    int bad = PyObject_SetAttr(core, s_records, Py_None) < 0 ||
+              attr_add(core, s_done, size_now) < 0 || PyObject_SetAttr(core, s_last_read, now) < 0;
+    Py_DECREF(size_now);
+    if (bad)
+        goto done;
+    /* [core: if self._unmounts: self._uncover()] (rebound by _uncover: asked) */
+    int r = attr_true(core, s_unmounts);
+    if (r < 0 || (r && call_ok(call0(core, s_uncover)) < 0))
+        goto done;
+    /* [core: if recent._items or recent._echo or self.moves._pending or
+     *        self.pending or self.unlisted or self.relisted:
+     *            self._settle(self._started, emit)] */
+    PyObject *settle_if[6] = {self->items,   self->echo,     self->moves_pending,
+                              self->pending, self->unlisted, self->relisted};
+    r = any_true(settle_if, 6);
+    if (r < 0)
+        goto done;
+    if (r) {
+        PyObject *started_now = PyObject_GetAttr(core, s_started);
+        if (started_now == NULL)
+            goto done;
+        PyObject *sargs[3] = {core, started_now, emit};
+        res = PyObject_VectorcallMethod(s_settle, sargs, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(started_now);
+        if (call_ok(res) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(it);
+    Py_XDECREF(now);
+    return rc;
+}
+
+/* take()'s body with the core's lock held: 0, or -1 with an exception set. */
+static int
+take_locked(Taker *self, PyObject *out)
+{
+    PyObject *core = self->core;
+    PyObject *data = NULL, *started = NULL, *size = NULL, *flat = NULL, *emit = NULL;
+    int rc = -1;
+    /* [core: if self._closed: return out] */
+    int r = attr_true(core, s_closed);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    /* [core: read_lock.acquire(); try: ... finally: read_lock.release()] */
+    if (call_ok(call0(self->read_lock, s_acquire)) < 0)
+        return -1;
+    started = clock_float(CLOCK_MONOTONIC);
+    data = started == NULL ? NULL : read_port(self);
+    Py_ssize_t n = data == NULL ? 0 : PyBytes_GET_SIZE(data);
+    if (n) {
+        size = PyLong_FromSsize_t(n);
+        if (size == NULL || attr_add(core, s_taken, size) < 0)
+            Py_CLEAR(data);
+    }
+    {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        PyObject *released = call0(self->read_lock, s_release);
+        if (exc_type != NULL) {
+            Py_XDECREF(released);
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+            goto done;
+        }
+        if (call_ok(released) < 0)
+            goto done;
+    }
+    emit = PyObject_GetAttr(out, s_append);
+    if (emit == NULL)
+        goto done;
+    if (n) {
+        /* The plain case: nothing waited in the buffer and the read holds a
+         * batch at most. Else as take(): appended, and _dispatch in Python. */
+        Py_ssize_t count = count_records(PyBytes_AS_STRING(data), n);
+        int plain = count <= self->batch_n && PyObject_Length(self->chunks) == 0;
+        if (plain) {
+            r = attr_true(core, s_records);
+            if (r < 0)
+                goto done;
+            plain = !r;
+        }
+        if (plain) {
+            flat = accel_parse_flat(NULL, data);
+            if (flat == NULL) {
+                /* [core: self._done += len(data); raise]: out of the backlog */
+                PyObject *exc_type, *exc_value, *exc_tb;
+                PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+                if (attr_add(core, s_done, size) < 0)
+                    PyErr_Clear(); /* the parse error is the one to see */
+                PyErr_Restore(exc_type, exc_value, exc_tb);
+                goto done;
+            }
+            if (dispatch_read(self, out, emit, flat, started, size) < 0)
+                goto done;
+        }
+        else {
+            /* [core: self._chunks.append((data, started)); ...; self._dispatch(out)] */
+            PyObject *item = PyTuple_Pack(2, data, started);
+            if (item == NULL)
+                goto done;
+            PyObject *aargs[2] = {self->chunks, item};
+            PyObject *res =
+                PyObject_VectorcallMethod(s_append, aargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            Py_DECREF(item);
+            if (call_ok(res) < 0)
+                goto done;
+            PyObject *dargs[2] = {core, out};
+            res = PyObject_VectorcallMethod(s_dispatch, dargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                            NULL);
+            if (call_ok(res) < 0)
+                goto done;
+        }
+    }
+    else {
+        /* [core: self._dispatch(out)]: nothing read; what the buffer holds, if
+         * anything (the caller said nothing did: asked anyway, as take() does) */
+        PyObject *dargs[2] = {core, out};
+        PyObject *res =
+            PyObject_VectorcallMethod(s_dispatch, dargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (call_ok(res) < 0)
+            goto done;
+    }
+    /* [core: if self._records is None:
+     *            if self._mounted or recent._items or recent._echo or self.moves._pending:
+     *                self._process(out)] */
+    r = attr_true(core, s_records);
+    if (r < 0)
+        goto done;
+    if (!r) {
+        PyObject *process_if[4] = {self->mounted, self->items, self->echo, self->moves_pending};
+        r = any_true(process_if, 4);
+        if (r < 0)
+            goto done;
+        if (r) {
+            PyObject *pargs[2] = {core, out};
+            PyObject *res =
+                PyObject_VectorcallMethod(s_process, pargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            if (call_ok(res) < 0)
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(data);
+    Py_XDECREF(started);
+    Py_XDECREF(size);
+    Py_XDECREF(flat);
+    Py_XDECREF(emit);
+    return rc;
+}
+
+static PyObject *
+taker_call(Taker *self, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs != NULL && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "take() takes no arguments");
+        return NULL;
+    }
+    /* [core: out = []; lock.acquire(); try: ... finally: lock.release()] */
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    if (call_ok(call0(self->lock, s_acquire)) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    int rc = take_locked(self, out);
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    PyObject *released = call0(self->lock, s_release);
+    if (exc_type != NULL || rc < 0) {
+        Py_XDECREF(released);
+        if (exc_type != NULL)
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+        else if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError, "take(): failed without an exception");
+        Py_DECREF(out);
+        return NULL;
+    }
+    if (call_ok(released) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
+#define TAKER_FIELDS(X)                                                                   \
+    X(core) X(port) X(lock) X(read_lock) X(chunks) X(paths) X(special) X(files) X(items) \
+        X(echo) X(relisted) X(moves_pending) X(pending) X(unlisted) X(mounted) X(more)   \
+            X(batch)
+
+static int
+taker_traverse(Taker *self, visitproc visit, void *arg)
+{
+#define VISIT(f) Py_VISIT(self->f);
+    TAKER_FIELDS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int
+taker_clear(Taker *self)
+{
+#define CLEAR(f) Py_CLEAR(self->f);
+    TAKER_FIELDS(CLEAR)
+#undef CLEAR
+    return 0;
+}
+
+static void
+taker_dealloc(Taker *self)
+{
+    PyObject_GC_UnTrack(self);
+    taker_clear(self);
+    PyMem_Free(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+taker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"core",    "port",     "lock",   "read_lock", "chunks",
+                            "paths",   "special",  "files",  "items",     "echo",
+                            "relisted", "moves_pending", "pending", "unlisted", "mounted",
+                            "more",    "batch",    "nearly_full", "read_size", NULL};
+    PyObject *o[17];
+    Py_ssize_t nearly_full, read_size;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOOOOOOOOOOOOOOnn:Taker", names, &o[0],
+                                     &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                                     &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &o[15], &o[16],
+                                     &nearly_full, &read_size))
+        return NULL;
+    if (!PyDict_CheckExact(o[5]) || !PyDict_CheckExact(o[6]) || !PyDict_CheckExact(o[7])) {
+        PyErr_SetString(PyExc_TypeError, "Taker(): paths, special and files must be dicts");
+        return NULL;
+    }
+    Py_ssize_t batch_n = PyLong_AsSsize_t(o[16]);
+    if (batch_n == -1 && PyErr_Occurred())
+        return NULL;
+    if (read_size <= 0 || nearly_full < 0 || nearly_full > read_size || batch_n <= 0) {
+        PyErr_SetString(PyExc_ValueError, "Taker(): bad sizes");
+        return NULL;
+    }
+    Taker *self = (Taker *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->buf = PyMem_Malloc((size_t)read_size);
+    if (self->buf == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    PyObject **fields[17] = {&self->core,     &self->port,     &self->lock,     &self->read_lock,
+                             &self->chunks,   &self->paths,    &self->special,  &self->files,
+                             &self->items,    &self->echo,     &self->relisted, &self->moves_pending,
+                             &self->pending,  &self->unlisted, &self->mounted,  &self->more,
+                             &self->batch};
+    for (int i = 0; i < 17; i++) {
+        Py_INCREF(o[i]);
+        *fields[i] = o[i];
+    }
+    self->batch_n = batch_n;
+    self->nearly_full = nearly_full;
+    self->read_size = read_size;
+    return (PyObject *)self;
+}
+
+PyTypeObject accel_taker_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "inwatch.inotify._accel.Taker",
+    .tp_basicsize = sizeof(Taker),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Taker(core, port, lock, read_lock, chunks, paths, special, files, items, echo,\n"
+              "      relisted, moves_pending, pending, unlisted, mounted, more, batch,\n"
+              "      nearly_full, read_size)\n\n"
+              "Calling it is InotifyCore.take() (see _accel_take.c).",
+    .tp_new = taker_new,
+    .tp_call = (ternaryfunc)taker_call,
+    .tp_traverse = (traverseproc)taker_traverse,
+    .tp_clear = (inquiry)taker_clear,
+    .tp_dealloc = (destructor)taker_dealloc,
+};
+
+int
+accel_taker_init(PyObject *module)
+{
+    struct {
+        PyObject **where;
+        const char *text;
+    } names[] = {
+        {&s_acquire, "acquire"},   {&s_release, "release"},       {&s_closed, "_closed"},
+        {&s_fd, "_fd"},            {&s_taken, "_taken"},          {&s_done, "_done"},
+        {&s_started, "_started"},  {&s_size, "_size"},            {&s_flat, "_flat"},
+        {&s_it, "_it"},            {&s_records, "_records"},      {&s_moved_to, "_moved_to"},
+        {&s_departures, "_departures"}, {&s_now, "now"},          {&s_last_read, "last_read"},
+        {&s_unmounts, "_unmounts"}, {&s_uncover, "_uncover"},     {&s_settle, "_settle"},
+        {&s_process, "_process"},  {&s_dispatch, "_dispatch"},    {&s_append, "append"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        *names[i].where = PyUnicode_InternFromString(names[i].text);
+        if (*names[i].where == NULL)
+            return -1;
+    }
+    if (PyType_Ready(&accel_taker_type) < 0)
+        return -1;
+    Py_INCREF(&accel_taker_type);
+    if (PyModule_AddObject(module, "Taker", (PyObject *)&accel_taker_type) < 0) {
+        Py_DECREF(&accel_taker_type);
+        return -1;
+    }
+    return 0;
+}
