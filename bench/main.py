@@ -104,7 +104,7 @@ def render(
     ]
     rows = [row for s in sections for row in s.headline]
     body = [
-        "## Headline: inwatch against its targets (issue 6)",
+        "## Headline: inwatch against its targets (issue 15; default install: C accelerator)",
         "",
         table(["measure", "inwatch", "plain", "inotifywait", "target", "verdict"], rows),
         "",
