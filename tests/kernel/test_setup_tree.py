@@ -1,6 +1,7 @@
 """Setting up a recursive watch on the real kernel: the shape of the table it
 leaves (wds in os.walk's order; the subdirectories of a directory whose
-subdirectories have none are one run of wds, kept as one int) and the quiet
+subdirectories have none are one run of wds from the directory's wd + 1, kept
+as its count) and the quiet
 walk (our own listings are not reported, every watch has the full mask
 afterwards)."""
 
@@ -47,6 +48,8 @@ def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path:
             assert sorted(kids) == sorted(p for p in dirs if os.path.dirname(p) == table.paths[wd])
             leaves = all(k not in parents for k in kids)
             assert isinstance(table.children[wd], int) == leaves, table.paths[wd]
+            if leaves:  # watched right after their parent's listing: its wd + 1 on
+                assert table.children[wd] == len(kids), table.paths[wd]
         assert w.read(timeout=0.2) == [], "our own listing was reported"
         leaf = str(top / "d3" / "d3" / "d3")
         os.listdir(leaf)  # widened: the leaf's own watch reports reading it
