@@ -210,8 +210,8 @@ class Roots(TreeState):
                 root.deliver |= mask & _ALL_EVENTS
 
     def set_auto_add(self, wd: int) -> None:
-        root = self.options.get(wd)
-        if root is not None:
+        root = self.root_of(wd)
+        if root is not DEFAULT_ROOT:
             root.auto_add = True
 
     # --- walking ------------------------------------------------------------------------
