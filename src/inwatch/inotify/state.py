@@ -45,7 +45,7 @@ class TreeState:
         self.table = WatchTable()
         self.roots: dict[int, Root] = {}
         # wd -> its root's options, for wds whose root differs from the defaults,
-        # in one of two dicts (a watch is in at most one; see root_of):
+        # in one of two dicts (one entry a watch, but see register):
         # special: those whose events need filtering one by one (the dispatcher
         # looks each event's wd up there); options: the others (not following
         # symlinks, or not adding new directories). A dict entry is about 55
@@ -84,8 +84,11 @@ class TreeState:
         self.table.add(wd, path, parent, fresh)
         if not root.is_default:
             # root.filters never turns true later (set_mask only widens the mask).
+            # A wd registered again (a nested root) takes the last root's
+            # options, as root_of reads them: options first.
             if root.filters:
                 self.special[wd] = root
+                self.options.pop(wd, None)
             else:
                 self.options[wd] = root
 
@@ -114,8 +117,8 @@ class TreeState:
             self.forget(sub)
 
     def root_of(self, wd: int) -> Root:
-        root = self.special.get(wd)
-        return self.options.get(wd, DEFAULT_ROOT) if root is None else root
+        root = self.options.get(wd)
+        return self.special.get(wd, DEFAULT_ROOT) if root is None else root
 
     def note_unwatched(self, wd: int, name: str) -> None:
         names = self.unwatched.get(wd)
