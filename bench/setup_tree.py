@@ -8,17 +8,31 @@ imports) cancel out, and the same formula holds for the C reader and
 inotifywait, whose RSS before setup cannot be read. The kernel's own memory per
 watch is the same for every peer and not counted.
 
-    python setup_tree.py [--quick]
-    python setup_tree.py --breakdown [DIRS]   inwatch's bytes per watch by structure
+    python setup_tree.py [--quick] [--fanout N]
+    python setup_tree.py --breakdown [DIRS] [--fanout N]   inwatch's bytes per watch by structure
+
+``--fanout`` sets the trees' fan-out (10 by default; 100000 makes one flat
+directory, where whatever the walk holds per subdirectory of one listing
+shows).
 
 The breakdown runs in this process on one tree (50,000 directories by default):
-tracemalloc's bytes kept and peak per watch for inwatch's Watcher and for the
-plain reader, and the deep size of each of the inotify core's per-watch
-structures (each object counted once, in the first structure holding it).
+tracemalloc's bytes kept and peak per watch for inwatch's Watcher (default
+mask, and a mask without OPEN/ACCESS/CLOSE_NOWRITE, whose events are filtered
+one by one) and for the plain reader, and the deep size of each of the inotify
+core's per-watch structures (each object counted once, in the first structure
+holding it).
+
+The plain reader's figure is the floor of any reader that keeps a dict wd ->
+path (inwatch's dispatcher, and its C twin, look every event's wd up in one):
+per watch, a dict slot (24 bytes, plus its index and the dict's spare room),
+the wd's int (32) and the path's str (49 bytes plus one a character on
+CPython 3.11, rounded up to 16). So it depends on the paths' length, which the
+section prints.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -77,15 +91,21 @@ def one(
     }
 
 
-def bench(quick: bool = False) -> Section:
+def _mean_path_length(root: str) -> float:
+    lengths = [len(d) for d, _, _ in os.walk(root)]
+    return sum(lengths) / len(lengths)
+
+
+def bench(quick: bool = False, fanout: int = 10) -> Section:
     small, big = (500, 2_000) if quick else (10_000, 50_000)
     rounds = 1 if quick else 5
     timeout = 20.0 if quick else 30.0
     settle = 0.5 if quick else SETTLE
     failed: dict[str, str] = {}  # peers that never got ready on the big tree
     with scratch("setup-small") as small_root, scratch("setup-big") as big_root:
-        make_tree(small_root, small)
-        make_tree(big_root, big)
+        make_tree(small_root, small, fanout)
+        make_tree(big_root, big, fanout)
+        path_length = _mean_path_length(big_root)
 
         def measure(peer: str, rnd: int) -> Result:
             a = one(peer, small_root, small, timeout)
@@ -126,10 +146,11 @@ def bench(quick: bool = False) -> Section:
             verdict(None if bpw["inwatch"] is None else bpw["inwatch"] <= 200),
         ],
     ]
-    return Section("4. Setup", render(runs, small, big), headline=heads, data=runs.results)
+    body = render(runs, small, big, fanout, path_length)
+    return Section("4. Setup", body, headline=heads, data=runs.results)
 
 
-def render(runs: Runs, small: int, big: int) -> str:
+def render(runs: Runs, small: int, big: int, fanout: int = 10, path_length: float = 0) -> str:
     rows = []
     for peer in runs.peers:
         delta, hwm = runs.med(peer, "delta_big"), runs.med(peer, "hwm_big")
@@ -159,13 +180,15 @@ def render(runs: Runs, small: int, big: int) -> str:
         "CPU after ready",
     ]
     intro = (
-        f"Recursive watch on balanced trees (fan-out 10) of {small:,} and {big:,} directories, "
+        f"Recursive watch on balanced trees (fan-out {fanout:,}) of {small:,} and {big:,} "
+        f"directories (paths of {path_length:.0f} characters on average in the big one), "
         "from the call (or the command's start) to the first sentinel event; µs/watch and "
         f"ratios on the {big:,} tree; peak RSS Δ = VmHWM after minus VmRSS before setup "
         "(Python peers, in process); bytes/watch = slope of VmHWM between the two trees; "
         f"CPU after ready = share of one CPU used in the {SETTLE:.0f} s after ready on the big "
         "tree, reading on, with nothing happening (first round). "
-        f"Medians of {runs.rounds} interleaved rounds."
+        f"Medians of {runs.rounds} interleaved rounds. plain's bytes/watch is the floor of a "
+        "dict wd -> path at these paths (see setup_tree.py's docstring)."
     )
     return intro + "\n\n" + table(head, rows) + notes_block(runs)
 
@@ -182,19 +205,21 @@ def _deep(obj: object, seen: set[int]) -> int:
     return n
 
 
-def breakdown(ndirs: int) -> str:
+def breakdown(ndirs: int, fanout: int = 10) -> str:
     import gc
     import tracemalloc
 
     from peers import Plain
 
     from inwatch import Watcher
+    from inwatch.flags import IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN
 
     lines = []
     with scratch("breakdown") as root:
-        make_tree(root, ndirs)
+        make_tree(root, ndirs, fanout)
         n = ndirs + 1
-        for peer in ("inwatch", "plain"):
+        quiet_mask = IN_ALL_EVENTS & ~(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
+        for peer in ("inwatch", "inwatch, mask without the listing's bits", "plain"):
             gc.collect()
             tracemalloc.start()
             start = tracemalloc.get_traced_memory()[0]
@@ -203,7 +228,7 @@ def breakdown(ndirs: int) -> str:
                 p.setup([root], True)
             else:
                 w = Watcher()
-                w.add(root, recursive=True)
+                w.add(root, quiet_mask if "mask" in peer else IN_ALL_EVENTS, recursive=True)
             kept, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             lines.append(
@@ -228,8 +253,14 @@ def breakdown(ndirs: int) -> str:
 
 
 if __name__ == "__main__":
-    if "--breakdown" in sys.argv:
-        rest = sys.argv[sys.argv.index("--breakdown") + 1 :]
-        print(breakdown(int(rest[0]) if rest else 50_000))
+    args = sys.argv[1:]
+    fan = 10
+    if "--fanout" in args:
+        i = args.index("--fanout")
+        fan = int(args[i + 1])
+        del args[i : i + 2]
+    if "--breakdown" in args:
+        rest = args[args.index("--breakdown") + 1 :]
+        print(breakdown(int(rest[0]) if rest else 50_000, fan))
     else:
-        print(bench("--quick" in sys.argv).body)
+        print(bench("--quick" in args, fan).body)

@@ -1,6 +1,7 @@
 """Setting up a recursive watch on the real kernel: the shape of the table it
 leaves (wds in os.walk's order; the subdirectories of a directory whose
-subdirectories have none are one run of wds, kept as one int) and the quiet
+subdirectories have none are one run of wds from the directory's wd + 1, kept
+as its count) and the quiet
 walk (our own listings are not reported, every watch has the full mask
 afterwards)."""
 
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 from inwatch import Watcher
-from inwatch.flags import IN_ACCESS, IN_CLOSE_NOWRITE, IN_OPEN
+from inwatch.flags import IN_ACCESS, IN_ALL_EVENTS, IN_CLOSE_NOWRITE, IN_OPEN
 
 
 def _tree(top: Path, fanout: int, depth: int) -> set[str]:
@@ -47,6 +48,8 @@ def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path:
             assert sorted(kids) == sorted(p for p in dirs if os.path.dirname(p) == table.paths[wd])
             leaves = all(k not in parents for k in kids)
             assert isinstance(table.children[wd], int) == leaves, table.paths[wd]
+            if leaves:  # watched right after their parent's listing: its wd + 1 on
+                assert table.children[wd] == len(kids), table.paths[wd]
         assert w.read(timeout=0.2) == [], "our own listing was reported"
         leaf = str(top / "d3" / "d3" / "d3")
         os.listdir(leaf)  # widened: the leaf's own watch reports reading it
@@ -58,3 +61,43 @@ def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path:
                 if ev.path == leaf and not ev.name:
                     got |= {bit for bit in want if ev.mask & bit}
         assert want <= got, f"missing on the widened leaf watch: {want - got}"
+
+
+class _CountingPort:
+    """The real port, with its add_watch calls counted (the kernel still does them)."""
+
+    def __init__(self, port: object) -> None:
+        self._port = port
+        self.add_watch_calls = 0
+
+    def add_watch(self, path: str, mask: int) -> int:
+        self.add_watch_calls += 1
+        return self._port.add_watch(path, mask)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._port, name)
+
+
+def test_a_mask_without_the_listing_bits_is_set_up_in_one_pass(tmp_path: Path) -> None:
+    """Listing a directory is reported only as OPEN, ACCESS and CLOSE_NOWRITE:
+    without those bits the walk watches each directory once, with its final
+    mask, and widens nothing; with them, twice (quiet, then widened)."""
+    top = tmp_path / "t"
+    top.mkdir()
+    dirs = _tree(top, fanout=3, depth=3)
+    listing = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE
+    for mask, calls in ((IN_ALL_EVENTS & ~listing, len(dirs)), (IN_ALL_EVENTS, 2 * len(dirs))):
+        with Watcher() as w:
+            core = w._core  # type: ignore[attr-defined]
+            port = core.port = _CountingPort(core.port)
+            w.add(top, mask, recursive=True)
+            assert port.add_watch_calls == calls, hex(mask)
+            assert set(core.table.paths.values()) == dirs
+            assert w.read(timeout=0.1) == [], "our own listing was reported"
+            leaf = top / "d2" / "d2" / "d2"
+            (leaf / "new").touch()
+            deadline = time.monotonic() + 5
+            seen = False
+            while not seen and time.monotonic() < deadline:
+                seen = any(ev.pathname == str(leaf / "new") for ev in w.read(timeout=0.1))
+            assert seen, f"the new file was not reported ({mask:#x})"

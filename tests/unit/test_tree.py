@@ -311,3 +311,36 @@ def test_watched_in_os_walk_order_and_told_which_parents_were_childless(tmp_path
     assert fresh_of[top] is False  # the top's parent was not listed by this walk
     assert fresh_of[j(top, "a", "x")] and fresh_of[j(top, "b")]
     assert fresh_of[j(top, "c", "z")] is False
+
+
+def test_relative_paths_several_levels_down(tmp_path: Path) -> None:
+    """Each directory's path relative to the root is its parent's plus its
+    name, however deep, from the top's own (the walk keeps one per listing,
+    not one per directory found)."""
+    top = make(tmp_path, "t/a/b/c/d/", "t/a/b/k/", "t/a/x/c/", "t/e/")
+    r = Recorder()
+    seen: list[str] = []
+
+    def excluded(rel: str, name: str, full: str) -> bool:
+        assert full == j(top, "t", *rel.split("/")[1:]) and name == rel.rsplit("/", 1)[1]
+        seen.append(rel)
+        return rel == "top/a/b/c"
+
+    scan_tree(
+        j(top, "t"),
+        "top",
+        None,
+        watch=r.watch,
+        excluded=excluded,
+        follow_symlinks=False,
+        on_entry=r.on_entry,
+        onerror=r.errors.append,
+    )
+    assert sorted(seen) == sorted(
+        ["top/a", "top/e", "top/a/b", "top/a/x", "top/a/b/c", "top/a/b/k", "top/a/x/c"]
+    )
+    t = j(top, "t")
+    assert set(r.wds) == {t, j(t, "a"), j(t, "e"), j(t, "a", "b"), j(t, "a", "x")} | {
+        j(t, "a", "b", "k"),
+        j(t, "a", "x", "c"),
+    }

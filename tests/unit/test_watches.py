@@ -181,14 +181,30 @@ def test_a_run_of_child_wds_is_kept_as_one_int() -> None:
     kernel hands out increasing wds: a run costs one int, not a list."""
     t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1), (5, "/r/c/x", 4))
     assert t.kids(1) == range(2, 5) and t.kids(4) == range(5, 6)
-    assert isinstance(t.children[1], int)  # a run is one int
+    # A run that starts at its parent's wd + 1 (a walk's) is its count alone: a
+    # small int CPython caches, no object per directory.
+    assert t.children[1] == 3 and t.children[4] == 1
     check(t)
-    t.discard(2)  # the first of a run: still a run
+    t.discard(2)  # the first of a run: still a run, its start stored
     assert t.kids(1) == range(3, 5)
-    t.add(9, "/r/d", 1)  # not the next wd: the run is broken, a list from now on
-    assert t.kids(1) == [3, 4, 9]
+    assert t.children[1] == 3 << 24 | 2
+    t.add(9, "/r/d", 1)  # not the next wd: the run is broken, an array from now on
+    assert list(t.kids(1)) == [3, 4, 9]
     t.add(10, "/r/e", 1)
-    assert t.kids(1) == [3, 4, 9, 10]
+    assert list(t.kids(1)) == [3, 4, 9, 10]
+    check(t)
+
+
+def test_a_run_not_next_to_its_parent_stores_its_start() -> None:
+    t = tree((1, "/r", None), (5, "/r/a", 1), (6, "/r/b", 1), (7, "/s", None), (8, "/s/a", 7))
+    assert t.kids(1) == range(5, 7) and t.children[1] == 5 << 24 | 2
+    assert t.kids(7) == range(8, 9) and t.children[7] == 1
+    t.discard(6)  # the end of a run
+    assert t.kids(1) == range(5, 6)
+    t.discard(8)
+    assert 7 not in t.children
+    t.add(8, "/s/b", 7)  # wd + 1 again: relative again
+    assert t.children[7] == 1 and t.kids(7) == range(8, 9)
     check(t)
 
 
@@ -269,5 +285,5 @@ def test_a_run_too_long_for_its_count_becomes_a_list(monkeypatch: pytest.MonkeyP
     t = tree((1, "/r", None), (2, "/r/a", 1), (3, "/r/b", 1), (4, "/r/c", 1))
     assert isinstance(t.children[1], int)
     t.add(5, "/r/d", 1)
-    assert t.children[1] == [2, 3, 4, 5]
+    assert list(t.children[1]) == [2, 3, 4, 5]
     check(t)

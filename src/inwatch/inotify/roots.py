@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ..filters import DEFAULT_ROOT, ExcludeSpec, Root, make_excluder
 from ..knobs import watch_limit_error
@@ -210,8 +210,8 @@ class Roots(TreeState):
                 root.deliver |= mask & _ALL_EVENTS
 
     def set_auto_add(self, wd: int) -> None:
-        root = self.options.get(wd)
-        if root is not None:
+        root = self.root_of(wd)
+        if root is not DEFAULT_ROOT:
             root.auto_add = True
 
     # --- walking ------------------------------------------------------------------------
@@ -390,24 +390,29 @@ class Roots(TreeState):
         """Add *mask* to the watch *top_wd* and every watch below it (with
         *replace*, set it instead).
 
-        Depth first on a stack, not over ``table.subtree(top_wd)``: a list of
-        every wd of a large tree would be the set-up's peak memory (36 bytes a
-        watch more on 50,000 directories, measured)."""
+        Depth first on a stack of iterators over each directory's children,
+        not over ``table.subtree(top_wd)`` nor a stack of wds: a list of every
+        wd of a large tree (36 bytes a watch more on 50,000 directories,
+        measured), or of every child of a flat directory (an int and a slot,
+        40 bytes each), would be the set-up's peak memory."""
         if not replace:
             mask |= _MASK_ADD
         paths = self.table.paths
         children = self.table.children
         kids_of = self.table.kids
         widen_watch = self._widen_watch  # once a directory: bound once
-        stack = [top_wd]
-        pop, push = stack.pop, stack.extend
+        stack: list[Iterator[int]] = [iter((top_wd,))]
+        pop, push = stack.pop, stack.append
         while stack:
-            wd = pop()
+            wd = next(stack[-1], -1)
+            if wd < 0:
+                pop()
+                continue
             path = paths.get(wd)
             if path is None:
                 continue
             if widen_watch(wd, path, mask) and wd in children:
-                push(kids_of(wd))
+                push(iter(kids_of(wd)))
 
     def _remember_files(self, wd: int, path: str, root: Root) -> None:
         try:

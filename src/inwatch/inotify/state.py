@@ -44,8 +44,12 @@ class TreeState:
         self.errors: list[OSError] = []
         self.table = WatchTable()
         self.roots: dict[int, Root] = {}
-        # wd -> its root's options, for wds whose root differs from the defaults;
-        # special: the subset whose events need filtering one by one.
+        # wd -> its root's options, for wds whose root differs from the defaults,
+        # in one of two dicts (one entry a watch, but see register):
+        # special: those whose events need filtering one by one (the dispatcher
+        # looks each event's wd up there); options: the others (not following
+        # symlinks, or not adding new directories). A dict entry is about 55
+        # bytes a watch on a large tree: one per watch, not two.
         self.options: dict[int, Root] = {}
         self.special: dict[int, Root] = {}
         self.files: dict[int, set[str]] = {}
@@ -79,9 +83,14 @@ class TreeState:
     ) -> None:
         self.table.add(wd, path, parent, fresh)
         if not root.is_default:
-            self.options[wd] = root
+            # root.filters never turns true later (set_mask only widens the mask).
+            # A wd registered again (a nested root) takes the last root's
+            # options, as root_of reads them: options first.
             if root.filters:
                 self.special[wd] = root
+                self.options.pop(wd, None)
+            else:
+                self.options[wd] = root
 
     def forget(self, wd: int) -> None:
         self.table.discard(wd)
@@ -108,7 +117,8 @@ class TreeState:
             self.forget(sub)
 
     def root_of(self, wd: int) -> Root:
-        return self.options.get(wd, DEFAULT_ROOT)
+        root = self.options.get(wd)
+        return self.special.get(wd, DEFAULT_ROOT) if root is None else root
 
     def note_unwatched(self, wd: int, name: str) -> None:
         names = self.unwatched.get(wd)

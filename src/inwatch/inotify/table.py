@@ -9,10 +9,14 @@ A tree can hold hundreds of thousands of watches, so the table is lean:
   wds in increasing order (idr_alloc_cyclic in fs/notify/inotify/
   inotify_user.c) and a walk watches top-down (walk.scan_tree), so the
   subdirectories of a directory whose subdirectories have none of their own
-  are one run of wds (3,889 of the 5,000 directories that have subdirectories
-  in the bench's balanced tree of 50,000). A run is kept as one int (``first << 24 | count``:
-  32 bytes, no slot per child; a ``range`` would be 48 bytes plus its stop's
-  32), other children as a list. ``kids(wd)`` reads either as a sequence;
+  are one run of wds, and the first of them is the directory's own wd + 1
+  (the walk watches them right after listing it). A run is kept as one int,
+  ``first << 24 | count``, with ``first`` 0 when it is the parent's wd + 1: a
+  count below 257 is then one of CPython's cached small ints, so the common
+  run costs the dict slot and nothing else (an int of its own is 32 bytes; a
+  ``range`` 48 plus its stop's 32). Other children are an ``array('i')``
+  (4 bytes a wd; a list would be 8 plus, for a wd made from a run, the int).
+  ``kids(wd)`` reads either as a sequence;
 - ``wds``: path -> wd, only for roots and for directories that have watched
   children. A leaf is found through its parent's children, so most watches
   cost one entry in ``paths`` and nothing else, and ``wd_of`` stays
@@ -25,24 +29,35 @@ edges for callers who passed bytes.
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Sequence
 from typing import TypeAlias
 
 __all__ = ["Kids", "WatchTable"]
 
 #: A directory's watched children as stored: a run of wds (see _RUN), or any wds.
-Kids: TypeAlias = "int | list[int]"
+Kids: TypeAlias = "int | array[int]"
 
-# A run of child wds first, first + 1, ... first + count - 1 is the int
-# first << _RUN | count; a longer run (2**24 subdirectories) becomes a list.
+# A run of child wds first, first + 1, ... first + count - 1 under the
+# directory *parent* is the int first << _RUN | count, or just count when
+# first is parent + 1 (wds are positive, so a stored first is never 0); a
+# longer run (2**24 subdirectories) becomes an array.
 _RUN = 24
 _MOST = (1 << _RUN) - 1
 _NONE: tuple[int, ...] = ()
 
 
-def _expand(kids: Kids) -> Sequence[int]:
+def _run(parent: int, first: int, count: int) -> int:
+    return count if first == parent + 1 else first << _RUN | count
+
+
+def _first(parent: int, kids: int) -> int:
+    return (kids >> _RUN) or parent + 1
+
+
+def _expand(parent: int, kids: Kids) -> Sequence[int]:
     if isinstance(kids, int):
-        first = kids >> _RUN
+        first = (kids >> _RUN) or parent + 1
         return range(first, first + (kids & _MOST))
     return kids
 
@@ -81,7 +96,7 @@ class WatchTable:
     def kids(self, wd: int) -> Sequence[int]:
         """The watched children of *wd* (empty if none)."""
         kids = self.children.get(wd)
-        return _NONE if kids is None else _expand(kids)
+        return _NONE if kids is None else _expand(wd, kids)
 
     def wd_of(self, path: str) -> int | None:
         """The wd watching *path*, or ``None``."""
@@ -139,14 +154,17 @@ class WatchTable:
         children = self.children
         kids = children.get(parent)
         if kids is None:
-            children[parent] = wd << _RUN | 1
+            children[parent] = _run(parent, wd, 1)
             self.wds[self.paths[parent]] = parent
         elif isinstance(kids, int):
             count = kids & _MOST
-            if wd == (kids >> _RUN) + count and count < _MOST:
+            if wd == _first(parent, kids) + count and count < _MOST:
                 children[parent] = kids + 1
             else:
-                children[parent] = [*_expand(kids), wd]  # the run is broken: a list from now on
+                # The run is broken: an array from now on.
+                wds = array("i", _expand(parent, kids))
+                wds.append(wd)
+                children[parent] = wds
         else:
             kids.append(wd)
 
@@ -159,16 +177,18 @@ class WatchTable:
         if kids is None:
             return
         if isinstance(kids, int):
-            first, count = kids >> _RUN, kids & _MOST
+            first, count = _first(parent, kids), kids & _MOST
             if not first <= wd < first + count:
                 return
             if count > 1:
                 if wd == first:
-                    children[parent] = (first + 1) << _RUN | (count - 1)
+                    children[parent] = _run(parent, first + 1, count - 1)
                 elif wd == first + count - 1:
                     children[parent] = kids - 1
                 else:
-                    children[parent] = [k for k in range(first, first + count) if k != wd]
+                    children[parent] = array(
+                        "i", [k for k in range(first, first + count) if k != wd]
+                    )
                 return
         elif wd not in kids:
             return
@@ -203,7 +223,7 @@ class WatchTable:
         while i < len(out):
             kids = children.get(out[i])
             if kids is not None:
-                out.extend(_expand(kids))
+                out.extend(_expand(out[i], kids))
                 if len(out) > limit:  # a cycle: never silently loop forever
                     raise RuntimeError(f"inwatch: watch table cycle below wd {wd}")
             i += 1

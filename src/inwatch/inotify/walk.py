@@ -71,11 +71,31 @@ def scan_tree(
     """
     if listdir is None:
         listdir = _scandir
-    # (path, path relative to the root, parent's wd, parent had no watched
-    # subdirectory when its listing began): found, not watched yet.
-    stack: list[tuple[str, str, int | None, bool]] = [(top, top_rel, top_parent, False)]
-    while stack:
-        path, rel, parent, fresh = stack.pop()
+    # Directories found, not watched yet: one frame a listing, with what its
+    # subdirectories share (the listed directory's wd, its path relative to the
+    # root, and whether it had no watched subdirectory when its listing began)
+    # and their paths, last first (popped in listing order). A pending
+    # directory costs one list slot (8 bytes) and its path, which its watch
+    # keeps anyway; a tuple a directory (80 bytes more) was the set-up's peak
+    # memory in a flat directory of many subdirectories. The top's frame has
+    # no relative path of its parent (None): its own is *top_rel*.
+    frames: list[tuple[int | None, str | None, bool, list[str]]] = [
+        (top_parent, None, False, [top])
+    ]
+    sep = os.sep
+    while frames:
+        parent, parent_rel, fresh, pending = frames[-1]
+        if not pending:
+            frames.pop()
+            continue
+        path = pending.pop()
+        if excluded is None:
+            rel = ""  # only exclusion patterns look at it
+        elif parent_rel is None:
+            rel = top_rel
+        else:
+            name = path[path.rfind(sep) + 1 :]
+            rel = f"{parent_rel}/{name}" if parent_rel else name
         wd: int | None = None
         try:
             wd = watch(path, parent, fresh)
@@ -93,7 +113,7 @@ def scan_tree(
         if listed is not None:
             listed(wd, path)
         kids_fresh = childless is not None and childless(wd)
-        subdirs: list[tuple[str, str, int | None, bool]] = []
+        subdirs: list[str] = []
         for entry in entries:
             name = entry.name
             full = entry.path
@@ -101,8 +121,6 @@ def scan_tree(
                 sub_rel = f"{rel}/{name}" if rel else name
                 if excluded(sub_rel, name, full):
                     continue
-            else:
-                sub_rel = ""  # only exclusion patterns look at it
             try:
                 is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
             except OSError:
@@ -119,9 +137,11 @@ def scan_tree(
             if on_entry is not None and not (files_only and is_dir):
                 on_entry(wd, path, name, is_dir, entry)
             if is_dir:
-                subdirs.append((full, sub_rel, wd, kids_fresh))
-        # Reverse so that the walk visits entries in listing order (it is a stack).
-        stack.extend(reversed(subdirs))
+                subdirs.append(full)
+        del entries  # the listing's entries, before the next listing is made
+        if subdirs:
+            subdirs.reverse()
+            frames.append((wd, rel, kids_fresh, subdirs))
 
 
 def _scandir(path: str) -> list[DirEntryLike]:
