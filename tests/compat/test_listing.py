@@ -144,3 +144,43 @@ def test_preorder_and_events_pure() -> None:
         for m in (pyinotify.IN_OPEN, pyinotify.IN_ACCESS)
     ]
     assert list(listing.events("/r", 1, watches, pyinotify.IN_CREATE)) == []
+
+
+def test_add_watch_while_another_thread_waits_in_check_events(tmp_path: Path) -> None:
+    """The Watcher's read is busy in another thread (a Notifier waiting in
+    check_events): nothing can be read ahead of the walk, so the kernel
+    reports the listing itself; every event still comes, in order."""
+    tree, other = tmp_path / "tree", tmp_path / "other"
+    tree.mkdir()
+    other.mkdir()
+    _make_tree(tree, 30, fanout=3)
+    expected = _walk_listing(tree)
+    wm = pyinotify.WatchManager()
+    rec = Recorder()
+    notifier = pyinotify.Notifier(wm, rec)
+    wm.add_watch(str(other), pyinotify.IN_CREATE)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            if notifier.check_events(50):
+                notifier.read_events()
+                notifier.process_events()
+
+    reader = threading.Thread(target=loop)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not wm._watcher._read_lock.locked():  # the reader waits in Watcher.read
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        wm.add_watch(str(tree), pyinotify.ALL_EVENTS, rec=True)
+        deadline = time.monotonic() + 10
+        while len(rec.events) < len(expected):
+            assert time.monotonic() < deadline, (len(rec.events), len(expected))
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        reader.join(10)
+        notifier.stop()
+    assert [(e.maskname, e.pathname) for e in rec.events] == expected

@@ -60,16 +60,21 @@ def preorder(kids: Callable[[int], Sequence[int]], top: int) -> list[int]:
     return out
 
 
-def drain(watcher: Any) -> list[list[Any]]:
-    """Read everything queued in the kernel (and read but not handed out) now:
-    it comes before the listing about to be made. Batches, in order."""
-    out: list[list[Any]] = []
+def drain(watcher: Any, into: Any) -> bool:
+    """Read everything queued in the kernel (and read but not handed out) now,
+    onto *into* (a deque of iterators), in order: it comes before the listing
+    about to be made. False if another thread is inside the Watcher's read (a
+    Notifier waiting in check_events while add_watch is called from elsewhere):
+    then the kernel must report the listing itself, behind what was taken."""
     while True:
-        batch = watcher.read(timeout=_NO_WAIT)
+        try:
+            batch = watcher.read(timeout=_NO_WAIT)
+        except RuntimeError:  # "read() from two threads at once"
+            return False
         if batch:
-            out.append(batch)
+            into.append(iter(batch))
         if not batch or not watcher.backlog:
-            return out
+            return True
 
 
 def events(root_path: Any, root_wd: int, watches: list[Watch], mask: int) -> Iterator[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno as _errno
 import glob
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -70,10 +71,10 @@ class WatchManager:
         self._feeds: deque[Iterator[Any]] = deque()
         self._plain_readers = 0
         self._other_readers = 0
+        self._reader: int | None = None  # the thread of the last check/read_events
 
     def _attach(self, plain: bool) -> None:
-        """A notifier reads this manager; *plain*: a blocking one that reads
-        only when asked (no thread, event loop or fd wait; no threshold)."""
+        """A notifier reads this manager; *plain*: it reads only when asked."""
         if plain:
             self._plain_readers += 1
         else:
@@ -306,9 +307,11 @@ class WatchManager:
         # listing.py): only for readers that wake on nothing but their own calls.
         made_here = bool(recursive and mask & LISTING and self._fd is not None)
         made_here = made_here and self._plain_readers > 0 and not self._other_readers
+        # Only on the reading thread: another's would race it over the feeds.
+        made_here = made_here and self._reader in (None, threading.get_ident())
         try:
             if made_here:
-                self._feeds.extend(iter(batch) for batch in listing.drain(self._watcher))
+                made_here = listing.drain(self._watcher, self._feeds)
             wd = self._add_root(
                 apath,
                 mask,

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import select
 import termios
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -149,6 +150,7 @@ class Notifier:
         if timeout is None:
             timeout = self._timeout
         wm = self._watch_manager
+        wm._reader = threading.get_ident()
         if wm._fd is None:
             return False  # closed under us: nothing will ever come
         if self._ready or self._watcher.backlog or wm._feeds:
@@ -179,6 +181,7 @@ class Notifier:
     def read_events(self) -> None:
         """Take every queued event from the kernel (unless fewer than
         ``threshold`` bytes are queued) into the notifier's queue."""
+        self._watch_manager._reader = threading.get_ident()
         ready = self._ready
         if ready:  # check_events read them
             self._ready = []
