@@ -299,13 +299,15 @@ class Notifier:
         get_watch = wm._wmd.get
         event_cls = _RelativeEvent if wm._relative else Event
         slow = self._process_one
+        target_of = plain.get
         it = iter(batch)
         try:
             for ev in it:
                 mask = ev.mask
                 watch = get_watch(ev.wd)
+                target = target_of(mask)
                 if (
-                    mask in plain
+                    target is not None
                     and watch is not None
                     and watch.proc_fun is None
                     and mask & watch.mask
@@ -313,7 +315,7 @@ class Notifier:
                     and not wm._ignore_events
                 ):
                     ev.__class__ = event_cls  # the Watcher's event, presented as ours
-                    plain[mask](ev)
+                    target(ev)
                 else:
                     slow(ev, watch, plain)
         except BaseException:
