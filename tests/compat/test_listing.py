@@ -149,11 +149,13 @@ def test_preorder_and_events_pure() -> None:
 def test_add_watch_while_another_thread_waits_in_check_events(tmp_path: Path) -> None:
     """The Watcher's read is busy in another thread (a Notifier waiting in
     check_events): nothing can be read ahead of the walk, so the kernel
-    reports the listing itself; every event still comes, in order."""
+    reports the listing itself; every event still comes, in order: the reader
+    does not process the new watches' events before add_watch has put every
+    Watch in the table (it dropped them as unknown wds before the lock)."""
     tree, other = tmp_path / "tree", tmp_path / "other"
     tree.mkdir()
     other.mkdir()
-    _make_tree(tree, 30, fanout=3)
+    _make_tree(tree, 300)
     expected = _walk_listing(tree)
     wm = pyinotify.WatchManager()
     rec = Recorder()

@@ -64,14 +64,13 @@ class WatchManager:
         # A watch was added with a relative path: its events' pathnames must be
         # made absolute (the notifiers then present events as _RelativeEvent).
         self._relative = False
-        # Events to hand out before anything read from now on, in order: what
-        # the kernel queued before a recursive walk, then that walk's listing
-        # events (see listing.py). Only filled while every notifier reading
-        # this manager is a plain blocking one (_attach).
+        # Events to hand out before anything read from now on: what the kernel
+        # queued before a walk, then its listing events (listing.py, _attach).
         self._feeds: deque[Iterator[Any]] = deque()
         self._plain_readers = 0
         self._other_readers = 0
         self._reader: int | None = None  # the thread of the last check/read_events
+        self._lock = threading.RLock()  # add/rm_watch; a notifier processing
 
     def _attach(self, plain: bool) -> None:
         """A notifier reads this manager; *plain*: it reads only when asked."""
@@ -272,14 +271,15 @@ class WatchManager:
             exclude_filter = self._exclude_filter
         if auto_add:
             mask |= IN_CREATE
-        for npath in as_list(path):
-            if not isinstance(npath, (str, bytes, os.PathLike)):
-                ret[npath] = -3
-                continue
-            npath = os.fspath(npath)
-            found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
-            for apath in found:
-                self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
+        with self._lock:  # no notifier processes events of half-added watches
+            for npath in as_list(path):
+                if not isinstance(npath, (str, bytes, os.PathLike)):
+                    ret[npath] = -3
+                    continue
+                npath = os.fspath(npath)
+                found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
+                for apath in found:
+                    self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
         if self._on_add and any(isinstance(wd, int) and wd >= 0 for wd in ret.values()):
             for hook in list(self._on_add):
                 hook()
@@ -303,11 +303,10 @@ class WatchManager:
         failed: list[OSError] = []
         is_link = os.path.islink(apath)
         recursive = rec and not is_link and os.path.isdir(apath)
-        # The walk's listing events made here rather than by the kernel (see
-        # listing.py): only for readers that wake on nothing but their own calls.
+        # The walk's listing events made here, not by the kernel (listing.py),
+        # for readers that wake on nothing but their own calls, on their thread.
         made_here = bool(recursive and mask & LISTING and self._fd is not None)
         made_here = made_here and self._plain_readers > 0 and not self._other_readers
-        # Only on the reading thread: another's would race it over the feeds.
         made_here = made_here and self._reader in (None, threading.get_ident())
         try:
             if made_here:
@@ -452,6 +451,10 @@ class WatchManager:
         lwd = as_list(wd)
         if rec:
             lwd = self._with_subtrees(lwd)
+        with self._lock:
+            return self._rm_watches(lwd, quiet)
+
+    def _rm_watches(self, lwd: list[Any], quiet: bool) -> dict[int, bool]:
         ret: dict[int, bool] = {}
         for awd in lwd:
             try:

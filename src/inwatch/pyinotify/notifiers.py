@@ -273,15 +273,16 @@ class Notifier:
         # goes to (see _dispatch), for this call: a handler's methods are looked
         # up once per mask per call, not once per event as pyinotify did.
         plain: dict[int, Callable[[Any], Any]] = {}
-        while queue or self._next_batch():
-            batch = list(queue)
-            queue.clear()
-            self._dispatch(batch, plain)
-        if self._coalesce:
-            self._eventset.clear()
         wm = self._watch_manager
-        if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
-            wm._sync_dropped()
+        with wm._lock:  # (add_watch in another thread: its watches are all in)
+            while queue or self._next_batch():
+                batch = list(queue)
+                queue.clear()
+                self._dispatch(batch, plain)
+            if self._coalesce:
+                self._eventset.clear()
+            if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
+                wm._sync_dropped()
 
     def _dispatch(self, batch: list[Any], plain: dict[int, Callable[[Any], Any]]) -> None:
         """Dispatch *batch*, in order; on an exception, what is left of it goes
