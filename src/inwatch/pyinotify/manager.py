@@ -14,12 +14,14 @@ from __future__ import annotations
 import errno as _errno
 import glob
 import os
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..inotify.core import InotifyCore
 from ..watcher import Watcher
-from . import _state
+from . import _state, listing
 from ._state import PathT
 from .codes import IN_CREATE, IN_DELETE, LISTING
 from .errors import WatchManagerError, shown, str_errno
@@ -62,6 +64,20 @@ class WatchManager:
         # A watch was added with a relative path: its events' pathnames must be
         # made absolute (the notifiers then present events as _RelativeEvent).
         self._relative = False
+        # Events to hand out before anything read from now on: what the kernel
+        # queued before a walk, then its listing events (listing.py, _attach).
+        self._feeds: deque[Iterator[Any]] = deque()
+        self._plain_readers = 0
+        self._other_readers = 0
+        self._reader: int | None = None  # the thread of the last check/read_events
+        self._lock = threading.RLock()  # add/rm_watch; a notifier processing
+
+    def _attach(self, plain: bool) -> None:
+        """A notifier reads this manager; *plain*: it reads only when asked."""
+        if plain:
+            self._plain_readers += 1
+        else:
+            self._other_readers += 1
 
     @staticmethod
     def _runtime_error(err: OSError) -> None:
@@ -79,6 +95,7 @@ class WatchManager:
     def close(self) -> None:
         """Close the fd: every watch goes. The manager cannot be used after."""
         self._fd = None
+        self._feeds.clear()
         self._watcher.close()
 
     def __del__(self) -> None:
@@ -254,14 +271,15 @@ class WatchManager:
             exclude_filter = self._exclude_filter
         if auto_add:
             mask |= IN_CREATE
-        for npath in as_list(path):
-            if not isinstance(npath, (str, bytes, os.PathLike)):
-                ret[npath] = -3
-                continue
-            npath = os.fspath(npath)
-            found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
-            for apath in found:
-                self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
+        with self._lock:  # no notifier processes events of half-added watches
+            for npath in as_list(path):
+                if not isinstance(npath, (str, bytes, os.PathLike)):
+                    ret[npath] = -3
+                    continue
+                npath = os.fspath(npath)
+                found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
+                for apath in found:
+                    self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
         if self._on_add and any(isinstance(wd, int) and wd >= 0 for wd in ret.values()):
             for hook in list(self._on_add):
                 hook()
@@ -285,7 +303,14 @@ class WatchManager:
         failed: list[OSError] = []
         is_link = os.path.islink(apath)
         recursive = rec and not is_link and os.path.isdir(apath)
+        # The walk's listing events made here, not by the kernel (listing.py),
+        # for readers that wake on nothing but their own calls, on their thread.
+        made_here = bool(recursive and mask & LISTING and self._fd is not None)
+        made_here = made_here and self._plain_readers > 0 and not self._other_readers
+        made_here = made_here and self._reader in (None, threading.get_ident())
         try:
+            if made_here:
+                made_here = listing.drain(self._watcher, self._feeds)
             wd = self._add_root(
                 apath,
                 mask,
@@ -294,6 +319,7 @@ class WatchManager:
                 follow_symlinks=is_link,
                 auto_add=auto_add,
                 onerror=failed.append,
+                listing_events=bool(mask & LISTING) and not made_here,
             )
         except OSError as err:
             ret[apath] = -1
@@ -307,15 +333,23 @@ class WatchManager:
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         self._removed.discard(wd)
         if recursive:
-            for sub_wd in self._watcher.subtree(wd)[1:]:
+            core = self._watcher._core
+            assert isinstance(core, InotifyCore)
+            # os.walk's order (pyinotify's return dict is in it), not the table's.
+            subs: list[Watch] = []
+            for sub_wd in listing.preorder(core.table.kids, wd):
                 sub: PathT = table[sub_wd]
                 if as_bytes:
                     sub = os.fsencode(sub)
                 ret[sub] = sub_wd
                 self._removed.discard(sub_wd)
-                self._wmd[sub_wd] = Watch(
+                watch = self._wmd[sub_wd] = Watch(
                     sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
                 )
+                subs.append(watch)
+            if made_here and subs:
+                top: PathT = os.fsencode(table[wd]) if as_bytes else table[wd]
+                self._feeds.append(listing.events(top, wd, subs, mask))
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:
@@ -332,18 +366,15 @@ class WatchManager:
         IN_CLOSE_NOWRITE, with IN_ISDIR and the subdirectory's name, when its
         mask asks for them, and nothing on the directories' own watches; some
         programs count those events. The Watcher's walk lists quietly unless
-        asked (listing_events, see inotify/roots.py: same cost a directory)."""
+        asked (listing_events, see inotify/roots.py: same cost a directory);
+        _add_one asks unless it makes them itself (listing.py)."""
         self._watcher._check_open()
         core = self._watcher._core
         assert isinstance(core, InotifyCore)  # Watcher(backend="inotify"), see __init__
         if apath in ("", b""):
             raise FileNotFoundError(2, "No such file or directory", apath)
         return core.add_root(
-            os.fsdecode(apath),
-            int(mask),
-            as_bytes=isinstance(apath, bytes),
-            listing_events=bool(mask & LISTING),
-            **options,
+            os.fsdecode(apath), int(mask), as_bytes=isinstance(apath, bytes), **options
         )
 
     @staticmethod
@@ -420,6 +451,10 @@ class WatchManager:
         lwd = as_list(wd)
         if rec:
             lwd = self._with_subtrees(lwd)
+        with self._lock:
+            return self._rm_watches(lwd, quiet)
+
+    def _rm_watches(self, lwd: list[Any], quiet: bool) -> dict[int, bool]:
         ret: dict[int, bool] = {}
         for awd in lwd:
             try:
@@ -468,10 +503,3 @@ class WatchManager:
     ignore_events = property(
         get_ignore_events, set_ignore_events, doc="Drop events instead of processing them."
     )
-
-
-# What pyinotify's recursive add_watch shows (issue 10, item 12).
-#
-# pyinotify walks a tree with os.walk and watches each directory as the walk
-# yields it: every subdirectory is listed *after* its parent is watched and
-# *before* it is watched itself, so the parent's watch reports

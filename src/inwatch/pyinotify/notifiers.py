@@ -18,9 +18,11 @@ import contextlib
 import fcntl
 import select
 import termios
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from ..event import Event as _NativeEvent
@@ -54,6 +56,10 @@ _UNKNOWN_SUFFIX = "-unknown-path"
 # burst at once (for callers that wait on the fd before each read); we take
 # them one at a time instead (see Notifier._next_batch).
 _NO_WAIT = 1e-9
+
+# Events taken at a time from the manager's feeds (the listing events of a
+# walk, see listing.py): the Watcher's batch size (inwatch.inotify.core.BATCH).
+_FEED_BATCH = 256
 
 
 def _pending_bytes(fd: int) -> int:
@@ -102,6 +108,7 @@ class Notifier:
         self._batches = False
         # What check_events read, for read_events (see check_events).
         self._ready: list[Any] = []
+        watch_manager._attach(self._reads_in_check and not threshold)
 
     # check_events waits in Watcher.read itself (see there); not for the
     # notifiers driven otherwise (threads, an event loop on the fd).
@@ -143,10 +150,11 @@ class Notifier:
         if timeout is None:
             timeout = self._timeout
         wm = self._watch_manager
+        wm._reader = threading.get_ident()
         if wm._fd is None:
             return False  # closed under us: nothing will ever come
-        if self._ready or self._watcher.backlog:
-            return True  # read but not handed out yet: the fd says nothing of it
+        if self._ready or self._watcher.backlog or wm._feeds:
+            return True  # read (or made) but not handed out yet: the fd says nothing of it
         if self._reads_in_check and len(wm._table) and not self._threshold and not self._read_freq:
             return self._wait_and_read(timeout)
         ret = self._pollobj.poll(timeout)
@@ -173,11 +181,16 @@ class Notifier:
     def read_events(self) -> None:
         """Take every queued event from the kernel (unless fewer than
         ``threshold`` bytes are queued) into the notifier's queue."""
+        self._watch_manager._reader = threading.get_ident()
         ready = self._ready
         if ready:  # check_events read them
             self._ready = []
             self._batches = True
-            self._queue_events(ready)
+            feeds = self._watch_manager._feeds
+            if feeds:  # read before the walk that made the feeds: ahead of them
+                feeds.appendleft(iter(ready))
+            else:
+                self._queue_events(ready)
             return
         if self._threshold:
             size = _pending_bytes(self._watcher.fileno())
@@ -206,6 +219,13 @@ class Notifier:
         held all at once as objects (what the cyclic GC would traverse again
         and again: see inwatch.inotify.core.BATCH). Handlers see every event
         read_events took, in order, as pyinotify's do."""
+        feeds = self._watch_manager._feeds
+        while feeds:  # ahead of anything the Watcher hands out from now on
+            chunk = list(islice(feeds[0], _FEED_BATCH))
+            if chunk:
+                self._enqueue(chunk)
+                return True
+            feeds.popleft()
         watcher = self._watcher
         if not self._batches:
             return False  # the events came from a driver (threads, asyncio)
@@ -220,6 +240,14 @@ class Notifier:
         return True
 
     def _queue_events(self, events: list[Any]) -> None:
+        feeds = self._watch_manager._feeds
+        if feeds:  # read after a walk whose listing events wait: behind them
+            if events:
+                feeds.append(iter(events))
+            return
+        self._enqueue(events)
+
+    def _enqueue(self, events: list[Any]) -> None:
         if self._coalesce:
             seen = self._eventset
             for ev in events:
@@ -245,15 +273,16 @@ class Notifier:
         # goes to (see _dispatch), for this call: a handler's methods are looked
         # up once per mask per call, not once per event as pyinotify did.
         plain: dict[int, Callable[[Any], Any]] = {}
-        while queue or self._next_batch():
-            batch = list(queue)
-            queue.clear()
-            self._dispatch(batch, plain)
-        if self._coalesce:
-            self._eventset.clear()
         wm = self._watch_manager
-        if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
-            wm._sync_dropped()
+        with wm._lock:  # (add_watch in another thread: its watches are all in)
+            while queue or self._next_batch():
+                batch = list(queue)
+                queue.clear()
+                self._dispatch(batch, plain)
+            if self._coalesce:
+                self._eventset.clear()
+            if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
+                wm._sync_dropped()
 
     def _dispatch(self, batch: list[Any], plain: dict[int, Callable[[Any], Any]]) -> None:
         """Dispatch *batch*, in order; on an exception, what is left of it goes
@@ -271,13 +300,15 @@ class Notifier:
         get_watch = wm._wmd.get
         event_cls = _RelativeEvent if wm._relative else Event
         slow = self._process_one
+        target_of = plain.get
         it = iter(batch)
         try:
             for ev in it:
                 mask = ev.mask
                 watch = get_watch(ev.wd)
+                target = target_of(mask)
                 if (
-                    mask in plain
+                    target is not None
                     and watch is not None
                     and watch.proc_fun is None
                     and mask & watch.mask
@@ -285,7 +316,7 @@ class Notifier:
                     and not wm._ignore_events
                 ):
                     ev.__class__ = event_cls  # the Watcher's event, presented as ours
-                    plain[mask](ev)
+                    target(ev)
                 else:
                     slow(ev, watch, plain)
         except BaseException:
