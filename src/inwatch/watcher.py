@@ -434,6 +434,8 @@ class Watcher:
             old.out.clear()
         self._session = session
         session.begin()
+        core = self._core
+        io_free = session.io_free
         try:
             out = session.out
             while True:
@@ -446,22 +448,31 @@ class Watcher:
                         yield out.popleft()
                     if session.superseded:
                         raise RuntimeError("another async for took this Watcher over")
-                    session._after_work()  # all taken: the worker may go on
                 if session.failure is not None:
                     self._failure = session.failure
                     raise session.failure
-                if self._stopped or self._core.closed or session.ending:
+                if session.ending or self._blocking.stopped or core.closed:
                     return
-                if not self._core.alive and session.idle():
-                    return
-                session.wake.clear()
-                if out:
-                    continue  # came while we looked (the worker saw them as not all taken)
-                session.waiting = True
-                try:
-                    await session.wake.wait()
-                finally:
-                    session.waiting = False
+                if session.handed:
+                    await session.wait()  # the worker processes
+                    continue
+                if core.backlog or core.deadline() is not None:
+                    if io_free():
+                        # In memory, a batch at most: here, on the loop.
+                        try:
+                            out.extend(core.process())
+                        except BaseException as exc:
+                            self._failure = exc
+                            raise
+                        session.room()
+                        continue
+                    session.hand()  # may list directories: never on the loop
+                    await session.wait()
+                    continue
+                if not core.alive:
+                    return  # nothing read waits, and nothing can come
+                session.room()
+                await session.wait()
         finally:
             if self._session is session:
                 self._session = None

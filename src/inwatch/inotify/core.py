@@ -54,6 +54,7 @@ from typing import Any
 
 from ..accel import native
 from ..event import Event
+from . import light
 from .news import News
 from .port import KernelPort, Port
 from .state import Emit
@@ -628,6 +629,12 @@ class InotifyCore(News):
                 self.note_unwatched(wd, name)
             else:
                 self.watch_new_dir(full, wd, root, "scan")
+
+    def io_free(self) -> bool:
+        """Does the next :meth:`process` stay in memory (no listing, no
+        rescan)? Optional for a backend: the asyncio driver then processes on
+        the event loop (see :mod:`.light`). Only while nothing else processes."""
+        return light.io_free(self, BATCH)
 
     # --- lifetime -------------------------------------------------------------------
 
