@@ -1,26 +1,30 @@
 """The threaded driver: a handler thread that calls the user's callback, and a
-reader thread that keeps the kernel queue drained while the callback runs.
+reader thread that keeps the kernel queue drained while the handler works.
 
 Latency: one thread wake-up per event. While it is idle (nothing taken and not
 processed, nothing due) the *handler* itself waits in poll(2) on the kernel's
-fd, and when that wakes it, it reads and processes in one call
-(``backend.take()``, the blocking driver's latency path) and calls the
-callback at once. Before, the reader woke, took the bytes and woke the handler
-through a condition variable: two wake-ups and a futex hand-off on the way to
-the callback (64 against 30 µs p50 for iteration, bench/latency.py).
+fd; when that wakes it, it reads and processes in one call (``backend.take()``,
+the blocking driver's latency path) and calls the callback at once. Before,
+the reader woke, took the bytes and woke the handler through a condition
+variable: two wake-ups and a hand-off on the way to the callback (64 against
+30 µs p50 for iteration, bench/latency.py).
 
-Safety: the *reader* waits in poll(2) on the same fd all the time (the kernel
-wakes every poller of an inotify fd, so both wake for each event; whichever
-takes the bytes first, the core's read lock serialises the reads and the
-handler processes them in read order). While a callback runs, the reader alone
-drains the kernel queue into the backlog (bounded by ``max_queue``): a slow
-callback never makes the kernel drop events (bench/storm.py, "slow handler").
+Safety: while the handler works (processes, or runs the callback) the *reader*
+takes the kernel's bytes every :data:`_TICK` into the backlog (bounded by
+``max_queue``): a slow callback never makes the kernel drop events
+(bench/storm.py, "slow handler"). It does not wait on the kernel's fd: the
+kernel wakes every poller of an inotify fd, and a reader woken with the
+handler for each event fought it for the GIL (+15 µs p50). Once the handler
+has been idle for :data:`_LINGER` the reader parks (no timeout: an idle
+Watcher wakes nobody); the first event after that wakes it through the
+condition variable, a futex wake that keeps the GIL, before the callback.
 
-One wake-up can be lost between the two: the handler sees an empty backlog,
+One wake-up could be lost between the two: the handler sees an empty backlog,
 the reader takes the bytes, the handler polls a kernel fd that has nothing
 left to say. So the handler raises ``idle`` before it looks at the backlog, and
 a reader that took bytes while ``idle`` is up signals ``news_fd``, which the
-handler's poll also waits on.
+handler's poll also waits on. The reads themselves are serialised by the
+backend's read lock and processed in read order.
 """
 
 from __future__ import annotations

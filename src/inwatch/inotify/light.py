@@ -57,10 +57,7 @@ def _light(masks: list[int]) -> bool:
     """None of *masks* needs I/O (one OR over all of them in the common case)."""
     if not reduce(or_, masks, 0) & _ANY:
         return True
-    for mask in masks:
-        if mask & _HEAVY or (mask & _ISDIR and mask & _DIR_CHANGE):
-            return False
-    return True
+    return not any(mask & _HEAVY or (mask & _ISDIR and mask & _DIR_CHANGE) for mask in masks)
 
 
 def io_free(core: InotifyCore, batch: int) -> bool:
