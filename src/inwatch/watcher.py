@@ -35,6 +35,7 @@ from typing import Any
 
 from .backends import FanotifyCore, WatcherBackend, choose
 from .drivers import AsyncSession, Blocking, Threaded
+from .drivers.aio import AsyncFor
 from .errors import WatcherClosedError, WatcherFailedError, WatcherStoppedError
 from .event import Event
 from .filters import ExcludeSpec
@@ -383,10 +384,11 @@ class Watcher:
     def start(self, callback: Callback | BatchCallback, *, batch: bool = False) -> None:
         """Deliver events to *callback* from background threads until :meth:`stop`.
 
-        One thread drains the kernel queue into a user-space buffer (bounded by
-        ``max_queue``) and another processes it and calls *callback* with each
-        event (or, with *batch*, with each list of events), so a slow callback
-        does not make the kernel queue overflow. If *callback* raises, delivery
+        A handler thread waits on the kernel, processes and calls *callback*
+        with each event (or, with *batch*, with each list of events); while it
+        works, a reader thread drains the kernel queue into a user-space
+        buffer (bounded by ``max_queue``), so a slow callback does not make the
+        kernel queue overflow. If *callback* raises, delivery
         stops and the exception is raised from :meth:`join` and :meth:`drain`.
         """
         self._check_readable("start()") if self._threaded is None else self._check_open()
@@ -414,66 +416,8 @@ class Watcher:
     # --- asyncio driver -----------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Event[Any]]:
-        return self._aiter()
-
-    async def _aiter(self) -> AsyncIterator[Event[Any]]:
-        self._check_readable("async for")
-        import asyncio  # here, not at import: loaded already when a loop runs, and ~20 ms otherwise
-
-        loop = asyncio.get_running_loop()
-        old = self._session
-        if old is not None:
-            if old.waiting:
-                raise RuntimeError("another async for is already iterating this Watcher")
-            # The previous loop was left (break, an exception): it is over.
-            old.superseded = True
-            old.close()
-        session = AsyncSession(self._core, loop, self.max_queue)
-        if old is not None:
-            session.out.extend(old.out)  # read but not delivered: never dropped
-            old.out.clear()
-        self._session = session
-        session.begin()
-        core = self._core
-        io_free = session.io_free
-        try:
-            out = session.out
-            while True:
-                if out:
-                    # Per event only what an async for must do: the checks
-                    # come once the events at hand are taken (a new async for
-                    # that takes over clears this one's deque first, so a
-                    # superseded loop resumed at its yield ends up here).
-                    while out:
-                        yield out.popleft()
-                    if session.superseded:
-                        raise RuntimeError("another async for took this Watcher over")
-                if session.failure is not None:
-                    self._failure = session.failure
-                    raise session.failure
-                if session.ending or self._blocking.stopped or core.closed:
-                    return
-                if session.handed:
-                    await session.wait()  # the worker processes
-                    continue
-                if core.backlog or core.deadline() is not None:
-                    if io_free():
-                        # In memory, a batch at most: here, on the loop.
-                        try:
-                            out.extend(core.process())
-                        except BaseException as exc:
-                            self._failure = exc
-                            raise
-                        session.room()
-                        continue
-                    session.hand()  # may list directories: never on the loop
-                    await session.wait()
-                    continue
-                if not core.alive:
-                    return  # nothing read waits, and nothing can come
-                session.room()
-                await session.wait()
-        finally:
-            if self._session is session:
-                self._session = None
-            session.close()
+        """``async for ev in watcher``: processed on the loop when that stays in
+        memory, in a worker thread when it may list directories (see
+        :mod:`inwatch.drivers.aio`)."""
+        it: AsyncIterator[Event[Any]] = AsyncFor(self).__aiter__()
+        return it

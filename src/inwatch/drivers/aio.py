@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from ..accel import native
 from ..event import Event
 from .base import _MIN_EVENT_BYTES, Backend, _await_work
+
+# The accelerator's async iterator (inotify/_accel_aio.c), or None: then the
+# async generator AsyncFor.iterate does the same in Python.
+_FEED: Callable[..., Any] | None = getattr(native, "aio_feed", None)
 
 if TYPE_CHECKING:
     import asyncio  # imported where an async for starts: a command line never pays for it
@@ -34,14 +39,20 @@ class AsyncSession:
     """One ``async for`` over a backend: loop reader callback, processing on
     the loop or (when it may do I/O) in a worker thread."""
 
-    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop, max_queue: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        loop: asyncio.AbstractEventLoop,
+        max_queue: int,
+        out: collections.deque[Event[Any]],
+    ) -> None:
         self.backend = backend
         self.loop = loop
         self.max_queue = max(1, max_queue)
         self.limit = self.max_queue * _MIN_EVENT_BYTES
         # Events made and not taken by the consumer yet: at most a batch (the
         # consumer processes, or hands over, only once it took them all).
-        self.out: collections.deque[Event[Any]] = collections.deque()
+        self.out = out
         # What the consumer awaits (a bare future: asyncio.Event's wait()
         # makes one too, with more around it); None while it does not wait.
         self.waiter: asyncio.Future[None] | None = None
@@ -177,3 +188,125 @@ class AsyncSession:
 
 def _never() -> bool:
     return False
+
+
+class AsyncFor:
+    """One ``async for`` over a Watcher (*owner*: its session slot, its
+    failure, its stop flag are the Watcher's own). The session begins at the
+    first step, inside the running loop.
+
+    The per-event step is either the async generator :meth:`iterate` (pure
+    Python) or the accelerator's feed (``_accel_aio.c``) over the same deque;
+    both call :meth:`fill` once the events at hand are taken."""
+
+    def __init__(self, owner: Any) -> None:
+        self.owner = owner
+        self.out: collections.deque[Event[Any]] = collections.deque()
+        self.session: AsyncSession | None = None
+        self.closed = False
+
+    def __aiter__(self) -> Any:
+        feed = _FEED
+        if feed is not None:
+            return feed(self.out, self.refill, self.close)
+        return self.iterate()
+
+    async def iterate(self) -> AsyncIterator[Event[Any]]:
+        out = self.out
+        try:
+            while True:
+                # Per event only what an async for must do: the checks come
+                # once the events at hand are taken (a new async for that
+                # takes over clears this one's deque first, so a superseded
+                # loop resumed at its yield ends up in fill()).
+                while out:
+                    yield out.popleft()
+                if not await self.fill():
+                    return
+        finally:
+            self.close()
+
+    async def refill(self) -> Event[Any]:
+        """The feed's slow step: the next event once there is one."""
+        try:
+            if self.closed or not await self.fill():
+                raise StopAsyncIteration
+        except BaseException:
+            self.close()
+            raise
+        return self.out.popleft()
+
+    def _begin(self) -> AsyncSession:
+        owner = self.owner
+        owner._check_readable("async for")
+        import asyncio  # here, not at import: loaded already when a loop runs
+
+        loop = asyncio.get_running_loop()
+        old: AsyncSession | None = owner._session
+        if old is not None:
+            if old.waiting:
+                raise RuntimeError("another async for is already iterating this Watcher")
+            # The previous loop was left (break, an exception): it is over.
+            old.superseded = True
+            old.close()
+        session = AsyncSession(owner._core, loop, owner.max_queue, self.out)
+        if old is not None:
+            self.out.extend(old.out)  # read but not delivered: never dropped
+            old.out.clear()
+        owner._session = session
+        self.session = session
+        session.begin()
+        return session
+
+    async def fill(self) -> bool:
+        """Wait until events are at hand (True), or the async for ends
+        (False); raise what stopped the driver."""
+        session = self.session
+        if session is None:
+            session = self._begin()
+        elif session.superseded:
+            raise RuntimeError("another async for took this Watcher over")
+        owner = self.owner
+        core = owner._core
+        out = self.out
+        io_free = session.io_free
+        while not out:
+            if session.failure is not None:
+                owner._failure = session.failure
+                raise session.failure
+            if session.ending or owner._blocking.stopped or core.closed:
+                return False
+            if session.handed:
+                await session.wait()  # the worker processes
+                continue
+            if core.backlog or core.deadline() is not None:
+                if io_free():
+                    # In memory, a batch at most: here, on the loop.
+                    try:
+                        out.extend(core.process())
+                    except BaseException as exc:
+                        owner._failure = exc
+                        raise
+                    session.room()
+                    continue
+                session.hand()  # may list directories: never on the loop
+                await session.wait()
+                continue
+            if not core.alive:
+                return False  # nothing read waits, and nothing can come
+            session.room()
+            await session.wait()
+        return True
+
+    def close(self) -> None:
+        """The async for is over (ended, failed, or left): once."""
+        if self.closed:
+            return
+        self.closed = True
+        session = self.session
+        if session is not None:
+            session.close()
+            if self.owner._session is session and not self.out:
+                # (Events made and not taken stay with the Watcher: the next
+                # async for takes them first, as it takes over this session.)
+                self.owner._session = None

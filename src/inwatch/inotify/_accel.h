@@ -57,5 +57,7 @@ ACCEL_INTERNAL extern const char accel_parse_flat_doc[];
 ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs);
 ACCEL_INTERNAL extern const char accel_dispatch_doc[];
+ACCEL_INTERNAL PyObject *accel_aio_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+ACCEL_INTERNAL extern const char accel_aio_feed_doc[]; /* _accel_aio.c: async for's step */
 
 #endif
