@@ -225,7 +225,12 @@ def test_the_c_source_compiles_without_a_warning(tmp_path: Path) -> None:
     include = sysconfig.get_paths()["include"]
     if cc is None or not os.path.exists(os.path.join(include, "Python.h")):
         pytest.skip("no C compiler or Python headers here")
-    assert [p.name for p in SOURCES] == ["_accel.c", "_accel_dispatch.c", "_accel_parse.c"]
+    assert [p.name for p in SOURCES] == [
+        "_accel.c",
+        "_accel_aio.c",
+        "_accel_dispatch.c",
+        "_accel_parse.c",
+    ]
     for source in SOURCES:
         flags = ["-Wall", "-Wextra", "-Werror", "-O2", "-fPIC", "-I", include]
         r = subprocess.run(
