@@ -135,3 +135,40 @@ def test_a_new_directory_of_50000_subdirectories_never_freezes_the_loop(scratch:
     # loop never stopped for more than a fraction of it.
     assert worst < 0.25, f"the loop stalled {worst:.3f} s (the listing took {took:.2f} s)"
     assert took > 2 * worst
+
+
+def test_a_slow_loop_body_still_lets_the_loop_drain_the_kernel_queue(scratch: str) -> None:
+    """Batches processed on the loop one after another give the loop a turn
+    every drivers.aio._TURN: the reader callback takes what the kernel queued
+    meanwhile, before the consumer is through the read it is working on (else
+    a storm overflows the kernel queue behind a slow loop body)."""
+    from inwatch.inotify import _sys
+
+    n = 600  # one read, more than two batches
+
+    async def main() -> tuple[bool, list[str]]:
+        names: list[str] = []
+        drained_while_busy = False
+        with Watcher() as w:
+            w.add(scratch)
+            for i in range(n):
+                os.mknod(os.path.join(scratch, f"a{i:04d}"))
+            fd = w._core.kernel_fd()
+            async for ev in w:
+                names.append(ev.name)
+                if len(names) == 1:
+                    for i in range(50):
+                        os.mknod(os.path.join(scratch, f"b{i:04d}"))
+                    assert _sys.fionread(fd) > 0
+                elif ev.name.startswith("a") and _sys.fionread(fd) == 0:
+                    drained_while_busy = True
+                end = time.monotonic() + 0.0001  # a slow body that never awaits
+                while time.monotonic() < end:
+                    pass
+                if len(names) == n + 50:
+                    break
+        return drained_while_busy, names
+
+    drained, names = asyncio.run(asyncio.wait_for(main(), 30))
+    assert names == [f"a{i:04d}" for i in range(n)] + [f"b{i:04d}" for i in range(50)]
+    assert drained, "the kernel queue waited until the consumer was through the read"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,13 @@ from .base import _MIN_EVENT_BYTES, Backend, _await_work
 # The accelerator's async iterator (inotify/_accel_aio.c), or None: then the
 # async generator AsyncFor.iterate does the same in Python.
 _FEED: Callable[..., Any] | None = getattr(native, "aio_feed", None)
+
+# The consumer gives the loop a turn at least this often (seconds) while it
+# processes one batch after another on the loop: each turn costs ~20 µs (a
+# poll of the loop's fds, the reader callback), 1 % at this period; the kernel
+# queue (16,384 events by default) is drained at least this often, plus the
+# time the loop body takes for one batch (256 events).
+_TURN = 0.002
 
 if TYPE_CHECKING:
     import asyncio  # imported where an async for starts: a command line never pays for it
@@ -62,6 +70,8 @@ class AsyncSession:
         self.ending = False
         self.failure: BaseException | None = None
         self.waiting = False  # the consumer awaits inside the generator
+        # When the consumer last gave the loop a turn (time.monotonic()).
+        self.turn = time.monotonic()
         self.superseded = False
         self.worker_done = False
         self.reading = False
@@ -120,6 +130,14 @@ class AsyncSession:
         finally:
             self.waiting = False
             self.waiter = None
+            self.turn = time.monotonic()
+
+    async def yield_to_loop(self) -> None:
+        """In the consumer: one turn of the loop (its callbacks run, then we)."""
+        import asyncio  # loaded already: the loop runs
+
+        await asyncio.sleep(0)
+        self.turn = time.monotonic()
 
     def room(self) -> None:
         """In the consumer, after it processed: read again if back-pressure
@@ -281,6 +299,14 @@ class AsyncFor:
                 continue
             if core.backlog or core.deadline() is not None:
                 if io_free():
+                    if time.monotonic() - session.turn >= _TURN:
+                        # A burst or a storm processed here never gives the
+                        # loop a turn by itself: the reader callback would not
+                        # drain the kernel queue while a slow loop body works
+                        # through a read (bench/storm.py, slow handler), and
+                        # other tasks would wait. One turn every _TURN.
+                        await session.yield_to_loop()
+                        continue
                     # In memory, a batch at most: here, on the loop.
                     try:
                         out.extend(core.process())
