@@ -34,10 +34,11 @@ _FEED: Callable[..., Any] | None = getattr(native, "aio_feed", None)
 
 # The consumer gives the loop a turn at least this often (seconds) while it
 # processes one batch after another on the loop: each turn costs ~20 µs (a
-# poll of the loop's fds, the reader callback), 1 % at this period; the kernel
-# queue (16,384 events by default) is drained at least this often, plus the
-# time the loop body takes for one batch (256 events).
-_TURN = 0.002
+# poll of the loop's fds, the reader callback), under 0.5 % at this period.
+# The kernel queue is then drained at least every _TURN plus the time the loop
+# body takes for one batch (256 events): a storm needs ~100 ms to fill the
+# kernel's 16,384 events (bench/storm.py).
+_TURN = 0.005
 
 if TYPE_CHECKING:
     import asyncio  # imported where an async for starts: a command line never pays for it
