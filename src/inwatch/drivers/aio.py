@@ -39,6 +39,13 @@ _FEED: Callable[..., Any] | None = getattr(native, "aio_feed", None)
 # body takes for one batch (256 events): a storm needs ~100 ms to fill the
 # kernel's 16,384 events (bench/storm.py).
 _TURN = 0.005
+# After a batch of this many events or more processed on the loop (a storm,
+# never an event coming alone, whose latency stays as it is), the consumer
+# naps _NAP seconds, the reader callback off, before it reads again: the next
+# read takes more at once (the read-ahead thread of drivers/blocking.py and
+# the threaded driver do the same).
+_NAP_AFTER = 64
+_NAP = 0.002
 
 if TYPE_CHECKING:
     import asyncio  # imported where an async for starts: a command line never pays for it
@@ -73,6 +80,8 @@ class AsyncSession:
         self.waiting = False  # the consumer awaits inside the generator
         # When the consumer last gave the loop a turn (time.monotonic()).
         self.turn = time.monotonic()
+        # The last batch processed on the loop was storm-sized (see _NAP_AFTER).
+        self.burst = False
         self.superseded = False
         self.worker_done = False
         self.reading = False
@@ -132,6 +141,15 @@ class AsyncSession:
             self.waiting = False
             self.waiter = None
             self.turn = time.monotonic()
+
+    async def nap(self) -> None:
+        """In the consumer, after a storm-sized batch: _NAP seconds with the
+        reader callback off (room() puts it back)."""
+        import asyncio  # loaded already: the loop runs
+
+        self.remove_reader()
+        await asyncio.sleep(_NAP)
+        self.turn = time.monotonic()
 
     async def yield_to_loop(self) -> None:
         """In the consumer: one turn of the loop (its callbacks run, then we)."""
@@ -314,6 +332,7 @@ class AsyncFor:
                     except BaseException as exc:
                         owner._failure = exc
                         raise
+                    session.burst = len(out) >= _NAP_AFTER
                     session.room()
                     continue
                 session.hand()  # may list directories: never on the loop
@@ -321,6 +340,12 @@ class AsyncFor:
                 continue
             if not core.alive:
                 return False  # nothing read waits, and nothing can come
+            if session.burst:
+                # A storm: let the kernel queue gather more before the next
+                # read (a wake-up of the loop and a read cost ~20 µs each).
+                session.burst = False
+                await session.nap()
+                continue
             session.room()
             await session.wait()
         return True

@@ -53,6 +53,13 @@ _TICK = 0.001
 # futex wake of a thread on another CPU, ~10 µs on the way to the callback
 # (bench/latency.py), which only the first event after a quiet spell pays.
 _LINGER = 0.05
+# After delivering this many events or more from one wake-up (a storm, never
+# an event coming alone, whose latency stays as it is), the handler naps _NAP
+# seconds before it waits on the kernel again, so that its next read takes
+# more at once: each wake-up and read has a fixed cost of several µs (the
+# read-ahead thread of drivers/blocking.py does the same).
+_NAP_AFTER = 64
+_NAP = 0.002
 
 
 class Threaded:
@@ -267,6 +274,10 @@ class Threaded:
                         cond.notify_all()
                 if self.stopping:
                     return
+                if len(events) >= _NAP_AFTER and not backend.backlog:
+                    # A storm: let the kernel queue gather more before the
+                    # next read (the reader takes it meanwhile if it fills).
+                    time.sleep(_NAP)
                 if not backend.alive and not backend.backlog and backend.deadline() is None:
                     # The last watch is gone and everything read was delivered:
                     # the run ends by itself (start() may begin another).
