@@ -17,6 +17,7 @@ setup(
                 "src/inwatch/inotify/_accel.c",
                 "src/inwatch/inotify/_accel_parse.c",
                 "src/inwatch/inotify/_accel_dispatch.c",
+                "src/inwatch/inotify/_accel_aio.c",
                 "src/inwatch/inotify/_accel_take.c",
             ],
             depends=["src/inwatch/inotify/_accel.h"],

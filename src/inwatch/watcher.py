@@ -35,6 +35,7 @@ from typing import Any
 
 from .backends import FanotifyCore, WatcherBackend, choose
 from .drivers import AsyncSession, Blocking, Threaded
+from .drivers.aio import AsyncFor
 from .errors import WatcherClosedError, WatcherFailedError, WatcherStoppedError
 from .event import Event
 from .filters import ExcludeSpec
@@ -383,10 +384,11 @@ class Watcher:
     def start(self, callback: Callback | BatchCallback, *, batch: bool = False) -> None:
         """Deliver events to *callback* from background threads until :meth:`stop`.
 
-        One thread drains the kernel queue into a user-space buffer (bounded by
-        ``max_queue``) and another processes it and calls *callback* with each
-        event (or, with *batch*, with each list of events), so a slow callback
-        does not make the kernel queue overflow. If *callback* raises, delivery
+        A handler thread waits on the kernel, processes and calls *callback*
+        with each event (or, with *batch*, with each list of events); while it
+        works, a reader thread drains the kernel queue into a user-space
+        buffer (bounded by ``max_queue``), so a slow callback does not make the
+        kernel queue overflow. If *callback* raises, delivery
         stops and the exception is raised from :meth:`join` and :meth:`drain`.
         """
         self._check_readable("start()") if self._threaded is None else self._check_open()
@@ -414,55 +416,8 @@ class Watcher:
     # --- asyncio driver -----------------------------------------------------------
 
     def __aiter__(self) -> AsyncIterator[Event[Any]]:
-        return self._aiter()
-
-    async def _aiter(self) -> AsyncIterator[Event[Any]]:
-        self._check_readable("async for")
-        import asyncio  # here, not at import: loaded already when a loop runs, and ~20 ms otherwise
-
-        loop = asyncio.get_running_loop()
-        old = self._session
-        if old is not None:
-            if old.waiting:
-                raise RuntimeError("another async for is already iterating this Watcher")
-            # The previous loop was left (break, an exception): it is over.
-            old.superseded = True
-            old.close()
-        session = AsyncSession(self._core, loop, self.max_queue)
-        if old is not None:
-            session.out.extend(old.out)  # read but not delivered: never dropped
-            old.out.clear()
-        self._session = session
-        session.begin()
-        try:
-            out = session.out
-            while True:
-                if out:
-                    # Per event only what an async for must do: the checks
-                    # come once the events at hand are taken (a new async for
-                    # that takes over clears this one's deque first, so a
-                    # superseded loop resumed at its yield ends up here).
-                    while out:
-                        yield out.popleft()
-                    if session.superseded:
-                        raise RuntimeError("another async for took this Watcher over")
-                    session._after_work()  # all taken: the worker may go on
-                if session.failure is not None:
-                    self._failure = session.failure
-                    raise session.failure
-                if self._stopped or self._core.closed or session.ending:
-                    return
-                if not self._core.alive and session.idle():
-                    return
-                session.wake.clear()
-                if out:
-                    continue  # came while we looked (the worker saw them as not all taken)
-                session.waiting = True
-                try:
-                    await session.wake.wait()
-                finally:
-                    session.waiting = False
-        finally:
-            if self._session is session:
-                self._session = None
-            session.close()
+        """``async for ev in watcher``: processed on the loop when that stays in
+        memory, in a worker thread when it may list directories (see
+        :mod:`inwatch.drivers.aio`)."""
+        it: AsyncIterator[Event[Any]] = AsyncFor(self).__aiter__()
+        return it

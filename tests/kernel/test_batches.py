@@ -132,14 +132,13 @@ def test_pyinotify_read_events_takes_a_whole_burst(scratch: str) -> None:
     assert seen == [f"f{i:05d}" for i in range(n)]
 
 
-def test_async_for_over_a_burst_bigger_than_the_workers_lead(scratch: str) -> None:
-    """The asyncio worker stops _AHEAD events ahead of the consumer and goes on
-    as it consumes: every event, once, in order."""
+def test_async_for_over_a_burst_of_many_batches(scratch: str) -> None:
+    """The async for processes a batch at a time (on the loop, or for a 64 KiB
+    read's first batch in the worker) as it consumes: every event, once, in
+    order."""
     import asyncio
 
-    from inwatch.drivers import aio as drivers
-
-    n = drivers._AHEAD * 4 + 3
+    n = core_module.BATCH * 8 + 3
 
     async def main() -> list[str]:
         names: list[str] = []

@@ -236,6 +236,7 @@ def test_the_c_source_compiles_without_a_warning(tmp_path: Path) -> None:
         pytest.skip("no C compiler or Python headers here")
     assert [p.name for p in SOURCES] == [
         "_accel.c",
+        "_accel_aio.c",
         "_accel_dispatch.c",
         "_accel_parse.c",
         "_accel_take.c",

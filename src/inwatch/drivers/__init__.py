@@ -2,12 +2,14 @@
 
 - :class:`Blocking`: ``read(timeout)`` in the caller's thread: wait (poll on the
   backend's fd and a stop eventfd), read, process, return.
-- :class:`Threaded`: a *reader* thread that only takes bytes off the kernel
-  queue (so a slow consumer never makes the kernel drop events) and a
-  *handler* thread that processes them and calls the user's callback.
+- :class:`Threaded`: a *handler* thread that waits on the kernel's fd while
+  idle, processes and calls the user's callback, and a *reader* thread that
+  takes the kernel's bytes while the handler works (so a slow consumer never
+  makes the kernel drop events).
 - :class:`AsyncSession`: one ``async for``: the event loop's reader callback
-  only takes bytes; processing (which may list directories) runs in a worker
-  thread, never on the loop; events come back through the loop.
+  only takes bytes; the ``async for`` processes them on the loop when that
+  stays in memory (``backend.io_free()``), and processing that may list
+  directories runs in a worker thread, never on the loop.
 
 One failure channel: whatever a backend or a user function raises stops the
 driver, :attr:`Threaded.running` turns false, and the error is raised to the

@@ -146,6 +146,7 @@ static PyMethodDef methods[] = {
     {"parse_flat", (PyCFunction)accel_parse_flat, METH_O, accel_parse_flat_doc},
     {"dispatch", (PyCFunction)(void (*)(void))accel_dispatch, METH_FASTCALL, accel_dispatch_doc},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
+    {"aio_feed", (PyCFunction)(void (*)(void))accel_aio_feed, METH_FASTCALL, accel_aio_feed_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -60,5 +60,7 @@ ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,
 ACCEL_INTERNAL extern const char accel_dispatch_doc[];
 ACCEL_INTERNAL extern PyTypeObject accel_taker_type;
 ACCEL_INTERNAL int accel_taker_init(PyObject *module);
+ACCEL_INTERNAL PyObject *accel_aio_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+ACCEL_INTERNAL extern const char accel_aio_feed_doc[]; /* _accel_aio.c: async for's step */
 
 #endif

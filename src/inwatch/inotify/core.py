@@ -54,6 +54,7 @@ from typing import Any
 
 from ..accel import native
 from ..event import Event
+from . import light
 from .fd import READ_SIZE, more
 from .news import News
 from .port import _NEARLY_FULL, KERNEL_READ, KernelPort, Port
@@ -641,6 +642,12 @@ class InotifyCore(News):
                 self.note_unwatched(wd, name)
             else:
                 self.watch_new_dir(full, wd, root, "scan")
+
+    def io_free(self) -> bool:
+        """Does the next :meth:`process` stay in memory (no listing, no
+        rescan)? Optional for a backend: the asyncio driver then processes on
+        the event loop (see :mod:`.light`). Only while nothing else processes."""
+        return light.io_free(self, BATCH)
 
     # --- lifetime -------------------------------------------------------------------
 
