@@ -128,22 +128,42 @@ def bench(quick: bool = False, fanout: int = 10) -> Section:
     ratio = runs.ratio("inwatch", "plain", "us_big")
     us = {p: runs.med(p, "us_big") for p in ("inwatch", "plain", "inotifywait")}
     bpw = {p: runs.med(p, "bpw") for p in ("inwatch", "plain", "inotifywait")}
+    compat = runs.ratio("inwatch-compat", "inwatch", "us_big")
+    compat_bytes = runs.ratio("inwatch-compat", "inwatch", "bpw")
     heads = [
         [
             f"setup {big:,} dirs, µs/watch",
             f"{fmt(us['inwatch'], '.1f')} ({fmt(ratio, '.2f', '×')} plain)",
             fmt(us["plain"], ".1f"),
             fmt(us["inotifywait"], ".1f"),
-            "≤ 1.3× plain",
-            verdict(None if ratio is None else ratio <= 1.3),
+            "≤ 1.2× plain",
+            verdict(None if ratio is None else ratio <= 1.2),
         ],
         [
+            # (plain's dict of wd -> path is the floor: the issue's 200 was
+            # set against its ~197; see the section for the paths' length)
             "setup, bytes/watch",
             fmt(bpw["inwatch"], ".0f"),
             fmt(bpw["plain"], ".0f"),
             fmt(bpw["inotifywait"], ".0f"),
-            "≤ 200",
+            f"≤ 200 (plain here: {fmt(bpw['plain'], '.0f')})",
             verdict(None if bpw["inwatch"] is None else bpw["inwatch"] <= 200),
+        ],
+        [
+            "setup, pyinotify layer, µs/watch",
+            f"{fmt(runs.med('inwatch-compat', 'us_big'), '.1f')} ({fmt(compat, '.2f', '×')} Watcher)",
+            "",
+            "",
+            "≤ 1.3× Watcher",
+            verdict(None if compat is None else compat <= 1.3),
+        ],
+        [
+            "setup, pyinotify layer, bytes/watch",
+            f"{fmt(runs.med('inwatch-compat', 'bpw'), '.0f')} ({fmt(compat_bytes, '.2f', '×')} Watcher)",
+            "",
+            "",
+            "≤ 1.3× Watcher",
+            verdict(None if compat_bytes is None else compat_bytes <= 1.3),
         ],
     ]
     body = render(runs, small, big, fanout, path_length)
