@@ -200,3 +200,16 @@ def test_ignored_read_not_processed_of_a_lazy_watch(tmp_path: Path) -> None:
         assert ("IN_DELETE_SELF", sub) in names and ("IN_IGNORED", sub) in names
     finally:
         notifier.stop()
+
+
+def test_a_kept_watches_dict_only_ever_holds_watches(tmp_path: Path, wm: Any) -> None:
+    """pyinotify's ``watches`` is the manager's live dict: a program that kept
+    it finds a Watch for every wd added later, recursive or not."""
+    (tmp_path / "one").mkdir()
+    kept = wm.watches
+    _tree(tmp_path / "one")
+    ret = wm.add_watch(str(tmp_path / "one"), MASK, rec=True)
+    assert len(ret) == 6 and set(kept) == set(ret.values())
+    for path, wd in ret.items():
+        assert isinstance(kept[wd], Watch) and kept[wd].path == path
+    assert kept is wm.watches

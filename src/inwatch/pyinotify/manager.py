@@ -48,6 +48,10 @@ class WatchManager:
         # wd -> its Watch, or the Group of the add_watch call that watched it
         # until its Watch is asked for (get_watch; see Group).
         self._wmd: dict[int, Watch | Group] = {}
+        # Set once a program got _wmd itself (the watches property): it may
+        # keep the dict and read it later, so from then on every wd's entry
+        # is its Watch from the start (no Group) — it sees nothing else.
+        self._shown = False
         # pyinotify's API is inotify's (wds, per-directory watches, IN_* masks).
         self._watcher = Watcher(backend="inotify", onerror=self._runtime_error)
         self._table: Mapping[int, str] = self._watcher.watches
@@ -117,10 +121,12 @@ class WatchManager:
         it once its IN_CREATE was processed, and a watch leaves it when its
         IN_IGNORED is processed (or at :meth:`rm_watch`), as in pyinotify.
 
-        It is the manager's own dict, which programs index, iterate and
-        change: the watches of a recursive add_watch that were held as one
-        :class:`~.watch.Group` become Watch objects here, all at once."""
+        It is the manager's own dict, which programs index, iterate, change
+        and keep: the watches of a recursive add_watch that were held as one
+        :class:`~.watch.Group` become Watch objects here, all at once, and
+        the manager makes no Group after (see ``_shown``)."""
         wmd = self._wmd
+        self._shown = True
         lazy = [(wd, v) for wd, v in wmd.items() if v.__class__ is Group]
         for wd, group in lazy:
             assert isinstance(group, Group)
@@ -379,14 +385,15 @@ class WatchManager:
             # The kernel hands out wds in increasing order (idr_alloc_cyclic)
             # and the walk registered the directories in this order, so the
             # Group's wds are ascending and bisectable; if not (a directory
-            # watched before, by another call), every directory gets its
-            # Watch now, as without Groups.
-            ascending = all(a < b for a, b in pairwise(wds))
+            # watched before, by another call; the wds wrapped around), or if
+            # a program holds our dict, every directory gets its Watch now,
+            # as without Groups.
+            grouped = not self._shown and all(a < b for a, b in pairwise(wds))
             for sub_wd, path in zip(order, paths, strict=True):
                 sub: PathT = os.fsencode(path) if as_bytes else path
                 ret[sub] = sub_wd  # (one int object for ret and ours)
                 removed.discard(sub_wd)
-                if ascending:
+                if grouped:
                     wmd[sub_wd] = group
                 else:
                     wmd[sub_wd] = Watch(
