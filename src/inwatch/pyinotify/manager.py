@@ -79,6 +79,9 @@ class WatchManager:
         self._other_readers = 0
         self._reader: int | None = None  # the thread of the last check/read_events
         self._lock = threading.RLock()  # add/rm_watch; a notifier processing
+        # Watches made from their Group (get_watch): held only while making
+        # them, never around anything that calls out (handlers, the kernel).
+        self._making = threading.Lock()
 
     def _attach(self, plain: bool) -> None:
         """A notifier reads this manager; *plain*: it reads only when asked."""
@@ -126,11 +129,11 @@ class WatchManager:
         :class:`~.watch.Group` become Watch objects here, all at once, and
         the manager makes no Group after (see ``_shown``)."""
         wmd = self._wmd
-        self._shown = True
-        lazy = [(wd, v) for wd, v in wmd.items() if v.__class__ is Group]
-        for wd, group in lazy:
-            assert isinstance(group, Group)
-            wmd[wd] = group.watch(wd)
+        with self._making:  # (see get_watch)
+            self._shown = True
+            lazy = [(wd, v) for wd, v in wmd.items() if isinstance(v, Group)]
+            for wd, group in lazy:
+                wmd[wd] = group.watch(wd)
         return wmd  # type: ignore[return-value]  # (every value is a Watch now)
 
     def get_watch(self, wd: int) -> Watch | None:
@@ -138,8 +141,11 @@ class WatchManager:
         time (and kept, so that what a program sets on it stays)."""
         found = self._wmd.get(wd)
         if found.__class__ is Group:
-            assert isinstance(found, Group)
-            found = self._wmd[wd] = found.watch(wd)
+            # Made once: a notifier's thread and the program's may both ask.
+            with self._making:
+                found = self._wmd.get(wd)
+                if isinstance(found, Group):
+                    found = self._wmd[wd] = found.watch(wd)
         return found  # type: ignore[return-value]
 
     def del_watch(self, wd: int) -> None:
@@ -388,24 +394,26 @@ class WatchManager:
             # watched before, by another call; the wds wrapped around), or if
             # a program holds our dict, every directory gets its Watch now,
             # as without Groups.
-            grouped = not self._shown and all(a < b for a, b in pairwise(wds))
-            for sub_wd, path in zip(order, paths, strict=True):
-                sub: PathT = os.fsencode(path) if as_bytes else path
-                ret[sub] = sub_wd  # (one int object for ret and ours)
-                removed.discard(sub_wd)
-                if grouped:
-                    wmd[sub_wd] = group
-                else:
-                    wmd[sub_wd] = Watch(
-                        sub_wd,
-                        sub,
-                        mask,
-                        proc_fun,
-                        auto_add,
-                        exclude_filter,
-                        table=table,
-                        is_dir=True,
-                    )
+            ascending = all(a < b for a, b in pairwise(wds))
+            with self._making:  # (get_watch, the watches property: see there)
+                grouped = ascending and not self._shown
+                for sub_wd, path in zip(order, paths, strict=True):
+                    sub: PathT = os.fsencode(path) if as_bytes else path
+                    ret[sub] = sub_wd  # (one int object for ret and ours)
+                    removed.discard(sub_wd)
+                    if grouped:
+                        wmd[sub_wd] = group
+                    else:
+                        wmd[sub_wd] = Watch(
+                            sub_wd,
+                            sub,
+                            mask,
+                            proc_fun,
+                            auto_add,
+                            exclude_filter,
+                            table=table,
+                            is_dir=True,
+                        )
             del order
             if made_here and paths:
                 top: PathT = os.fsencode(table[wd]) if as_bytes else table[wd]
