@@ -4,7 +4,9 @@ It is not a second core: the fd, the kernel watches, recursion, ``auto_add``,
 move pairing and the rewriting of paths after renames all belong to the
 Watcher, used through its public methods only. What lives here is what
 pyinotify programs see on top of it: :class:`~.watch.Watch` objects keyed by
-wd, in the order events are processed; return codes (-1 failed, -2 excluded,
+wd, in the order events are processed (those of a recursive add_watch made
+only when asked for: until then its directories share one
+:class:`~.watch.Group`); return codes (-1 failed, -2 excluded,
 -3 not a path) and ``WatchManagerError`` texts ending with the errno name, as
 programs parse them; and the events pyinotify's own walk of a tree caused.
 """
