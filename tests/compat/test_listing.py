@@ -15,7 +15,6 @@ from compat_helpers import Recorder, drain
 
 from inwatch import pyinotify
 from inwatch.pyinotify import listing
-from inwatch.pyinotify.watch import Watch
 
 LISTING = ("IN_OPEN|IN_ISDIR", "IN_ACCESS|IN_ISDIR", "IN_CLOSE_NOWRITE|IN_ISDIR")
 
@@ -130,8 +129,8 @@ def test_preorder_and_events_pure() -> None:
     order = listing.preorder(lambda wd: kids.get(wd, []), 1)
     assert order == [2, 3, 4, 5, 6]
     paths = {2: "/r/a", 3: "/r/a/x", 4: "/r/a/y", 5: "/r/b", 6: "/r/b/z"}
-    watches = [Watch(wd, paths[wd], 0, None, False, None, is_dir=True) for wd in order]
-    made = list(listing.events("/r", 1, watches, pyinotify.IN_OPEN | pyinotify.IN_ACCESS))
+    walked = [(paths[wd], wd) for wd in order]
+    made = list(listing.events("/r", 1, walked, pyinotify.IN_OPEN | pyinotify.IN_ACCESS))
     assert [(e.wd, e.mask, e.name, e.path, e.pathname) for e in made] == [
         (wd, m | pyinotify.IN_ISDIR, paths[kid].rsplit("/", 1)[1], parent, paths[kid])
         for kid, wd, parent in [
@@ -143,7 +142,7 @@ def test_preorder_and_events_pure() -> None:
         ]
         for m in (pyinotify.IN_OPEN, pyinotify.IN_ACCESS)
     ]
-    assert list(listing.events("/r", 1, watches, pyinotify.IN_CREATE)) == []
+    assert list(listing.events("/r", 1, walked, pyinotify.IN_CREATE)) == []
 
 
 def test_add_watch_while_another_thread_waits_in_check_events(tmp_path: Path) -> None:

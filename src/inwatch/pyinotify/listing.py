@@ -31,12 +31,11 @@ kernel route: they wake on the fd, which the events made here would not.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..event import Event as _NativeEvent
 from .codes import IN_ACCESS, IN_CLOSE_NOWRITE, IN_ISDIR, IN_OPEN
-from .watch import Watch
 
 __all__ = ["drain", "events", "preorder"]
 
@@ -77,9 +76,11 @@ def drain(watcher: Any, into: Any) -> bool:
             return True
 
 
-def events(root_path: Any, root_wd: int, watches: list[Watch], mask: int) -> Iterator[Any]:
+def events(
+    root_path: Any, root_wd: int, walked: Iterable[tuple[Any, int]], mask: int
+) -> Iterator[Any]:
     """The events pyinotify's walk made the kernel queue: for each directory
-    of *watches* (walk order; their paths as the walk found them, below
+    of *walked* (``(path, wd)`` in walk order; paths as the walk found them, below
     *root_path*), on its parent's watch, OPEN, ACCESS and CLOSE_NOWRITE (those
     *mask* asks for) with ISDIR and its name. Made as they are consumed, a few
     hundred at a time: never the whole tree's worth at once."""
@@ -91,8 +92,7 @@ def events(root_path: Any, root_wd: int, watches: list[Watch], mask: int) -> Ite
     # (path, wd) of the directories from the root down to the last one made.
     stack: list[tuple[Any, int]] = [(root_path, root_wd)]
     event = _NativeEvent
-    for watch in watches:
-        path = watch._path
+    for path, wd in walked:
         cut = path.rfind(sep)
         parent = path[:cut]
         while stack and stack[-1][0] != parent:
@@ -104,4 +104,4 @@ def events(root_path: Any, root_wd: int, watches: list[Watch], mask: int) -> Ite
         name = path[cut + 1 :]
         for m in bits:
             yield event(pwd, m, 0, name, parent, None, "scan", now, None, path)
-        stack.append((path, watch.wd))
+        stack.append((path, wd))

@@ -4,7 +4,9 @@ It is not a second core: the fd, the kernel watches, recursion, ``auto_add``,
 move pairing and the rewriting of paths after renames all belong to the
 Watcher, used through its public methods only. What lives here is what
 pyinotify programs see on top of it: :class:`~.watch.Watch` objects keyed by
-wd, in the order events are processed; return codes (-1 failed, -2 excluded,
+wd, in the order events are processed (those of a recursive add_watch made
+only when asked for: until then its directories share one
+:class:`~.watch.Group`); return codes (-1 failed, -2 excluded,
 -3 not a path) and ``WatchManagerError`` texts ending with the errno name, as
 programs parse them; and the events pyinotify's own walk of a tree caused.
 """
@@ -15,8 +17,10 @@ import errno as _errno
 import glob
 import os
 import threading
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice, pairwise
 from typing import Any
 
 from ..inotify.core import InotifyCore
@@ -26,7 +30,7 @@ from ._state import PathT
 from .codes import IN_CREATE, IN_DELETE, LISTING
 from .errors import WatchManagerError, shown, str_errno
 from .handlers import ChainIfTrue
-from .watch import Watch, as_list, dir_excluder, key, never
+from .watch import Group, Watch, as_list, dir_excluder, key, never
 
 __all__ = ["WatchManager"]
 
@@ -43,7 +47,13 @@ class WatchManager:
     def __init__(self, exclude_filter: Callable[[Any], bool] = never) -> None:
         self._ignore_events = False
         self._exclude_filter = exclude_filter
-        self._wmd: dict[int, Watch] = {}
+        # wd -> its Watch, or the Group of the add_watch call that watched it
+        # until its Watch is asked for (get_watch; see Group).
+        self._wmd: dict[int, Watch | Group] = {}
+        # Set once a program got _wmd itself (the watches property): it may
+        # keep the dict and read it later, so from then on every wd's entry
+        # is its Watch from the start (no Group) — it sees nothing else.
+        self._shown = False
         # pyinotify's API is inotify's (wds, per-directory watches, IN_* masks).
         self._watcher = Watcher(backend="inotify", onerror=self._runtime_error)
         self._table: Mapping[int, str] = self._watcher.watches
@@ -71,6 +81,9 @@ class WatchManager:
         self._other_readers = 0
         self._reader: int | None = None  # the thread of the last check/read_events
         self._lock = threading.RLock()  # add/rm_watch; a notifier processing
+        # Watches made from their Group (get_watch): held only while making
+        # them, never around anything that calls out (handlers, the kernel).
+        self._making = threading.Lock()
 
     def _attach(self, plain: bool) -> None:
         """A notifier reads this manager; *plain*: it reads only when asked."""
@@ -111,12 +124,31 @@ class WatchManager:
         """``{wd: Watch}``, the manager's own table, as of the last event
         processed: a directory the Watcher added by itself (``auto_add``) is in
         it once its IN_CREATE was processed, and a watch leaves it when its
-        IN_IGNORED is processed (or at :meth:`rm_watch`), as in pyinotify."""
-        return self._wmd
+        IN_IGNORED is processed (or at :meth:`rm_watch`), as in pyinotify.
+
+        It is the manager's own dict, which programs index, iterate, change
+        and keep: the watches of a recursive add_watch that were held as one
+        :class:`~.watch.Group` become Watch objects here, all at once, and
+        the manager makes no Group after (see ``_shown``)."""
+        wmd = self._wmd
+        with self._making:  # (see get_watch)
+            self._shown = True
+            lazy = [(wd, v) for wd, v in wmd.items() if isinstance(v, Group)]
+            for wd, group in lazy:
+                wmd[wd] = group.watch(wd)
+        return wmd  # type: ignore[return-value]  # (every value is a Watch now)
 
     def get_watch(self, wd: int) -> Watch | None:
-        """The :class:`Watch` for *wd*, or None."""
-        return self._wmd.get(wd)
+        """The :class:`Watch` for *wd*, or None: made from its Group the first
+        time (and kept, so that what a program sets on it stays)."""
+        found = self._wmd.get(wd)
+        if found.__class__ is Group:
+            # Made once: a notifier's thread and the program's may both ask.
+            with self._making:
+                found = self._wmd.get(wd)
+                if isinstance(found, Group):
+                    found = self._wmd[wd] = found.watch(wd)
+        return found  # type: ignore[return-value]
 
     def del_watch(self, wd: int) -> None:
         """Forget *wd* (the kernel watch stays; see :meth:`rm_watch`)."""
@@ -137,9 +169,12 @@ class WatchManager:
         # A path pinned by hand ("-unknown-path"), or a directory whose
         # IN_IGNORED the Watcher read but we have not processed yet.
         table = self._table
-        for watch in self._wmd.values():
-            if (watch._table is None or watch.wd not in table) and key(watch.path) == wanted:
-                return watch.wd
+        for wd, watch in self._wmd.items():
+            if watch._table is not None and wd in table:
+                continue
+            path = watch.path_of(wd) if isinstance(watch, Group) else watch.path
+            if key(path) == wanted:
+                return wd
         return None
 
     def get_path(self, wd: int) -> PathT | None:
@@ -208,12 +243,13 @@ class WatchManager:
         parent_path = os.path.dirname(path)
         parent_wd = self._watcher.wd_of(parent_path)
         if parent_wd is not None and parent_wd != wd:
-            parent = self._wmd.get(parent_wd)
+            parent = self.get_watch(parent_wd)
         if parent is None:  # the parent is gone from the Watcher too: search ours
             wanted = key(parent_path)
-            for watch in self._wmd.values():
-                if key(watch.path) == wanted:
-                    parent = watch
+            for held, watch in self._wmd.items():
+                path = watch.path_of(held) if isinstance(watch, Group) else watch.path
+                if key(path) == wanted:
+                    parent = self.get_watch(held)
                     break
         if parent is None:
             # The event's path is stale: the Watcher processed later renames
@@ -225,7 +261,7 @@ class WatchManager:
             while parent is None and up and up != os.path.dirname(up):
                 up_wd = self._watcher.wd_of(up)
                 if up_wd is not None and up_wd != wd:
-                    parent = self._wmd.get(up_wd)
+                    parent = self.get_watch(up_wd)
                 up = os.path.dirname(up)
         if parent is None:
             return None
@@ -336,20 +372,54 @@ class WatchManager:
             core = self._watcher._core
             assert isinstance(core, InotifyCore)
             # os.walk's order (pyinotify's return dict is in it), not the table's.
-            subs: list[Watch] = []
-            for sub_wd in listing.preorder(core.table.kids, wd):
-                sub: PathT = table[sub_wd]
-                if as_bytes:
-                    sub = os.fsencode(sub)
-                ret[sub] = sub_wd
-                self._removed.discard(sub_wd)
-                watch = self._wmd[sub_wd] = Watch(
-                    sub_wd, sub, mask, proc_fun, auto_add, exclude_filter, table=table, is_dir=True
-                )
-                subs.append(watch)
-            if made_here and subs:
+            order: list[int] = listing.preorder(core.table.kids, wd)
+            wds = array("i", order)
+            # preorder's ints are new objects (the table stores children as
+            # runs): 32 bytes a watch for ret and our table to hold. The walk
+            # put its directories last into the Watcher's table, in the order
+            # the kernel numbered them: when that is this order, the table's
+            # own ints are used instead, and preorder's freed right away.
+            shared: list[int] = list(islice(reversed(table.keys()), len(wds)))  # type: ignore[call-overload]
+            shared.reverse()
+            if all(a == b for a, b in zip(shared, wds, strict=True)):
+                order = shared
+            del shared
+            paths = [table[sub_wd] for sub_wd in order]
+            group = Group(
+                wds, paths, mask, proc_fun, auto_add, exclude_filter, table=table, as_bytes=as_bytes
+            )
+            wmd = self._wmd
+            removed = self._removed
+            # The kernel hands out wds in increasing order (idr_alloc_cyclic)
+            # and the walk registered the directories in this order, so the
+            # Group's wds are ascending and bisectable; if not (a directory
+            # watched before, by another call; the wds wrapped around), or if
+            # a program holds our dict, every directory gets its Watch now,
+            # as without Groups.
+            ascending = all(a < b for a, b in pairwise(wds))
+            with self._making:  # (get_watch, the watches property: see there)
+                grouped = ascending and not self._shown
+                for sub_wd, path in zip(order, paths, strict=True):
+                    sub: PathT = os.fsencode(path) if as_bytes else path
+                    ret[sub] = sub_wd  # (one int object for ret and ours)
+                    removed.discard(sub_wd)
+                    if grouped:
+                        wmd[sub_wd] = group
+                    else:
+                        wmd[sub_wd] = Watch(
+                            sub_wd,
+                            sub,
+                            mask,
+                            proc_fun,
+                            auto_add,
+                            exclude_filter,
+                            table=table,
+                            is_dir=True,
+                        )
+            del order
+            if made_here and paths:
                 top: PathT = os.fsencode(table[wd]) if as_bytes else table[wd]
-                self._feeds.append(listing.events(top, wd, subs, mask))
+                self._feeds.append(listing.events(top, wd, group.walked(), mask))
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:

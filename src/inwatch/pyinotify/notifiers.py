@@ -45,7 +45,7 @@ from .errors import NotifierError
 from .events import Event, _RelativeEvent, make_event
 from .handlers import PrintAllEvents, dispatch_target
 from .manager import WatchManager
-from .watch import Watch
+from .watch import Group, Watch
 
 __all__ = ["Notifier"]
 
@@ -295,6 +295,8 @@ class Notifier:
         not IGNORED/overflow/unmount, not a new directory). That event is the
         Watcher's own object, presented under our class (no copy). Anything
         else goes through :meth:`_process_one`, which does it all.
+        A wd's entry may be its :class:`~.watch.Group` (the settings it shares
+        with its tree): the short path reads it as a Watch.
         """
         wm = self._watch_manager
         get_watch = wm._wmd.get
@@ -323,11 +325,13 @@ class Notifier:
             self._eventq.extendleft(reversed(list(it)))
             raise
 
-    def _process_one(self, ev: Any, watch: Watch | None, plain: dict[int, Any]) -> None:
+    def _process_one(self, ev: Any, watch: Watch | Group | None, plain: dict[int, Any]) -> None:
         """Dispatch one event, whatever it is (see :meth:`_dispatch`)."""
         wm = self._watch_manager
         if wm._ignore_events:
             return
+        if isinstance(watch, Group):  # what follows may need the wd's own Watch
+            watch = wm.get_watch(ev.wd)
         wd = ev.wd
         mask = ev.mask
         default = self._default_proc_fun
