@@ -53,6 +53,17 @@ from typing import Any
 
 from ..accel import native
 from ..event import Event
+from ..flags import (
+    IN_CREATE,
+    IN_DELETE,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+)
 from . import light
 from .fd import READ_SIZE, more
 from .port import _NEARLY_FULL, KERNEL_READ, KernelPort, Port
@@ -62,21 +73,20 @@ from .wire import parse_flat
 
 __all__ = ["InotifyCore"]
 
-_MOVED_FROM = 0x40
-_MOVED_TO = 0x80
-_CREATE = 0x100
-_DELETE = 0x200
-_MOVE_SELF = 0x800
-_UNMOUNT = 0x2000
-_Q_OVERFLOW = 0x4000
-_IGNORED = 0x8000
-_ISDIR = 0x40000000
-_MASK_ADD = 0x20000000
 
 # Events that touch the table, the file baseline or the move pairer.
-_SLOW = _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _IGNORED | _Q_OVERFLOW | _MOVE_SELF | _UNMOUNT
+_SLOW = (
+    IN_CREATE
+    | IN_DELETE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_IGNORED
+    | IN_Q_OVERFLOW
+    | IN_MOVE_SELF
+    | IN_UNMOUNT
+)
 # A plain file's CREATE or DELETE: any other bit sends it down the slow path.
-_NOT_PLAIN_FILE = ~(_CREATE | _DELETE)
+_NOT_PLAIN_FILE = ~(IN_CREATE | IN_DELETE)
 
 # Events handed out per process() call, at most (a soft bound: a slow-path event
 # may add its held findings); the rest of the read waits in the buffer
@@ -355,7 +365,7 @@ class InotifyCore(SlowPath):
         chunks = self._chunks
         new = Event
         alloc = object.__new__
-        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, _CREATE, _ISDIR
+        slow, not_plain_file, create, isdir = _SLOW, _NOT_PLAIN_FILE, IN_CREATE, IN_ISDIR
         while True:
             records = self._records
             if records is None:
@@ -402,7 +412,7 @@ class InotifyCore(SlowPath):
                 for wd, mask, cookie, name in islice(records, quota):
                     path = paths.get(wd)
                     if path is None:
-                        if mask & _Q_OVERFLOW:
+                        if mask & IN_Q_OVERFLOW:
                             self._overflow(emit)
                         continue  # a watch we already dropped
                     if (held_items or echo or relisted) and self._settles(

@@ -25,6 +25,17 @@ from functools import reduce
 from operator import length_hint, or_
 from typing import TYPE_CHECKING
 
+from ..flags import (
+    IN_CREATE,
+    IN_DELETE,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+)
 from .wire import parse_flat
 
 if TYPE_CHECKING:
@@ -32,19 +43,10 @@ if TYPE_CHECKING:
 
 __all__ = ["io_free"]
 
-_MOVED_FROM = 0x40
-_MOVED_TO = 0x80
-_CREATE = 0x100
-_DELETE = 0x200
-_MOVE_SELF = 0x800
-_UNMOUNT = 0x2000
-_Q_OVERFLOW = 0x4000
-_IGNORED = 0x8000
-_ISDIR = 0x40000000
 
-_HEAVY = _MOVE_SELF | _UNMOUNT | _Q_OVERFLOW | _IGNORED
-_DIR_CHANGE = _CREATE | _MOVED_TO | _MOVED_FROM | _DELETE
-_ANY = _HEAVY | _ISDIR
+_HEAVY = IN_MOVE_SELF | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED
+_DIR_CHANGE = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE
+_ANY = _HEAVY | IN_ISDIR
 
 # A read not parsed yet is parsed here to be looked at, and again by the
 # dispatcher: worth it for the small reads of events coming one at a time
@@ -57,7 +59,7 @@ def _light(masks: list[int]) -> bool:
     """None of *masks* needs I/O (one OR over all of them in the common case)."""
     if not reduce(or_, masks, 0) & _ANY:
         return True
-    return not any(mask & _HEAVY or (mask & _ISDIR and mask & _DIR_CHANGE) for mask in masks)
+    return not any(mask & _HEAVY or (mask & IN_ISDIR and mask & _DIR_CHANGE) for mask in masks)
 
 
 def io_free(core: InotifyCore, batch: int) -> bool:

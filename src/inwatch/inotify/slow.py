@@ -10,20 +10,21 @@ from __future__ import annotations
 import os
 
 from ..event import Event
+from ..flags import (
+    IN_CREATE,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+)
 from .news import News
 from .state import Emit
 from .table import join
 
 __all__ = ["SlowPath"]
-
-_MOVED_FROM = 0x40
-_MOVED_TO = 0x80
-_CREATE = 0x100
-_MOVE_SELF = 0x800
-_UNMOUNT = 0x2000
-_Q_OVERFLOW = 0x4000
-_IGNORED = 0x8000
-_ISDIR = 0x40000000
 
 
 class SlowPath(News):
@@ -33,9 +34,9 @@ class SlowPath(News):
     def _overflow(self, emit: Emit) -> None:
         roots = self.roots.values()
         if roots and all(root.as_bytes for root in roots):
-            emit(Event(-1, _Q_OVERFLOW, 0, b"", b"", None, "kernel", self.now))  # bytes in, out
+            emit(Event(-1, IN_Q_OVERFLOW, 0, b"", b"", None, "kernel", self.now))  # bytes in, out
         else:
-            emit(Event(-1, _Q_OVERFLOW, 0, "", "", None, "kernel", self.now))
+            emit(Event(-1, IN_Q_OVERFLOW, 0, "", "", None, "kernel", self.now))
         held = self.recent.release_all()
         if held:
             self.emit_held(emit, held)
@@ -51,7 +52,7 @@ class SlowPath(News):
         emit: Emit,
     ) -> None:
         name = raw_name.decode("utf-8", "surrogateescape")
-        if mask & _IGNORED:
+        if mask & IN_IGNORED:
             self.emit_one(emit, wd, mask, cookie, name, path)
             if wd in self._unmounts:
                 self.recent.drop_dirs({wd})
@@ -67,11 +68,11 @@ class SlowPath(News):
             self.recent.drop_dirs({wd})
             self.forget(wd)
             return
-        if mask & _UNMOUNT:
+        if mask & IN_UNMOUNT:
             self.emit_one(emit, wd, mask, cookie, name, path)
             self._unmounts[wd] = path  # settled at the end of the read: see _uncover
             return
-        if mask & _MOVE_SELF:
+        if mask & IN_MOVE_SELF:
             self.emit_one(emit, wd, mask, cookie, name, path)
             # One rename queues MOVED_FROM, MOVED_TO, MOVE_SELF, in that order
             # (fsnotify_move): its MOVE_SELF before any MOVED_TO means the
@@ -83,14 +84,14 @@ class SlowPath(News):
             if wd in self.root_ids:
                 self._follow_root(wd, path)
             return
-        if mask & (_CREATE | _MOVED_TO):
-            leaves = bool(mask & _ISDIR) and self._leaves_later(wd, raw_name)
+        if mask & (IN_CREATE | IN_MOVED_TO):
+            leaves = bool(mask & IN_ISDIR) and self._leaves_later(wd, raw_name)
             self._arrival(wd, mask, cookie, name, path, emit, leaves)
             return
         # DELETE or MOVED_FROM. An entry never reported (it was there before our
         # watch and went before our listing) is no news to a reader: dropped.
         full = join(path, name)
-        if mask & _ISDIR:
+        if mask & IN_ISDIR:
             names = self.unwatched.get(wd)
             known = names is not None and name in names
             if names:
@@ -98,7 +99,7 @@ class SlowPath(News):
             child = self.table.wd_of(full)
             if child is None and not known and self.root_of(wd).auto_add:
                 return
-            if mask & _MOVED_FROM:
+            if mask & IN_MOVED_FROM:
                 if self._arrives_later(cookie):
                     self.moves.depart(cookie, (full, child), self._started)
                 elif child is not None:
@@ -116,7 +117,7 @@ class SlowPath(News):
             if files is None or name not in files:
                 return
             files.discard(name)
-            if mask & _MOVED_FROM and self._arrives_later(cookie):
+            if mask & IN_MOVED_FROM and self._arrives_later(cookie):
                 self.moves.depart(cookie, (full, None), self._started)
         self.emit_one(emit, wd, mask, cookie, name, path)
 
@@ -142,7 +143,7 @@ class SlowPath(News):
         root = self.root_of(wd)
         src: str | None = None
         moved_wd: int | None = None
-        if mask & _MOVED_TO:
+        if mask & IN_MOVED_TO:
             departed = self.moves.arrive(cookie)
             if departed is not None:
                 src, moved_wd = departed
@@ -151,7 +152,7 @@ class SlowPath(News):
             if moved_wd is not None:  # a watched dir moved into an excluded name
                 self.drop_subtree(moved_wd, remove_from_kernel=True)
             return
-        if not mask & _ISDIR:
+        if not mask & IN_ISDIR:
             self.note_file(wd, name)
             self.emit_one(emit, wd, mask, cookie, name, path, src)
             return
