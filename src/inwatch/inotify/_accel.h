@@ -53,6 +53,11 @@ ACCEL_INTERNAL extern PyObject *accel_m_overflow, *accel_m_settles, *accel_m_slo
 ACCEL_INTERNAL extern PyObject *accel_m_known_dir, *accel_m_known_file, *accel_m_emit_one;
 ACCEL_INTERNAL extern PyObject *accel_m_add, *accel_m_discard;
 
+/* obj.<method>(a1, ..., a<nargs>) (unused trailing arguments NULL): a new
+ * reference, NULL on error (_accel_dispatch.c). */
+ACCEL_INTERNAL PyObject *accel_call(PyObject *obj, PyObject *method, PyObject *a1, PyObject *a2,
+                                    PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                    size_t nargs);
 ACCEL_INTERNAL PyObject *accel_parse_flat(PyObject *module, PyObject *arg);
 ACCEL_INTERNAL extern const char accel_parse_flat_doc[];
 ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,

@@ -79,8 +79,8 @@ decode(PyObject *name)
 }
 
 /* core.<method>(*args): a new reference, NULL on error. */
-static PyObject *
-call(PyObject *core, PyObject *method, PyObject *a1, PyObject *a2, PyObject *a3, PyObject *a4,
+PyObject *
+accel_call(PyObject *core, PyObject *method, PyObject *a1, PyObject *a2, PyObject *a3, PyObject *a4,
      PyObject *a5, PyObject *a6, size_t nargs)
 {
     PyObject *args[7] = {core, a1, a2, a3, a4, a5, a6};
@@ -198,7 +198,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 goto error;
             /* [core: if mask & _Q_OVERFLOW: self._overflow(emit)] */
             if (m & IN_Q_OVERFLOW) {
-                PyObject *res = call(core, accel_m_overflow, emit, NULL, NULL, NULL, NULL, NULL, 1);
+                PyObject *res = accel_call(core, accel_m_overflow, emit, NULL, NULL, NULL, NULL, NULL, 1);
                 if (res == NULL)
                     goto error;
                 Py_DECREF(res);
@@ -215,7 +215,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
             if (any < 0)
                 goto error;
             if (any) {
-                r = truth_of(call(core, accel_m_settles, wd, mask, name, emit, started, NULL, 5));
+                r = truth_of(accel_call(core, accel_m_settles, wd, mask, name, emit, started, NULL, 5));
                 if (r < 0)
                     goto error;
                 if (r)
@@ -226,7 +226,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         if (m & SLOW) {
             /* [core: if special or mask & not_plain_file: self._slow(...); continue] */
             if (PyDict_GET_SIZE(special) || (m & NOT_PLAIN_FILE)) {
-                PyObject *res = call(core, accel_m_slow, wd, mask, cookie, name, path, emit, 6);
+                PyObject *res = accel_call(core, accel_m_slow, wd, mask, cookie, name, path, emit, 6);
                 if (res == NULL)
                     goto error;
                 Py_DECREF(res);
@@ -280,7 +280,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         if (PyUnicode_GET_LENGTH(sname)) {
             if (m & IN_ISDIR) {
                 /* [core: if not self._known_dir(wd, sname, path): continue] */
-                r = truth_of(call(core, accel_m_known_dir, wd, sname, path, NULL, NULL, NULL, 3));
+                r = truth_of(accel_call(core, accel_m_known_dir, wd, sname, path, NULL, NULL, NULL, 3));
                 if (r < 0)
                     goto error;
                 if (!r)
@@ -296,7 +296,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 if (r < 0)
                     goto error;
                 if (!r) {
-                    r = truth_of(call(core, accel_m_known_file, wd, sname, path, NULL, NULL, NULL, 3));
+                    r = truth_of(accel_call(core, accel_m_known_file, wd, sname, path, NULL, NULL, NULL, 3));
                     if (r < 0)
                         goto error;
                     if (!r)
@@ -310,7 +310,7 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
             if (root == NULL && PyErr_Occurred())
                 goto error;
             if (root != NULL && root != Py_None) {
-                PyObject *res = call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
+                PyObject *res = accel_call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
                 if (res == NULL)
                     goto error;
                 Py_DECREF(res);

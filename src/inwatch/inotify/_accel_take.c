@@ -58,20 +58,32 @@ clock_float(clockid_t id)
     return PyFloat_FromDouble((double)ns / 1e9);
 }
 
-static PyObject *
-call0(PyObject *obj, PyObject *name)
-{
-    PyObject *args[1] = {obj};
-    return PyObject_VectorcallMethod(name, args, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-}
-
+/* obj.name(*args) for its effect: 0, or -1 with an exception set. */
 static int
-call_ok(PyObject *result)
+call_ok(PyObject *obj, PyObject *name, PyObject *a1, PyObject *a2, size_t nargs)
 {
+    PyObject *result = accel_call(obj, name, a1, a2, NULL, NULL, NULL, NULL, nargs);
     if (result == NULL)
         return -1;
     Py_DECREF(result);
     return 0;
+}
+
+/* lock.release() in a `finally:`: an exception already set stays the one
+ * raised (and one from release() is dropped then); 0, or -1 with an
+ * exception set (either). */
+static int
+release_finally(PyObject *lock)
+{
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    int r = call_ok(lock, s_release, NULL, NULL, 0);
+    if (exc_type == NULL)
+        return r;
+    if (r < 0)
+        PyErr_Clear();
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+    return -1;
 }
 
 /* obj.name truthy (-1 on error). */
@@ -183,7 +195,7 @@ dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObje
               PyObject *size)
 {
     PyObject *core = self->core;
-    PyObject *it = NULL, *now = NULL, *res;
+    PyObject *it = NULL, *now = NULL;
     int rc = -1;
     /* [core: data, self._started = chunks.popleft(); self._size = len(data);
      *        flat = self._flat = parse_flat(data); it = self._it = iter(flat);
@@ -206,9 +218,10 @@ dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObje
     PyObject *args[13] = {core,  emit,          out,          it,         self->batch,
                           self->paths, self->special, self->files, self->items, self->echo,
                           self->relisted, started, now};
-    res = accel_dispatch(NULL, args, 13);
-    if (call_ok(res) < 0)
+    PyObject *res = accel_dispatch(NULL, args, 13);
+    if (res == NULL)
         goto done;
+    Py_DECREF(res);
     /* [core: if length_hint(it): return  # the batch is full] */
     Py_ssize_t left = PyObject_LengthHint(it, 0);
     if (left < 0)
@@ -228,7 +241,7 @@ dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObje
         goto done;
     /* [core: if self._unmounts: self._uncover()] (rebound by _uncover: asked) */
     int r = attr_true(core, s_unmounts);
-    if (r < 0 || (r && call_ok(call0(core, s_uncover)) < 0))
+    if (r < 0 || (r && call_ok(core, s_uncover, NULL, NULL, 0) < 0))
         goto done;
     /* [core: if recent._items or recent._echo or self.moves._pending or
      *        self.pending or self.unlisted or self.relisted:
@@ -242,10 +255,9 @@ dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObje
         PyObject *started_now = PyObject_GetAttr(core, s_started);
         if (started_now == NULL)
             goto done;
-        PyObject *sargs[3] = {core, started_now, emit};
-        res = PyObject_VectorcallMethod(s_settle, sargs, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        r = call_ok(core, s_settle, started_now, emit, 2);
         Py_DECREF(started_now);
-        if (call_ok(res) < 0)
+        if (r < 0)
             goto done;
     }
     rc = 0;
@@ -267,7 +279,7 @@ take_locked(Taker *self, PyObject *out)
     if (r != 0)
         return r < 0 ? -1 : 0;
     /* [core: read_lock.acquire(); try: ... finally: read_lock.release()] */
-    if (call_ok(call0(self->read_lock, s_acquire)) < 0)
+    if (call_ok(self->read_lock, s_acquire, NULL, NULL, 0) < 0)
         return -1;
     started = clock_float(CLOCK_MONOTONIC);
     data = started == NULL ? NULL : read_port(self);
@@ -277,71 +289,46 @@ take_locked(Taker *self, PyObject *out)
         if (size == NULL || attr_add(core, s_taken, size) < 0)
             Py_CLEAR(data);
     }
-    {
-        PyObject *exc_type, *exc_value, *exc_tb;
-        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-        PyObject *released = call0(self->read_lock, s_release);
-        if (exc_type != NULL) {
-            Py_XDECREF(released);
+    if (release_finally(self->read_lock) < 0)
+        goto done;
+    /* The plain case: something was read, nothing waited in the buffer, and
+     * the read holds a batch at most. */
+    int plain = n && count_records(PyBytes_AS_STRING(data), n) <= self->batch_n &&
+                PyObject_Length(self->chunks) == 0;
+    if (plain) {
+        r = attr_true(core, s_records);
+        if (r < 0)
+            goto done;
+        plain = !r;
+    }
+    if (plain) {
+        flat = accel_parse_flat(NULL, data);
+        if (flat == NULL) {
+            /* [core: self._done += len(data); raise]: out of the backlog */
+            PyObject *exc_type, *exc_value, *exc_tb;
+            PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+            if (attr_add(core, s_done, size) < 0)
+                PyErr_Clear(); /* the parse error is the one to see */
             PyErr_Restore(exc_type, exc_value, exc_tb);
             goto done;
         }
-        if (call_ok(released) < 0)
+        emit = PyObject_GetAttr(out, s_append);
+        if (emit == NULL || dispatch_read(self, out, emit, flat, started, size) < 0)
             goto done;
     }
-    emit = PyObject_GetAttr(out, s_append);
-    if (emit == NULL)
-        goto done;
-    if (n) {
-        /* The plain case: nothing waited in the buffer and the read holds a
-         * batch at most. Else as take(): appended, and _dispatch in Python. */
-        Py_ssize_t count = count_records(PyBytes_AS_STRING(data), n);
-        int plain = count <= self->batch_n && PyObject_Length(self->chunks) == 0;
-        if (plain) {
-            r = attr_true(core, s_records);
-            if (r < 0)
-                goto done;
-            plain = !r;
-        }
-        if (plain) {
-            flat = accel_parse_flat(NULL, data);
-            if (flat == NULL) {
-                /* [core: self._done += len(data); raise]: out of the backlog */
-                PyObject *exc_type, *exc_value, *exc_tb;
-                PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-                if (attr_add(core, s_done, size) < 0)
-                    PyErr_Clear(); /* the parse error is the one to see */
-                PyErr_Restore(exc_type, exc_value, exc_tb);
-                goto done;
-            }
-            if (dispatch_read(self, out, emit, flat, started, size) < 0)
-                goto done;
-        }
-        else {
-            /* [core: self._chunks.append((data, started)); ...; self._dispatch(out)] */
+    else {
+        /* As take() does it: [core: self._chunks.append((data, started))]
+         * when something was read, then [core: self._dispatch(out)] */
+        if (n) {
             PyObject *item = PyTuple_Pack(2, data, started);
             if (item == NULL)
                 goto done;
-            PyObject *aargs[2] = {self->chunks, item};
-            PyObject *res =
-                PyObject_VectorcallMethod(s_append, aargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            r = call_ok(self->chunks, s_append, item, NULL, 1);
             Py_DECREF(item);
-            if (call_ok(res) < 0)
-                goto done;
-            PyObject *dargs[2] = {core, out};
-            res = PyObject_VectorcallMethod(s_dispatch, dargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                            NULL);
-            if (call_ok(res) < 0)
+            if (r < 0)
                 goto done;
         }
-    }
-    else {
-        /* [core: self._dispatch(out)]: nothing read; what the buffer holds, if
-         * anything (the caller said nothing did: asked anyway, as take() does) */
-        PyObject *dargs[2] = {core, out};
-        PyObject *res =
-            PyObject_VectorcallMethod(s_dispatch, dargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        if (call_ok(res) < 0)
+        if (call_ok(core, s_dispatch, out, NULL, 1) < 0)
             goto done;
     }
     /* [core: if self._records is None:
@@ -353,15 +340,8 @@ take_locked(Taker *self, PyObject *out)
     if (!r) {
         PyObject *process_if[4] = {self->mounted, self->items, self->echo, self->moves_pending};
         r = any_true(process_if, 4);
-        if (r < 0)
+        if (r < 0 || (r && call_ok(core, s_process, out, NULL, 1) < 0))
             goto done;
-        if (r) {
-            PyObject *pargs[2] = {core, out};
-            PyObject *res =
-                PyObject_VectorcallMethod(s_process, pargs, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-            if (call_ok(res) < 0)
-                goto done;
-        }
     }
     rc = 0;
 done:
@@ -384,24 +364,12 @@ taker_call(Taker *self, PyObject *args, PyObject *kwargs)
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
-    if (call_ok(call0(self->lock, s_acquire)) < 0) {
+    if (call_ok(self->lock, s_acquire, NULL, NULL, 0) < 0) {
         Py_DECREF(out);
         return NULL;
     }
     int rc = take_locked(self, out);
-    PyObject *exc_type, *exc_value, *exc_tb;
-    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    PyObject *released = call0(self->lock, s_release);
-    if (exc_type != NULL || rc < 0) {
-        Py_XDECREF(released);
-        if (exc_type != NULL)
-            PyErr_Restore(exc_type, exc_value, exc_tb);
-        else if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_SystemError, "take(): failed without an exception");
-        Py_DECREF(out);
-        return NULL;
-    }
-    if (call_ok(released) < 0) {
+    if (release_finally(self->lock) < 0 || rc < 0) {
         Py_DECREF(out);
         return NULL;
     }
