@@ -24,6 +24,8 @@ from inwatch import EventParseError, Mask, Watcher, accel
 from inwatch.event import Event
 from inwatch.inotify import wire
 
+from .accel_bound import bound_accelerator
+
 SOURCES = sorted((Path(__file__).resolve().parents[2] / "src" / "inwatch" / "inotify").glob("*.c"))
 
 
@@ -87,12 +89,7 @@ class Counting:
 
 
 def test_the_core_dispatches_real_kernel_events_through_c(tmp_path: Path) -> None:
-    if not built():
-        pytest.skip("the C accelerator is not built")
-    from inwatch.inotify import _accel  # type: ignore[attr-defined]
-
-    _accel.bind(EventParseError, Event)
-    counting = Counting(_accel)
+    counting = Counting(bound_accelerator())
     saved = core_module.native
     core_module.native = counting  # type: ignore[assignment]
     try:
@@ -270,13 +267,9 @@ def test_take_in_c_gives_what_take_in_python_gives(tmp_path: Path) -> None:
     events (the Taker's plain case), a burst of more records than a batch in
     one read (its hand-over to _dispatch), a new directory (the slow path and
     its listing), a rename (the move pairer) and a deletion."""
-    if not built():
-        pytest.skip("the C accelerator is not built")
+    accelerator = bound_accelerator()
     saved = core_module.native
-    from inwatch.inotify import _accel  # type: ignore[attr-defined]
-
-    _accel.bind(EventParseError, Event)
-    core_module.native = _accel
+    core_module.native = accelerator
     try:
         with Watcher() as c_side, Watcher() as py_side:
             py_side._core.__dict__.pop("take")  # type: ignore[attr-defined]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import tracemalloc
 from collections.abc import Iterator
 from types import ModuleType
@@ -28,29 +27,14 @@ from inwatch import Event, EventParseError
 from inwatch.inotify.core import InotifyCore
 from inwatch.inotify.wire import pack_event
 
+from .accel_bound import bound_accelerator
 from .fake_kernel import FakeKernel
 
 ROOT = "/r"
 DELETE, Q_OVERFLOW = 0x200, 0x4000
 
 
-def _native() -> ModuleType:
-    """The accelerator, bound as the loader binds it (see test_accel_parse)."""
-    from inwatch.accel import native
-
-    if native is not None:
-        return native
-    try:
-        from inwatch.inotify import _accel  # type: ignore[attr-defined]
-    except ImportError:
-        if os.environ.get("INWATCH_ACCEL") == "1":
-            raise
-        pytest.skip("the C accelerator is not built")
-    from inwatch.event import Event as event_cls
-
-    _accel.bind(EventParseError, event_cls)
-    module: ModuleType = _accel
-    return module
+_native = bound_accelerator
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ Skipped only where the accelerator was not built and not required
 
 from __future__ import annotations
 
-import os
 import struct
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,26 +18,9 @@ from hypothesis import strategies as st
 from inwatch import EventParseError
 from inwatch.inotify.wire import pack_event, parse_flat_py
 
+from .accel_bound import bound_accelerator
 
-def _native() -> ModuleType:
-    """The accelerator, bound as the loader binds it (even when INWATCH_ACCEL=0
-    chose pure Python for the rest of the process)."""
-    from inwatch.accel import native
-
-    if native is not None:
-        return native
-    try:
-        from inwatch.inotify import _accel  # type: ignore[attr-defined]
-    except ImportError:
-        if os.environ.get("INWATCH_ACCEL") == "1":
-            raise
-        pytest.skip("the C accelerator is not built")
-    from inwatch.errors import EventParseError as error
-    from inwatch.event import Event
-
-    _accel.bind(error, Event)
-    module: ModuleType = _accel
-    return module
+_native = bound_accelerator
 
 
 @pytest.fixture(scope="module")
