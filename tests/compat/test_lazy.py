@@ -28,6 +28,15 @@ def _tree(root: Path) -> list[Path]:
     return dirs
 
 
+def _lazy(wm: Any, wd: int) -> Group | None:
+    """The Group standing for *wd*, if the manager holds no entry of its own for it."""
+    if wd in wm._wmd:
+        return None
+    found = wm._groups.find(wd)
+    assert found is None or isinstance(found, Group)
+    return found
+
+
 def _fields(watch: Watch) -> tuple[Any, ...]:
     return tuple(getattr(watch, f) for f in FIELDS)
 
@@ -45,12 +54,13 @@ def test_subdirectories_are_held_lazily(tmp_path: Path, wm: Any) -> None:
     sub_wds = [wd for path, wd in ret.items() if path != str(tmp_path)]
     assert len(sub_wds) == 5
     # Held as one shared Group, not five Watch objects...
-    groups = {id(wm._wmd[wd]) for wd in sub_wds}
-    assert len(groups) == 1 and isinstance(wm._wmd[sub_wds[0]], Group)
+    groups = {id(_lazy(wm, wd)) for wd in sub_wds}
+    assert len(groups) == 1 and isinstance(_lazy(wm, sub_wds[0]), Group)
+    assert set(wm._wmd) == {ret[str(tmp_path)]}  # no entry of their own
     # ...until one is asked for: then it is a Watch, the same one every time.
     watch = wm.get_watch(sub_wds[2])
     assert isinstance(watch, Watch) and wm.get_watch(sub_wds[2]) is watch
-    assert isinstance(wm._wmd[sub_wds[0]], Group)
+    assert isinstance(_lazy(wm, sub_wds[0]), Group) and _lazy(wm, sub_wds[2]) is None
     assert all(isinstance(w, Watch) for w in wm.watches.values())
     assert wm.watches[sub_wds[2]] is watch
 
@@ -145,7 +155,7 @@ def test_rm_and_update_never_materialised(tmp_path: Path) -> None:
         wd_a, wd_e = ret[str(dirs[0])], ret[str(dirs[4])]
         wd_d = ret[str(dirs[3])]
         assert wm.get_wd(str(dirs[3])) == wd_d and wm.get_path(wd_d) == str(dirs[3])
-        assert isinstance(wm._wmd[wd_a], Group) and isinstance(wm._wmd[wd_e], Group)
+        assert isinstance(_lazy(wm, wd_a), Group) and isinstance(_lazy(wm, wd_e), Group)
         assert wm.rm_watch([wd_a, wd_e]) == {wd_a: True, wd_e: True}
         assert wm.get_watch(wd_a) is None and wd_e not in wm.watches
         assert wm.rm_watch(wd_a) == {wd_a: False}  # the kernel no longer knows it
@@ -184,7 +194,7 @@ def test_ignored_read_not_processed_of_a_lazy_watch(tmp_path: Path) -> None:
         ret = wm.add_watch(str(tmp_path), MASK, rec=True)
         sub = str(tmp_path / "sub")
         wd = ret[sub]
-        assert isinstance(wm._wmd[wd], Group)
+        assert isinstance(_lazy(wm, wd), Group)
         os.rmdir(sub)
         deadline = time.monotonic() + 5
         while not any(e.mask & ours.IN_IGNORED for e in notifier._eventq):

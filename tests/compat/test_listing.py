@@ -127,7 +127,7 @@ def test_preorder_and_events_pure() -> None:
     """The walk order and the events, on a table given by hand."""
     kids = {1: [2, 5], 2: [3, 4], 5: [6]}
     order = listing.preorder(lambda wd: kids.get(wd, []), 1)
-    assert order == [2, 3, 4, 5, 6]
+    assert list(order) == [2, 3, 4, 5, 6]
     paths = {2: "/r/a", 3: "/r/a/x", 4: "/r/a/y", 5: "/r/b", 6: "/r/b/z"}
     walked = [(paths[wd], wd) for wd in order]
     made = list(listing.events("/r", 1, walked, pyinotify.IN_OPEN | pyinotify.IN_ACCESS))

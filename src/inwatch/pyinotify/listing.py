@@ -31,6 +31,7 @@ kernel route: they wake on the fd, which the events made here would not.
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -43,11 +44,13 @@ __all__ = ["drain", "events", "preorder"]
 _NO_WAIT = 1e-9
 
 
-def preorder(kids: Callable[[int], Sequence[int]], top: int) -> list[int]:
+def preorder(kids: Callable[[int], Sequence[int]], top: int) -> array[int]:
     """The wds below *top*, in os.walk's top-down order: depth first, each
     directory's children in listing order (the order the Watcher's walk, a
-    stack, registered them in)."""
-    out: list[int] = []
+    stack, registered them in). An array: 4 bytes a wd, where a list of
+    ints would cost 40 (the table stores children as runs, so each int is a
+    new object)."""
+    out: array[int] = array("i")
     stack = list(reversed(kids(top)))
     pop, push, append = stack.pop, stack.extend, out.append
     while stack:

@@ -6,9 +6,10 @@ Watcher, used through its public methods only. What lives here is what
 pyinotify programs see on top of it: :class:`~.watch.Watch` objects keyed by
 wd, in the order events are processed (those of a recursive add_watch made
 only when asked for: until then its directories share one
-:class:`~.watch.Group`); return codes (-1 failed, -2 excluded,
--3 not a path) and ``WatchManagerError`` texts ending with the errno name, as
-programs parse them; and the events pyinotify's own walk of a tree caused.
+:class:`~.watch.Group`, and the dict has no entry for them: see groups.py);
+return codes (-1 failed, -2 excluded, -3 not a path) and
+``WatchManagerError`` texts ending with the errno name, as programs parse
+them; and the events pyinotify's own walk of a tree caused.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import errno as _errno
 import glob
 import os
 import threading
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice, pairwise
+from itertools import pairwise
 from typing import Any
 
 from ..inotify.core import InotifyCore
@@ -29,8 +29,9 @@ from . import _state, listing
 from ._state import PathT
 from .codes import IN_CREATE, IN_DELETE, LISTING
 from .errors import WatchManagerError, shown, str_errno
+from .groups import Groups
 from .handlers import ChainIfTrue
-from .watch import Group, Watch, as_list, dir_excluder, key, never
+from .watch import GONE, OWN, Group, Watch, as_list, dir_excluder, key, never
 
 __all__ = ["WatchManager"]
 
@@ -47,9 +48,12 @@ class WatchManager:
     def __init__(self, exclude_filter: Callable[[Any], bool] = never) -> None:
         self._ignore_events = False
         self._exclude_filter = exclude_filter
-        # wd -> its Watch, or the Group of the add_watch call that watched it
-        # until its Watch is asked for (get_watch; see Group).
-        self._wmd: dict[int, Watch | Group] = {}
+        # wd -> its Watch. The directories of a recursive add_watch have no
+        # entry until their Watch is asked for (get_watch): their Group stands
+        # for them (_groups, looked up by wd). Every wd we hold is in exactly
+        # one of the two.
+        self._wmd: dict[int, Watch] = {}
+        self._groups = Groups()
         # Set once a program got _wmd itself (the watches property): it may
         # keep the dict and read it later, so from then on every wd's entry
         # is its Watch from the start (no Group) — it sees nothing else.
@@ -67,7 +71,7 @@ class WatchManager:
         # Directories announced (IN_CREATE|IN_ISDIR processed) under a path the
         # Watcher no longer has (renamed or gone since it read the event): their
         # parent Watch, by that path, for their events to come (see _unknown).
-        self._announced_at: dict[str, Watch] = {}
+        self._announced_at: dict[str, Watch | Group] = {}
         # Called after add_watch added a watch: a ThreadedNotifier or an
         # AsyncioNotifier whose driver ended (no watch was left) starts it again.
         self._on_add: list[Callable[[], None]] = []
@@ -130,30 +134,94 @@ class WatchManager:
         and keep: the watches of a recursive add_watch that were held as one
         :class:`~.watch.Group` become Watch objects here, all at once, and
         the manager makes no Group after (see ``_shown``)."""
-        wmd = self._wmd
         with self._making:  # (see get_watch)
             self._shown = True
-            lazy = [(wd, v) for wd, v in wmd.items() if isinstance(v, Group)]
-            for wd, group in lazy:
-                wmd[wd] = group.watch(wd)
-        return wmd  # type: ignore[return-value]  # (every value is a Watch now)
+            if self._groups:
+                # In place: a notifier dispatching may hold the dict's get.
+                every = self._all_watches()
+                self._wmd.clear()
+                self._wmd.update(every)
+        return self._wmd
+
+    def _all_watches(self) -> dict[int, Watch]:
+        """The dict with every member of every Group made its Watch, in
+        pyinotify's order (insertion order): a Group's members come right
+        after its add_watch call's root, i.e. (the kernel numbering wds in
+        increasing order) before the first later entry whose wd is above
+        theirs; a member made its Watch earlier (OWN) takes its place there."""
+        groups = list(self._groups)
+        self._groups.clear()
+        old = self._wmd
+        owned: dict[int, Group] = {}
+        for group in groups:
+            for i, state in enumerate(group.state):
+                if state == OWN:
+                    owned[group.wd_at(i)] = group
+        out: dict[int, Watch] = {}
+        at = 0
+
+        def put(group: Group) -> None:
+            for i, state in enumerate(group.state):
+                wd = group.wd_at(i)
+                if not state:
+                    out[wd] = group.watch(wd)
+                    group.leave(i, OWN)  # (a notifier may hold the Group: see _dispatch)
+                elif state == OWN and wd in old:
+                    out[wd] = old[wd]
+
+        for wd, watch in old.items():
+            if owned.get(wd) is not None:
+                continue  # placed with its Group
+            while at < len(groups) and groups[at].lo < wd:
+                put(groups[at])
+                at += 1
+            out[wd] = watch
+        for group in groups[at:]:
+            put(group)
+        return out
 
     def get_watch(self, wd: int) -> Watch | None:
         """The :class:`Watch` for *wd*, or None: made from its Group the first
         time (and kept, so that what a program sets on it stays)."""
         found = self._wmd.get(wd)
-        if found.__class__ is Group:
+        if found is None and self._groups:
             # Made once: a notifier's thread and the program's may both ask.
             with self._making:
                 found = self._wmd.get(wd)
-                if isinstance(found, Group):
-                    found = self._wmd[wd] = found.watch(wd)
-        return found  # type: ignore[return-value]
+                if found is None:
+                    group = self._groups.find(wd)
+                    if group is not None:
+                        found = self._wmd[wd] = group.watch(wd)
+                        self._groups.leave(wd, OWN)
+        return found
+
+    def _holds(self, wd: int) -> bool:
+        return wd in self._wmd or self._groups.find(wd) is not None
+
+    def _lookup(self, wd: int) -> Watch | Group | None:
+        """*wd*'s Watch, or the Group standing for it: no Watch made."""
+        found = self._wmd.get(wd)
+        if found is None and self._groups:
+            return self._groups.find(wd)
+        return found
+
+    def _held(self) -> Iterator[tuple[int, Watch | Group]]:
+        """Every wd held, with its Watch or Group (a snapshot of the dict's
+        entries, then the Groups' members)."""
+        yield from list(self._wmd.items())
+        yield from self._groups.members()
+
+    def _forget(self, wd: int) -> bool:
+        """*wd* leaves the table (rm_watch, del_watch, its IN_IGNORED
+        processed); True if it was in it."""
+        if self._wmd.pop(wd, None) is not None:
+            return True
+        return bool(self._groups) and self._groups.leave(wd, GONE)
 
     def del_watch(self, wd: int) -> None:
         """Forget *wd* (the kernel watch stays; see :meth:`rm_watch`)."""
         self._removed.add(wd)
-        if self._wmd.pop(wd, None) is None:
+        if not self._forget(wd):
             _state.log().error("Cannot delete unknown watch descriptor %s", wd)
 
     def get_wd(self, path: Any) -> int | None:
@@ -164,12 +232,12 @@ class WatchManager:
         except TypeError:
             return None
         wd = self._watcher.wd_of(wanted)
-        if wd is not None and wd in self._wmd:
+        if wd is not None and self._holds(wd):
             return wd
         # A path pinned by hand ("-unknown-path"), or a directory whose
         # IN_IGNORED the Watcher read but we have not processed yet.
         table = self._table
-        for wd, watch in self._wmd.items():
+        for wd, watch in self._held():
             if watch._table is not None and wd in table:
                 continue
             path = watch.path_of(wd) if isinstance(watch, Group) else watch.path
@@ -178,9 +246,11 @@ class WatchManager:
         return None
 
     def get_path(self, wd: int) -> PathT | None:
-        """The current path of *wd*, or None."""
-        watch = self.get_watch(wd)
-        return None if watch is None else watch.path
+        """The current path of *wd*, or None (no Watch is made for it)."""
+        watch = self._lookup(wd)
+        if watch is None:
+            return None
+        return watch.path_of(wd) if isinstance(watch, Group) else watch.path
 
     # --- the table in process order (issue 10, item 14) ---------------------------
     #
@@ -194,12 +264,15 @@ class WatchManager:
     # only from Notifier.process_events, in event order (and from the calls a
     # program makes: add_watch, rm_watch, del_watch).
 
-    def _adopt(self, wd: int, path: PathT, parent: Watch) -> Watch:
+    def _adopt(self, wd: int, path: PathT, parent: Watch | Group) -> Watch:
         """A directory the Watcher added by itself (auto_add): it inherits its
         parent's attributes, as pyinotify's auto-added watches do."""
-        if isinstance(parent._path, bytes) != isinstance(path, bytes):
-            path = os.fsencode(path) if isinstance(parent._path, bytes) else os.fsdecode(path)
+        as_bytes = parent.as_bytes if isinstance(parent, Group) else isinstance(parent._path, bytes)
+        if as_bytes != isinstance(path, bytes):
+            path = os.fsencode(path) if as_bytes else os.fsdecode(path)
         self._removed.discard(wd)  # the kernel gave it out again
+        if self._groups:
+            self._groups.leave(wd, OWN)  # (a wd of a Group's, given out again)
         watch = self._wmd[wd] = Watch(
             wd,
             path,
@@ -212,7 +285,7 @@ class WatchManager:
         )
         return watch
 
-    def _announced(self, parent: Watch, pathname: PathT) -> None:
+    def _announced(self, parent: Watch | Group, pathname: PathT) -> None:
         """Processing IN_CREATE|IN_ISDIR (or IN_MOVED_TO|IN_ISDIR) on an
         auto_add watch: the new directory joins the table now, as in pyinotify.
         If the Watcher already forgot it (created and removed within one read),
@@ -224,7 +297,7 @@ class WatchManager:
             if len(self._announced_at) >= 4096:
                 del self._announced_at[next(iter(self._announced_at))]
             self._announced_at[key(pathname)] = parent
-        elif wd not in self._wmd:
+        elif not self._holds(wd):
             path = self._table.get(wd)
             if path is not None:
                 self._adopt(wd, path, parent)
@@ -237,19 +310,21 @@ class WatchManager:
         parent is a watch of ours (the one that reported the directory)."""
         if wd in self._removed:
             return None
-        parent: Watch | None = self._announced_at.pop(key(path), None)
+        parent: Watch | Group | None = self._announced_at.pop(key(path), None)
         if parent is not None:
             return self._adopt(wd, path, parent)
         parent_path = os.path.dirname(path)
         parent_wd = self._watcher.wd_of(parent_path)
         if parent_wd is not None and parent_wd != wd:
-            parent = self.get_watch(parent_wd)
+            parent = self._lookup(parent_wd)
         if parent is None:  # the parent is gone from the Watcher too: search ours
             wanted = key(parent_path)
-            for held, watch in self._wmd.items():
-                path = watch.path_of(held) if isinstance(watch, Group) else watch.path
-                if key(path) == wanted:
-                    parent = self.get_watch(held)
+            for held, watch in self._held():
+                if held == wd:
+                    continue
+                found = watch.path_of(held) if isinstance(watch, Group) else watch.path
+                if key(found) == wanted:
+                    parent = watch
                     break
         if parent is None:
             # The event's path is stale: the Watcher processed later renames
@@ -261,7 +336,7 @@ class WatchManager:
             while parent is None and up and up != os.path.dirname(up):
                 up_wd = self._watcher.wd_of(up)
                 if up_wd is not None and up_wd != wd:
-                    parent = self.get_watch(up_wd)
+                    parent = self._lookup(up_wd)
                 up = os.path.dirname(up)
         if parent is None:
             return None
@@ -276,6 +351,9 @@ class WatchManager:
         wmd = self._wmd
         for wd in [wd for wd, w in wmd.items() if wd not in table and w._table is not None]:
             del wmd[wd]
+        groups = self._groups
+        for wd in [wd for wd, _ in groups.members() if wd not in table]:
+            groups.leave(wd, GONE)
         self._maybe_dropped = False
 
     # --- adding ---------------------------------------------------------------
@@ -368,27 +446,15 @@ class WatchManager:
             self._relative = True
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
         self._removed.discard(wd)
+        if self._groups:
+            self._groups.leave(wd, OWN)  # (a directory of a tree, watched again)
         if recursive:
             core = self._watcher._core
             assert isinstance(core, InotifyCore)
-            # os.walk's order (pyinotify's return dict is in it), not the table's.
-            order: list[int] = listing.preorder(core.table.kids, wd)
-            wds = array("i", order)
-            # preorder's ints are new objects (the table stores children as
-            # runs): 32 bytes a watch for ret and our table to hold. The walk
-            # put its directories last into the Watcher's table, in the order
-            # the kernel numbered them: when that is this order, the table's
-            # own ints are used instead, and preorder's freed right away.
-            shared: list[int] = list(islice(reversed(table.keys()), len(wds)))  # type: ignore[call-overload]
-            shared.reverse()
-            if all(a == b for a, b in zip(shared, wds, strict=True)):
-                order = shared
-            del shared
-            paths = [table[sub_wd] for sub_wd in order]
-            group = Group(
-                wds, paths, mask, proc_fun, auto_add, exclude_filter, table=table, as_bytes=as_bytes
-            )
-            wmd = self._wmd
+            # os.walk's order (pyinotify's return dict is in it), not the table's;
+            # as 4-byte items, not int objects (32 bytes each, a watch).
+            wds = listing.preorder(core.table.kids, wd)
+            paths = [table[sub_wd] for sub_wd in wds]
             removed = self._removed
             # The kernel hands out wds in increasing order (idr_alloc_cyclic)
             # and the walk registered the directories in this order, so the
@@ -396,17 +462,30 @@ class WatchManager:
             # watched before, by another call; the wds wrapped around), or if
             # a program holds our dict, every directory gets its Watch now,
             # as without Groups.
-            ascending = all(a < b for a, b in pairwise(wds))
+            grouped = bool(wds) and all(a < b for a, b in pairwise(wds))
+            group = None
             with self._making:  # (get_watch, the watches property: see there)
-                grouped = ascending and not self._shown
-                for sub_wd, path in zip(order, paths, strict=True):
+                if grouped and not self._shown:
+                    group = Group(
+                        wds,
+                        paths,
+                        mask,
+                        proc_fun,
+                        auto_add,
+                        exclude_filter,
+                        table=table,
+                        as_bytes=as_bytes,
+                    )
+                    if not self._groups.add(group):
+                        group = None
+                for sub_wd, path in zip(wds, paths, strict=True):
                     sub: PathT = os.fsencode(path) if as_bytes else path
-                    ret[sub] = sub_wd  # (one int object for ret and ours)
-                    removed.discard(sub_wd)
-                    if grouped:
-                        wmd[sub_wd] = group
-                    else:
-                        wmd[sub_wd] = Watch(
+                    ret[sub] = sub_wd
+                    if group is None:
+                        removed.discard(sub_wd)
+                        if self._groups:
+                            self._groups.leave(sub_wd, OWN)
+                        self._wmd[sub_wd] = Watch(
                             sub_wd,
                             sub,
                             mask,
@@ -416,10 +495,14 @@ class WatchManager:
                             table=table,
                             is_dir=True,
                         )
-            del order
+                if group is not None and removed:
+                    removed.difference_update(wds)
             if made_here and paths:
                 top: PathT = os.fsencode(table[wd]) if as_bytes else table[wd]
-                self._feeds.append(listing.events(top, wd, group.walked(), mask))
+                walked = zip(
+                    (os.fsencode(p) for p in paths) if as_bytes else paths, wds, strict=True
+                )
+                self._feeds.append(listing.events(top, wd, walked, mask))
             for p in excluded:
                 ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
             for failure in failed:
@@ -535,7 +618,7 @@ class WatchManager:
                 ret[awd] = False
                 self._fail(f"rm_watch: cannot remove WD={awd}", err, quiet, ret)
                 continue
-            self._wmd.pop(awd, None)
+            self._forget(awd)
             self._removed.add(awd)
             ret[awd] = True
         return ret

@@ -118,8 +118,9 @@ class Notifier:
         """Queue an event (a raw ``wd, mask, cookie, name`` one) for processing."""
         path = getattr(event, "path", None)
         if path is None:
-            watch = self._watch_manager.get_watch(event.wd)
-            path = "" if watch is None else watch.path
+            path = self._watch_manager.get_path(event.wd)
+            if path is None:
+                path = ""
         src = getattr(event, "src_pathname", None)
         cookie = getattr(event, "cookie", 0)
         self._eventq.append(_NativeEvent(event.wd, event.mask, cookie, event.name, path, src))
@@ -281,7 +282,7 @@ class Notifier:
                 self._dispatch(batch, plain)
             if self._coalesce:
                 self._eventset.clear()
-            if wm._maybe_dropped or len(wm._wmd) > len(wm._table):
+            if wm._maybe_dropped or len(wm._wmd) + wm._groups.live > len(wm._table):
                 wm._sync_dropped()
 
     def _dispatch(self, batch: list[Any], plain: dict[int, Callable[[Any], Any]]) -> None:
@@ -295,11 +296,18 @@ class Notifier:
         not IGNORED/overflow/unmount, not a new directory). That event is the
         Watcher's own object, presented under our class (no copy). Anything
         else goes through :meth:`_process_one`, which does it all.
-        A wd's entry may be its :class:`~.watch.Group` (the settings it shares
-        with its tree): the short path reads it as a Watch.
+        A wd not in the manager's dict may be a member of a
+        :class:`~.watch.Group` (the settings it shares with its tree): the
+        short path reads the Group as a Watch. The Group of the last such wd
+        is kept at hand with its range and its members' states: the events
+        of a tree are found by one range check and one byte, not a search.
         """
         wm = self._watch_manager
         get_watch = wm._wmd.get
+        find = wm._groups.find
+        near: Group | None = None
+        lo = hi = 0
+        state = bytearray()
         event_cls = _RelativeEvent if wm._relative else Event
         slow = self._process_one
         target_of = plain.get
@@ -307,7 +315,17 @@ class Notifier:
         try:
             for ev in it:
                 mask = ev.mask
-                watch = get_watch(ev.wd)
+                wd = ev.wd
+                watch: Watch | Group | None = get_watch(wd)
+                if watch is None:
+                    # (state is read now, as the Group changes it: a member
+                    # given its Watch, or removed, is no longer LIVE)
+                    if lo <= wd < hi and not state[wd - lo]:
+                        watch = near
+                    else:
+                        watch = find(wd)
+                        if watch is not None and watch.wds is None:
+                            near, lo, hi, state = watch, watch.lo, watch.hi, watch.state
                 target = target_of(mask)
                 if (
                     target is not None
@@ -330,10 +348,14 @@ class Notifier:
         wm = self._watch_manager
         if wm._ignore_events:
             return
-        if isinstance(watch, Group):  # what follows may need the wd's own Watch
-            watch = wm.get_watch(ev.wd)
         wd = ev.wd
         mask = ev.mask
+        if watch is None:
+            # Given its Watch by another thread between our two looks? (See
+            # _dispatch: the dict first, then the Group.)
+            watch = wm._lookup(wd)
+        elif mask & IN_MOVE_SELF and isinstance(watch, Group):
+            watch = wm.get_watch(wd)  # (its path, and itself, may be logged)
         default = self._default_proc_fun
         if watch is None:
             if mask & IN_Q_OVERFLOW:
@@ -366,16 +388,16 @@ class Notifier:
             plain[mask] = target  # the next events of this mask take the short way
         target(event)
         if mask & IN_IGNORED:
-            wm._wmd.pop(wd, None)
+            wm._forget(wd)
 
-    def _special_event(self, ev: Any, watch: Watch) -> dict[str, Any] | None:
+    def _special_event(self, ev: Any, watch: Watch | Group) -> dict[str, Any] | None:
         """The attributes of an event that is not a plain one: moves (cookie,
         src_pathname), events about the watched item itself (its ``dir``),
         masks narrowed by update_watch, paths pinned by hand."""
         mask = ev.mask
         if not mask & (watch.mask | UNASKED):
             return None  # update_watch narrowed this watch's mask
-        path = ev.path if watch._table is not None else watch._path
+        path = ev.path if watch._table is not None else watch._path  # type: ignore[union-attr]
         d = {
             "wd": ev.wd,
             "mask": mask,
@@ -389,7 +411,7 @@ class Notifier:
             src = ev.src_pathname
             if src is not None:
                 d["src_pathname"] = src
-        elif mask & IN_MOVE_SELF:
+        elif mask & IN_MOVE_SELF and isinstance(watch, Watch):  # (see _process_one)
             self._moved_self(watch, d)
         if _state.compat_mode():
             d["event_name"] = d["maskname"]

@@ -14,7 +14,7 @@ from typing import Any
 from ._state import PathT
 from .events import _fields_repr
 
-__all__ = ["Group", "Watch"]
+__all__ = ["GONE", "LIVE", "OWN", "Group", "Watch"]
 
 
 def _is_dir(path: PathT) -> bool:
@@ -87,25 +87,37 @@ class Watch:
         return _fields_repr("Watch", [(f, getattr(self, f)) for f in self._fields])
 
 
+# What a Group knows of each member (Group.state): one byte a member.
+LIVE = 0  # the Group stands for it (the manager holds no Watch of its own)
+OWN = 1  # it has a Watch of its own now, in the manager's dict (get_watch, add_watch again)
+GONE = 2  # removed (rm_watch, del_watch, its IN_IGNORED processed, dropped by the Watcher)
+
+
 class Group:
     """The subdirectories one recursive add_watch call watched, as one object
     until each is asked for as a :class:`Watch` (issue 15: memory per watch).
 
-    A Watch per directory cost ~100 bytes on top of the Watcher's own ~210; a
-    tree's directories share their settings (pyinotify gives them all the
-    call's mask, proc_fun, auto_add and exclude_filter), so the manager's
-    table maps each of their wds to this one object, and
-    :meth:`WatchManager.get_watch` turns a wd's entry into its Watch (cached:
-    it replaces the entry) the first time a program or a notifier needs one
-    of its own. Per directory only its wd (4 bytes, in :attr:`wds`) and a
-    reference to its path as the walk found it (the Watcher's own str, in
-    :attr:`paths`) are kept, the latter for a directory the Watcher forgets
-    before the manager does (its IN_IGNORED read, not yet processed).
+    A tree's directories share their settings (pyinotify gives them all the
+    call's mask, proc_fun, auto_add and exclude_filter), so the manager holds
+    no entry of its own for them: its dict holds Watch objects only, and a wd
+    it does not have there is looked up in its Groups (by range: the kernel
+    numbers a walk's directories in increasing order, usually one contiguous
+    run, see ``WatchManager._add_one``). :meth:`WatchManager.get_watch` makes
+    a member its own Watch (kept in the dict, so that what a program sets on
+    it stays) the first time a program or a notifier needs one; the member is
+    then marked :data:`OWN` here, a removed one :data:`GONE`, so every wd is
+    found in exactly one place. Per member: its path as the walk found it (a
+    reference to the Watcher's own str, in :attr:`paths`: 8 bytes), for a
+    directory the Watcher forgets before the manager does (its IN_IGNORED
+    read, not yet processed) and for the walk's listing events; one byte of
+    :attr:`state`; and its wd (4 bytes, in :attr:`wds`) only if the run is
+    not contiguous.
 
-    A Group is never changed after the call: update_watch, a program
-    assigning ``watch.mask`` and so on act on the wd's own Watch. The
+    The settings are never changed after the call: update_watch, a program
+    assigning ``watch.mask`` and so on act on the member's own Watch. The
     attributes a notifier reads per event (``mask``, ``proc_fun``,
-    ``_table``) are named as a Watch's, so its short path reads either.
+    ``auto_add``, ``dir``, ``_table``) are named as a Watch's, so its paths
+    read either.
     """
 
     __slots__ = (
@@ -113,11 +125,18 @@ class Group:
         "as_bytes",
         "auto_add",
         "exclude_filter",
+        "hi",
+        "live",
+        "lo",
         "mask",
         "paths",
         "proc_fun",
+        "state",
         "wds",
     )
+
+    # Every member is a directory (a Watch's ``dir``, for events about itself).
+    dir = True
 
     def __init__(
         self,
@@ -131,8 +150,15 @@ class Group:
         table: Mapping[int, str],
         as_bytes: bool,
     ) -> None:
-        self.wds = wds  # ascending (WatchManager._add_one checks): bisected
-        self.paths = paths  # paths[i] is the walk's path of wds[i]
+        assert wds, "a Group has members"
+        self.lo = wds[0]
+        self.hi = wds[-1] + 1  # members are in lo <= wd < hi
+        # None: the members are exactly range(lo, hi), a wd's index is wd - lo.
+        # Else ascending (WatchManager._add_one checks), bisected.
+        self.wds: array[int] | None = None if self.hi - self.lo == len(wds) else wds
+        self.paths = paths  # paths[i] is the walk's path of the i-th member
+        self.state = bytearray(len(wds))  # LIVE / OWN / GONE, by index
+        self.live = len(wds)
         self.mask = mask
         self.proc_fun = proc_fun
         self.auto_add = auto_add
@@ -140,11 +166,43 @@ class Group:
         self._table: Mapping[int, str] | None = table
         self.as_bytes = as_bytes
 
-    def _walk_path(self, wd: int) -> str:
-        i = bisect_left(self.wds, wd)
-        if i == len(self.wds) or self.wds[i] != wd:
-            raise KeyError(wd)
-        return self.paths[i]
+    def index(self, wd: int) -> int:
+        """The index of *wd* among the members (whatever its state), or -1."""
+        if not self.lo <= wd < self.hi:
+            return -1
+        wds = self.wds
+        if wds is None:
+            return wd - self.lo
+        i = bisect_left(wds, wd)
+        return i if i < len(wds) and wds[i] == wd else -1
+
+    def has(self, wd: int) -> bool:
+        """True if the Group stands for *wd* (a LIVE member)."""
+        i = self.index(wd)
+        return i >= 0 and not self.state[i]
+
+    def leave(self, i: int, state: int) -> None:
+        """The member at index *i* is OWN or GONE from now on."""
+        if not self.state[i]:
+            self.live -= 1
+        self.state[i] = state
+
+    def wd_at(self, i: int) -> int:
+        wds = self.wds
+        return self.lo + i if wds is None else wds[i]
+
+    def members(self) -> Iterator[tuple[int, int]]:
+        """``(index, wd)`` of each LIVE member, in walk (= wd) order."""
+        state = self.state
+        wds = self.wds
+        lo = self.lo
+        start = 0
+        while True:
+            i = state.find(0, start)
+            if i < 0:
+                return
+            yield i, (lo + i if wds is None else wds[i])
+            start = i + 1
 
     def path_of(self, wd: int) -> PathT:
         """What ``Watch.path`` of *wd* would say: the Watcher's path now, else
@@ -152,12 +210,12 @@ class Group:
         assert self._table is not None
         path = self._table.get(wd)
         if path is None:
-            path = self._walk_path(wd)
+            path = self.paths[self.index(wd)]
         return os.fsencode(path) if self.as_bytes else path
 
     def watch(self, wd: int) -> Watch:
         """A new :class:`Watch` for *wd*, as add_watch would have made it."""
-        path: PathT = self._walk_path(wd)
+        path: PathT = self.paths[self.index(wd)]
         if self.as_bytes:
             path = os.fsencode(path)
         return Watch(
@@ -170,12 +228,6 @@ class Group:
             table=self._table,
             is_dir=True,
         )
-
-    def walked(self) -> Iterator[tuple[PathT, int]]:
-        """``(path, wd)`` of each directory, as the walk found them, in walk order."""
-        encode = os.fsencode if self.as_bytes else None
-        for path, wd in zip(self.paths, self.wds, strict=True):
-            yield (encode(path) if encode else path), wd
 
 
 def never(path: Any) -> bool:
