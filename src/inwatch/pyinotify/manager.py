@@ -19,7 +19,7 @@ import glob
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..inotify.core import InotifyCore
 from ..watcher import Watcher
 from . import _state, listing
 from ._state import PathT
+from .added import Added
 from .codes import IN_CREATE, IN_DELETE, LISTING
 from .errors import WatchManagerError, shown, str_errno
 from .groups import Groups
@@ -380,7 +381,7 @@ class WatchManager:
         ``str``, ``bytes`` and ``os.PathLike`` paths are accepted; events of a
         bytes watch carry bytes paths.
         """
-        ret: dict[Any, int] = {}
+        ret = Added()  # (a tree's entries are filled in when it is read: see there)
         if exclude_filter is None:
             exclude_filter = self._exclude_filter
         if auto_add:
@@ -388,13 +389,14 @@ class WatchManager:
         with self._lock:  # no notifier processes events of half-added watches
             for npath in as_list(path):
                 if not isinstance(npath, (str, bytes, os.PathLike)):
-                    ret[npath] = -3
+                    ret.put(npath, -3)
                     continue
                 npath = os.fspath(npath)
                 found: Iterable[Any] = glob.iglob(npath) if do_glob else [npath]
                 for apath in found:
                     self._add_one(apath, mask, proc_fun, rec, auto_add, quiet, exclude_filter, ret)
-        if self._on_add and any(isinstance(wd, int) and wd >= 0 for wd in ret.values()):
+        # (its own entries only, the roots among them: a tree is not filled in)
+        if self._on_add and any(isinstance(wd, int) and wd >= 0 for wd in dict.values(ret)):
             for hook in list(self._on_add):
                 hook()
         return ret
@@ -408,10 +410,10 @@ class WatchManager:
         auto_add: bool,
         quiet: bool,
         exclude_filter: Callable[[Any], bool],
-        ret: dict[Any, int],
+        ret: Added,
     ) -> None:
         if exclude_filter(apath):
-            ret[apath] = -2
+            ret.put(apath, -2)
             return
         excluded: list[str] = []
         failed: list[OSError] = []
@@ -436,12 +438,12 @@ class WatchManager:
                 listing_events=bool(mask & LISTING) and not made_here,
             )
         except OSError as err:
-            ret[apath] = -1
+            ret.put(apath, -1)
             self._fail(f"add_watch: cannot watch {shown(apath)} WD=-1", err, quiet, ret)
             return
         as_bytes = isinstance(apath, bytes)
         table = self._table
-        ret[apath] = wd
+        ret.put(apath, wd)
         if not os.path.isabs(apath):
             self._relative = True
         self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
@@ -478,23 +480,14 @@ class WatchManager:
                     )
                     if not self._groups.add(group):
                         group = None
-                for sub_wd, path in zip(wds, paths, strict=True):
-                    sub: PathT = os.fsencode(path) if as_bytes else path
-                    ret[sub] = sub_wd
-                    if group is None:
-                        removed.discard(sub_wd)
-                        if self._groups:
-                            self._groups.leave(sub_wd, OWN)
-                        self._wmd[sub_wd] = Watch(
-                            sub_wd,
-                            sub,
-                            mask,
-                            proc_fun,
-                            auto_add,
-                            exclude_filter,
-                            table=table,
-                            is_dir=True,
-                        )
+                if group is not None:
+                    # Its entries, read from what the Group keeps, when ret is read.
+                    found = range(group.lo, group.hi) if group.wds is None else group.wds
+                    ret.add_tree(paths, found, as_bytes)
+                else:
+                    self._watch_each(
+                        wds, paths, mask, proc_fun, auto_add, exclude_filter, ret, as_bytes
+                    )
                 if group is not None and removed:
                     removed.difference_update(wds)
             if made_here and paths:
@@ -504,11 +497,40 @@ class WatchManager:
                 )
                 self._feeds.append(listing.events(top, wd, walked, mask))
             for p in excluded:
-                ret.setdefault(os.fsencode(p) if as_bytes else p, -2)
+                ret.put(os.fsencode(p) if as_bytes else p, -2, default=True)
             for failure in failed:
                 where = failure.filename if failure.filename is not None else apath
-                ret[os.fsencode(where) if as_bytes else where] = -1
+                ret.put(os.fsencode(where) if as_bytes else where, -1)
                 self._fail(f"add_watch: cannot watch {shown(where)} WD=-1", failure, quiet, ret)
+
+    def _watch_each(
+        self,
+        wds: Sequence[int],
+        paths: list[str],
+        mask: int,
+        proc_fun: Any,
+        auto_add: bool,
+        exclude_filter: Callable[[Any], bool],
+        ret: Added,
+        as_bytes: bool,
+    ) -> None:
+        """A tree's directories, each its own Watch at once (no Group)."""
+        for sub_wd, path in zip(wds, paths, strict=True):
+            sub: PathT = os.fsencode(path) if as_bytes else path
+            ret.put(sub, sub_wd)  # (one int object for ret and ours)
+            self._removed.discard(sub_wd)
+            if self._groups:
+                self._groups.leave(sub_wd, OWN)
+            self._wmd[sub_wd] = Watch(
+                sub_wd,
+                sub,
+                mask,
+                proc_fun,
+                auto_add,
+                exclude_filter,
+                table=self._table,
+                is_dir=True,
+            )
 
     def _add_root(self, apath: PathT, mask: int, **options: Any) -> int:
         """Watcher.add, asking for pyinotify's view of its own walk.
