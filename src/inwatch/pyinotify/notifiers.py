@@ -354,8 +354,6 @@ class Notifier:
             # Given its Watch by another thread between our two looks? (See
             # _dispatch: the dict first, then the Group.)
             watch = wm._lookup(wd)
-        elif mask & IN_MOVE_SELF and isinstance(watch, Group):
-            watch = wm.get_watch(wd)  # (its path, and itself, may be logged)
         default = self._default_proc_fun
         if watch is None:
             if mask & IN_Q_OVERFLOW:
@@ -411,14 +409,14 @@ class Notifier:
             src = ev.src_pathname
             if src is not None:
                 d["src_pathname"] = src
-        elif mask & IN_MOVE_SELF and isinstance(watch, Watch):  # (see _process_one)
+        elif mask & IN_MOVE_SELF:
             self._moved_self(watch, d)
         if _state.compat_mode():
             d["event_name"] = d["maskname"]
             d["is_dir"] = d["dir"]
         return d
 
-    def _moved_self(self, watch: Watch, d: dict[str, Any]) -> None:
+    def _moved_self(self, watch: Watch | Group, d: dict[str, Any]) -> None:
         """A watched item moved; the event carries its path *now*, as pyinotify's
         does. The Watcher follows a directory renamed inside a watched tree, and
         a watched root renamed within its parent directory (pyinotify could
@@ -428,7 +426,8 @@ class Notifier:
         strip) that suffix keep working, and it is logged as pyinotify logs it."""
         if watch._table is None:
             return  # pinned by hand
-        path = watch.path
+        wd = d["wd"]
+        path = watch.path_of(wd) if isinstance(watch, Group) else watch.path
         d["path"] = path
         suffix: Any = _UNKNOWN_SUFFIX if isinstance(path, str) else _UNKNOWN_SUFFIX.encode()
         if path.endswith(suffix):
@@ -436,7 +435,7 @@ class Notifier:
                 "The pathname '%s' of this watch %s has probably changed and couldn't be "
                 "updated, so it cannot be trusted anymore.",
                 path[: -len(suffix)],
-                watch,
+                self._watch_manager.get_watch(wd) if isinstance(watch, Group) else watch,
             )
 
     # --- looping --------------------------------------------------------------
