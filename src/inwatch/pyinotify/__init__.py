@@ -16,9 +16,13 @@ Where things are (one job per module):
                    and the ``<Event ... >`` text forms
 ``handlers``       ``ProcessEvent`` and its dispatch, ``PrintAllEvents``,
                    ``ChainIfTrue``, ``Stats``, ``ExcludeFilter``
-``watch``          ``Watch`` and the manager's small helpers
-``manager``        ``WatchManager``: the wd -> Watch table, kept in the order
-                   events are processed; add/update/rm_watch
+``watch``          ``Watch``, ``Group`` (a tree's directories until a Watch is
+                   asked for) and the manager's small helpers
+``groups``         the manager's Groups, found by wd (one bisection)
+``wdtable``        the wd -> Watch table and its Groups, looked up and kept in
+                   the order events are processed (the manager's mixin)
+``manager``        ``WatchManager``: add/update/rm_watch, the fd
+``added``          add_watch's return dict, a tree's entries made when read
 ``notifiers``      ``Notifier``: the blocking read and the dispatch every
                    notifier uses (``process_events``)
 ``driven``         ``ThreadedNotifier`` (the Watcher's threads),
