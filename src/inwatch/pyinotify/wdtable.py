@@ -129,9 +129,10 @@ class WatchTable:
     def _forget(self, wd: int) -> bool:
         """*wd* leaves the table (rm_watch, del_watch, its IN_IGNORED
         processed); True if it was in it."""
-        if self._wmd.pop(wd, None) is not None:
-            return True
-        return bool(self._groups) and self._groups.leave(wd, GONE)
+        with self._making:  # (not while another thread makes its Watch)
+            if self._wmd.pop(wd, None) is not None:
+                return True
+            return bool(self._groups) and self._groups.leave(wd, GONE)
 
     def del_watch(self, wd: int) -> None:
         """Forget *wd* (the kernel watch stays; see :meth:`rm_watch`)."""
@@ -186,9 +187,7 @@ class WatchTable:
         if as_bytes != isinstance(path, bytes):
             path = os.fsencode(path) if as_bytes else os.fsdecode(path)
         self._removed.discard(wd)  # the kernel gave it out again
-        if self._groups:
-            self._groups.leave(wd, OWN)  # (a wd of a Group's, given out again)
-        watch = self._wmd[wd] = Watch(
+        watch = Watch(
             wd,
             path,
             parent.mask,
@@ -198,6 +197,10 @@ class WatchTable:
             table=self._table,
             is_dir=True,
         )
+        with self._making:
+            self._wmd[wd] = watch
+            if self._groups:
+                self._groups.leave(wd, OWN)  # (a wd of a Group's, given out again)
         return watch
 
     def _announced(self, parent: Watch | Group, pathname: PathT) -> None:
@@ -264,9 +267,10 @@ class WatchTable:
         processed, so no event still needs them."""
         table = self._table
         wmd = self._wmd
-        for wd in [wd for wd, w in wmd.items() if wd not in table and w._table is not None]:
-            del wmd[wd]
         groups = self._groups
-        for wd in [wd for wd, _ in groups.members() if wd not in table]:
-            groups.leave(wd, GONE)
+        with self._making:
+            for wd in [wd for wd, w in wmd.items() if wd not in table and w._table is not None]:
+                del wmd[wd]
+            for wd in [wd for wd, _ in groups.members() if wd not in table]:
+                groups.leave(wd, GONE)
         self._maybe_dropped = False
