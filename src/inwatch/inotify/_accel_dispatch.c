@@ -131,6 +131,37 @@ dict_get(PyObject *d, PyObject *key)
     return v;
 }
 
+/* The path of watch *wd* as a new reference (NULL and no error: none), from
+ * the table's (dense, spill) pair (inotify/wdpaths.py): dense[wd] for a wd
+ * inside the list, else spill.get(wd). wd -1 (IN_Q_OVERFLOW) is never in
+ * either. The list may have grown or shrunk in a callback since the last
+ * event: its size is read each time. */
+static PyObject *
+wd_path(PyObject *dense, PyObject *spill, PyObject *wd)
+{
+    int overflow;
+    long i = PyLong_AsLongAndOverflow(wd, &overflow);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (!overflow && i > 0 && i < PyList_GET_SIZE(dense)) {
+        PyObject *path = PyList_GET_ITEM(dense, i);
+        if (path == Py_None)
+            return NULL;
+        Py_INCREF(path);
+        return path;
+    }
+    return dict_get(spill, wd);
+}
+
+/* Is *paths* the table's (list, dict) pair? */
+int
+accel_paths_ok(PyObject *paths)
+{
+    return PyTuple_CheckExact(paths) && PyTuple_GET_SIZE(paths) == 2 &&
+           PyList_CheckExact(PyTuple_GET_ITEM(paths, 0)) &&
+           PyDict_CheckExact(PyTuple_GET_ITEM(paths, 1));
+}
+
 /* --- dispatch --------------------------------------------------------------- */
 
 const char accel_dispatch_doc[] =
@@ -157,12 +188,13 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     Py_ssize_t quota = PyLong_AsSsize_t(args[4]);
     if (quota == -1 && PyErr_Occurred())
         return NULL;
-    if (!PyList_CheckExact(out) || !PyDict_CheckExact(paths) || !PyDict_CheckExact(files) ||
+    if (!PyList_CheckExact(out) || !accel_paths_ok(paths) || !PyDict_CheckExact(files) ||
         !PyDict_CheckExact(special)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "dispatch(): out must be a list, paths, special and files dicts");
+        PyErr_SetString(PyExc_TypeError, "dispatch(): out must be a list, paths a (list, dict) "
+                                         "pair, special and files dicts");
         return NULL;
     }
+    PyObject *dense = PyTuple_GET_ITEM(paths, 0), *spill = PyTuple_GET_ITEM(paths, 1);
     iternextfunc next = Py_TYPE(it)->tp_iternext;
     if (next == NULL) {
         PyErr_SetString(PyExc_TypeError, "dispatch(): it must be an iterator");
@@ -190,9 +222,9 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         if (m == (unsigned long)-1 && PyErr_Occurred())
             goto error;
 
-        /* [core: path = paths.get(wd)] (a reference of our own: a callback may
-         * drop the watch) */
-        path = dict_get(paths, wd);
+        /* [core: path = dense[wd] if 0 < wd < len(dense) else spill.get(wd)]
+         * (a reference of our own: a callback may drop the watch) */
+        path = wd_path(dense, spill, wd);
         if (path == NULL) {
             if (PyErr_Occurred())
                 goto error;

@@ -43,6 +43,8 @@ class TreeState:
         self.onerror = onerror
         self.errors: list[OSError] = []
         self.table = WatchTable()
+        # What the C dispatcher reads paths from (neither is ever rebound).
+        self._wd_paths = (self.table.paths.dense, self.table.paths.spill)
         self.roots: dict[int, Root] = {}
         # wd -> its root's options, for wds whose root differs from the defaults,
         # in one of two dicts (one entry a watch, but see register):

@@ -2,7 +2,9 @@
 
 A tree can hold hundreds of thousands of watches, so the table is lean:
 
-- ``paths``: wd -> path, for every watch; read on every event (the hot path);
+- ``paths``: wd -> path, for every watch; read on every event (the hot path).
+  A list indexed by wd (:class:`~.wdpaths.WdPaths`): the kernel's wds are a
+  dense run, and a dict would cost ~85 bytes a watch more;
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
   proportional to the subtree, not to the whole table. The kernel hands out
@@ -32,6 +34,8 @@ import os
 from array import array
 from collections.abc import Sequence
 from typing import TypeAlias
+
+from .wdpaths import WdPaths
 
 __all__ = ["Kids", "WatchTable"]
 
@@ -85,7 +89,7 @@ class WatchTable:
     __slots__ = ("children", "paths", "roots", "wds")
 
     def __init__(self) -> None:
-        self.paths: dict[int, str] = {}
+        self.paths = WdPaths()
         self.children: dict[int, Kids] = {}
         self.wds: dict[str, int] = {}
         self.roots: set[int] = set()

@@ -20,7 +20,7 @@ import threading
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice, pairwise
+from itertools import pairwise
 from typing import Any
 
 from ..inotify.core import InotifyCore
@@ -374,16 +374,6 @@ class WatchManager:
             # os.walk's order (pyinotify's return dict is in it), not the table's.
             order: list[int] = listing.preorder(core.table.kids, wd)
             wds = array("i", order)
-            # preorder's ints are new objects (the table stores children as
-            # runs): 32 bytes a watch for ret and our table to hold. The walk
-            # put its directories last into the Watcher's table, in the order
-            # the kernel numbered them: when that is this order, the table's
-            # own ints are used instead, and preorder's freed right away.
-            shared: list[int] = list(islice(reversed(table.keys()), len(wds)))  # type: ignore[call-overload]
-            shared.reverse()
-            if all(a == b for a, b in zip(shared, wds, strict=True)):
-                order = shared
-            del shared
             paths = [table[sub_wd] for sub_wd in order]
             group = Group(
                 wds, paths, mask, proc_fun, auto_add, exclude_filter, table=table, as_bytes=as_bytes
