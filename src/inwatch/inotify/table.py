@@ -130,7 +130,8 @@ class WatchTable:
         subdirectories) and the cycle check.
         """
         paths = self.paths
-        if wd in paths:
+        dense = paths.dense  # `wd in paths` and `paths[wd] = path` inlined (below)
+        if dense[wd] is not None if 0 < wd < len(dense) else wd in paths.spill:
             if parent is None:
                 self.roots.add(wd)
                 self.wds[paths[wd]] = wd
@@ -146,12 +147,23 @@ class WatchTable:
                         break
         if stale is not None:
             self.discard(stale)  # its IGNORED is still on its way
-        paths[wd] = path
+        n = len(dense)
+        if wd == n and (paths.live + 1) * 2 >= n + 1:
+            # WdPaths.__setitem__'s common case (a walk's next wd), without the
+            # call: this runs once a watch when a tree is set up.
+            dense.append(path)
+            paths.live += 1
+        else:
+            paths[wd] = path
         if parent is None:
             self.roots.add(wd)
             self.wds[path] = wd
             parent = self.wd_of(parent_of(path))  # a root inside another tree
-        if parent is not None and parent in paths and (fresh or not self._below(parent, wd)):
+        if (
+            parent is not None
+            and (dense[parent] is not None if 0 < parent < len(dense) else parent in paths.spill)
+            and (fresh or not self._below(parent, wd))
+        ):
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:

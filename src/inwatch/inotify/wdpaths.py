@@ -44,12 +44,12 @@ _SMALL = 4096
 
 
 class WdPaths(Mapping[int, str]):
-    __slots__ = ("_live", "dense", "spill")
+    __slots__ = ("dense", "live", "spill")
 
     def __init__(self) -> None:
         self.dense: list[str | None] = [None]
         self.spill: dict[int, str] = {}
-        self._live = 0  # slots of dense that hold a path
+        self.live = 0  # slots of dense that hold a path (WatchTable.add keeps it too)
 
     # --- reading ---------------------------------------------------------------
 
@@ -80,7 +80,7 @@ class WdPaths(Mapping[int, str]):
         return wd in self.spill
 
     def __len__(self) -> int:
-        return self._live + len(self.spill)
+        return self.live + len(self.spill)
 
     def __iter__(self) -> Iterator[int]:
         dense = self.dense
@@ -99,18 +99,18 @@ class WdPaths(Mapping[int, str]):
         n = len(dense)
         if 0 < wd < n:
             if dense[wd] is None:
-                self._live += 1
+                self.live += 1
             dense[wd] = path
         elif wd in self.spill:
             self.spill[wd] = path  # a path rewritten (a rename): it stays where it is
-        elif n <= wd <= n + _GAP and (self._live + 1) * 2 >= wd + 1:
+        elif n <= wd <= n + _GAP and (self.live + 1) * 2 >= wd + 1:
             # Half the slots (slot 0 counted) stay used with this one.
             if wd == n:
                 dense.append(path)  # the common case: the next wd of a walk
             else:
                 self._pad(wd)
                 dense[wd] = path
-            self._live += 1
+            self.live += 1
         else:
             self.spill[wd] = path
 
@@ -126,13 +126,13 @@ class WdPaths(Mapping[int, str]):
                 path = spill.pop(k, None)
                 if path is not None:
                     dense[k] = path
-                    self._live += 1
+                    self.live += 1
 
     def __delitem__(self, wd: int) -> None:
         dense = self.dense
         if 0 < wd < len(dense) and dense[wd] is not None:
             dense[wd] = None
-            self._live -= 1
+            self.live -= 1
             if wd == len(dense) - 1:
                 while len(dense) > 1 and dense[-1] is None:
                     dense.pop()
@@ -144,11 +144,11 @@ class WdPaths(Mapping[int, str]):
         """A list mostly of holes (a tree deleted) costs 8 bytes a hole: once
         it is a quarter used, its paths go to the dict and it starts again."""
         dense = self.dense
-        if len(dense) > _SMALL and self._live * 4 < len(dense):
+        if len(dense) > _SMALL and self.live * 4 < len(dense):
             spill = self.spill
             for wd in range(1, len(dense)):
                 path = dense[wd]
                 if path is not None:
                     spill[wd] = path
             del dense[1:]
-            self._live = 0
+            self.live = 0
