@@ -44,7 +44,7 @@ def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path:
         assert {table.paths[wd] for wd in table.children} == parents
         assert [table.paths[wd] for wd in sorted(table.paths)] == walked
         # The kernel's wds are one dense run: every path sits in the list
-        # indexed by wd (wdpaths.py), none in its dict.
+        # indexed by wd (wdmap.py), none in its dict.
         assert table.paths.spill == {}
         assert sum(p is not None for p in table.paths.dense) == len(dirs)
         for wd in table.children:

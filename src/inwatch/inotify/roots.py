@@ -256,7 +256,7 @@ class Roots(TreeState):
         quiet = (mask_k & ~ECHO) | _MASK_ADD
         table = self.table
         paths = table.paths
-        dense, spill = paths.dense, paths.spill  # never rebound (wdpaths.py)
+        dense, spill = paths.dense, paths.spill  # never rebound (wdmap.py)
         top_wd = -1
         preexisting: set[int] = set()
         recent = self.recent

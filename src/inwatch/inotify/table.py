@@ -3,7 +3,7 @@
 A tree can hold hundreds of thousands of watches, so the table is lean:
 
 - ``paths``: wd -> path, for every watch; read on every event (the hot path).
-  A list indexed by wd (:class:`~.wdpaths.WdPaths`): the kernel's wds are a
+  A list indexed by wd (:class:`~.wdmap.WdMap`): the kernel's wds are a
   dense run, and a dict would cost ~85 bytes a watch more;
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
@@ -35,7 +35,7 @@ from array import array
 from collections.abc import Sequence
 from typing import TypeAlias
 
-from .wdpaths import WdPaths
+from .wdmap import WdMap
 
 __all__ = ["Kids", "WatchTable"]
 
@@ -89,7 +89,7 @@ class WatchTable:
     __slots__ = ("children", "paths", "roots", "wds")
 
     def __init__(self) -> None:
-        self.paths = WdPaths()
+        self.paths: WdMap[str] = WdMap()
         self.children: dict[int, Kids] = {}
         self.wds: dict[str, int] = {}
         self.roots: set[int] = set()
@@ -149,7 +149,7 @@ class WatchTable:
             self.discard(stale)  # its IGNORED is still on its way
         n = len(dense)
         if wd == n and (paths.live + 1) * 2 >= n + 1:
-            # WdPaths.__setitem__'s common case (a walk's next wd), without the
+            # WdMap.__setitem__'s common case (a walk's next wd), without the
             # call: this runs once a watch when a tree is set up.
             dense.append(path)
             paths.live += 1

@@ -1,4 +1,4 @@
-"""WdPaths (inotify/wdpaths.py): wd -> path in a list indexed by wd, with a dict
+"""WdMap (inotify/wdmap.py): wd -> path (or Root) in a list indexed by wd, with a dict
 for what does not fit. Checked against a dict doing the same operations, and
 for where it puts things (the memory it is there to save)."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inwatch.inotify.wdpaths import WdPaths
+from inwatch.inotify.wdmap import WdMap
 
 
-def check(paths: WdPaths, model: dict[int, str]) -> None:
+def check(paths: WdMap[str], model: dict[int, str]) -> None:
     assert dict(paths.items()) == model
     assert len(paths) == len(model)
     assert sorted(paths) == sorted(model)
@@ -26,7 +26,7 @@ def check(paths: WdPaths, model: dict[int, str]) -> None:
 
 
 def test_a_walk_is_all_in_the_list() -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     for wd in range(1, 10_001):
         paths[wd] = f"/t/{wd}"
     assert not paths.spill
@@ -35,7 +35,7 @@ def test_a_walk_is_all_in_the_list() -> None:
 
 
 def test_a_hole_is_padded_and_a_far_wd_spills() -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     model = {}
     for wd in [1, 2, 4, 5]:  # 3: a watch the kernel gave and took back
         paths[wd] = model[wd] = f"/t/{wd}"
@@ -48,7 +48,7 @@ def test_a_hole_is_padded_and_a_far_wd_spills() -> None:
 def test_churn_goes_to_the_dict_not_the_list() -> None:
     """wds only grow: a directory made and deleted over and over must not
     grow the list by a slot each time."""
-    paths = WdPaths()
+    paths = WdMap[str]()
     model = {}
     for wd in range(1, 101):
         paths[wd] = model[wd] = f"/t/{wd}"
@@ -60,7 +60,7 @@ def test_churn_goes_to_the_dict_not_the_list() -> None:
 
 
 def test_a_deleted_tree_gives_the_list_back() -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     model = {}
     for wd in range(1, 50_001):
         paths[wd] = model[wd] = f"/t/{wd}"
@@ -76,7 +76,7 @@ def test_a_deleted_tree_gives_the_list_back() -> None:
 
 
 def test_a_rename_rewrites_in_place() -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     paths[1] = "/a"
     paths[5000] = "/far"
     paths[1] = "/b"
@@ -87,7 +87,7 @@ def test_a_rename_rewrites_in_place() -> None:
 
 
 def test_the_list_grows_over_a_spilled_wd() -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     model = {}
     for wd in range(1, 11):
         paths[wd] = model[wd] = f"/t/{wd}"
@@ -108,7 +108,7 @@ ops = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(ops)
 def test_same_as_a_dict(script: list[tuple[str, int]]) -> None:
-    paths = WdPaths()
+    paths = WdMap[str]()
     model: dict[int, str] = {}
     next_wd = 1
     for op, n in script:
