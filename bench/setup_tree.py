@@ -223,6 +223,9 @@ def _deep(obj: object, seen: set[int]) -> int:
         n += sum(_deep(k, seen) + _deep(v, seen) for k, v in obj.items())
     elif isinstance(obj, (list, tuple, set, frozenset)):
         n += sum(_deep(x, seen) for x in obj)
+    else:  # a slotted container (the Watcher's wd -> path list, WdMap)
+        for slot in getattr(type(obj), "__slots__", ()):
+            n += _deep(getattr(obj, slot, None), seen)
     return n
 
 

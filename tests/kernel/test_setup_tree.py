@@ -43,6 +43,10 @@ def test_set_up_table_is_in_walk_order_with_runs_and_the_walk_is_quiet(tmp_path:
         parents = {p for p in dirs if any(os.path.dirname(q) == p for q in dirs)}
         assert {table.paths[wd] for wd in table.children} == parents
         assert [table.paths[wd] for wd in sorted(table.paths)] == walked
+        # The kernel's wds are one dense run: every path sits in the list
+        # indexed by wd (wdmap.py), none in its dict.
+        assert table.paths.spill == {}
+        assert sum(p is not None for p in table.paths.dense) == len(dirs)
         for wd in table.children:
             kids = [table.paths[k] for k in table.kids(wd)]
             assert sorted(kids) == sorted(p for p in dirs if os.path.dirname(p) == table.paths[wd])
@@ -101,3 +105,29 @@ def test_a_mask_without_the_listing_bits_is_set_up_in_one_pass(tmp_path: Path) -
             while not seen and time.monotonic() < deadline:
                 seen = any(ev.pathname == str(leaf / "new") for ev in w.read(timeout=0.1))
             assert seen, f"the new file was not reported ({mask:#x})"
+
+
+def test_directories_made_and_deleted_over_and_over_do_not_grow_the_path_list(
+    tmp_path: Path,
+) -> None:
+    """wds only grow (idr_alloc_cyclic): a watcher whose directories come and go
+    must not keep a list slot for each one it ever saw."""
+    top = tmp_path / "t"
+    top.mkdir()
+    dirs = _tree(top, fanout=3, depth=2)
+    with Watcher() as w:
+        w.add(top, recursive=True)
+        table = w._core.table  # type: ignore[attr-defined]
+        for i in range(300):
+            d = top / f"churn{i}"
+            d.mkdir()
+            deadline = time.monotonic() + 5
+            while str(d) not in table.paths.values() and time.monotonic() < deadline:
+                w.read(timeout=0.05)
+            assert str(d) in table.paths.values(), f"{d} never watched"
+            d.rmdir()
+            while str(d) in table.paths.values() and time.monotonic() < deadline:
+                w.read(timeout=0.05)
+            assert str(d) not in table.paths.values(), f"{d} never forgotten"
+        assert set(table.paths.values()) == dirs
+        assert len(table.paths.dense) <= 2 * (len(dirs) + 1)

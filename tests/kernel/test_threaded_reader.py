@@ -101,7 +101,19 @@ def test_once_quiet_neither_thread_wakes(scratch: str) -> None:
         _until(lambda: t.parked, 5, "the reader to park")
         ids = [th.native_id for th in t.threads]
         assert all(i is not None for i in ids)
-        before = [_switches(i) for i in ids if i is not None]
+        # `parked` is set just before the reader blocks in poll(2), and the
+        # handler may still be on its way back to its wait: the measure starts
+        # once both threads' switch counts have stopped moving (a loaded
+        # machine can delay that past the flag).
+        settled: list[list[int]] = []
+
+        def still() -> bool:
+            time.sleep(0.02)  # the window two samples must agree over
+            settled.append([_switches(i) for i in ids if i is not None])
+            return len(settled) > 1 and settled[-1] == settled[-2]
+
+        _until(still, 5, "both threads to go to sleep")
+        before = settled[-1]
         # A measuring window (not a wait for something): 4x the linger time.
         end = time.monotonic() + 4 * threaded_module._LINGER
         while time.monotonic() < end:

@@ -63,6 +63,8 @@ ACCEL_INTERNAL extern const char accel_parse_flat_doc[];
 ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs);
 ACCEL_INTERNAL extern const char accel_dispatch_doc[];
+/* Is it the watch table's (dense list, spill dict) pair (inotify/wdmap.py)? */
+ACCEL_INTERNAL int accel_paths_ok(PyObject *paths);
 ACCEL_INTERNAL extern PyTypeObject accel_taker_type;
 ACCEL_INTERNAL int accel_taker_init(PyObject *module);
 ACCEL_INTERNAL PyObject *accel_aio_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

@@ -131,6 +131,42 @@ dict_get(PyObject *d, PyObject *key)
     return v;
 }
 
+/* WdMap.get(wd) (the path of watch *wd*, or its special root) as a new
+ * reference (NULL and no error: none), from the map's (dense, spill) pair
+ * (inotify/wdmap.py): dense[wd] for a wd
+ * inside the list, else spill.get(wd). wd -1 (IN_Q_OVERFLOW) is never in
+ * either. The list may have grown or shrunk in a callback since the last
+ * event: its size is read each time. */
+static PyObject *
+wdmap_get(PyObject *dense, PyObject *spill, PyObject *wd)
+{
+    int overflow;
+    long i = PyLong_AsLongAndOverflow(wd, &overflow);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (!overflow && i > 0 && i < PyList_GET_SIZE(dense)) {
+        PyObject *value = PyList_GET_ITEM(dense, i);
+        if (value == Py_None)
+            return NULL;
+        Py_INCREF(value);
+        return value;
+    }
+    return dict_get(spill, wd);
+}
+
+/* A callback may have added or dropped a special root's watch: asked per
+ * event. Empty is a list of one slot and an empty dict (wdmap.py). */
+#define ANY_SPECIAL() (PyList_GET_SIZE(sdense) > 1 || PyDict_GET_SIZE(sspill))
+
+/* Is *paths* a WdMap's (list, dict) pair? */
+int
+accel_paths_ok(PyObject *paths)
+{
+    return PyTuple_CheckExact(paths) && PyTuple_GET_SIZE(paths) == 2 &&
+           PyList_CheckExact(PyTuple_GET_ITEM(paths, 0)) &&
+           PyDict_CheckExact(PyTuple_GET_ITEM(paths, 1));
+}
+
 /* --- dispatch --------------------------------------------------------------- */
 
 const char accel_dispatch_doc[] =
@@ -157,12 +193,14 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
     Py_ssize_t quota = PyLong_AsSsize_t(args[4]);
     if (quota == -1 && PyErr_Occurred())
         return NULL;
-    if (!PyList_CheckExact(out) || !PyDict_CheckExact(paths) || !PyDict_CheckExact(files) ||
-        !PyDict_CheckExact(special)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "dispatch(): out must be a list, paths, special and files dicts");
+    if (!PyList_CheckExact(out) || !accel_paths_ok(paths) || !accel_paths_ok(special) ||
+        !PyDict_CheckExact(files)) {
+        PyErr_SetString(PyExc_TypeError, "dispatch(): out must be a list, paths and special "
+                                         "(list, dict) pairs, files a dict");
         return NULL;
     }
+    PyObject *dense = PyTuple_GET_ITEM(paths, 0), *spill = PyTuple_GET_ITEM(paths, 1);
+    PyObject *sdense = PyTuple_GET_ITEM(special, 0), *sspill = PyTuple_GET_ITEM(special, 1);
     iternextfunc next = Py_TYPE(it)->tp_iternext;
     if (next == NULL) {
         PyErr_SetString(PyExc_TypeError, "dispatch(): it must be an iterator");
@@ -190,9 +228,9 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         if (m == (unsigned long)-1 && PyErr_Occurred())
             goto error;
 
-        /* [core: path = paths.get(wd)] (a reference of our own: a callback may
-         * drop the watch) */
-        path = dict_get(paths, wd);
+        /* [core: path = dense[wd] if 0 < wd < len(dense) else spill.get(wd)]
+         * (a reference of our own: a callback may drop the watch) */
+        path = wdmap_get(dense, spill, wd);
         if (path == NULL) {
             if (PyErr_Occurred())
                 goto error;
@@ -224,8 +262,9 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         }
         /* [core: if mask & slow:] */
         if (m & SLOW) {
-            /* [core: if special or mask & not_plain_file: self._slow(...); continue] */
-            if (PyDict_GET_SIZE(special) || (m & NOT_PLAIN_FILE)) {
+            /* [core: if len(sdense) > 1 or sspill or mask & not_plain_file:
+             *      self._slow(...); continue] */
+            if (ANY_SPECIAL() || (m & NOT_PLAIN_FILE)) {
                 PyObject *res = accel_call(core, accel_m_slow, wd, mask, cookie, name, path, emit, 6);
                 if (res == NULL)
                     goto error;
@@ -304,12 +343,14 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 }
             }
         }
-        /* [core: if special: root = special.get(wd); if root is not None: emit_one] */
-        if (PyDict_GET_SIZE(special)) {
-            PyObject *root = PyDict_GetItemWithError(special, wd); /* only compared */
+        /* [core: if len(sdense) > 1 or sspill: root = <special.get(wd)>;
+         *  if root is not None: emit_one] */
+        if (ANY_SPECIAL()) {
+            PyObject *root = wdmap_get(sdense, sspill, wd);
             if (root == NULL && PyErr_Occurred())
                 goto error;
-            if (root != NULL && root != Py_None) {
+            Py_XDECREF(root); /* only compared with NULL: the map still holds it */
+            if (root != NULL) {
                 PyObject *res = accel_call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
                 if (res == NULL)
                     goto error;

@@ -422,8 +422,9 @@ taker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &o[9], &o[10], &o[11], &o[12], &o[13], &o[14], &o[15], &o[16],
                                      &nearly_full, &read_size))
         return NULL;
-    if (!PyDict_CheckExact(o[5]) || !PyDict_CheckExact(o[6]) || !PyDict_CheckExact(o[7])) {
-        PyErr_SetString(PyExc_TypeError, "Taker(): paths, special and files must be dicts");
+    if (!accel_paths_ok(o[5]) || !accel_paths_ok(o[6]) || !PyDict_CheckExact(o[7])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "Taker(): paths and special must be (list, dict) pairs, files a dict");
         return NULL;
     }
     Py_ssize_t batch_n = PyLong_AsSsize_t(o[16]);

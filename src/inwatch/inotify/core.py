@@ -47,6 +47,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Mapping
 from itertools import islice
 from operator import length_hint
 from typing import Any
@@ -146,7 +147,7 @@ class InotifyCore(SlowPath):
             recent = self.recent
             self.take = native.Taker(  # type: ignore[method-assign]
                 self, self.port, self.lock, self._read_lock, self._chunks,
-                self.table.paths, self.special, self.files, recent._items, recent._echo,
+                self._wd_paths, self._wd_special, self.files, recent._items, recent._echo,
                 self.relisted, self.moves._pending, self.pending, self.unlisted, self._mounted,
                 more, BATCH, _NEARLY_FULL, READ_SIZE,
             )  # fmt: skip
@@ -174,7 +175,7 @@ class InotifyCore(SlowPath):
     def alive(self) -> bool:
         return bool(self.table.paths)
 
-    def watch_map(self) -> dict[int, str]:
+    def watch_map(self) -> Mapping[int, str]:
         return self.table.paths
 
     def wd_of(self, path: str) -> int | None:
@@ -391,8 +392,12 @@ class InotifyCore(SlowPath):
                 it = self._it
             now = self.now
             started = self._started
-            paths = self.table.paths
-            special = self.special
+            dense = self.table.paths.dense
+            spill = self.table.paths.spill
+            # self.special's list and dict: "any special root" is
+            # len(sdense) > 1 or sspill, and its get is inlined (wdmap.py).
+            sdense = self.special.dense
+            sspill = self.special.spill
             files = self.files
             held_items = self.recent._items
             relisted = self.relisted
@@ -403,14 +408,15 @@ class InotifyCore(SlowPath):
                 # branches in the same order, the same callbacks; it walks the
                 # same iterator, so the look-ahead (news.py) sees where it is.
                 native.dispatch(
-                    self, emit, out, it, quota, paths, special, files,
+                    self, emit, out, it, quota, self._wd_paths, self._wd_special, files,
                     held_items, echo, relisted, started, now,
                 )  # fmt: skip
             else:
                 # Its C twin (_accel.c, dispatch) quotes each line in "[core: ...]"
                 # comments: a change here is made there too.
                 for wd, mask, cookie, name in islice(records, quota):
-                    path = paths.get(wd)
+                    # paths.get(wd), inlined (wdmap.py: wd -1 is an overflow's)
+                    path = dense[wd] if 0 < wd < len(dense) else spill.get(wd)
                     if path is None:
                         if mask & IN_Q_OVERFLOW:
                             self._overflow(emit)
@@ -420,7 +426,7 @@ class InotifyCore(SlowPath):
                     ):
                         continue  # our own listing's echo
                     if mask & slow:
-                        if special or mask & not_plain_file:
+                        if len(sdense) > 1 or sspill or mask & not_plain_file:
                             self._slow(wd, mask, cookie, name, path, emit)
                             continue
                         # A file created or deleted in a plain tree: keep the baseline.
@@ -460,8 +466,8 @@ class InotifyCore(SlowPath):
                                 wd, sname, path
                             ):
                                 continue  # a file never reported here (see _known_file)
-                    if special:
-                        root = special.get(wd)
+                    if len(sdense) > 1 or sspill:
+                        root = sdense[wd] if 0 < wd < len(sdense) else sspill.get(wd)
                         if root is not None:
                             self.emit_one(emit, wd, mask, cookie, sname, path)
                             continue

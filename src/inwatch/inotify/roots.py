@@ -256,6 +256,7 @@ class Roots(TreeState):
         quiet = (mask_k & ~ECHO) | _MASK_ADD
         table = self.table
         paths = table.paths
+        dense, spill = paths.dense, paths.spill  # never rebound (wdmap.py)
         top_wd = -1
         preexisting: set[int] = set()
         recent = self.recent
@@ -280,7 +281,7 @@ class Roots(TreeState):
         def watch(p: str, parent_wd: int | None, fresh: bool) -> int:
             nonlocal top_wd
             wd = add_watch(p, quiet)
-            old = paths.get(wd)
+            old = dense[wd] if 0 < wd < len(dense) else spill.get(wd)  # paths.get(wd)
             if old is not None:
                 preexisting.add(wd)
                 if old != p and parent_wd is not None:

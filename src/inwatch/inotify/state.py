@@ -31,6 +31,7 @@ from .moves import MovePairer
 from .port import Port
 from .recent import Held, Recent
 from .table import WatchTable, join
+from .wdmap import WdMap
 
 __all__ = ["TreeState"]
 
@@ -43,15 +44,19 @@ class TreeState:
         self.onerror = onerror
         self.errors: list[OSError] = []
         self.table = WatchTable()
+        # What the C dispatcher reads paths from (neither is ever rebound).
+        self._wd_paths = (self.table.paths.dense, self.table.paths.spill)
         self.roots: dict[int, Root] = {}
         # wd -> its root's options, for wds whose root differs from the defaults,
         # in one of two dicts (one entry a watch, but see register):
         # special: those whose events need filtering one by one (the dispatcher
         # looks each event's wd up there); options: the others (not following
-        # symlinks, or not adding new directories). A dict entry is about 55
-        # bytes a watch on a large tree: one per watch, not two.
-        self.options: dict[int, Root] = {}
-        self.special: dict[int, Root] = {}
+        # symlinks, or not adding new directories). One entry a watch, not
+        # two, in a list indexed by wd (wdmap.py: 8 bytes, a dict's ~85).
+        self.options: WdMap[Root] = WdMap()
+        self.special: WdMap[Root] = WdMap()
+        # What the C dispatcher reads them from (neither is ever rebound).
+        self._wd_special = (self.special.dense, self.special.spill)
         self.files: dict[int, set[str]] = {}
         self.unwatched: dict[int, set[str]] = {}
         self.recent = Recent()

@@ -2,7 +2,9 @@
 
 A tree can hold hundreds of thousands of watches, so the table is lean:
 
-- ``paths``: wd -> path, for every watch; read on every event (the hot path);
+- ``paths``: wd -> path, for every watch; read on every event (the hot path).
+  A list indexed by wd (:class:`~.wdmap.WdMap`): the kernel's wds are a
+  dense run, and a dict would cost ~85 bytes a watch more;
 - ``children``: wd -> child wds, only for directories that have watched
   subdirectories, so renaming a directory rewrites its subtree at a cost
   proportional to the subtree, not to the whole table. The kernel hands out
@@ -32,6 +34,8 @@ import os
 from array import array
 from collections.abc import Sequence
 from typing import TypeAlias
+
+from .wdmap import WdMap
 
 __all__ = ["Kids", "WatchTable"]
 
@@ -85,7 +89,7 @@ class WatchTable:
     __slots__ = ("children", "paths", "roots", "wds")
 
     def __init__(self) -> None:
-        self.paths: dict[int, str] = {}
+        self.paths: WdMap[str] = WdMap()
         self.children: dict[int, Kids] = {}
         self.wds: dict[str, int] = {}
         self.roots: set[int] = set()
@@ -126,7 +130,8 @@ class WatchTable:
         subdirectories) and the cycle check.
         """
         paths = self.paths
-        if wd in paths:
+        dense = paths.dense  # `wd in paths` and `paths[wd] = path` inlined (below)
+        if dense[wd] is not None if 0 < wd < len(dense) else wd in paths.spill:
             if parent is None:
                 self.roots.add(wd)
                 self.wds[paths[wd]] = wd
@@ -142,12 +147,23 @@ class WatchTable:
                         break
         if stale is not None:
             self.discard(stale)  # its IGNORED is still on its way
-        paths[wd] = path
+        n = len(dense)
+        if wd == n and (paths.live + 1) * 2 >= n + 1:
+            # WdMap.__setitem__'s common case (a walk's next wd), without the
+            # call: this runs once a watch when a tree is set up.
+            dense.append(path)
+            paths.live += 1
+        else:
+            paths[wd] = path
         if parent is None:
             self.roots.add(wd)
             self.wds[path] = wd
             parent = self.wd_of(parent_of(path))  # a root inside another tree
-        if parent is not None and parent in paths and (fresh or not self._below(parent, wd)):
+        if (
+            parent is not None
+            and (dense[parent] is not None if 0 < parent < len(dense) else parent in paths.spill)
+            and (fresh or not self._below(parent, wd))
+        ):
             self._link(parent, wd)
 
     def _link(self, parent: int, wd: int) -> None:
