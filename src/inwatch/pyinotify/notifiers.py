@@ -315,11 +315,11 @@ class Notifier:
         try:
             for ev in it:
                 mask = ev.mask
-                wd = ev.wd
-                watch: Watch | Group | None = get_watch(wd)
+                watch: Watch | Group | None = get_watch(ev.wd)
                 if watch is None:
                     # (state is read now, as the Group changes it: a member
                     # given its Watch, or removed, is no longer LIVE)
+                    wd = ev.wd
                     if lo <= wd < hi and not state[wd - lo]:
                         watch = near
                     else:
