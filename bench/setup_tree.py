@@ -10,6 +10,7 @@ watch is the same for every peer and not counted.
 
     python setup_tree.py [--quick] [--fanout N]
     python setup_tree.py --breakdown [DIRS] [--fanout N]   inwatch's bytes per watch by structure
+                                                          (and the pyinotify layer's)
 
 ``--fanout`` sets the trees' fan-out (10 by default; 100000 makes one flat
 directory, where whatever the walk holds per subdirectory of one listing
@@ -243,13 +244,21 @@ def breakdown(ndirs: int, fanout: int = 10) -> str:
         make_tree(root, ndirs, fanout)
         n = ndirs + 1
         quiet_mask = IN_ALL_EVENTS & ~(IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE)
-        for peer in ("inwatch", "inwatch, mask without the listing's bits", "plain"):
+        peers = ("inwatch", "inwatch, mask without the listing's bits", "plain", "inwatch-compat")
+        for peer in peers:
             gc.collect()
             tracemalloc.start()
             start = tracemalloc.get_traced_memory()[0]
             if peer == "plain":
                 p = Plain()
                 p.setup([root], True)
+            elif peer == "inwatch-compat":
+                # as the peer: rec=True, auto_add=True, add_watch's dict dropped
+                from inwatch import pyinotify
+
+                wm = pyinotify.WatchManager()
+                wm.add_watch(root, pyinotify.ALL_EVENTS, rec=True, auto_add=True)
+                w = wm._watcher
             else:
                 w = Watcher()
                 w.add(root, quiet_mask if "mask" in peer else IN_ALL_EVENTS, recursive=True)
@@ -270,6 +279,9 @@ def breakdown(ndirs: int, fanout: int = 10) -> str:
                 (a, getattr(core, a))
                 for a in ("files", "unwatched", "options", "special", "roots", "root_ids")
             ]
+            if peer == "inwatch-compat":
+                # (the layer's own, after the Watcher's: the paths are the Watcher's strs)
+                parts += [("layer: _wmd", wm._wmd), ("layer: Groups", wm._groups)]
             for name, obj in parts:
                 lines.append(f"  {name:16} {_deep(obj, seen) / n:6.1f} B/watch")
             w.close()
