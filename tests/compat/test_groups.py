@@ -175,6 +175,33 @@ def test_watched_again_and_rm_rec(tmp_path: Path, setup: Any) -> None:
     assert wm.watches == {}
 
 
+def test_recursive_over_watches_of_its_own(tmp_path: Path, setup: Any) -> None:
+    """A recursive add_watch over directories watched before (each its own
+    Watch): the kernel gives the same wds, and their entries become this
+    call's Watches, as in pyinotify; the others are its Group's."""
+    wm, notifier, rec = setup
+    dirs = _tree(tmp_path)
+    handler = Recorder()
+    top = wm.add_watch(str(tmp_path), ours.IN_DELETE)[str(tmp_path)]
+    wd_a = wm.add_watch(str(dirs["a"]), ours.IN_DELETE)[str(dirs["a"])]
+    ret = wm.add_watch(str(tmp_path), MASK, proc_fun=handler, rec=True)
+    assert ret[str(tmp_path)] == top and ret[str(dirs["a"])] == wd_a
+    assert _state(wm, wd_a) == OWN  # (or no Group at all, if the wds were not ascending)
+    for wd in ret.values():
+        watch = wm.get_watch(wd)
+        assert (watch.mask, watch.proc_fun) == (MASK, handler), watch
+    _consistent(wm)
+    # (IN_DELETE: the Watcher keeps an inner root's own mask on its directory,
+    # see tests/contract/test_edges.py's nested roots; the Watch is the call's)
+    (dirs["a"] / "x").write_text("1")
+    os.unlink(dirs["a"] / "x")
+    deadline = time.monotonic() + 5
+    while ("IN_DELETE", "R/a/x") not in _names(handler, tmp_path):
+        assert time.monotonic() < deadline
+        drain(notifier)
+    assert not rec.events  # (every event went to the call's handler)
+
+
 def test_watches_in_pyinotify_order(tmp_path: Path) -> None:
     """The watches dict, made while some members have their Watch already and
     one is gone, lists the wds as pyinotify's does: in insertion order."""

@@ -212,10 +212,11 @@ class WatchManager(WatchTable):
         ret.put(apath, wd)
         if not os.path.isabs(apath):
             self._relative = True
-        self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
+        with self._making:
+            self._wmd[wd] = Watch(wd, apath, mask, proc_fun, auto_add, exclude_filter, table=table)
+            if self._groups:
+                self._groups.leave(wd, OWN)  # (a directory of a tree, watched again)
         self._removed.discard(wd)
-        if self._groups:
-            self._groups.leave(wd, OWN)  # (a directory of a tree, watched again)
         if recursive:
             core = self._watcher._core
             assert isinstance(core, InotifyCore)
@@ -244,12 +245,12 @@ class WatchManager(WatchTable):
                         table=table,
                         as_bytes=as_bytes,
                     )
-                    if not self._groups.add(group):
+                    self._replace_own(group)
+                    if not group.live or not self._groups.add(group):
                         group = None
                 if group is not None:
                     # Its entries, read from what the Group keeps, when ret is read.
-                    found = range(group.lo, group.hi) if group.wds is None else group.wds
-                    ret.add_tree(paths, found, as_bytes)
+                    ret.add_tree(paths, group.wds_all(), as_bytes)
                 else:
                     self._watch_each(
                         wds, paths, mask, proc_fun, auto_add, exclude_filter, ret, as_bytes
@@ -268,6 +269,18 @@ class WatchManager(WatchTable):
                 where = failure.filename if failure.filename is not None else apath
                 ret.put(os.fsencode(where) if as_bytes else where, -1)
                 self._fail(f"add_watch: cannot watch {shown(where)} WD=-1", failure, quiet, ret)
+
+    def _replace_own(self, group: Group) -> None:
+        """Members that have a Watch of their own already (a directory watched
+        before, by a call that made it its Watch): the kernel gave this call
+        the same wd, and pyinotify replaces the entry with this call's Watch."""
+        wmd = self._wmd
+        if not wmd:
+            return
+        for i, (sub_wd, state) in enumerate(zip(group.wds_all(), group.state, strict=True)):
+            if not state and sub_wd in wmd:
+                wmd[sub_wd] = group.watch(sub_wd)
+                group.leave(i, OWN)
 
     def _watch_each(
         self,

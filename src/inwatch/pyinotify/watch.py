@@ -8,7 +8,7 @@ import os
 import stat
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ._state import PathT
@@ -190,6 +190,10 @@ class Group:
     def wd_at(self, i: int) -> int:
         wds = self.wds
         return self.lo + i if wds is None else wds[i]
+
+    def wds_all(self) -> Sequence[int]:
+        """Every member's wd (whatever its state), in walk (= wd) order."""
+        return range(self.lo, self.hi) if self.wds is None else self.wds
 
     def members(self) -> Iterator[tuple[int, int]]:
         """``(index, wd)`` of each LIVE member, in walk (= wd) order."""
