@@ -289,3 +289,50 @@ def test_threads_ask_for_the_same_member(tmp_path: Path) -> None:
         _consistent(wm)
     finally:
         notifier.stop()
+
+
+def test_a_removed_members_wd_given_out_again(tmp_path: Path, setup: Any) -> None:
+    """The kernel gives a removed member's wd out again (after its counter
+    wrapped: not to be made to happen here, so the Watcher's adoption is
+    called as it would be): the wd is the new Watch's, and its Group's no more."""
+    wm, _notifier, _rec = setup
+    dirs = _tree(tmp_path)
+    ret = wm.add_watch(str(tmp_path), MASK, rec=True)
+    wd_d = ret[str(dirs["a/d"])]
+    group = wm._groups.find(wd_d)
+    assert wm.rm_watch(wd_d) == {wd_d: True} and _state(wm, wd_d) == GONE
+    adopted = wm._adopt(wd_d, str(tmp_path / "new"), group)
+    assert _state(wm, wd_d) == OWN and wm.get_watch(wd_d) is adopted
+    assert adopted.path == str(tmp_path / "new") and adopted.mask == MASK
+    _consistent(wm)
+
+
+def test_groups_by_range_pure() -> None:
+    """groups.Groups on hand-made Groups: disjoint ranges, one bisection,
+    counts, a Group dropped when it stands for nothing."""
+    from array import array
+
+    from inwatch.pyinotify.groups import Groups
+
+    def group(wds: list[int]) -> Group:
+        paths = [f"/t/{wd}" for wd in wds]
+        return Group(array("i", wds), paths, 1, None, False, None, table={}, as_bytes=False)
+
+    groups = Groups()
+    run, sparse = group([10, 11, 12, 13]), group([20, 22, 25])
+    assert groups.add(run) and groups.add(sparse) and groups.live == 7
+    assert run.wds is None and sparse.wds is not None  # (a run needs no wd list)
+    assert not groups.add(group([12, 14]))  # overlaps run
+    assert not groups.add(group([5, 21]))  # spans both
+    assert groups.add(group([14, 15])) and groups.live == 9
+    assert groups.find(9) is None and groups.find(10) is run and groups.find(13) is run
+    assert groups.find(21) is None and groups.find(22) is sparse and groups.find(26) is None
+    assert groups.locate(21) is None and groups.locate(25) == (sparse, 2)
+    assert list(sparse.members()) == [(0, 20), (1, 22), (2, 25)]
+    assert groups.leave(22, OWN) and not groups.leave(22, GONE) and groups.live == 8
+    assert groups.find(22) is None and sparse.state[1] == GONE
+    assert sparse.path_of(22) == "/t/22"  # (the walk's: the table has nothing)
+    for wd in (20, 25):
+        groups.leave(wd, GONE)
+    assert groups.locate(20) is None and groups.live == 6  # dropped
+    assert [wd for wd, _ in groups.members()] == [10, 11, 12, 13, 14, 15]
