@@ -19,6 +19,7 @@ setup(
                 "src/inwatch/inotify/_accel_dispatch.c",
                 "src/inwatch/inotify/_accel_aio.c",
                 "src/inwatch/inotify/_accel_take.c",
+                "src/inwatch/inotify/_accel_watch.c",
             ],
             depends=["src/inwatch/inotify/_accel.h"],
             extra_compile_args=["-Wall", "-Wextra", "-O2"],

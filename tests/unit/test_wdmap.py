@@ -129,3 +129,18 @@ def test_same_as_a_dict(script: list[tuple[str, int]]) -> None:
             del paths[wd]
             del model[wd]
     check(paths, model)
+
+
+def test_views_are_snapshots_a_concurrent_change_cannot_break() -> None:
+    """Watcher.watches is read by callers while the reader thread adds and
+    drops watches: a view lists the map as it was, never a KeyError."""
+    paths = WdMap[str]()
+    for wd in range(1, 4):
+        paths[wd] = f"/t/{wd}"
+    paths[9000] = "/far"
+    items, values = paths.items(), paths.values()
+    del paths[2]
+    del paths[9000]
+    assert dict(items) == {1: "/t/1", 2: "/t/2", 3: "/t/3", 9000: "/far"}
+    assert sorted(values) == ["/far", "/t/1", "/t/2", "/t/3"]
+    assert dict(paths.items()) == {1: "/t/1", 3: "/t/3"}

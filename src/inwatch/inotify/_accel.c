@@ -147,6 +147,8 @@ static PyMethodDef methods[] = {
     {"dispatch", (PyCFunction)(void (*)(void))accel_dispatch, METH_FASTCALL, accel_dispatch_doc},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL, bind_doc},
     {"aio_feed", (PyCFunction)(void (*)(void))accel_aio_feed, METH_FASTCALL, accel_aio_feed_doc},
+    {"add_watch", (PyCFunction)(void (*)(void))accel_add_watch, METH_FASTCALL,
+     accel_add_watch_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,6 +4,8 @@
  * _accel_parse.c     parse_flat: the C twin of wire.parse_flat_py
  * _accel_dispatch.c  dispatch: the C twin of InotifyCore._dispatch's per-record loop
  * _accel_take.c      Taker: the C twin of InotifyCore.take(), the latency path
+ * _accel_aio.c       aio_feed: async for's step
+ * _accel_watch.c     add_watch: inotify_add_watch(2) for the walk (success only)
  */
 #ifndef INWATCH_ACCEL_H
 #define INWATCH_ACCEL_H
@@ -67,6 +69,9 @@ ACCEL_INTERNAL extern const char accel_dispatch_doc[];
 ACCEL_INTERNAL int accel_paths_ok(PyObject *paths);
 ACCEL_INTERNAL extern PyTypeObject accel_taker_type;
 ACCEL_INTERNAL int accel_taker_init(PyObject *module);
+ACCEL_INTERNAL PyObject *accel_add_watch(PyObject *module, PyObject *const *args,
+                                         Py_ssize_t nargs);
+ACCEL_INTERNAL extern const char accel_add_watch_doc[]; /* _accel_watch.c */
 ACCEL_INTERNAL PyObject *accel_aio_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 ACCEL_INTERNAL extern const char accel_aio_feed_doc[]; /* _accel_aio.c: async for's step */
 

@@ -12,6 +12,7 @@ import sys
 import warnings
 from types import TracebackType
 
+from ..accel import native
 from ..flags import InitFlags
 from ..timeouts import poll_ms
 from . import _sys
@@ -28,6 +29,9 @@ READ_SIZE = 65536
 LARGEST_EVENT = 16 + 256  # header + NAME_MAX + NUL
 _FS_ENCODING = sys.getfilesystemencoding()  # what os.fsencode uses
 _FS_ERRORS = sys.getfilesystemencodeerrors()
+# The accelerator's inotify_add_watch (inotify/_accel_watch.c): success only,
+# None on any failure, which the Python path then makes again and reports.
+_native_add_watch = None if native is None else native.add_watch
 
 
 def more(fd: int, data: bytes) -> bytes:
@@ -117,6 +121,10 @@ class Inotify:
         :class:`~inwatch.WatchLimitError`, each naming the path.
         """
         if type(path) is str:  # the common case, without fsencode's generality
+            if _native_add_watch is not None and type(mask) is int:
+                wd: int | None = _native_add_watch(self._fd, path, mask)
+                if wd is not None:
+                    return wd
             return _sys.add_watch(
                 self.fileno(), path.encode(_FS_ENCODING, _FS_ERRORS), int(mask), path
             )

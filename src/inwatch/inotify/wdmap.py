@@ -34,7 +34,7 @@ changed in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from typing import Generic, TypeVar, overload
 
 __all__ = ["WdMap"]
@@ -102,8 +102,24 @@ class WdMap(Mapping[int, _V], Generic[_V]):
         wds.extend(self.spill)
         return iter(wds)
 
+    def snapshot(self) -> dict[int, _V]:
+        """A dict of the map as it is now (wd order, then the dict's)."""
+        dense = self.dense
+        out = {wd: value for wd, value in enumerate(dense) if value is not None}
+        out.update(self.spill)
+        return out
+
+    # The views of a snapshot: Mapping's own would look each wd up again (a
+    # Python call a watch) and fail with KeyError if a watch went meanwhile (a
+    # reader thread processing while a caller lists Watcher.watches).
+    def items(self) -> ItemsView[int, _V]:
+        return self.snapshot().items()
+
+    def values(self) -> ValuesView[_V]:
+        return self.snapshot().values()
+
     def __repr__(self) -> str:
-        return f"WdMap({dict(self.items())!r})"
+        return f"WdMap({self.snapshot()!r})"
 
     # --- writing ---------------------------------------------------------------------
 
