@@ -175,11 +175,19 @@ def test_watched_again_and_rm_rec(tmp_path: Path, setup: Any) -> None:
     assert wm.watches == {}
 
 
-def test_recursive_over_watches_of_its_own(tmp_path: Path, setup: Any) -> None:
+@pytest.mark.parametrize("others", [0, 10])
+def test_recursive_over_watches_of_its_own(tmp_path: Path, setup: Any, others: int) -> None:
     """A recursive add_watch over directories watched before (each its own
     Watch): the kernel gives the same wds, and their entries become this
-    call's Watches, as in pyinotify; the others are its Group's."""
+    call's Watches, as in pyinotify; the others are its Group's. (*others*:
+    more watches elsewhere than the tree has directories, so that the
+    manager looks them up the other way round.)"""
     wm, notifier, rec = setup
+    (tmp_path / "t").mkdir()
+    for i in range(others):
+        (tmp_path / f"o{i}").mkdir()
+        wm.add_watch(str(tmp_path / f"o{i}"), ours.IN_DELETE)
+    tmp_path = tmp_path / "t"
     dirs = _tree(tmp_path)
     handler = Recorder()
     top = wm.add_watch(str(tmp_path), ours.IN_DELETE)[str(tmp_path)]

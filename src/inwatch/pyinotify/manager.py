@@ -275,12 +275,14 @@ class WatchManager(WatchTable):
         before, by a call that made it its Watch): the kernel gave this call
         the same wd, and pyinotify replaces the entry with this call's Watch."""
         wmd = self._wmd
-        if not wmd:
-            return
-        for i, (sub_wd, state) in enumerate(zip(group.wds_all(), group.state, strict=True)):
-            if not state and sub_wd in wmd:
-                wmd[sub_wd] = group.watch(sub_wd)
-                group.leave(i, OWN)
+        # (whichever is shorter: usually the dict, which holds the roots)
+        if len(wmd) < group.live:
+            found = [(i, wd) for wd in list(wmd) if (i := group.index(wd)) >= 0]
+        else:
+            found = [(i, wd) for i, wd in enumerate(group.wds_all()) if wd in wmd]
+        for i, sub_wd in found:
+            wmd[sub_wd] = group.watch(sub_wd)
+            group.leave(i, OWN)
 
     def _watch_each(
         self,
