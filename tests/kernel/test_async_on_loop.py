@@ -172,3 +172,38 @@ def test_a_slow_loop_body_still_lets_the_loop_drain_the_kernel_queue(scratch: st
     drained, names = asyncio.run(asyncio.wait_for(main(), 30))
     assert names == [f"a{i:04d}" for i in range(n)] + [f"b{i:04d}" for i in range(50)]
     assert drained, "the kernel queue waited until the consumer was through the read"
+
+
+def test_waves_of_files_come_through_async_for_once_and_in_order(scratch: str) -> None:
+    """Every event once, in order, whichever per-event step this run uses
+    (with INWATCH_ACCEL=1 the C feed, which hands one awaitable out again for
+    every event: two events must never be mixed up, across batches, waits on
+    the loop and reads). Three waves, each made once the one before is in
+    while the async for waits: a burst of several batches, one file, and a
+    burst again."""
+    waves = [[f"a{i:04d}" for i in range(700)], ["b"], [f"c{i:04d}" for i in range(1300)]]
+    marks = [sum(len(wave) for wave in waves[: k + 1]) for k in range(len(waves))]
+
+    def make(k: int) -> None:
+        for name in waves[k]:
+            os.mknod(os.path.join(scratch, name))
+
+    async def drain(w: Watcher) -> list[str]:
+        got: list[str] = []
+        loop = asyncio.get_running_loop()
+        loop.call_soon(make, 0)
+        async for ev in w:
+            if ev.mask & _CREATE:
+                got.append(ev.name)
+            if len(got) == marks[-1]:
+                break
+            if len(got) in marks:
+                loop.call_soon(make, marks.index(len(got)) + 1)
+        return got
+
+    async def main() -> list[str]:
+        with Watcher() as w:
+            w.add(scratch)
+            return await asyncio.wait_for(drain(w), 20)
+
+    assert asyncio.run(main()) == [name for wave in waves for name in wave]

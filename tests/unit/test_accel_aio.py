@@ -9,6 +9,7 @@ import asyncio
 import collections
 import gc
 import sys
+import weakref
 from typing import Any
 
 import pytest
@@ -105,3 +106,60 @@ def test_wrong_arguments_are_refused() -> None:
         _accel.aio_feed(collections.deque(), 1, lambda: None)
     with pytest.raises(AttributeError):
         _accel.aio_feed([], lambda: None, lambda: None)
+
+
+def test_awaitables_taken_ahead_keep_their_own_values() -> None:
+    """The feed hands its one Ready out again only when nobody else holds it:
+    two __anext__() taken before either is awaited are two awaitables, each
+    with its own event, in order."""
+    feed, _log = _feed(["a", "b", "c"], [])
+
+    async def main() -> list[Any]:
+        first = feed.__anext__()
+        second = feed.__anext__()
+        got = [await second, await first]
+        got.append(await feed.__anext__())  # the spare is free again
+        return got
+
+    assert asyncio.run(main()) == ["b", "a", "c"]
+
+
+def test_a_delivered_event_is_not_kept_alive_by_the_feed() -> None:
+    class Item:
+        pass
+
+    items = [Item(), Item()]
+    refs = [weakref.ref(x) for x in items]
+    feed, _log = _feed(items, [])
+    del items
+
+    async def main() -> None:
+        async for x in feed:
+            del x
+            break
+
+    asyncio.run(main())
+    gc.collect()
+    assert refs[0]() is None  # taken and dropped: not held by the kept awaitable
+    assert refs[1]() is not None  # still in the deque
+
+
+def test_a_popleft_written_in_python_is_called() -> None:
+    """A deque whose popleft is overridden is popped through its own method."""
+    calls: list[int] = []
+
+    class Counting(collections.deque):  # type: ignore[type-arg]
+        def popleft(self) -> Any:
+            calls.append(1)
+            return super().popleft()
+
+    async def refill() -> Any:
+        raise StopAsyncIteration
+
+    feed = _accel.aio_feed(Counting([1, 2, 3]), refill, lambda: None)
+
+    async def main() -> list[Any]:
+        return [x async for x in feed]
+
+    assert asyncio.run(main()) == [1, 2, 3]
+    assert len(calls) == 3
