@@ -43,7 +43,7 @@ def make_excluder(exclude: ExcludeSpec) -> Excluder | None:
 class Root:
     """The options of one ``add()``; shared by every watch of its tree."""
 
-    __slots__ = ("as_bytes", "auto_add", "deliver", "excluded", "follow", "mask", "path")
+    __slots__ = ("as_bytes", "auto_add", "deliver", "excluded", "follow", "mask", "narrow", "path")
 
     def __init__(
         self,
@@ -61,6 +61,25 @@ class Root:
         self.follow = follow
         self.as_bytes = as_bytes
         self.deliver = (mask & ALL_EVENTS) | UNASKED
+        self.narrow = self._narrow()
+
+    def _narrow(self) -> int:
+        """``deliver`` if the mask is all that filters this root's events, else 0.
+
+        The dispatchers' hot paths (inotify/core.py, _accel_dispatch.c) filter
+        such a root's events with one AND and build them as for the default
+        root; 0 sends every event of the root through :meth:`passes` and
+        Event's own constructor. The other options never change after add(),
+        so only :meth:`widen` has to compute it again."""
+        if self.path.endswith("/") or self.excluded is not None or self.as_bytes:
+            return 0
+        return self.deliver
+
+    def widen(self, mask: int) -> None:
+        """Deliver *mask*'s events too (``set_mask`` only ever widens)."""
+        self.mask |= mask
+        self.deliver |= mask & ALL_EVENTS
+        self.narrow = self._narrow()
 
     @property
     def filters(self) -> bool:

@@ -53,23 +53,41 @@ def path_of(module: ModuleType | None) -> Iterator[None]:
         core_module.native = saved
 
 
-def make(special: bool, echo: bool) -> tuple[FakeKernel, InotifyCore]:
+# The root's options: the defaults; an exclusion (its events filtered one by
+# one, emit_one); a mask that leaves out MODIFY, ATTRIB, MOVED_FROM and DELETE (filtered
+# by Root.narrow on the hot path); both.
+ROOTS = {
+    "default": (0xFFF, None),
+    "exclude": (0xFFF, ["*.tmp"]),
+    "mask": (0xFFF & ~(0x2 | 0x4 | 0x40 | 0x200), None),
+    "mask+exclude": (0xFFF & ~(0x2 | 0x4 | 0x40 | 0x200), ["*.tmp"]),
+}
+
+
+def make(special: bool | str, echo: bool, narrow: bool = True) -> tuple[FakeKernel, InotifyCore]:
+    """A core over a fake tree; *special*: a key of ROOTS (True: "exclude").
+    With *narrow* False, a mask-only root is filtered as any other (emit_one)."""
     fk = FakeKernel()
     fk.echo = echo
     fk.mkdir(ROOT)
     fk.mkdir(f"{ROOT}/a")
     fk.create(f"{ROOT}/a/old")
     core = InotifyCore(port=fk)
-    core.add_root(
+    if isinstance(special, bool):
+        special = "exclude" if special else "default"
+    mask, exclude = ROOTS[special]
+    wd = core.add_root(
         ROOT,
-        0xFFF,
+        mask,
         recursive=True,
-        exclude=["*.tmp"] if special else None,
+        exclude=exclude,
         follow_symlinks=False,
         auto_add=None,
         onerror=None,
         as_bytes=False,
     )
+    if not narrow:
+        core.roots[wd].narrow = 0
     return fk, core
 
 
@@ -154,9 +172,11 @@ def seen(ev: Event[Any]) -> tuple[Any, ...]:
     )
 
 
-def run_once(module: ModuleType | None, ops: list[Any], special: bool, echo: bool) -> Any:
+def run_once(
+    module: ModuleType | None, ops: list[Any], special: bool | str, echo: bool, narrow: bool = True
+) -> Any:
     with path_of(module):
-        fk, core = make(special, echo)
+        fk, core = make(special, echo, narrow)
         out: list[Event[Any]] = []
         try:
             for op in ops:
@@ -188,13 +208,26 @@ ops = st.lists(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops, st.booleans(), st.booleans())
+@given(ops, st.sampled_from(sorted(ROOTS)), st.booleans())
 def test_c_loop_delivers_what_the_python_loop_delivers(
-    native: ModuleType, ops: list[Any], special: bool, echo: bool
+    native: ModuleType, ops: list[Any], special: str, echo: bool
 ) -> None:
     pure = run_once(None, ops, special, echo)
     fast = run_once(native, ops, special, echo)
     assert fast == pure
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops, st.booleans(), st.booleans())
+def test_a_mask_only_root_on_the_hot_path_delivers_what_emit_one_delivers(
+    native: ModuleType, ops: list[Any], echo: bool, accelerated: bool
+) -> None:
+    # Root.narrow: the hot path's one AND must deliver, and keep in the
+    # baseline, exactly what the slow path (_slow, emit_one, Root.passes) does.
+    module = native if accelerated else None
+    reference = run_once(module, ops, "mask", echo, narrow=False)
+    hot = run_once(module, ops, "mask", echo)
+    assert hot == reference
 
 
 def test_a_burst_over_a_batch_is_delivered_in_batches_by_both(native: ModuleType) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inwatch.filters import ALL_EVENTS, Root, make_excluder
+from inwatch.filters import ALL_EVENTS, UNASKED, Root, make_excluder
 
 CREATE, MODIFY, IGNORED = 0x100, 0x2, 0x8000
 
@@ -30,3 +30,23 @@ def test_the_default_root_needs_no_filtering() -> None:
     assert root.is_default and not root.filters
     assert root.rel("/r/a/b") == "a/b" and root.rel("/r") == ""
     assert Root("/", ALL_EVENTS, True, None, False, False).rel("/etc") == "etc"
+
+
+def test_a_root_filtered_by_its_mask_alone_is_narrow() -> None:
+    # narrow: the bits the dispatchers' hot path ANDs an event's mask with.
+    root = Root("/r", CREATE, True, None, False, False)
+    assert root.filters and root.narrow == root.deliver == CREATE | UNASKED
+    # Anything else needs Root.passes and Event's own constructor: 0.
+    assert Root("/r", CREATE, True, make_excluder(["*.o"]), False, False).narrow == 0
+    assert Root("/r", CREATE, True, None, False, True).narrow == 0  # bytes paths
+    assert Root("/", CREATE, True, None, False, False).narrow == 0  # "/" + name
+
+
+def test_widening_a_root_widens_what_its_hot_path_lets_through() -> None:
+    root = Root("/r", CREATE, True, None, False, False)
+    root.widen(MODIFY)
+    assert root.mask == CREATE | MODIFY
+    assert root.narrow == root.deliver == CREATE | MODIFY | UNASKED
+    excluding = Root("/r", CREATE, True, make_excluder(["*.o"]), False, False)
+    excluding.widen(MODIFY)
+    assert excluding.deliver & MODIFY and excluding.narrow == 0

@@ -43,6 +43,7 @@ PyObject *accel_str_slash = NULL;
 PyObject *accel_m_overflow, *accel_m_settles, *accel_m_slow;
 PyObject *accel_m_known_dir, *accel_m_known_file, *accel_m_emit_one;
 PyObject *accel_m_add, *accel_m_discard;
+PyObject *accel_a_narrow;
 
 /* --- bind: the classes, and Event's layout checked ----------------------------- */
 
@@ -178,7 +179,8 @@ PyInit__accel(void)
         intern(&accel_m_overflow, "_overflow") < 0 || intern(&accel_m_settles, "_settles") < 0 ||
         intern(&accel_m_slow, "_slow") < 0 || intern(&accel_m_known_dir, "_known_dir") < 0 ||
         intern(&accel_m_known_file, "_known_file") < 0 || intern(&accel_m_emit_one, "emit_one") < 0 ||
-        intern(&accel_m_add, "add") < 0 || intern(&accel_m_discard, "discard") < 0)
+        intern(&accel_m_add, "add") < 0 || intern(&accel_m_discard, "discard") < 0 ||
+        intern(&accel_a_narrow, "narrow") < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL && accel_taker_init(module) < 0)

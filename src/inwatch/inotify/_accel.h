@@ -54,6 +54,7 @@ ACCEL_INTERNAL extern PyObject *accel_str_slash;  /* "/" */
 ACCEL_INTERNAL extern PyObject *accel_m_overflow, *accel_m_settles, *accel_m_slow;
 ACCEL_INTERNAL extern PyObject *accel_m_known_dir, *accel_m_known_file, *accel_m_emit_one;
 ACCEL_INTERNAL extern PyObject *accel_m_add, *accel_m_discard;
+ACCEL_INTERNAL extern PyObject *accel_a_narrow; /* Root.narrow (filters.py) */
 
 /* obj.<method>(a1, ..., a<nargs>) (unused trailing arguments NULL): a new
  * reference, NULL on error (_accel_dispatch.c). */

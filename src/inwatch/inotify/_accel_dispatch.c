@@ -260,11 +260,32 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                     goto next_record; /* our own listing's echo */
             }
         }
+        /* [core: narrow = 0; if len(sdense) > 1 or sspill: root = <special.get(wd)>;
+         *  if root is not None: narrow = root.narrow or -1]
+         * (-1 is filtered: every event of the root to emit_one) */
+        unsigned long narrow = 0;
+        int filtered = 0;
+        if (ANY_SPECIAL()) {
+            PyObject *root = wdmap_get(sdense, sspill, wd);
+            if (root == NULL && PyErr_Occurred())
+                goto error;
+            if (root != NULL) {
+                PyObject *bits = PyObject_GetAttr(root, accel_a_narrow);
+                Py_DECREF(root);
+                if (bits == NULL)
+                    goto error;
+                narrow = PyLong_AsUnsignedLong(bits);
+                Py_DECREF(bits);
+                if (narrow == (unsigned long)-1 && PyErr_Occurred())
+                    goto error;
+                filtered = narrow == 0;
+            }
+        }
         /* [core: if mask & slow:] */
         if (m & SLOW) {
-            /* [core: if len(sdense) > 1 or sspill or mask & not_plain_file:
+            /* [core: if mask & not_plain_file or narrow < 0:
              *      self._slow(...); continue] */
-            if (ANY_SPECIAL() || (m & NOT_PLAIN_FILE)) {
+            if ((m & NOT_PLAIN_FILE) || filtered) {
                 PyObject *res = accel_call(core, accel_m_slow, wd, mask, cookie, name, path, emit, 6);
                 if (res == NULL)
                     goto error;
@@ -304,6 +325,9 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 if (set_op(names, accel_m_discard, sname) < 0)
                     goto error;
             }
+            /* [core: if narrow and not mask & narrow: continue] */
+            if (narrow && !(m & narrow))
+                goto next_record; /* kept in the baseline, not asked for */
             PyObject *pathname = join(path, sname);
             if (pathname == NULL)
                 goto error;
@@ -343,21 +367,17 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 }
             }
         }
-        /* [core: if len(sdense) > 1 or sspill: root = <special.get(wd)>;
-         *  if root is not None: emit_one] */
-        if (ANY_SPECIAL()) {
-            PyObject *root = wdmap_get(sdense, sspill, wd);
-            if (root == NULL && PyErr_Occurred())
+        /* [core: if narrow: if narrow < 0: emit_one; continue;
+         *  if not mask & narrow: continue] */
+        if (filtered) {
+            PyObject *res = accel_call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
+            if (res == NULL)
                 goto error;
-            Py_XDECREF(root); /* only compared with NULL: the map still holds it */
-            if (root != NULL) {
-                PyObject *res = accel_call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
-                if (res == NULL)
-                    goto error;
-                Py_DECREF(res);
-                goto next_record;
-            }
+            Py_DECREF(res);
+            goto next_record;
         }
+        if (narrow && !(m & narrow))
+            goto next_record; /* not asked for */
         /* [core: ev.pathname = path + "/" + sname if sname else path] */
         {
             PyObject *pathname;

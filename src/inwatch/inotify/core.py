@@ -348,7 +348,9 @@ class InotifyCore(SlowPath):
 
         The loop is the hot path: an event that needs no bookkeeping costs a
         dict lookup, a decode and one `Event`; a file created or deleted in a
-        plain tree adds a set update. Everything else goes to `_slow`. When
+        plain tree adds a set update; a root filtered by its mask alone
+        (``Root.narrow``) adds one lookup and one AND. Everything else goes to
+        `_slow` (or, for a root with more filters, to `emit_one`). When
         events come one at a time (the latency path), the fixed cost of a read
         counts as much: it is kept to this one call and the parser's.
 
@@ -425,11 +427,20 @@ class InotifyCore(SlowPath):
                         wd, mask, name, emit, started
                     ):
                         continue  # our own listing's echo
+                    # The root's filter: 0 for a default root; a root whose mask
+                    # is its only filter takes the same path and one AND (its
+                    # Root.narrow); -1 for any other: every event to emit_one.
+                    narrow = 0
+                    if len(sdense) > 1 or sspill:
+                        root = sdense[wd] if 0 < wd < len(sdense) else sspill.get(wd)
+                        if root is not None:
+                            narrow = root.narrow or -1
                     if mask & slow:
-                        if len(sdense) > 1 or sspill or mask & not_plain_file:
+                        if mask & not_plain_file or narrow < 0:
                             self._slow(wd, mask, cookie, name, path, emit)
                             continue
-                        # A file created or deleted in a plain tree: keep the baseline.
+                        # A file created or deleted in a plain tree: keep the
+                        # baseline (what _slow's _arrival and DELETE do for it).
                         sname = name.decode("utf-8", "surrogateescape")
                         names = files.get(wd)
                         if mask & create:
@@ -441,6 +452,8 @@ class InotifyCore(SlowPath):
                             names.discard(sname)
                         else:
                             continue  # never reported: there before our watch, gone before listing
+                        if narrow and not mask & narrow:
+                            continue  # kept in the baseline, not asked for
                         # Event(...) inlined (see _dispatch's docstring): every slot, in order.
                         ev = alloc(new)
                         ev.wd = wd
@@ -466,11 +479,12 @@ class InotifyCore(SlowPath):
                                 wd, sname, path
                             ):
                                 continue  # a file never reported here (see _known_file)
-                    if len(sdense) > 1 or sspill:
-                        root = sdense[wd] if 0 < wd < len(sdense) else sspill.get(wd)
-                        if root is not None:
+                    if narrow:
+                        if narrow < 0:
                             self.emit_one(emit, wd, mask, cookie, sname, path)
                             continue
+                        if not mask & narrow:
+                            continue  # not asked for
                     ev = alloc(new)  # Event(...) inlined, as above
                     ev.wd = wd
                     ev.mask = mask

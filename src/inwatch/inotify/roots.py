@@ -38,7 +38,6 @@ _ISDIR = 0x40000000
 _ONLYDIR = 0x01000000
 _DONT_FOLLOW = 0x02000000
 _MASK_ADD = 0x20000000
-_ALL_EVENTS = 0xFFF
 
 # What listing a directory makes the kernel report about it.
 ECHO = _OPEN | _ACCESS | _CLOSE_NOWRITE
@@ -206,8 +205,7 @@ class Roots(TreeState):
                 mask_k |= _DONT_FOLLOW
             self.port.add_watch(path, mask_k)
             if root is not DEFAULT_ROOT:
-                root.mask |= mask
-                root.deliver |= mask & _ALL_EVENTS
+                root.widen(mask)
 
     def set_auto_add(self, wd: int) -> None:
         root = self.root_of(wd)
