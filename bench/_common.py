@@ -40,6 +40,7 @@ SHM = "/dev/shm"
 # The kernel's bits, as plain ints (the bench must not depend on inwatch to run).
 IN_MODIFY = 0x2
 IN_CLOSE_WRITE = 0x8
+IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80
 IN_CREATE = 0x100
 IN_DELETE = 0x200
@@ -55,6 +56,7 @@ ALL_PEERS = [
     "plain",
     "inotifywait",
     "inwatch",
+    "inwatch-mask",
     "inwatch-async",
     "inwatch-thread",
     "inwatch-compat",

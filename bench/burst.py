@@ -87,6 +87,18 @@ def bench(quick: bool = False) -> Section:
             verdict(None if ratio is None else ratio <= 1.3),
         ]
     )
+    # A Watcher whose mask filters (no OPEN, ACCESS, CLOSE_NOWRITE): the same target.
+    masked = runs.ratio("inwatch-mask", "plain", "us")
+    section.headline.append(
+        [
+            "burst drain, Watcher(mask=changes), CPU µs/event",
+            f"{fmt(runs.med('inwatch-mask', 'us'), '.2f')} ({fmt(masked, '.2f', '×')} plain)",
+            "",
+            "",
+            "≤ 1.3× plain",
+            verdict(None if masked is None else masked <= 1.3),
+        ]
+    )
     # The other ways of using inwatch, against Watcher iteration in the same rounds.
     for peer, what, limit in (
         ("inwatch-thread", "burst, threaded callback", 1.2),

@@ -97,7 +97,9 @@ def render(
         "is shared and noisy: read the ratios, not the absolute times.",
         "- peers: `c` = bench/c/reader.c (the physical floor), `plain` = ctypes + one os.read + "
         "struct.unpack_from (the Python floor), inotifywait (inotify-tools), inwatch as "
-        "`Watcher.read()` (`inwatch`), `async for` (`inwatch-async`), `Watcher.start(callback)` "
+        "`Watcher.read()` (`inwatch`), the same with `mask=` create, modify, close-write, "
+        "delete and the moves (`inwatch-mask`), `async for` (`inwatch-async`), "
+        "`Watcher.start(callback)` "
         "(`inwatch-thread`), the pyinotify-compatible Notifier (`inwatch-compat`), "
         "`inwatch watch --json` (`inwatch-cli`), and the libraries by name.",
         "",

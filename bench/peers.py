@@ -44,6 +44,7 @@ from _common import (
     IN_DELETE,
     IN_ISDIR,
     IN_MODIFY,
+    IN_MOVED_FROM,
     IN_MOVED_TO,
     OUT,
 )
@@ -424,14 +425,17 @@ class Watchfiles(Adapter):
 # --- inwatch ----------------------------------------------------------------------------
 
 
-def _watcher(paths: list[str], recursive: bool) -> Any:
+def _watcher(paths: list[str], recursive: bool, mask: int | None = None) -> Any:
     try:
         from inwatch import Watcher
     except ImportError as e:
         raise Unavailable(f"inwatch.Watcher: {e}") from None
     w = Watcher()
     for path in paths:
-        w.add(path, recursive=recursive)
+        if mask is None:
+            w.add(path, recursive=recursive)
+        else:
+            w.add(path, mask=mask, recursive=recursive)
     return w
 
 
@@ -456,6 +460,17 @@ class Inwatch(Adapter):
 
     def teardown(self) -> None:
         self.w.close()
+
+
+class InwatchMask(Inwatch):
+    """``Inwatch`` with the mask a program that wants changes passes (``mask=``:
+    create, modify, close-write, delete, the moves): no OPEN, ACCESS or
+    CLOSE_NOWRITE, so its root filters events by mask."""
+
+    MASK = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO
+
+    def setup(self, paths: list[str], recursive: bool) -> None:
+        self.w = _watcher(paths, recursive, self.MASK)
 
 
 class InwatchThread(_Threaded):
@@ -724,6 +739,7 @@ PEERS: dict[str, type[Adapter]] = {
     "inotifywait": Inotifywait,
     "inwatch": Inwatch,
     "inwatch-baseline": Inwatch,  # another checkout's (INWATCH_BASELINE, see worker.py)
+    "inwatch-mask": InwatchMask,
     "inwatch-thread": InwatchThread,
     "inwatch-async": InwatchAsync,
     "inwatch-compat": InwatchCompat,
