@@ -187,6 +187,34 @@ def test_sighup_ends_watch_like_sigterm(spawn, tmp_path: Path) -> None:  # type:
     assert rest_of(proc, proc.stdout) == b"./,CREATE,a\n"
 
 
+def test_under_nohup_sighup_is_left_ignored(tmp_path: Path) -> None:
+    # nohup sets SIGHUP to SIG_IGN before exec: the user asked to survive a hang-up.
+    proc = subprocess.Popen(
+        [*INWATCH, "watch", "-e", "create", "--csv", "."],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        wait_for_stderr(proc, b"Watches established.")
+        proc.send_signal(signal.SIGHUP)
+        (tmp_path / "after").touch()  # still watching: its line comes
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], WAIT)
+        assert ready, "no line after SIGHUP: the watch ended"
+        assert proc.stdout.readline() == b"./,CREATE,after\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(WAIT)
+        for s in (proc.stdout, proc.stderr):
+            if s is not None:
+                s.close()
+
+
 def test_sighup_ends_stats_with_its_table(spawn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc = spawn("stats", "-e", "create", ".", cwd=tmp_path)
     wait_for_stderr(proc, b"Watches established.")
