@@ -47,14 +47,23 @@ def rest_of(proc: subprocess.Popen[bytes], stream: object) -> bytes:
 
 @pytest.fixture
 def spawn() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``spawn(*args, cwd=..., stdout=PIPE)``: ``inwatch ARGS``, killed, reaped and
-    its pipes closed after the test."""
+    """``spawn(*args, cwd=..., stdout=PIPE, preexec_fn=None)``: ``inwatch ARGS``,
+    killed, reaped and its pipes closed after the test."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(
-        *args: str, cwd: Path | str = "/", stdout: Any = subprocess.PIPE
+        *args: str,
+        cwd: Path | str = "/",
+        stdout: Any = subprocess.PIPE,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> subprocess.Popen[bytes]:
-        p = subprocess.Popen([*INWATCH, *args], cwd=cwd, stdout=stdout, stderr=subprocess.PIPE)
+        p = subprocess.Popen(
+            [*INWATCH, *args],
+            cwd=cwd,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            preexec_fn=preexec_fn,
+        )
         procs.append(p)
         return p
 
@@ -187,32 +196,25 @@ def test_sighup_ends_watch_like_sigterm(spawn, tmp_path: Path) -> None:  # type:
     assert rest_of(proc, proc.stdout) == b"./,CREATE,a\n"
 
 
-def test_under_nohup_sighup_is_left_ignored(tmp_path: Path) -> None:
+def test_under_nohup_sighup_is_left_ignored(spawn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # nohup sets SIGHUP to SIG_IGN before exec: the user asked to survive a hang-up.
-    proc = subprocess.Popen(
-        [*INWATCH, "watch", "-e", "create", "--csv", "."],
+    proc = spawn(
+        "watch",
+        "-e",
+        "create",
+        "--csv",
+        ".",
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
     )
-    try:
-        wait_for_stderr(proc, b"Watches established.")
-        proc.send_signal(signal.SIGHUP)
-        (tmp_path / "after").touch()  # still watching: its line comes
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], WAIT)
-        assert ready, "no line after SIGHUP: the watch ended"
-        assert proc.stdout.readline() == b"./,CREATE,after\n"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(WAIT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(WAIT)
-        for s in (proc.stdout, proc.stderr):
-            if s is not None:
-                s.close()
+    wait_for_stderr(proc, b"Watches established.")
+    proc.send_signal(signal.SIGHUP)
+    (tmp_path / "after").touch()  # still watching: its line comes
+    ready, _, _ = select.select([proc.stdout], [], [], WAIT)
+    assert ready, "no line after SIGHUP: the watch ended"
+    assert proc.stdout.readline() == b"./,CREATE,after\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(WAIT) == 0
 
 
 def test_sighup_ends_stats_with_its_table(spawn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

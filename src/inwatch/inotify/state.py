@@ -48,12 +48,13 @@ class TreeState:
         self._wd_paths = (self.table.paths.dense, self.table.paths.spill)
         self.roots: dict[int, Root] = {}
         # wd -> its root's options, for wds whose root differs from the defaults,
-        # in one of two dicts (one entry a watch, but see register):
+        # in one of two maps (one entry a watch, but see register):
         # special: those whose events need filtering (the dispatcher looks each
         # event's wd up there: a mask alone, Root.narrow, is one AND on its hot
         # path; anything more goes one by one to emit_one); options: the
-        # others (not following symlinks, or not adding new directories). One entry a watch, not
-        # two, in a list indexed by wd (wdmap.py: 8 bytes, a dict's ~85).
+        # others (not following symlinks, or not adding new directories). One
+        # entry a watch, not two, in a list indexed by wd (wdmap.py: 8 bytes,
+        # a dict's ~85).
         self.options: WdMap[Root] = WdMap()
         self.special: WdMap[Root] = WdMap()
         # What the C dispatcher reads them from (neither is ever rebound).

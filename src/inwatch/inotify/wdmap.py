@@ -17,7 +17,9 @@ Two cases keep a dict, :attr:`WdMap.spill`:
   long-lived watcher whose directories come and go would otherwise grow the
   list by one slot per directory ever made), and a wd far past its end;
 - every wd, once the list has shrunk to a quarter used (a tree deleted): its
-  live values move to the dict and the list starts again.
+  live values move to the dict, which then takes every later wd too (wds
+  only grow, and the list takes one only within _GAP of its end) until the
+  kernel's wds wrap around.
 
 Invariant: a wd below ``len(dense)`` is never in ``spill``; so a lookup reads
 one place. ``dense[0]`` is always ``None`` (wds start at 1), and wd -1 (what
