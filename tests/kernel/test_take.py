@@ -105,3 +105,59 @@ def test_take_on_a_closed_core_returns_nothing(tmp_path: Path) -> None:
     Path(tmp_path, "f").touch()
     core.close()
     assert core.take() == []
+
+
+def _fail_first_slow(core: InotifyCore) -> list[int]:
+    """The core's first ``_slow`` call raises (after the records before it were
+    dispatched); later ones run as usual. What it counts: the calls."""
+    calls: list[int] = []
+    slow = core._slow
+
+    def failing(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("injected")
+        return slow(*args)
+
+    core._slow = failing  # type: ignore[method-assign]
+    return calls
+
+
+def test_take_failing_in_a_callback_leaves_the_read_as_process_does(tmp_path: Path) -> None:
+    # The C take publishes a read's state on the core only when Python first
+    # needs it (here: _slow for the new directory, after plain MODIFYs). When
+    # that callback raises, the rest of the read must stay buffered, exactly
+    # where read_raw() + process() leave it, and come out on the next turns.
+    root = str(tmp_path)
+    for i in range(3):
+        Path(f"{root}/f{i}").write_text("x")
+    a, b = _core(root), _core(root)
+    calls = [_fail_first_slow(a), _fail_first_slow(b)]
+    try:
+        for i in range(3):
+            with open(f"{root}/f{i}", "a") as f:  # MODIFY, CLOSE_WRITE: the plain path
+                f.write("y")
+        os.mkdir(f"{root}/new")  # CREATE|ISDIR: _slow, which raises once
+        Path(f"{root}/g").write_text("z")  # after it, in the same read
+        polls = []
+        for core in (a, b):
+            polls.append(select.poll())
+            polls[-1].register(core.kernel_fd(), select.POLLIN)
+        failures = []
+        for core, poller, with_take in ((a, polls[0], False), (b, polls[1], True)):
+            try:
+                _step(core, poller, with_take)
+            except RuntimeError as e:
+                failures.append(str(e))
+        assert failures == ["injected", "injected"]
+        # What is left is buffered alike, and drains alike.
+        assert b.backlog == a.backlog > 0
+        seen = _lockstep(a, b)
+    finally:
+        a.close()
+        b.close()
+    assert calls[0] and calls[1]
+    names = [k[4] for k in seen]
+    # The directory's CREATE went down with the failure; what followed it in
+    # the read did not.
+    assert f"{root}/g" in names and f"{root}/new" not in names

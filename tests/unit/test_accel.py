@@ -125,6 +125,37 @@ def test_the_core_dispatches_real_kernel_events_through_c(tmp_path: Path) -> Non
         assert type(e) is Event and type(e.pathname) is str and type(e.time) is float
 
 
+class _ClosedProperty(core_module.InotifyCore):
+    """A core whose ``_closed`` is a property: Python reads it from the class,
+    not from the instance's ``__dict__``, where the Taker would look."""
+
+    @property
+    def _closed(self) -> bool:  # type: ignore[override]
+        return False
+
+    @_closed.setter
+    def _closed(self, value: bool) -> None:
+        pass
+
+
+def test_the_taker_refuses_a_core_whose_state_is_not_in_its_dict() -> None:
+    # The Taker reads and writes the core's per-read attributes in its
+    # __dict__; a data descriptor of the same name would make Python see
+    # other values than C. It must refuse at once, naming the attribute.
+    saved = core_module.native
+    core_module.native = bound_accelerator()  # type: ignore[assignment]
+    try:
+        with pytest.raises(TypeError, match=r"_ClosedProperty\._closed is a data descriptor"):
+            _ClosedProperty()
+        core = core_module.InotifyCore()  # the real class is accepted
+        try:
+            assert type(core.take).__name__ == "Taker"
+        finally:
+            core.close()
+    finally:
+        core_module.native = saved
+
+
 def test_choices_in_fresh_interpreters() -> None:
     show = "import inwatch.accel as a, inwatch.inotify.wire as w; print(a.ACTIVE, w.parse_flat)"
     pure = fresh(show, "0")

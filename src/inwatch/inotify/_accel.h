@@ -66,6 +66,17 @@ ACCEL_INTERNAL extern const char accel_parse_flat_doc[];
 ACCEL_INTERNAL PyObject *accel_dispatch(PyObject *module, PyObject *const *args,
                                         Py_ssize_t nargs);
 ACCEL_INTERNAL extern const char accel_dispatch_doc[];
+/* A read the Taker began (_accel_take.c) is published on the core (its
+ * per-read attributes, which the Python callbacks read) only when the loop is
+ * about to call into Python: publish() sets them and emit (out.append, a new
+ * reference the caller releases). A read of plain events never calls back. */
+typedef struct AccelPublish {
+    int (*publish)(struct AccelPublish *self); /* 0, or -1 with an exception set */
+    PyObject *emit;                            /* NULL until published */
+} AccelPublish;
+/* dispatch()'s loop over its 13 arguments; with *pub*, args[1] (emit) is NULL
+ * until the read is published. */
+ACCEL_INTERNAL PyObject *accel_dispatch_loop(PyObject *const *args, AccelPublish *pub);
 /* Is it the watch table's (dense list, spill dict) pair (inotify/wdmap.py)? */
 ACCEL_INTERNAL int accel_paths_ok(PyObject *paths);
 ACCEL_INTERNAL extern PyTypeObject accel_taker_type;

@@ -182,6 +182,25 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         PyErr_Format(PyExc_TypeError, "dispatch() takes 13 arguments (%zd given)", nargs);
         return NULL;
     }
+    return accel_dispatch_loop(args, NULL);
+}
+
+/* Before a call into Python: the Taker's read published (a no-op for
+ * dispatch() itself, whose caller published it). 0, or -1 with an exception. */
+static inline int
+ready_for_python(AccelPublish *pub, PyObject **emit)
+{
+    if (pub == NULL || *emit != NULL)
+        return 0;
+    if (pub->publish(pub) < 0)
+        return -1;
+    *emit = pub->emit;
+    return 0;
+}
+
+PyObject *
+accel_dispatch_loop(PyObject *const *args, AccelPublish *pub)
+{
     if (accel_event_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "inwatch.inotify._accel: bind() was not called");
         return NULL;
@@ -236,6 +255,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 goto error;
             /* [core: if mask & _Q_OVERFLOW: self._overflow(emit)] */
             if (m & IN_Q_OVERFLOW) {
+                if (ready_for_python(pub, &emit) < 0)
+                    goto error;
                 PyObject *res = accel_call(core, accel_m_overflow, emit, NULL, NULL, NULL, NULL, NULL, 1);
                 if (res == NULL)
                     goto error;
@@ -253,6 +274,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
             if (any < 0)
                 goto error;
             if (any) {
+                if (ready_for_python(pub, &emit) < 0)
+                    goto error;
                 r = truth_of(accel_call(core, accel_m_settles, wd, mask, name, emit, started, NULL, 5));
                 if (r < 0)
                     goto error;
@@ -286,6 +309,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
             /* [core: if mask & not_plain_file or narrow < 0:
              *      self._slow(...); continue] */
             if ((m & NOT_PLAIN_FILE) || filtered) {
+                if (ready_for_python(pub, &emit) < 0)
+                    goto error;
                 PyObject *res = accel_call(core, accel_m_slow, wd, mask, cookie, name, path, emit, 6);
                 if (res == NULL)
                     goto error;
@@ -343,6 +368,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         if (PyUnicode_GET_LENGTH(sname)) {
             if (m & IN_ISDIR) {
                 /* [core: if not self._known_dir(wd, sname, path): continue] */
+                if (ready_for_python(pub, &emit) < 0)
+                    goto error;
                 r = truth_of(accel_call(core, accel_m_known_dir, wd, sname, path, NULL, NULL, NULL, 3));
                 if (r < 0)
                     goto error;
@@ -359,6 +386,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
                 if (r < 0)
                     goto error;
                 if (!r) {
+                    if (ready_for_python(pub, &emit) < 0)
+                        goto error;
                     r = truth_of(accel_call(core, accel_m_known_file, wd, sname, path, NULL, NULL, NULL, 3));
                     if (r < 0)
                         goto error;
@@ -370,6 +399,8 @@ accel_dispatch(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t na
         /* [core: if narrow: if narrow < 0: emit_one; continue;
          *  if not mask & narrow: continue] */
         if (filtered) {
+            if (ready_for_python(pub, &emit) < 0)
+                goto error;
             PyObject *res = accel_call(core, accel_m_emit_one, emit, wd, mask, cookie, sname, path, 6);
             if (res == NULL)
                 goto error;

@@ -7,14 +7,19 @@
  * (locks, the read, the parse, the per-read state, the end of a read) cost
  * ~9 µs a read that way against ~1 µs for the loop itself (measured with
  * stamps, write -> poll -> take, bench/latency.py's pattern). Here they are a
- * few hundred instructions.
+ * few hundred instructions. What is left of a take is mostly attribute
+ * traffic on the core, so that is kept small too: the read's state is
+ * published on the core only when Python is about to run (publish_read), and
+ * the core's attributes are read and written in its __dict__ (state_get);
+ * with both, a take of one event went from ~13,500 to ~7,800 instructions
+ * (valgrind --tool=callgrind, the locks and the read included).
  *
  * One call does what take() does, in the same order, with the same locks:
  * the core's lock, then the read lock around the read alone; the read's
  * records go through the same dispatch loop (_accel_dispatch.c), with the
- * per-read state set on the core as _dispatch sets it (the callbacks the loop
- * makes, and news.py's look-ahead, read it); then the end of the read and the
- * rest of process() as take() does them. Whatever is not the plain case (a
+ * per-read state set on the core as _dispatch sets it before any callback of
+ * the loop (the callbacks, and news.py's look-ahead, read it); then the end
+ * of the read and the rest of process() as take() does them. Whatever is not the plain case (a
  * read left in the buffer, a read of more records than a batch) goes through
  * the Python methods themselves (_dispatch, _process), so there is one
  * implementation of everything but the plain case. "[core: ...]" quotes the
@@ -35,6 +40,9 @@ typedef struct {
     PyObject *core, *port, *lock, *read_lock, *chunks;
     PyObject *paths, *special, *files, *items, *echo, *relisted;
     PyObject *moves_pending, *pending, *unlisted, *mounted, *more, *batch;
+    /* The locks' acquire and release, bound once: a call each, no lookup. */
+    PyObject *lock_acquire, *lock_release, *read_acquire, *read_release;
+    PyObject *state; /* the core's __dict__ (see state_get) */
     Py_ssize_t batch_n, nearly_full, read_size;
     char *buf;
 } Taker;
@@ -69,15 +77,27 @@ call_ok(PyObject *obj, PyObject *name, PyObject *a1, PyObject *a2, size_t nargs)
     return 0;
 }
 
-/* lock.release() in a `finally:`: an exception already set stays the one
- * raised (and one from release() is dropped then); 0, or -1 with an
- * exception set (either). */
+/* A bound method called with no argument, for its effect: 0, or -1 with an
+ * exception set. */
 static int
-release_finally(PyObject *lock)
+call_bound(PyObject *method)
+{
+    PyObject *result = PyObject_Vectorcall(method, NULL, 0, NULL);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 0;
+}
+
+/* lock.release() (*release*, bound) in a `finally:`: an exception already set
+ * stays the one raised (and one from release() is dropped then); 0, or -1
+ * with an exception set (either). */
+static int
+release_finally(PyObject *release)
 {
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    int r = call_ok(lock, s_release, NULL, NULL, 0);
+    int r = call_bound(release);
     if (exc_type == NULL)
         return r;
     if (r < 0)
@@ -86,11 +106,32 @@ release_finally(PyObject *lock)
     return -1;
 }
 
-/* obj.name truthy (-1 on error). */
-static int
-attr_true(PyObject *obj, PyObject *name)
+/* The core's attributes that the Taker reads and writes are plain instance
+ * attributes (taker_new checks that no class of the core makes one a data
+ * descriptor), so they are read and written in the core's __dict__ itself
+ * (*state*): a dict operation each, not the generic attribute protocol (the
+ * type lookup, the descriptor checks), which on the latency path cost more
+ * than the rest of a take. */
+
+/* core.name as a new reference (NULL with AttributeError if absent). */
+static PyObject *
+state_get(PyObject *state, PyObject *name)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = PyDict_GetItemWithError(state, name);
+    if (v == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
+/* core.name truthy (-1 on error). */
+static int
+state_true(PyObject *state, PyObject *name)
+{
+    PyObject *v = state_get(state, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
@@ -98,18 +139,18 @@ attr_true(PyObject *obj, PyObject *name)
     return r;
 }
 
-/* obj.name += delta (ints). */
+/* core.name += delta (ints). */
 static int
-attr_add(PyObject *obj, PyObject *name, PyObject *delta)
+state_add(PyObject *state, PyObject *name, PyObject *delta)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = state_get(state, name);
     if (v == NULL)
         return -1;
     PyObject *sum = PyNumber_Add(v, delta);
     Py_DECREF(v);
     if (sum == NULL)
         return -1;
-    int r = PyObject_SetAttr(obj, name, sum);
+    int r = PyDict_SetItem(state, name, sum);
     Py_DECREF(sum);
     return r;
 }
@@ -187,61 +228,122 @@ count_records(const char *buf, Py_ssize_t n)
     return i == n ? count : -1;
 }
 
-/* The read's records through the dispatch loop, as _dispatch does for a read
- * it begins (the core's buffer was empty): its per-read state, the loop, the
- * end of the read. *data* holds at most a batch of records. */
+/* A read begun here, as the dispatch loop and the end of the read see it. */
+typedef struct {
+    AccelPublish base;
+    PyObject *state, *out, *flat, *it, *started, *size, *now; /* state: the core's __dict__ */
+    int ended; /* the read is done: _records is None once published */
+} TakerRead;
+
+/* [core: data, self._started = chunks.popleft(); self._size = len(data);
+ *        flat = self._flat = parse_flat(data); it = self._it = iter(flat);
+ *        records = self._records = zip(it, it, it, it, strict=True)
+ *        self._moved_to = None; self._departures = None; self.now = time.time()]
+ * and [core: emit = out.append], done when Python first needs them (a
+ * callback of the loop, the end of the read, an error): the Python code
+ * around the loop reads them, the loop itself does not. (_records is only
+ * asked "is None" when the C loop runs: the iterator stands for the zip.)
+ * Until then they hold an earlier read's values, which nothing reads: every
+ * reader runs under the core's lock, held here throughout, and is either a
+ * callback (it comes after this) or _dispatch beginning a read (it sets them
+ * itself). */
 static int
-dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObject *started,
-              PyObject *size)
+publish_read(AccelPublish *base)
+{
+    TakerRead *read = (TakerRead *)base;
+    PyObject *state = read->state;
+    if (PyDict_SetItem(state, s_started, read->started) < 0 ||
+        PyDict_SetItem(state, s_size, read->size) < 0 ||
+        PyDict_SetItem(state, s_flat, read->flat) < 0 ||
+        PyDict_SetItem(state, s_it, read->it) < 0 ||
+        PyDict_SetItem(state, s_records, read->ended ? Py_None : read->it) < 0 ||
+        PyDict_SetItem(state, s_moved_to, Py_None) < 0 ||
+        PyDict_SetItem(state, s_departures, Py_None) < 0 ||
+        PyDict_SetItem(state, s_now, read->now) < 0)
+        return -1;
+    base->emit = PyObject_GetAttr(read->out, s_append);
+    return base->emit == NULL ? -1 : 0;
+}
+
+/* Published (if it was not yet): 0, or -1 with an exception set. */
+static int
+published(TakerRead *read)
+{
+    return read->base.emit != NULL ? 0 : publish_read(&read->base);
+}
+
+/* On a failure: the read published as the Python loop leaves it when it
+ * raises (the iterator where it stopped), so that the core's state says what
+ * is left; the failure stays the exception raised. */
+static void
+publish_failed(TakerRead *read)
+{
+    if (read->base.emit != NULL)
+        return;
+    PyObject *exc_type, *exc_value, *exc_tb;
+    PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+    if (publish_read(&read->base) < 0)
+        PyErr_Clear(); /* the first failure is the one to see */
+    PyErr_Restore(exc_type, exc_value, exc_tb);
+}
+
+/* The read's records through the dispatch loop, as _dispatch does for a read
+ * it begins (the core's buffer was empty), then the end of the read. *flat*
+ * holds at most a batch of records. */
+static int
+dispatch_read(Taker *self, PyObject *out, PyObject *flat, PyObject *started, PyObject *size)
 {
     PyObject *core = self->core;
-    PyObject *it = NULL, *now = NULL;
+    PyObject *state = self->state;
+    TakerRead read = {{publish_read, NULL}, state, out, flat, NULL, started, size, NULL, 0};
     int rc = -1;
-    /* [core: data, self._started = chunks.popleft(); self._size = len(data);
-     *        flat = self._flat = parse_flat(data); it = self._it = iter(flat);
-     *        records = self._records = zip(it, it, it, it, strict=True)]
-     * (_records is only asked "is None" when the C loop runs: the iterator
-     * itself stands for the zip.) */
-    it = PyObject_GetIter(flat);
-    if (it == NULL)
+    read.it = PyObject_GetIter(flat);
+    if (read.it == NULL)
         goto done;
-    if (PyObject_SetAttr(core, s_started, started) < 0 || PyObject_SetAttr(core, s_size, size) < 0 ||
-        PyObject_SetAttr(core, s_flat, flat) < 0 || PyObject_SetAttr(core, s_it, it) < 0 ||
-        PyObject_SetAttr(core, s_records, it) < 0 ||
-        PyObject_SetAttr(core, s_moved_to, Py_None) < 0 ||
-        PyObject_SetAttr(core, s_departures, Py_None) < 0)
+    /* [core: self.now = time.time()] (published with the rest) */
+    read.now = clock_float(CLOCK_REALTIME);
+    if (read.now == NULL)
         goto done;
-    /* [core: self.now = time.time()] */
-    now = clock_float(CLOCK_REALTIME);
-    if (now == NULL || PyObject_SetAttr(core, s_now, now) < 0)
-        goto done;
-    PyObject *args[13] = {core,  emit,          out,          it,         self->batch,
+    PyObject *args[13] = {core,        NULL,          out,         read.it,     self->batch,
                           self->paths, self->special, self->files, self->items, self->echo,
-                          self->relisted, started, now};
-    PyObject *res = accel_dispatch(NULL, args, 13);
-    if (res == NULL)
-        goto done;
-    Py_DECREF(res);
-    /* [core: if length_hint(it): return  # the batch is full] */
-    Py_ssize_t left = PyObject_LengthHint(it, 0);
-    if (left < 0)
-        goto done;
-    if (left) {
-        rc = 0;
+                          self->relisted, started,    read.now};
+    PyObject *res = accel_dispatch_loop(args, &read.base);
+    if (res == NULL) {
+        publish_failed(&read);
         goto done;
     }
-    /* [core: self._records = None; self._done += self._size; self.last_read = now] */
-    PyObject *size_now = PyObject_GetAttr(core, s_size);
-    if (size_now == NULL)
+    Py_DECREF(res);
+    /* [core: if length_hint(it): return  # the batch is full] */
+    Py_ssize_t left = PyObject_LengthHint(read.it, 0);
+    if (left < 0) {
+        publish_failed(&read);
         goto done;
-    int bad = PyObject_SetAttr(core, s_records, Py_None) < 0 ||
-              attr_add(core, s_done, size_now) < 0 || PyObject_SetAttr(core, s_last_read, now) < 0;
+    }
+    if (left) {
+        rc = published(&read); /* the Python loop goes on with it */
+        goto done;
+    }
+    /* [core: self._records = None; self._done += self._size; self.last_read = now]
+     * (_records was None when the read began: only a published read set it.
+     * A callback may have rebound _size and _started: asked, once published.) */
+    read.ended = 1;
+    PyObject *size_now = size;
+    Py_INCREF(size_now);
+    if (read.base.emit != NULL) {
+        Py_SETREF(size_now, state_get(state, s_size));
+        if (size_now == NULL || PyDict_SetItem(state, s_records, Py_None) < 0) {
+            Py_XDECREF(size_now);
+            goto done;
+        }
+    }
+    int bad = state_add(state, s_done, size_now) < 0 ||
+              PyDict_SetItem(state, s_last_read, read.now) < 0;
     Py_DECREF(size_now);
     if (bad)
         goto done;
     /* [core: if self._unmounts: self._uncover()] (rebound by _uncover: asked) */
-    int r = attr_true(core, s_unmounts);
-    if (r < 0 || (r && call_ok(core, s_uncover, NULL, NULL, 0) < 0))
+    int r = state_true(state, s_unmounts);
+    if (r < 0 || (r && (published(&read) < 0 || call_ok(core, s_uncover, NULL, NULL, 0) < 0)))
         goto done;
     /* [core: if recent._items or recent._echo or self.moves._pending or
      *        self.pending or self.unlisted or self.relisted:
@@ -252,18 +354,21 @@ dispatch_read(Taker *self, PyObject *out, PyObject *emit, PyObject *flat, PyObje
     if (r < 0)
         goto done;
     if (r) {
-        PyObject *started_now = PyObject_GetAttr(core, s_started);
+        if (published(&read) < 0)
+            goto done;
+        PyObject *started_now = state_get(state, s_started);
         if (started_now == NULL)
             goto done;
-        r = call_ok(core, s_settle, started_now, emit, 2);
+        r = call_ok(core, s_settle, started_now, read.base.emit, 2);
         Py_DECREF(started_now);
         if (r < 0)
             goto done;
     }
     rc = 0;
 done:
-    Py_XDECREF(it);
-    Py_XDECREF(now);
+    Py_XDECREF(read.it);
+    Py_XDECREF(read.now);
+    Py_XDECREF(read.base.emit);
     return rc;
 }
 
@@ -272,31 +377,31 @@ static int
 take_locked(Taker *self, PyObject *out)
 {
     PyObject *core = self->core;
-    PyObject *data = NULL, *started = NULL, *size = NULL, *flat = NULL, *emit = NULL;
+    PyObject *data = NULL, *started = NULL, *size = NULL, *flat = NULL;
     int rc = -1;
     /* [core: if self._closed: return out] */
-    int r = attr_true(core, s_closed);
+    int r = state_true(self->state, s_closed);
     if (r != 0)
         return r < 0 ? -1 : 0;
     /* [core: read_lock.acquire(); try: ... finally: read_lock.release()] */
-    if (call_ok(self->read_lock, s_acquire, NULL, NULL, 0) < 0)
+    if (call_bound(self->read_acquire) < 0)
         return -1;
     started = clock_float(CLOCK_MONOTONIC);
     data = started == NULL ? NULL : read_port(self);
     Py_ssize_t n = data == NULL ? 0 : PyBytes_GET_SIZE(data);
     if (n) {
         size = PyLong_FromSsize_t(n);
-        if (size == NULL || attr_add(core, s_taken, size) < 0)
+        if (size == NULL || state_add(self->state, s_taken, size) < 0)
             Py_CLEAR(data);
     }
-    if (release_finally(self->read_lock) < 0)
+    if (release_finally(self->read_release) < 0)
         goto done;
     /* The plain case: something was read, nothing waited in the buffer, and
      * the read holds a batch at most. */
     int plain = n && count_records(PyBytes_AS_STRING(data), n) <= self->batch_n &&
                 PyObject_Length(self->chunks) == 0;
     if (plain) {
-        r = attr_true(core, s_records);
+        r = state_true(self->state, s_records);
         if (r < 0)
             goto done;
         plain = !r;
@@ -307,13 +412,12 @@ take_locked(Taker *self, PyObject *out)
             /* [core: self._done += len(data); raise]: out of the backlog */
             PyObject *exc_type, *exc_value, *exc_tb;
             PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-            if (attr_add(core, s_done, size) < 0)
+            if (state_add(self->state, s_done, size) < 0)
                 PyErr_Clear(); /* the parse error is the one to see */
             PyErr_Restore(exc_type, exc_value, exc_tb);
             goto done;
         }
-        emit = PyObject_GetAttr(out, s_append);
-        if (emit == NULL || dispatch_read(self, out, emit, flat, started, size) < 0)
+        if (dispatch_read(self, out, flat, started, size) < 0)
             goto done;
     }
     else {
@@ -334,7 +438,7 @@ take_locked(Taker *self, PyObject *out)
     /* [core: if self._records is None:
      *            if self._mounted or recent._items or recent._echo or self.moves._pending:
      *                self._process(out)] */
-    r = attr_true(core, s_records);
+    r = state_true(self->state, s_records);
     if (r < 0)
         goto done;
     if (!r) {
@@ -349,7 +453,6 @@ done:
     Py_XDECREF(started);
     Py_XDECREF(size);
     Py_XDECREF(flat);
-    Py_XDECREF(emit);
     return rc;
 }
 
@@ -364,12 +467,12 @@ taker_call(Taker *self, PyObject *args, PyObject *kwargs)
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
-    if (call_ok(self->lock, s_acquire, NULL, NULL, 0) < 0) {
+    if (call_bound(self->lock_acquire) < 0) {
         Py_DECREF(out);
         return NULL;
     }
     int rc = take_locked(self, out);
-    if (release_finally(self->lock) < 0 || rc < 0) {
+    if (release_finally(self->lock_release) < 0 || rc < 0) {
         Py_DECREF(out);
         return NULL;
     }
@@ -379,7 +482,7 @@ taker_call(Taker *self, PyObject *args, PyObject *kwargs)
 #define TAKER_FIELDS(X)                                                                   \
     X(core) X(port) X(lock) X(read_lock) X(chunks) X(paths) X(special) X(files) X(items) \
         X(echo) X(relisted) X(moves_pending) X(pending) X(unlisted) X(mounted) X(more)   \
-            X(batch)
+            X(batch) X(lock_acquire) X(lock_release) X(read_acquire) X(read_release) X(state)
 
 static int
 taker_traverse(Taker *self, visitproc visit, void *arg)
@@ -406,6 +509,42 @@ taker_dealloc(Taker *self)
     taker_clear(self);
     PyMem_Free(self->buf);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The core's __dict__ (a new reference), once no class of the core makes a
+ * name the Taker keeps there a data descriptor (a property or a slot would
+ * take precedence over the dict for Python's reads and writes); NULL with
+ * TypeError otherwise. */
+static PyObject *
+state_of(PyObject *core)
+{
+    PyObject *names[] = {s_closed, s_taken,    s_done,       s_started, s_size,
+                         s_flat,   s_it,       s_records,    s_moved_to, s_departures,
+                         s_now,    s_last_read, s_unmounts};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        PyObject *attr = PyObject_GetAttr((PyObject *)Py_TYPE(core), names[i]);
+        if (attr == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return NULL;
+            PyErr_Clear();
+            continue;
+        }
+        int data = Py_TYPE(attr)->tp_descr_set != NULL;
+        Py_DECREF(attr);
+        if (data) {
+            PyErr_Format(PyExc_TypeError,
+                         "Taker(): %.100s.%U is a data descriptor, not an instance attribute",
+                         Py_TYPE(core)->tp_name, names[i]);
+            return NULL;
+        }
+    }
+    PyObject *state = PyObject_GenericGetDict(core, NULL);
+    if (state != NULL && !PyDict_CheckExact(state)) {
+        Py_DECREF(state);
+        PyErr_SetString(PyExc_TypeError, "Taker(): the core's __dict__ is not a dict");
+        return NULL;
+    }
+    return state;
 }
 
 static PyObject *
@@ -450,6 +589,14 @@ taker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     for (int i = 0; i < 17; i++) {
         Py_INCREF(o[i]);
         *fields[i] = o[i];
+    }
+    if ((self->state = state_of(self->core)) == NULL ||
+        (self->lock_acquire = PyObject_GetAttr(self->lock, s_acquire)) == NULL ||
+        (self->lock_release = PyObject_GetAttr(self->lock, s_release)) == NULL ||
+        (self->read_acquire = PyObject_GetAttr(self->read_lock, s_acquire)) == NULL ||
+        (self->read_release = PyObject_GetAttr(self->read_lock, s_release)) == NULL) {
+        Py_DECREF(self);
+        return NULL;
     }
     self->batch_n = batch_n;
     self->nearly_full = nearly_full;

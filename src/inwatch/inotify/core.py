@@ -145,12 +145,16 @@ class InotifyCore(SlowPath):
             # kernel only, whose read() it does itself: a fake, subclassed or
             # patched port (the tests' tracing) goes through Python.
             recent = self.recent
-            self.take = native.Taker(  # type: ignore[method-assign]
-                self, self.port, self.lock, self._read_lock, self._chunks,
-                self._wd_paths, self._wd_special, self.files, recent._items, recent._echo,
-                self.relisted, self.moves._pending, self.pending, self.unlisted, self._mounted,
-                more, BATCH, _NEARLY_FULL, READ_SIZE,
-            )  # fmt: skip
+            try:
+                self.take = native.Taker(  # type: ignore[method-assign]
+                    self, self.port, self.lock, self._read_lock, self._chunks,
+                    self._wd_paths, self._wd_special, self.files, recent._items, recent._echo,
+                    self.relisted, self.moves._pending, self.pending, self.unlisted,
+                    self._mounted, more, BATCH, _NEARLY_FULL, READ_SIZE,
+                )  # fmt: skip
+            except BaseException:
+                self.close()  # the port's fds, opened above
+                raise
 
     # --- Source ------------------------------------------------------------------------
 
