@@ -8,15 +8,26 @@ latency. For the C reader the stamp is its own (taken when read(2) returned);
 for inotifywait and ``inwatch watch`` it is taken by the relay reading their
 output, so theirs includes one pipe hop, as for any user of a command's output.
 
+Interleaving is per sample, not per peer: each round starts every peer (a
+fresh process each, its own directory), then takes one sample of each in a
+new random order, cycle after cycle, until each has its samples or has spent
+its time budget. A latency of a few tens of µs is mostly the machine's (a
+wake-up on a shared VM), and the machine drifts: with a peer's 300 samples
+taken in one go, the two p50s of a same-round ratio were seconds apart, and
+the per-round ratio of inwatch to plain ranged 0.66-1.86 in one run (bench
+of 2026-12-01 06:52 UTC); taken one by one, the two are milliseconds apart.
+
     python latency.py [--quick]
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from _common import (
@@ -30,8 +41,8 @@ from _common import (
     fmt,
     notes_block,
     percentile,
+    progress,
     ratio_cells,
-    run_rounds,
     scratch,
     table,
     verdict,
@@ -55,43 +66,94 @@ def child(adapter: Any, spec: dict[str, Any], chan: Any) -> None:
         adapter.run(callback, 0.2)
 
 
-def measure(peer: str, samples: int, budget: float) -> Result:
-    lat: list[float] = []
-    lost = 0
-    with scratch(f"latency-{peer}") as root:
-        fd = os.open(f"{root}/lat", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+@dataclass
+class Sampler:
+    """One peer's worker in a round, and its samples so far."""
+
+    fd: int  # the file this process writes to
+    worker: Worker
+    lat: list[float] = field(default_factory=list)
+    lost: int = 0
+    spent: float = 0.0  # seconds of this round spent on this peer's samples
+
+    def sample(self) -> None:
+        """Pause, write one byte, wait for the peer's stamp."""
+        t = time.monotonic()
+        time.sleep(random.uniform(0.0005, 0.002))
+        t0 = time.monotonic_ns()
+        os.write(self.fd, b"x")
         try:
-            with Worker(peer, "latency", {"paths": [root]}) as w:
-                end = time.monotonic() + budget
-                while len(lat) < samples and time.monotonic() < end:
-                    time.sleep(random.uniform(0.0005, 0.002))
-                    t0 = time.monotonic_ns()
-                    os.write(fd, b"x")
-                    try:
-                        t1 = w.recv(2.0)["t"]
-                    except PeerUnavailable:  # timed out: count it, resynchronise
-                        lost += 1
-                        time.sleep(0.3)
-                        while w.lines.readline(0) is not None:
-                            pass
-                        continue
-                    lat.append((t1 - t0) / 1000)
-        finally:
-            os.close(fd)
-    return {
-        "samples": lat,
-        "n": len(lat),
-        "lost": lost,
-        "p50": percentile(lat, 50),
-        "p99": percentile(lat, 99),
-    }
+            t1 = self.worker.recv(2.0)["t"]
+        except PeerUnavailable:  # timed out: count it, resynchronise
+            self.lost += 1
+            time.sleep(0.3)
+            while self.worker.lines.readline(0) is not None:
+                pass
+        else:
+            self.lat.append((t1 - t0) / 1000)
+        self.spent += time.monotonic() - t
+
+    def result(self) -> Result:
+        return {
+            "samples": self.lat,
+            "n": len(self.lat),
+            "lost": self.lost,
+            "p50": percentile(self.lat, 50),
+            "p99": percentile(self.lat, 99),
+        }
+
+
+def measure_round(
+    peers: list[str], samples: int, budget: float, notes: dict[str, str]
+) -> dict[str, Result]:
+    """One round: every peer at once, one sample of each per cycle in a random
+    order, until each has *samples* or spent *budget* seconds. A peer that
+    cannot start is noted in *notes* and left out."""
+    with contextlib.ExitStack() as stack:
+        live: dict[str, Sampler] = {}
+        for peer in peers:
+            root = stack.enter_context(scratch(f"latency-{peer}"))
+            fd = os.open(f"{root}/lat", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            stack.callback(os.close, fd)
+            try:
+                worker = stack.enter_context(Worker(peer, "latency", {"paths": [root]}))
+            except PeerUnavailable as e:
+                notes.setdefault(peer, str(e))
+                progress(f"    n/a: {e}")
+                continue
+            live[peer] = Sampler(fd, worker)
+        active = list(live)
+        while active:
+            random.shuffle(active)
+            for peer in list(active):
+                sampler = live[peer]
+                sampler.sample()
+                if len(sampler.lat) >= samples or sampler.spent >= budget:
+                    active.remove(peer)
+        return {peer: sampler.result() for peer, sampler in live.items()}
+
+
+def run_together(peers: list[str], rounds: int, samples: int, budget: float) -> Runs:
+    """Like run_rounds, with the peers of a round sampled together (see the
+    module's docstring); a peer unavailable once is skipped afterwards."""
+    only = os.environ.get("BENCH_PEERS")
+    if only:
+        peers = [p for p in peers if p in only.split(",")]
+    runs = Runs(list(peers), rounds, {p: [] for p in peers})
+    for rnd in range(rounds):
+        todo = [p for p in peers if p not in runs.notes or any(runs.results[p])]
+        progress(f"  latency round {rnd + 1}/{rounds}: {len(todo)} peers, sample by sample")
+        got = measure_round(todo, samples, budget, runs.notes)
+        for peer in peers:
+            runs.results[peer].append(got.get(peer))
+    return runs
 
 
 def bench(quick: bool = False) -> Section:
     # 8 rounds of 300: the p50 of a peer moved by ±5 µs between runs of 5 x 120
     # on a shared machine, as much as the differences being measured.
     samples, budget, rounds = (50, 0.5, 1) if quick else (SAMPLES, 3.0, ROUNDS)
-    runs = run_rounds("latency", PEERS, rounds, lambda peer, _r: measure(peer, samples, budget))
+    runs = run_together(list(PEERS), rounds, samples, budget)
     lost = [
         f"latency: {peer} never delivered {int(n)} writes"
         for peer in runs.peers
@@ -155,8 +217,10 @@ def render(runs: Runs) -> str:
     head = ["peer", "samples", "p50 µs", "p99 µs", "p50 × C", "p50 × plain", "p50 × inotifywait"]
     intro = (
         "One write, then the callback; pause 0.5-2 ms; percentiles over the samples of all "
-        f"{runs.rounds} interleaved rounds (each round: up to {SAMPLES} samples or 3 s, so a peer "
-        "that batches for 50 ms or more gets fewer); ratios are medians of same-round p50 ratios."
+        f"{runs.rounds} rounds. Each round starts every peer at once and takes one sample of "
+        "each in turn (a new random order each cycle), up to "
+        f"{SAMPLES} samples or 3 s of its own per peer (so a peer that batches for 50 ms or more "
+        "gets fewer); ratios are medians of same-round p50 ratios."
     )
     return intro + "\n\n" + table(head, rows) + notes_block(runs)
 

@@ -239,3 +239,75 @@ def test_pathname_absolute_under_relative_and_absolute_roots(
         (str(tmp_path / "abs"), str(tmp_path / "abs" / "c")),
     ]
     assert all(type(e).__name__ == "Event" for e in rec.events)
+
+
+def _one_event_per_call(mod: Any, tmp: Path, handler: Any, between: Any) -> list[str]:
+    """Three IN_MODIFYs on a watched file, each in its own check/read/process
+    (the latency path); *between(i)* runs after the i-th. What each reached,
+    as (who, name)."""
+    root = tmp / mod.__name__
+    root.mkdir()
+    (root / "f").touch()
+    wm = mod.WatchManager()
+    notifier = mod.Notifier(wm, handler)
+    try:
+        wm.add_watch(str(root), mod.IN_MODIFY)
+        for i in range(3):
+            with open(root / "f", "a") as f:
+                f.write("x")
+            assert notifier.check_events(2000)
+            notifier.read_events()
+            notifier.process_events()
+            between(i, wm, str(root))
+    finally:
+        notifier.stop()
+    return list(handler.seen)
+
+
+def test_a_function_handler_is_called_for_every_event_across_calls(tmp_path: Path) -> None:
+    # With a function as the default handler, the Notifier keeps its targets
+    # from one process_events to the next. A watch given its own handler
+    # later, or the ignore flag, must still win over what was kept.
+    def run(mod: Any) -> list[str]:
+        seen: list[str] = []
+
+        def default(event: Any) -> None:
+            seen.append(f"default {event.maskname} {event.name}")
+
+        def own(event: Any) -> None:
+            seen.append(f"own {event.maskname} {event.name}")
+
+        def between(i: int, wm: Any, root: str) -> None:
+            if i == 0:
+                wd = wm.get_wd(root)
+                wm.update_watch(wd, proc_fun=own)
+
+        default.seen = seen  # type: ignore[attr-defined]
+        return _one_event_per_call(mod, tmp_path, default, between)
+
+    mine, theirs = run(ours), run(pyinotify)
+    assert mine == theirs == ["default IN_MODIFY f", "own IN_MODIFY f", "own IN_MODIFY f"]
+
+
+def test_a_processevent_method_changed_between_calls_is_used(tmp_path: Path) -> None:
+    # A ProcessEvent's process_* methods are looked up once per call, not
+    # kept across calls: a method set on the handler between two calls
+    # takes the next event, as in pyinotify (which looks up per event).
+    def run(mod: Any) -> list[str]:
+        class Handler(mod.ProcessEvent):  # type: ignore[misc, name-defined]
+            seen: list[str]
+
+            def process_default(self, event: Any) -> None:
+                self.seen.append(f"default {event.maskname}")
+
+        handler = Handler()
+        handler.seen = []
+
+        def between(i: int, wm: Any, root: str) -> None:
+            if i == 0:
+                handler.process_IN_MODIFY = lambda e: handler.seen.append(f"set {e.maskname}")
+
+        return _one_event_per_call(mod, tmp_path, handler, between)
+
+    mine, theirs = run(ours), run(pyinotify)
+    assert mine == theirs == ["default IN_MODIFY", "set IN_MODIFY", "set IN_MODIFY"]

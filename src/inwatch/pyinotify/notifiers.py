@@ -43,7 +43,7 @@ from .codes import (
 )
 from .errors import NotifierError
 from .events import Event, _RelativeEvent, make_event
-from .handlers import PrintAllEvents, dispatch_target
+from .handlers import PrintAllEvents, ProcessEvent, dispatch_target
 from .manager import WatchManager
 from .watch import Group, Watch
 
@@ -108,6 +108,19 @@ class Notifier:
         self._batches = False
         # What check_events read, for read_events (see check_events).
         self._ready: list[Any] = []
+        # process_events' targets by mask (see _dispatch). For a ProcessEvent
+        # they are its process_* methods, looked up once per call (pyinotify
+        # looked them up per event), so the dict lives one call; any other
+        # handler (a function, a callable) is the target whatever the mask, so
+        # the dict is kept: the latency path, one event per call, then takes
+        # the short way from its first event on.
+        self._plain: dict[int, Callable[[Any], Any]] | None = (
+            None if type(self._default_proc_fun).__call__ is ProcessEvent.__call__ else {}
+        )
+        # check_events' timeout in ms, and as Watcher.read's seconds: the same
+        # float each time (Watcher.read converts a timeout it has not seen).
+        self._wait_ms: int | None = None
+        self._wait_seconds: float | None = None
         watch_manager._attach(self._reads_in_check and not threshold)
 
     # check_events waits in Watcher.read itself (see there); not for the
@@ -168,8 +181,11 @@ class Notifier:
         # 0 as _NO_WAIT, so that a burst comes in batches (see there).
         if timeout is None or timeout < 0:
             seconds: float | None = None
+        elif timeout == self._wait_ms:
+            seconds = self._wait_seconds
         else:
             seconds = timeout / 1000 if timeout else _NO_WAIT
+            self._wait_ms, self._wait_seconds = timeout, seconds
         try:
             events = self._watcher.read(timeout=seconds)
         except (OSError, ValueError) as err:
@@ -190,8 +206,10 @@ class Notifier:
             feeds = self._watch_manager._feeds
             if feeds:  # read before the walk that made the feeds: ahead of them
                 feeds.appendleft(iter(ready))
-            else:
-                self._queue_events(ready)
+            elif self._coalesce:
+                self._enqueue(ready)
+            else:  # (_enqueue's plain case, inlined: once per wake-up)
+                self._eventq.extend(ready)
             return
         if self._threshold:
             size = _pending_bytes(self._watcher.fileno())
@@ -270,10 +288,10 @@ class Notifier:
         after its own stay queued, in order, as in pyinotify.
         """
         queue = self._eventq
-        # mask -> the method of the default handler a plain event of that mask
-        # goes to (see _dispatch), for this call: a handler's methods are looked
-        # up once per mask per call, not once per event as pyinotify did.
-        plain: dict[int, Callable[[Any], Any]] = {}
+        # mask -> what a plain event of that mask goes to (see _dispatch): for
+        # a ProcessEvent, its methods, looked up once per mask per call (not
+        # once per event as pyinotify did); see __init__.
+        plain = self._plain if self._plain is not None else {}
         wm = self._watch_manager
         with wm._lock:  # (add_watch in another thread: its watches are all in)
             while queue or self._next_batch():
