@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import select
 import shutil
 import signal
@@ -313,9 +314,18 @@ def spawn_generator(kind: str, *args: object) -> subprocess.Popen[bytes]:
 
 
 def interleave(peers: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
-    """(round, peer) in the order A B C A B C ...: noise hits every peer alike."""
+    """(round, peer): every peer once a round, in a new order each round (the
+    same orders in every run: seeded). The machine's noise comes in spells of
+    seconds; in one fixed order a spell hit the same neighbours round after
+    round (in the run of 2026-12-01 06:52 UTC, the three peers after
+    inwatch-thread were 1.5-1.8x slower in three of five burst rounds, and
+    their medians with them), while a peer and its reference are compared
+    within a round."""
+    rng = random.Random(len(peers) * 1000 + rounds)
     for r in range(rounds):
-        for peer in peers:
+        order = list(peers)
+        rng.shuffle(order)
+        for peer in order:
             yield r, peer
 
 
@@ -436,7 +446,7 @@ class Runs:
 def run_rounds(
     workload: str, peers: Sequence[str], rounds: int, measure: Callable[[str, int], Result]
 ) -> Runs:
-    """Call ``measure(peer, round)`` interleaved (A B C A B C ...). A peer that is
+    """Call ``measure(peer, round)`` interleaved (see interleave). A peer that is
     unavailable once is skipped for the remaining rounds; a failed round is None."""
     only = os.environ.get("BENCH_PEERS")
     if only:

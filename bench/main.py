@@ -93,8 +93,9 @@ def render(
         f"- machine: {machine()}; load average at start {load[0]:.2f}",
         f"- command: `{command}`",
         "- every peer runs in its own process; trees on /dev/shm; rounds interleave the peers "
-        "(A B C A B C ...) and ratios compare values measured in the same round. The machine "
-        "is shared and noisy: read the ratios, not the absolute times.",
+        "(each round every peer once, in a new order; latency: sample by sample) and ratios "
+        "compare values measured in the same round. The machine is shared and noisy: read the "
+        "ratios, not the absolute times.",
         "- peers: `c` = bench/c/reader.c (the physical floor), `plain` = ctypes + one os.read + "
         "struct.unpack_from (the Python floor), inotifywait (inotify-tools), inwatch as "
         "`Watcher.read()` (`inwatch`), the same with `mask=` create, modify, close-write, "
