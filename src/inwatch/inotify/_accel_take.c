@@ -66,27 +66,29 @@ clock_float(clockid_t id)
     return PyFloat_FromDouble((double)ns / 1e9);
 }
 
-/* obj.name(*args) for its effect: 0, or -1 with an exception set. */
+/* A call made for its effect, given its result (a new reference, released):
+ * 0, or -1 with an exception set. */
 static int
-call_ok(PyObject *obj, PyObject *name, PyObject *a1, PyObject *a2, size_t nargs)
+effect(PyObject *result)
 {
-    PyObject *result = accel_call(obj, name, a1, a2, NULL, NULL, NULL, NULL, nargs);
     if (result == NULL)
         return -1;
     Py_DECREF(result);
     return 0;
 }
 
-/* A bound method called with no argument, for its effect: 0, or -1 with an
- * exception set. */
+/* obj.name(*args) for its effect. */
+static int
+call_ok(PyObject *obj, PyObject *name, PyObject *a1, PyObject *a2, size_t nargs)
+{
+    return effect(accel_call(obj, name, a1, a2, NULL, NULL, NULL, NULL, nargs));
+}
+
+/* A bound method called with no argument, for its effect. */
 static int
 call_bound(PyObject *method)
 {
-    PyObject *result = PyObject_Vectorcall(method, NULL, 0, NULL);
-    if (result == NULL)
-        return -1;
-    Py_DECREF(result);
-    return 0;
+    return effect(PyObject_Vectorcall(method, NULL, 0, NULL));
 }
 
 /* lock.release() (*release*, bound) in a `finally:`: an exception already set
