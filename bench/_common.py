@@ -317,10 +317,10 @@ def interleave(peers: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
     """(round, peer): every peer once a round, in a new order each round (the
     same orders in every run: seeded). The machine's noise comes in spells of
     seconds; in one fixed order a spell hit the same neighbours round after
-    round (in the run of 2026-12-01 06:52 UTC, the three peers after
-    inwatch-thread were 1.5-1.8x slower in three of five burst rounds, and
-    their medians with them), while a peer and its reference are compared
-    within a round."""
+    round (in the run of 2026-12-01 06:52 UTC, the peers after inwatch-thread,
+    compat and inotify_simple, were 1.5-1.7x slower in the same three of five
+    burst rounds, cli in two of them, and their medians with them), while a
+    peer and its reference are compared within a round."""
     rng = random.Random(len(peers) * 1000 + rounds)
     for r in range(rounds):
         order = list(peers)
