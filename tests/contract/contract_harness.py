@@ -89,6 +89,7 @@ class Harness:
         self.kind = kind
         self.backend = backend
         self.w = Watcher(backend=backend, **watcher_kwargs)
+        self._max_queue: int | None = watcher_kwargs.get("max_queue")
         self.events: Events = []
         # Events about sentinel files: kept apart, so that a sentinel's later
         # events (its OPEN, CLOSE_WRITE) never show up among a test's events.
@@ -216,9 +217,10 @@ class Harness:
         """Run *fn* while the driver cannot read the kernel queue.
 
         blocking: the test thread is not reading anyway. threaded: a file is
-        created in *poke_dir* and the callback blocks on its event (with a small
-        ``max_queue`` the reader thread then stops too). asyncio: *fn* runs in
-        the loop's thread, so the reader callback cannot run.
+        created in *poke_dir* and the callback blocks on its event; with a small
+        ``max_queue`` the reader thread is then made to stop too (see
+        :meth:`_park_reader`). asyncio: *fn* runs in the loop's thread, so the
+        reader callback cannot run.
         """
         if self.kind == "blocking":
             fn()
@@ -230,6 +232,8 @@ class Harness:
             touch(os.path.join(os.fsencode(poke_dir), os.fsencode(f"{SENTINEL}poke")))
             if not self._held.wait(10):
                 raise AssertionError("the threaded driver's callback was never called")
+            if self._max_queue is not None and self._max_queue <= 64:
+                self._park_reader(poke_dir)
             try:
                 fn()
             finally:
@@ -246,6 +250,24 @@ class Harness:
 
         self._loop.call_soon_threadsafe(run)
         done.result(60)
+
+    def _park_reader(self, poke_dir: str | bytes) -> None:
+        """With the callback held: fill the reader thread's buffer (sentinel
+        files) and wait until back-pressure has parked it. The reader looks at
+        ``max_queue`` only between reads, and a read takes all the kernel has
+        queued (fanotify's, up to 16 MiB): a reader still reading could keep
+        pace with *fn* and take all of it, and the kernel queue would never
+        overflow (it happened under load)."""
+        threaded = self.w._threaded
+        assert threaded is not None
+        base = os.fsencode(poke_dir)
+        for i in range(256):
+            touch(os.path.join(base, os.fsencode(f"{SENTINEL}park{i}")))
+        deadline = time.monotonic() + 10
+        while not threaded.reader_waiting:
+            if time.monotonic() > deadline:
+                raise AssertionError("the threaded driver's reader never stopped")
+            time.sleep(0.005)
 
     def wait_ended(self, timeout: float = 10.0) -> bool:
         """Did the driver end by itself (no watch left), without stop()?"""
