@@ -17,6 +17,7 @@ import os
 # inwatch: inwatch.accel reads it once, at import.
 os.environ.setdefault("INWATCH_ACCEL", "0")
 
+import signal
 import subprocess
 import threading
 import time
@@ -26,6 +27,18 @@ from pathlib import Path
 import pytest
 
 from inwatch import Inotify
+
+# A suite started in the background by a non-interactive shell (`cmd &`, as a
+# CI runner may start it) has SIGINT and SIGQUIT ignored, and an ignored
+# disposition is inherited across exec: the commands the tests stop with
+# SIGINT (a user's ^C) would never see it, and Python would not even install
+# its KeyboardInterrupt handler in them. The tests expect a terminal's
+# defaults: restored for the whole run (a handler, unlike SIG_IGN, is reset to
+# the default in the children).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def _open_fds() -> dict[int, str]:
