@@ -28,17 +28,20 @@ import pytest
 
 from inwatch import Inotify
 
-# A suite started in the background by a non-interactive shell (`cmd &`, as a
-# CI runner may start it) has SIGINT and SIGQUIT ignored, and an ignored
-# disposition is inherited across exec: the commands the tests stop with
-# SIGINT (a user's ^C) would never see it, and Python would not even install
-# its KeyboardInterrupt handler in them. The tests expect a terminal's
-# defaults: restored for the whole run (a handler, unlike SIG_IGN, is reset to
-# the default in the children).
+# The commands the tests start must see the signals a terminal's user sends
+# (^C, a hang-up) as a terminal gives them. A suite started under nohup has
+# SIGHUP ignored, and one started in the background by a non-interactive
+# shell (`cmd &`, as a CI runner may) SIGINT and SIGQUIT; an ignored
+# disposition is inherited across exec, so every command would ignore them
+# too (and Python would install no KeyboardInterrupt handler in it).
+# Restored for the whole run: a handler, unlike SIG_IGN, is reset to the
+# default in the children. (A test that wants a command started under nohup
+# ignores SIGHUP in the child itself.)
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
-    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+for _sig in (signal.SIGHUP, signal.SIGQUIT):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, signal.SIG_DFL)
 
 
 def _open_fds() -> dict[int, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
@@ -228,21 +227,3 @@ def run_inwatch(
 @pytest.fixture
 def run_cli() -> object:
     return run_inwatch
-
-
-@pytest.fixture(autouse=True)
-def _hangup_not_ignored() -> Iterator[None]:
-    """A command stops on SIGHUP unless SIGHUP was ignored when it started
-    (nohup: it keeps that choice, see cli/wait.py), and an ignored disposition
-    is inherited across exec. A suite run under nohup (or setsid nohup, as a
-    CI runner may) would hand that down to every command it starts, and the
-    tests that hang up on one expect a terminal's default: restored here for
-    the test's children, put back afterwards."""
-    ignored = signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
-    if ignored:
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    try:
-        yield
-    finally:
-        if ignored:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)

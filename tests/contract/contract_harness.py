@@ -47,6 +47,10 @@ Predicate = Callable[[Events], bool]
 
 _counter = itertools.count()
 
+# Sentinel files blind() makes to fill a threaded reader's buffer (each is at
+# least a CREATE): a max_queue below this many events is certain to park it.
+_PARK_FILES = 256
+
 
 def is_sentinel(ev: Event[Any]) -> bool:
     name = os.fsdecode(ev.name)
@@ -232,7 +236,7 @@ class Harness:
             touch(os.path.join(os.fsencode(poke_dir), os.fsencode(f"{SENTINEL}poke")))
             if not self._held.wait(10):
                 raise AssertionError("the threaded driver's callback was never called")
-            if self._max_queue is not None and self._max_queue <= 64:
+            if self._max_queue is not None and self._max_queue < _PARK_FILES:
                 self._park_reader(poke_dir)
             try:
                 fn()
@@ -261,7 +265,7 @@ class Harness:
         threaded = self.w._threaded
         assert threaded is not None
         base = os.fsencode(poke_dir)
-        for i in range(256):
+        for i in range(_PARK_FILES):
             touch(os.path.join(base, os.fsencode(f"{SENTINEL}park{i}")))
         deadline = time.monotonic() + 10
         while not threaded.reader_waiting:

@@ -21,13 +21,13 @@ iteration's ~4,300, the harness's loop bodies alike): the interpreter's own
 ``async for`` step (GET_ANEXT, the awaitable checks, SEND) ~200, fixed by
 CPython; the C feed's pop and its one reused awaitable ~70 (~250 with an
 awaitable allocated and popleft called as a bound method per event); the
-``io_free()`` check before each batch ~210 when ``light._light`` ORed the
-batch's masks with ``reduce(or_)``, a call per mask (it now ORs the distinct
-masks: ~100 fewer); the deque between ``process()``
-and the feed ~30. Per burst, not per event: a loop turn every _TURN (two in a
-10 ms burst, ~20 µs each), and a read too large to peek at (over
-``light.PEEK_MAX``) has its first batch processed by the worker thread
-(started then, once per ``async for``: ~0.1 ms with the hand-over).
+``io_free()`` check before each batch ~110 (``light._light`` ORs the
+batch's distinct masks; ~210 with ``reduce(or_)`` over every mask, a call
+each); the deque between ``process()`` and the feed ~30. Per burst, not per
+event: a loop turn every _TURN (two in a 10 ms burst, ~20 µs each), and a
+read too large to peek at (over ``light.PEEK_MAX``) has its first batch
+processed by the worker thread (started then, once per ``async for``: ~0.1 ms
+with the hand-over).
 """
 
 from __future__ import annotations

@@ -19,11 +19,11 @@
  * records go through the same dispatch loop (_accel_dispatch.c), with the
  * per-read state set on the core as _dispatch sets it before any callback of
  * the loop (the callbacks, and news.py's look-ahead, read it); then the end
- * of the read and the rest of process() as take() does them. Whatever is not the plain case (a
- * read left in the buffer, a read of more records than a batch) goes through
- * the Python methods themselves (_dispatch, _process), so there is one
- * implementation of everything but the plain case. "[core: ...]" quotes the
- * Python line each block stands for.
+ * of the read and the rest of process() as take() does them. Whatever is not
+ * the plain case (a read left in the buffer, a read of more records than a
+ * batch) goes through the Python methods themselves (_dispatch, _process), so
+ * there is one implementation of everything but the plain case. "[core: ...]"
+ * quotes the Python line each block stands for.
  *
  * The core makes a Taker only over the real kernel (KernelPort itself): a
  * subclass or a fake port (the forced-race tests) goes through Python. */
@@ -35,9 +35,9 @@
 
 typedef struct {
     PyObject_HEAD
-    /* The core, its port, its locks and the containers it never rebinds
-     * (bound once by InotifyCore.__init__; see core.py). */
-    PyObject *core, *port, *lock, *read_lock, *chunks;
+    /* The core, its port and the containers it never rebinds (bound once by
+     * InotifyCore.__init__; see core.py). */
+    PyObject *core, *port, *chunks;
     PyObject *paths, *special, *files, *items, *echo, *relisted;
     PyObject *moves_pending, *pending, *unlisted, *mounted, *more, *batch;
     /* The locks' acquire and release, bound once: a call each, no lookup. */
@@ -481,10 +481,10 @@ taker_call(Taker *self, PyObject *args, PyObject *kwargs)
     return out;
 }
 
-#define TAKER_FIELDS(X)                                                                   \
-    X(core) X(port) X(lock) X(read_lock) X(chunks) X(paths) X(special) X(files) X(items) \
-        X(echo) X(relisted) X(moves_pending) X(pending) X(unlisted) X(mounted) X(more)   \
-            X(batch) X(lock_acquire) X(lock_release) X(read_acquire) X(read_release) X(state)
+#define TAKER_FIELDS(X)                                                                  \
+    X(core) X(port) X(chunks) X(paths) X(special) X(files) X(items) X(echo) X(relisted)  \
+        X(moves_pending) X(pending) X(unlisted) X(mounted) X(more) X(batch)              \
+            X(lock_acquire) X(lock_release) X(read_acquire) X(read_release) X(state)
 
 static int
 taker_traverse(Taker *self, visitproc visit, void *arg)
@@ -583,20 +583,23 @@ taker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    PyObject **fields[17] = {&self->core,     &self->port,     &self->lock,     &self->read_lock,
+    /* o[2] and o[3], the locks, are kept only as their bound methods. */
+    PyObject **fields[17] = {&self->core,     &self->port,     NULL,            NULL,
                              &self->chunks,   &self->paths,    &self->special,  &self->files,
                              &self->items,    &self->echo,     &self->relisted, &self->moves_pending,
                              &self->pending,  &self->unlisted, &self->mounted,  &self->more,
                              &self->batch};
     for (int i = 0; i < 17; i++) {
-        Py_INCREF(o[i]);
-        *fields[i] = o[i];
+        if (fields[i] != NULL) {
+            Py_INCREF(o[i]);
+            *fields[i] = o[i];
+        }
     }
     if ((self->state = state_of(self->core)) == NULL ||
-        (self->lock_acquire = PyObject_GetAttr(self->lock, s_acquire)) == NULL ||
-        (self->lock_release = PyObject_GetAttr(self->lock, s_release)) == NULL ||
-        (self->read_acquire = PyObject_GetAttr(self->read_lock, s_acquire)) == NULL ||
-        (self->read_release = PyObject_GetAttr(self->read_lock, s_release)) == NULL) {
+        (self->lock_acquire = PyObject_GetAttr(o[2], s_acquire)) == NULL ||
+        (self->lock_release = PyObject_GetAttr(o[2], s_release)) == NULL ||
+        (self->read_acquire = PyObject_GetAttr(o[3], s_acquire)) == NULL ||
+        (self->read_release = PyObject_GetAttr(o[3], s_release)) == NULL) {
         Py_DECREF(self);
         return NULL;
     }

@@ -352,8 +352,9 @@ class InotifyCore(SlowPath):
 
         The loop is the hot path: an event that needs no bookkeeping costs a
         table lookup (a list index, wdmap.py), a decode and one `Event`; a
-        file created or deleted in a plain tree adds a set update; a root filtered by its mask alone
-        (``Root.narrow``) adds one lookup and one AND. Everything else goes to
+        file created or deleted in a plain tree adds a set update; a root
+        filtered by its mask alone (``Root.narrow``) adds one lookup and one
+        AND. Everything else goes to
         `_slow` (or, for a root with more filters, to `emit_one`). When
         events come one at a time (the latency path), the fixed cost of a read
         counts as much: it is kept to this one call and the parser's.

@@ -206,10 +206,8 @@ class Notifier:
             feeds = self._watch_manager._feeds
             if feeds:  # read before the walk that made the feeds: ahead of them
                 feeds.appendleft(iter(ready))
-            elif self._coalesce:
+            else:  # (_queue_events' other case: feeds were just asked)
                 self._enqueue(ready)
-            else:  # (_enqueue's plain case, inlined: once per wake-up)
-                self._eventq.extend(ready)
             return
         if self._threshold:
             size = _pending_bytes(self._watcher.fileno())
